@@ -1,0 +1,69 @@
+/* mm.c - error strings, diagnostics and assertion failure for all modules. */
+#include "mm.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const struct {
+	const char *code;
+	const char *text;
+} errs[MM_ERR__COUNT] = {
+	[MM_OK] = {"ok", "success"},
+	[MM_ERR_NOMEM] = {"nomem", "out of memory"},
+	[MM_ERR_INVALID] = {"invalid", "invalid argument"},
+	[MM_ERR_DECODE] = {"decode", "malformed or non-canonical encoding"},
+	[MM_ERR_LIMIT] = {"limit", "a limit was exceeded"},
+	[MM_ERR_SCHEMA] = {"schema", "wrong fields or field types"},
+	[MM_ERR_UNKNOWN_TYPE] = {"unknown_type", "unknown transaction type"},
+	[MM_ERR_SIGNATURE] = {"signature", "signature does not verify"},
+	[MM_ERR_STALE] = {"stale", "created time outside the accepted window"},
+	[MM_ERR_CRYPTO] = {"crypto", "cryptographic library failure"},
+	[MM_ERR_KEY] = {"key", "key file unreadable or not an Ed25519 key"},
+	[MM_ERR_IO] = {"io", "input/output error"},
+	[MM_ERR_NOTFOUND] = {"not_found", "not found"},
+	[MM_ERR_EXISTS] = {"exists", "already exists"},
+	[MM_ERR_RANGE] = {"range", "out of range"},
+	[MM_ERR_PROOF] = {"proof", "proof does not verify"},
+	[MM_ERR_CORRUPT] = {"corrupt", "stored data is corrupt"},
+	[MM_ERR_MAP_FULL] = {"map_full", "storage map is full"},
+	[MM_ERR_STORE] = {"store", "storage failure"},
+	[MM_ERR_BUSY] = {"busy", "too busy; try again later"},
+	[MM_ERR_CLOSED] = {"closed", "shutting down"},
+	[MM_ERR_DENIED] = {"denied", "not permitted"},
+	[MM_ERR_REJECTED] = {"rejected", "refused by the transaction's rules"},
+};
+
+const char *mm_strerror(int err)
+{
+	if (err < 0 || err >= MM_ERR__COUNT || !errs[err].text)
+		return "unknown error";
+	return errs[err].text;
+}
+
+const char *mm_errcode(int err)
+{
+	if (err < 0 || err >= MM_ERR__COUNT || !errs[err].code)
+		return "unknown";
+	return errs[err].code;
+}
+
+int mm_fail(struct mm_diag *diag, int err, size_t offset, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!diag)
+		return err;
+	diag->offset = offset;
+	va_start(ap, fmt);
+	vsnprintf(diag->msg, sizeof(diag->msg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void mm_assert_fail(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "medmarket: assertion failed: %s (%s:%d)\n", expr, file,
+		line);
+	abort();
+}

@@ -1,0 +1,84 @@
+/*
+ * mm.h - what every medmarket module shares: the error enum, the diagnostic
+ * struct parsers fill, and the assertion tiers.
+ *
+ * Foreign error codes (MDB_*, errno, OpenSSL, libsodium) are translated to
+ * enum mm_err at each module's boundary; nothing above a module sees them.
+ */
+#ifndef MM_H
+#define MM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One project error enum; 0 is success.  The machine codes returned by
+ * mm_errcode() are stable: clients and the HTTP API depend on them. */
+enum mm_err {
+	MM_OK = 0,
+	MM_ERR_NOMEM,	     /* allocation failed */
+	MM_ERR_INVALID,	     /* a caller's argument is malformed */
+	MM_ERR_DECODE,	     /* input bytes are not canonical / not parseable */
+	MM_ERR_LIMIT,	     /* a named limit was exceeded */
+	MM_ERR_SCHEMA,	     /* a well-formed value has the wrong fields/types */
+	MM_ERR_UNKNOWN_TYPE, /* transaction type not registered */
+	MM_ERR_SIGNATURE,    /* a signature does not verify */
+	MM_ERR_STALE,	     /* created time outside the node's window */
+	MM_ERR_CRYPTO,	     /* a crypto library failed */
+	MM_ERR_KEY,	     /* a key file is unreadable or of the wrong kind */
+	MM_ERR_IO,	     /* reading/writing a file failed */
+	MM_ERR_NOTFOUND,     /* no such entry, block, key */
+	MM_ERR_EXISTS,	     /* would overwrite what is there */
+	MM_ERR_RANGE,	     /* index or size out of range */
+	MM_ERR_PROOF,	     /* a Merkle proof or tree head does not verify */
+	MM_ERR_CORRUPT,	     /* stored data fails its own checks */
+	MM_ERR_MAP_FULL,     /* the LMDB map is full */
+	MM_ERR_STORE,	     /* any other storage failure */
+	MM_ERR_BUSY,	     /* queue full; try again later */
+	MM_ERR_CLOSED,	     /* the ledger is shutting down */
+	MM_ERR_DENIED,	     /* the author may not do this */
+	MM_ERR_REJECTED,     /* a transaction's own rules refused it */
+	MM_ERR__COUNT
+};
+
+/* A human sentence for the code; never NULL. */
+const char *mm_strerror(int err);
+/* A stable lower-case machine code ("decode", "signature", ...); never NULL. */
+const char *mm_errcode(int err);
+
+/*
+ * Where and why input was refused.  Parsers of outside input fill it; a
+ * message never quotes record contents or secrets, only positions and
+ * what was expected.  offset is a byte offset into the input; line and
+ * column are 1-based and 0 when not meaningful.
+ */
+#define MM_DIAG_MSG_MAX 200
+struct mm_diag {
+	size_t offset;
+	unsigned line;
+	unsigned column;
+	char msg[MM_DIAG_MSG_MAX];
+};
+
+/* Sets diag (which may be NULL) and returns err, for `return mm_fail(...)`. */
+int mm_fail(struct mm_diag *diag, int err, size_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Assertions.  MM_ASSERT is always on: a broken invariant in a ledger must
+ * stop the process rather than spread.  MM_DEBUG_ASSERT is for expensive
+ * checks and compiles away in release builds.  Neither ever validates
+ * untrusted input (that is an error return), and messages never print
+ * record contents.
+ */
+void mm_assert_fail(const char *expr, const char *file, int line)
+	__attribute__((noreturn));
+#define MM_ASSERT(e) ((e) ? (void)0 : mm_assert_fail(#e, __FILE__, __LINE__))
+#ifdef NDEBUG
+#define MM_DEBUG_ASSERT(e) ((void)0)
+#else
+#define MM_DEBUG_ASSERT(e) MM_ASSERT(e)
+#endif
+
+#define MM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

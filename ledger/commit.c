@@ -1,0 +1,3 @@
+/* commit.c - being written. */
+#include "ledger.h"
+typedef int ledger_commit_pending;

@@ -1,0 +1,3 @@
+/* crypto.c - being written. */
+#include "ledger.h"
+typedef int ledger_crypto_pending;

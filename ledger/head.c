@@ -1,0 +1,3 @@
+/* head.c - being written. */
+#include "ledger.h"
+typedef int ledger_head_pending;

@@ -1,0 +1,3 @@
+/* store.c - being written. */
+#include "ledger.h"
+typedef int ledger_store_pending;

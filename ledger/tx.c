@@ -1,0 +1,3 @@
+/* tx.c - being written. */
+#include "ledger.h"
+typedef int ledger_tx_pending;

@@ -1,0 +1,3 @@
+/* types.c - being written. */
+#include "ledger.h"
+typedef int ledger_types_pending;

@@ -1,0 +1,3 @@
+/* verify.c - being written. */
+#include "ledger.h"
+typedef int ledger_verify_pending;

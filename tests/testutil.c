@@ -1,0 +1,103 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+
+char *tu_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *path = NULL;
+
+	if (!base || !*base)
+		base = "/tmp";
+	ck_assert_int_gt(asprintf(&path, "%s/mmtest.XXXXXX", base), 0);
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	return path;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+void tu_rmtree(const char *path)
+{
+	if (path)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *env_path(const char *var, const char *fallback, const char *rel)
+{
+	const char *base = getenv(var);
+	char *path = NULL;
+
+	if (!base || !*base)
+		base = fallback;
+	ck_assert_int_gt(asprintf(&path, "%s/%s", base, rel), 0);
+	return path;
+}
+
+char *tu_shared(const char *rel)
+{
+	return env_path("MM_SHARED_DATA", "../shared/data", rel);
+}
+
+char *tu_bin(const char *rel)
+{
+	return env_path("MM_BIN_DIR", ".", rel);
+}
+
+uint8_t *tu_read_file(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long size;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	ck_assert_int_ge(size, 0);
+	rewind(f);
+	buf = malloc((size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+	buf[size] = 0;
+	fclose(f);
+	*n = (size_t)size;
+	return buf;
+}
+
+uint8_t *tu_unhex(const char *hex, size_t *n)
+{
+	size_t len = strlen(hex);
+	uint8_t *out = malloc(len / 2 + 1);
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(len % 2 == 0, "odd hex length");
+	ck_assert_int_eq(ledger_unhex(hex, len, out, len / 2), MM_OK);
+	*n = len / 2;
+	return out;
+}
+
+int tu_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	ck_assert_int_eq(ledger_crypto_init(), MM_OK);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,27 @@
+/* testutil.h - helpers shared by the Check suites: temporary data
+ * directories, external test data, files and hex. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fresh empty directory under $TMPDIR (or /tmp); the caller frees the
+ * path and removes the tree with tu_rmtree. */
+char *tu_tmpdir(void);
+/* rm -rf path (no-op on NULL). */
+void tu_rmtree(const char *path);
+/* $MM_SHARED_DATA/rel (the ../shared/data tree); the caller frees. */
+char *tu_shared(const char *rel);
+/* $MM_BIN_DIR/rel (the build tree); the caller frees. */
+char *tu_bin(const char *rel);
+/* Reads a whole file (fails the test if it cannot); NUL-terminated. */
+uint8_t *tu_read_file(const char *path, size_t *n);
+/* Decodes hex into a malloc'd buffer (fails the test on bad hex). */
+uint8_t *tu_unhex(const char *hex, size_t *n);
+/* Runs the suite (fork mode, CK_DEFAULT_TIMEOUT honoured) and returns the
+ * process exit status for main. */
+int tu_run(Suite *s);
+
+#endif

@@ -406,8 +406,9 @@ int ledger_init(const struct ledger_config *cfg, const struct ledger_key *node,
 		const char *chain, struct mm_diag *diag);
 
 /*
- * Opens the ledger in cfg->dir.  node is the node key (copied; it signs
- * blocks) and must match genesis; NULL only with cfg->read_only.
+ * Opens the ledger in cfg->dir.  node is the node key (borrowed: it must
+ * outlive the ledger; it signs blocks) and must match genesis; NULL only
+ * with cfg->read_only.
  * MM_ERR_NOTFOUND (no ledger), MM_ERR_KEY (wrong node key), MM_ERR_CORRUPT,
  * MM_ERR_STORE.
  */
@@ -570,18 +571,25 @@ struct ledger_verify_report {
 };
 
 /*
+ * Called on the replay ledger verify builds, before it replays: registers
+ * the transaction types and state databases of the modules above the
+ * ledger (exactly as the node does at startup).  NULL when only the
+ * ledger's own types are in use.
+ */
+typedef int (*ledger_setup_fn)(struct ledger *l, void *arg);
+
+/*
  * Opens dir read-only and checks everything: every entry decodes
  * canonically, its signature verifies and its type's schema holds; every
  * stored leaf and subtree hash is recomputed; every block's size, root,
  * prev link, time order and signature by the genesis node key hold; the
  * id index maps each id to its entry and nothing else; the state rebuilt by
- * replaying every transaction (with the types in types[]) equals the
- * stored state.  threads 0 = one per core.  The first failure is reported
- * precisely in rep.  MM_OK, or the error of the first failure.
+ * replaying every transaction (into a temporary ledger prepared by setup)
+ * equals the stored state.  threads 0 = one per core.  The first failure
+ * is reported precisely in rep.  MM_OK, or the error of the first failure.
  */
-int ledger_verify_dir(const char *dir, const struct ledger_type *types,
-		      size_t ntypes, unsigned threads,
-		      struct ledger_verify_report *rep);
+int ledger_verify_dir(const char *dir, ledger_setup_fn setup, void *arg,
+		      unsigned threads, struct ledger_verify_report *rep);
 
 /* ------------------------------------------------------------------ */
 /* Internal paths for tests and benchmarks only.                       */

@@ -94,7 +94,10 @@ int tu_run(Suite *s)
 	SRunner *sr = srunner_create(s);
 	int failed;
 
-	ck_assert_int_eq(ledger_crypto_init(), MM_OK);
+	if (ledger_crypto_init() != MM_OK) {
+		fprintf(stderr, "cannot initialise the crypto libraries\n");
+		return EXIT_FAILURE;
+	}
 	srunner_set_fork_status(sr, CK_FORK);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

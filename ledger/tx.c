@@ -122,7 +122,7 @@ static int decode(const uint8_t *buf, size_t len, bool verify,
 {
 	struct ledger_tx *tx = NULL;
 	uint8_t *copy = NULL;
-	struct tx_layout lay;
+	struct tx_layout lay = {0, 0};
 	int err;
 
 	*out = NULL;

@@ -31,6 +31,7 @@
 
 #define VERIFY_THREADS_MAX 64
 #define VERIFY_CHUNK 512
+#define REPLAY_TXN_ENTRIES 16384
 
 /* Kinds in order of precedence at the same index. */
 enum fail_kind { F_ENTRY, F_INDEX, F_MERKLE, F_BLOCK, F_STATE, F_OPEN };
@@ -305,12 +306,17 @@ static void check_chain_name(struct verify *v, MDB_txn *txn)
 /* ------------------------------------------------------------------ */
 /* The replay.                                                         */
 
-static int replay_entry(struct verify *v, MDB_txn *parent, uint64_t i,
+/*
+ * Applies entry i straight in the scratch write transaction: unlike the
+ * node, the replay needs no nested transaction, because a refusal ends
+ * the replay (the log holds only transactions that were applied).
+ */
+static int replay_entry(struct verify *v, MDB_txn *w, uint64_t i,
 			const MDB_val *val, uint64_t time_ms)
 {
 	struct ledger_tx *tx = NULL;
 	struct mm_diag why = {0};
-	struct ledger_apply a = {v->rl, NULL, i, time_ms, &why};
+	struct ledger_apply a = {v->rl, w, i, time_ms, &why};
 	const struct ledger_type *t;
 	int err = ledger_tx_decode_unverified(val->mv_data, val->mv_size, &tx,
 					      NULL);
@@ -320,38 +326,37 @@ static int replay_entry(struct verify *v, MDB_txn *parent, uint64_t i,
 		ledger_tx_free(tx);
 		return MM_ERR_CORRUPT; /* the workers say why */
 	}
-	err = ledger_mdb_err(mdb_txn_begin(v->rl->env, parent, 0, &a.txn));
-	if (!err)
-		err = t->apply ? t->apply(&a, tx, t->arg) : MM_OK;
-	if (err) {
-		mdb_txn_abort(a.txn);
+	err = t->apply ? t->apply(&a, tx, t->arg) : MM_OK;
+	if (err)
 		fail_at(v, F_STATE, i, 0, err,
 			"replaying the entry was refused: %s",
 			why.msg[0] ? why.msg : mm_strerror(err));
-	} else {
-		err = ledger_mdb_err(mdb_txn_commit(a.txn));
-	}
 	ledger_tx_free(tx);
 	return err;
 }
 
-static int replay_block(struct verify *v, MDB_txn *txn, uint64_t first,
-			const struct ledger_head *b)
+/* Replays block b's entries [first, b->size) into the scratch write
+ * transaction *w, committing and renewing it every REPLAY_TXN_ENTRIES. */
+static int replay_block(struct verify *v, MDB_txn *txn, MDB_txn **w,
+			uint64_t first, const struct ledger_head *b)
 {
-	MDB_txn *w = NULL;
 	uint8_t kb[8];
 	MDB_val k = {8, kb}, val;
-	int err = ledger_mdb_err(mdb_txn_begin(v->rl->env, NULL, 0, &w));
+	int err = MM_OK;
 
 	for (uint64_t i = first; i < b->size && !err; i++) {
 		ledger_be64(i, kb);
 		err = ledger_mdb_err(mdb_get(txn, v->l->entries, &k, &val));
 		if (!err)
-			err = replay_entry(v, w, i, &val, b->time_ms);
+			err = replay_entry(v, *w, i, &val, b->time_ms);
+		if (!err && i % REPLAY_TXN_ENTRIES == 0) {
+			err = ledger_mdb_err(mdb_txn_commit(*w));
+			*w = NULL;
+			if (!err)
+				err = ledger_mdb_err(mdb_txn_begin(
+					v->rl->env, NULL, 0, w));
+		}
 	}
-	if (!err)
-		return ledger_mdb_err(mdb_txn_commit(w));
-	mdb_txn_abort(w);
 	return err;
 }
 
@@ -427,15 +432,20 @@ done:
 static int replay_all(struct verify *v, MDB_txn *txn)
 {
 	struct ledger_head b;
+	MDB_txn *w = NULL;
 	uint64_t first = 0;
-	int err = MM_OK;
+	int err = ledger_mdb_err(mdb_txn_begin(v->rl->env, NULL, 0, &w));
 
 	for (uint64_t h = 0; h <= v->head.height && !err; h++) {
 		err = ledger_txn_block(v->l, txn, h, &b);
 		if (!err && b.size > first && b.size <= v->head.size)
-			err = replay_block(v, txn, first, &b);
+			err = replay_block(v, txn, &w, first, &b);
 		first = b.size;
 	}
+	if (!err)
+		err = ledger_mdb_err(mdb_txn_commit(w));
+	else
+		mdb_txn_abort(w);
 	if (!err)
 		compare_all_state(v);
 	return err;

@@ -1,0 +1,412 @@
+/*
+ * bench_ledger.c - the ledger's figures, each against the machine's own
+ * limit measured in the same run (the machine is shared and noisy, so
+ * ratios within one run are what compare; medians of repeated runs).
+ *
+ *   machine.ed25519_verify_per_s  libsodium verify loop, 200-byte messages,
+ *                                 one core
+ *   ledger.append_per_s           signed attest transactions appended
+ *                                 with durable group commit, signatures
+ *                                 verified on the submitting threads
+ *   ledger.append_ratio           the two above
+ *   ledger.verify_entries_per_s   ledger_verify_dir over APPEND_N entries
+ *   ledger.verify_ratio           over the one-core verify rate
+ *   ledger.inclusion_proof_us     at 1,000,000 entries (filled through
+ *   ledger.consistency_proof_us   ledger_insecure_fill)
+ *   ledger.committer_rss_mib      anonymous RSS (LMDB's file map aside) of
+ *                                 the process after the 1,000,000 appends
+ *
+ * Usage: bench_ledger [--quick] [--dir DIR]   (DIR: scratch, default /tmp)
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+
+#define RUNS 3
+#define PROOFS 20000
+
+static unsigned append_n = 200000;
+static unsigned fill_n = 1000000;
+static const char *scratch = "/tmp";
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, mm_strerror(err));
+	exit(1);
+}
+
+static char *fresh_dir(const char *tag)
+{
+	char *d = NULL;
+
+	if (asprintf(&d, "%s/mmbench-%s.XXXXXX", scratch, tag) < 0 ||
+	    !mkdtemp(d))
+		die("mkdtemp", MM_ERR_IO);
+	return d;
+}
+
+static void rm_dir(const char *d)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/data.mdb", d);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", d);
+	unlink(p);
+	rmdir(d);
+}
+
+/* ------------------------------------------------------------------ */
+
+static double verify_rate_once(void)
+{
+	enum { N = 20000 };
+	unsigned char pk[32], sk[64], msg[200], sig[64];
+	double t0, t;
+
+	crypto_sign_keypair(pk, sk);
+	randombytes_buf(msg, sizeof(msg));
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
+	t0 = now_s();
+	for (int i = 0; i < N; i++)
+		if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk))
+			die("verify loop", MM_ERR_SIGNATURE);
+	t = now_s() - t0;
+	return N / t;
+}
+
+static double verify_rate(void)
+{
+	double r[RUNS];
+
+	for (int i = 0; i < RUNS; i++)
+		r[i] = verify_rate_once();
+	return median(r, RUNS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Appends.                                                            */
+
+struct signed_tx {
+	uint8_t *p;
+	size_t n;
+};
+
+struct sign_job {
+	struct signed_tx *txs;
+	unsigned from, to;
+	struct ledger_key *key;
+	uint64_t created;
+};
+
+static void *sign_range(void *arg)
+{
+	struct sign_job *j = arg;
+
+	for (unsigned i = j->from; i < j->to; i++) {
+		struct ledger_buf body, tx;
+		char label[48];
+		uint8_t digest[32];
+
+		snprintf(label, sizeof(label), "bench document %u", i);
+		ledger_sha256(label, strlen(label), digest);
+		ledger_buf_init(&body, 256);
+		ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
+		ledger_enc_map(&body, 2);
+		ledger_enc_cstr(&body, "digest");
+		ledger_enc_bin(&body, digest, 32);
+		ledger_enc_cstr(&body, "label");
+		ledger_enc_cstr(&body, label);
+		if (ledger_tx_sign(j->key, NULL, "attest", j->created, body.p,
+				   body.len, &tx))
+			die("sign", MM_ERR_INVALID);
+		j->txs[i].p = tx.p;
+		j->txs[i].n = tx.len;
+		ledger_buf_release(&body);
+	}
+	return NULL;
+}
+
+static struct signed_tx *sign_all(unsigned n, struct ledger_key *key)
+{
+	struct signed_tx *txs = calloc(n, sizeof(*txs));
+	struct sign_job j[2];
+	pthread_t th[2];
+
+	for (int t = 0; t < 2; t++) {
+		j[t] = (struct sign_job){txs, n * t / 2, n * (t + 1) / 2, key,
+					 wall_ms()};
+		pthread_create(&th[t], NULL, sign_range, &j[t]);
+	}
+	for (int t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	return txs;
+}
+
+struct submit_job {
+	struct ledger *l;
+	struct signed_tx *txs;
+	unsigned from, to;
+};
+
+static atomic_uint acked;
+static atomic_uint refused;
+
+static void on_done(void *arg, int err, uint64_t index,
+		    const struct mm_diag *why)
+{
+	(void)arg;
+	(void)index;
+	(void)why;
+	if (err)
+		atomic_fetch_add(&refused, 1);
+	atomic_fetch_add(&acked, 1);
+}
+
+/* Asynchronous submitters: each decodes and verifies on its own thread,
+ * the committer batches what queues up meanwhile. */
+static void *submit_range(void *arg)
+{
+	struct submit_job *j = arg;
+
+	for (unsigned i = j->from; i < j->to; i++) {
+		int err;
+		while ((err = ledger_submit_async(j->l, j->txs[i].p,
+						  j->txs[i].n, on_done, NULL,
+						  NULL)) == MM_ERR_BUSY)
+			usleep(100);
+		if (err)
+			die("submit", err);
+	}
+	return NULL;
+}
+
+static double append(const char *dir, struct ledger_key *node,
+		     struct signed_tx *txs, unsigned n)
+{
+	struct ledger_config cfg;
+	struct ledger *l = NULL;
+	struct submit_job j[2];
+	pthread_t th[2];
+	double t0, t;
+	int err;
+
+	ledger_config_default(&cfg);
+	cfg.dir = dir;
+	cfg.created_past_ms = 3600 * 1000; /* signing took a while */
+	cfg.queue_max = 4096;
+	err = ledger_init(&cfg, node, "bench", NULL);
+	if (!err)
+		err = ledger_open(&cfg, node, &l, NULL);
+	if (!err)
+		err = ledger_start(l);
+	if (err)
+		die("open", err);
+	atomic_store(&acked, 0);
+	t0 = now_s();
+	for (int k = 0; k < 2; k++) {
+		j[k] = (struct submit_job){l, txs, n * k / 2, n * (k + 1) / 2};
+		pthread_create(&th[k], NULL, submit_range, &j[k]);
+	}
+	for (int k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	while (atomic_load(&acked) < n)
+		usleep(200);
+	t = now_s() - t0;
+	ledger_close(l);
+	if (atomic_load(&refused))
+		die("appends refused", MM_ERR_REJECTED);
+	return n / t;
+}
+
+/* ------------------------------------------------------------------ */
+/* Proofs and RSS at a million entries (in a child, for a clean RSS).  */
+
+static long rss_anon_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "RssAnon:", 8) == 0)
+			kib = strtol(line + 8, NULL, 10);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static void proofs_child(const char *dir, int fd)
+{
+	struct ledger_key *node = NULL, *user = NULL;
+	struct ledger_config cfg;
+	struct ledger *l = NULL;
+	struct signed_tx *one;
+	uint8_t proof[LEDGER_PROOF_MAX][32];
+	double res[3], ti[RUNS], tc[RUNS];
+	size_t pn;
+	unsigned r = 42;
+	int err;
+
+	ledger_key_generate(&node);
+	ledger_key_generate(&user);
+	one = sign_all(2, user);
+	ledger_config_default(&cfg);
+	cfg.dir = dir;
+	cfg.block_tx_max = 8192;
+	err = ledger_init(&cfg, node, "bench-fill", NULL);
+	if (!err)
+		err = ledger_open(&cfg, node, &l, NULL);
+	if (!err)
+		err = ledger_insecure_fill(l, one[0].p, one[0].n, fill_n - 1);
+	if (err)
+		die("fill", err);
+	for (int run = 0; run < RUNS; run++) {
+		double t0 = now_s();
+		for (int i = 0; i < PROOFS; i++) {
+			uint64_t idx = (uint64_t)rand_r(&r) % fill_n;
+			if (ledger_inclusion_proof(l, idx, fill_n, proof, &pn))
+				die("inclusion", MM_ERR_CORRUPT);
+		}
+		ti[run] = (now_s() - t0) / PROOFS * 1e6;
+		t0 = now_s();
+		for (int i = 0; i < PROOFS; i++) {
+			uint64_t from = 1 + (uint64_t)rand_r(&r) % (fill_n - 1);
+			if (ledger_consistency_proof(l, from, fill_n, proof, &pn))
+				die("consistency", MM_ERR_CORRUPT);
+		}
+		tc[run] = (now_s() - t0) / PROOFS * 1e6;
+	}
+	res[0] = median(ti, RUNS);
+	res[1] = median(tc, RUNS);
+	res[2] = (double)rss_anon_kib() / 1024.0;
+	if (write(fd, res, sizeof(res)) != (ssize_t)sizeof(res))
+		_exit(1);
+	ledger_close(l);
+	_exit(0);
+}
+
+static void proofs(double res[3])
+{
+	char *dir = fresh_dir("fill");
+	int p[2], status;
+	pid_t pid;
+
+	if (pipe(p))
+		die("pipe", MM_ERR_IO);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		proofs_child(dir, p[1]);
+	}
+	close(p[1]);
+	if (read(p[0], res, 3 * sizeof(double)) != 3 * sizeof(double))
+		die("proof child", MM_ERR_IO);
+	waitpid(pid, &status, 0);
+	close(p[0]);
+	rm_dir(dir);
+	free(dir);
+}
+
+/* ------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+	struct ledger_key *node = NULL, *user = NULL;
+	struct ledger_verify_report rep;
+	struct signed_tx *txs;
+	double vrate, arate, vdir, t0, pr[3];
+	char *dir;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			append_n = 20000;
+			fill_n = 100000;
+		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+			scratch = argv[++i];
+		} else {
+			fprintf(stderr, "usage: bench_ledger [--quick] [--dir DIR]\n");
+			return 2;
+		}
+	}
+	if (ledger_crypto_init())
+		die("init", MM_ERR_CRYPTO);
+	ledger_key_generate(&node);
+	ledger_key_generate(&user);
+
+	proofs(pr);
+	printf("BENCH ledger.inclusion_proof_us %.2f us\n", pr[0]);
+	printf("BENCH ledger.consistency_proof_us %.2f us\n", pr[1]);
+	printf("BENCH ledger.committer_rss_mib %.1f MiB\n", pr[2]);
+	printf("  (%u entries through ledger_insecure_fill; RSS is RssAnon, "
+	       "LMDB's file map aside)\n",
+	       fill_n);
+
+	vrate = verify_rate();
+	printf("BENCH machine.ed25519_verify_per_s %.0f verify/s\n", vrate);
+
+	txs = sign_all(append_n, user);
+	dir = fresh_dir("append");
+	arate = append(dir, node, txs, append_n);
+	printf("BENCH ledger.append_per_s %.0f tx/s\n", arate);
+	printf("BENCH ledger.append_ratio %.2f ratio\n", arate / vrate);
+
+	t0 = now_s();
+	if (ledger_verify_dir(dir, NULL, NULL, 0, &rep))
+		die(rep.msg, rep.err);
+	vdir = (double)rep.entries / (now_s() - t0);
+	printf("BENCH ledger.verify_entries_per_s %.0f entries/s\n", vdir);
+	printf("BENCH ledger.verify_ratio %.2f ratio\n", vdir / vrate);
+	printf("  (%llu entries, %llu blocks, %u threads)\n",
+	       (unsigned long long)rep.entries, (unsigned long long)rep.blocks,
+	       rep.threads);
+
+	for (unsigned i = 0; i < append_n; i++)
+		free(txs[i].p);
+	free(txs);
+	if (getenv("MM_BENCH_KEEP"))
+		printf("  (kept %s)\n", dir);
+	else
+		rm_dir(dir);
+	free(dir);
+	ledger_key_free(node);
+	ledger_key_free(user);
+	return 0;
+}

@@ -118,8 +118,9 @@ int ledger_buf_add(struct ledger_buf *b, const void *p, size_t n);
 
 /*
  * Append one value in its shortest msgpack form.  The caller writes map
- * keys in bytewise order; ledger_enc_check() re-reads a finished buffer to
- * assert it.  Each returns b->err (sticky).
+ * keys in bytewise order (ledger_decode of the result refuses anything
+ * else, which the envelope and head writers rely on in their tests).
+ * Each returns b->err (sticky).
  */
 int ledger_enc_map(struct ledger_buf *b, uint32_t pairs);
 int ledger_enc_array(struct ledger_buf *b, uint32_t items);

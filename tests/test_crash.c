@@ -139,9 +139,8 @@ START_TEST(sigkill_while_committing)
 	struct ledger_config cfg;
 	struct ack *acks = calloc(ACK_MAX, sizeof(*acks));
 	size_t n = 0;
-	unsigned seed = (unsigned)time(NULL);
+	unsigned seed = tu_seed("crash");
 
-	printf("crash: seed %u\n", seed);
 	srand(seed);
 	ck_assert_int_eq(ledger_key_generate(&node), MM_OK);
 	ledger_config_default(&cfg);

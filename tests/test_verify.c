@@ -17,7 +17,6 @@
 
 static char *dir;
 static struct ledger_key *node, *user;
-static unsigned seed;
 
 static uint64_t now_ms(void)
 {
@@ -69,7 +68,6 @@ static void setup(void)
 	for (int k = 1; k < ENTRIES; k++)
 		attest(l, k % 200); /* some digests repeat: state keeps first */
 	ledger_close(l);
-	seed = (unsigned)time(NULL);
 }
 
 static void teardown(void)
@@ -217,9 +215,8 @@ START_TEST(every_flipped_byte_is_caught)
 	uint8_t *pristine, *orig;
 	size_t osize;
 	MDB_env *env;
-	unsigned r = seed;
+	unsigned r = tu_seed("tamper");
 
-	printf("tamper: seed %u\n", seed);
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	ck_assert_int_eq(mdb_env_create(&env), 0);
 	mdb_env_set_maxdbs(env, 64);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledger/ledger.h"
@@ -87,6 +88,18 @@ uint8_t *tu_unhex(const char *hex, size_t *n)
 	ck_assert_int_eq(ledger_unhex(hex, len, out, len / 2), MM_OK);
 	*n = len / 2;
 	return out;
+}
+
+unsigned tu_seed(const char *name)
+{
+	const char *env = getenv("MM_SEED");
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+
+	if (env && *env)
+		seed = (unsigned)strtoul(env, NULL, 10);
+	printf("%s: seed %u (rerun with MM_SEED=%u)\n", name, seed, seed);
+	fflush(stdout);
+	return seed;
 }
 
 int tu_run(Suite *s)

@@ -20,6 +20,9 @@ char *tu_bin(const char *rel);
 uint8_t *tu_read_file(const char *path, size_t *n);
 /* Decodes hex into a malloc'd buffer (fails the test on bad hex). */
 uint8_t *tu_unhex(const char *hex, size_t *n);
+/* A seed for a randomized test: $MM_SEED when set (to replay a failure),
+ * else the time; printed as "<name>: seed S (rerun with MM_SEED=S)". */
+unsigned tu_seed(const char *name);
 /* Runs the suite (fork mode, CK_DEFAULT_TIMEOUT honoured) and returns the
  * process exit status for main. */
 int tu_run(Suite *s);

@@ -1,0 +1,186 @@
+/*
+ * cli.h - internals shared by the files of the medmarket command: exit
+ * codes, option parsing, error lines, bounded files, the HTTP client and
+ * the command entry points.  Not a public module header.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ledger/ledger.h"
+
+/* Exit statuses: success, a failed operation or check, bad usage. */
+enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+#define CLI_JSON_BYTES_MAX    (1u << 20) /* a receipt or head file */
+#define CLI_RESP_BYTES_MAX    (4u << 20) /* one HTTP response body */
+#define CLI_URL_BYTES_MAX     1024	 /* --server */
+#define CLI_TIMEOUT_S_DEFAULT 30
+#define CLI_TIMEOUT_S_MAX     3600
+#define CLI_POS_MAX	      4 /* positional arguments of one command */
+
+/*
+ * One option of a command's table.  Exactly one of value (an option taking
+ * an argument, "--name VALUE" or "--name=VALUE") and flag is set.
+ */
+struct cli_opt {
+	const char *name; /* without the leading "--" */
+	const char **value;
+	bool *flag;
+};
+
+/*
+ * The parsed command line of one command.  help is set by "--help" or
+ * "-h"; pos holds the positional arguments in order.
+ */
+struct cli_args {
+	bool help;
+	size_t npos;
+	const char *pos[CLI_POS_MAX];
+};
+
+/*
+ * Parses argv[1..argc) (argv[0] is the command name) against opts[0..n).
+ * Options may repeat (the last wins); "--" ends the options.  Returns
+ * CLI_OK, or CLI_USAGE after printing one line naming the offending
+ * argument (unknown option, missing value, too many arguments).
+ */
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
+	      struct cli_args *args);
+
+/* Prints "medmarket CMD: MESSAGE" as one line on stderr. */
+void cli_err(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Like cli_err, adding the hint to run --help; returns CLI_USAGE. */
+int cli_usage_err(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Fails with CLI_USAGE naming --opt when value is NULL. */
+int cli_require(const char *cmd, const char *opt, const char *value);
+
+/* diag's message, or mm_strerror(err) when the callee left it empty. */
+const char *cli_why(int err, const struct mm_diag *diag);
+
+/*
+ * Prints the failure err of a file operation: "[OPT ]PATH: WHY", or
+ * "[OPT: ]WHY" when WHY (from diag) already names the path.  opt may be
+ * NULL (a positional file).
+ */
+void cli_err_file(const char *cmd, const char *opt, const char *path, int err,
+		  const struct mm_diag *diag);
+
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+uint64_t cli_now_ms(void);
+/* Parses a decimal in [min, max] with full checks.  MM_ERR_INVALID. */
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Parses --timeout-s (NULL: the default) or fails with CLI_USAGE. */
+int cli_timeout(const char *cmd, const char *s, unsigned *timeout_s);
+
+/*
+ * The node key to pin: from --node-key HEX or --node-key-file PEM (at most
+ * one).  *pinned is false when neither is given.  Prints the error and
+ * returns CLI_USAGE (both given, bad hex) or CLI_FAIL (unreadable file).
+ */
+int cli_node_pin(const char *cmd, const char *hex, const char *file,
+		 uint8_t pk[LEDGER_PK_BYTES], bool *pinned);
+
+/* Reads a whole file of at most max bytes (plus a NUL) into *out.
+ * MM_ERR_IO, MM_ERR_LIMIT, MM_ERR_NOMEM with the reason in diag. */
+int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *n,
+		  struct mm_diag *diag);
+/* Parses a JSON document file (at most CLI_JSON_BYTES_MAX).  MM_ERR_IO,
+ * MM_ERR_LIMIT, MM_ERR_DECODE (with line and column). */
+int cli_load_json(const char *path, json_t **out, struct mm_diag *diag);
+/* Creates path exclusively (refusing to overwrite) with mode; *fd is the
+ * open descriptor.  MM_ERR_EXISTS, MM_ERR_IO. */
+int cli_create(const char *path, int mode, int *fd, struct mm_diag *diag);
+/* Writes j (indented, newline-terminated) to fd, fsyncs and closes fd.
+ * MM_ERR_IO, MM_ERR_NOMEM. */
+int cli_write_json_fd(int fd, const json_t *j, struct mm_diag *diag);
+/* Prints j indented on stdout. */
+void cli_print_json(const json_t *j);
+/* Prints name and hex of n bytes as one "name: hex" line. */
+void cli_print_hex(const char *name, const uint8_t *p, size_t n);
+
+/* A parsed http:// server URL: host, port and path prefix (no trailing
+ * slash). */
+struct cli_url {
+	char host[256];	     /* without the brackets of an IPv6 literal */
+	char authority[272]; /* "host:port" or "[v6]:port" for Host: */
+	unsigned port;
+	char prefix[CLI_URL_BYTES_MAX];
+};
+
+/* Parses an http://HOST[:PORT][/prefix] URL.  MM_ERR_INVALID naming what
+ * is wrong (https is refused as not supported yet). */
+int cli_url_parse(const char *url, struct cli_url *u, struct mm_diag *diag);
+
+/* One HTTP response: status, Content-Type (may be empty) and body
+ * (NUL-terminated, at most CLI_RESP_BYTES_MAX bytes). */
+struct cli_resp {
+	int status;
+	char ctype[128];
+	uint8_t *body;
+	size_t n;
+};
+
+/*
+ * One blocking HTTP/1.1 request to u's prefix + path (which starts with
+ * '/'), with body[0..n) of type ctype when ctype is not NULL.  MM_ERR_IO on
+ * a connection failure, timeout or oversized response, with the reason in
+ * diag; any status code is a success of this call.  Free with
+ * cli_resp_release.
+ */
+int cli_http(const struct cli_url *u, const char *method, const char *path,
+	     const char *ctype, const void *body, size_t n, unsigned timeout_s,
+	     struct cli_resp *resp, struct mm_diag *diag);
+void cli_resp_release(struct cli_resp *resp);
+
+/*
+ * Reports a non-2xx response on stderr: the problem document's title,
+ * detail and code when it is application/problem+json, else the status.
+ */
+void cli_report_problem(const char *cmd, const struct cli_resp *resp);
+/* Parses a 2xx JSON response body; prints the error and returns NULL
+ * otherwise. */
+json_t *cli_resp_json(const char *cmd, const struct cli_resp *resp);
+
+/*
+ * Fetches GET /v1/ledger/head from url and checks it (cli_check_head).
+ * Prints the error and returns CLI_FAIL.
+ */
+int cli_fetch_head(const char *cmd, const struct cli_url *url,
+		   unsigned timeout_s, const uint8_t *pin,
+		   struct ledger_head *h);
+/*
+ * Checks that h is signed by its own key and that the key is pin (when not
+ * NULL).  Prints which check failed, naming the head as what, and returns
+ * CLI_FAIL; else CLI_OK.
+ */
+int cli_check_head(const char *cmd, const char *what,
+		   const struct ledger_head *h, const uint8_t *pin);
+/* Prints a head in human form (one "name: value" line per field). */
+void cli_print_head(const struct ledger_head *h);
+
+/*
+ * Checks a receipt offline, each step on its own so a failure names it:
+ * the head's key equals pin (when not NULL), the head's signature, the
+ * index lies in the head's tree, the inclusion proof leads to the head's
+ * root.  Prints the failing check and returns CLI_FAIL, else CLI_OK.
+ */
+int cli_check_receipt(const char *cmd, const struct ledger_receipt *r,
+		      const uint8_t *pin);
+
+/* The commands; argv[0] is the command's name.  Return an enum cli_exit. */
+int cmd_keygen(int argc, char **argv);
+int cmd_id(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
+int cmd_head(int argc, char **argv);
+int cmd_proof(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+#endif

@@ -1,0 +1,378 @@
+/* cmd_attest.c - medmarket attest: sign a file's digest, submit, check the
+ * receipt. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cli.h"
+#include "service/edge.h"
+
+#define CLI_LABEL_BYTES_MAX  256	 /* the attest body's label */
+#define CLI_READ_CHUNK_BYTES (64u << 10) /* streaming the attested file */
+
+static const char attest_usage[] =
+	"usage: medmarket attest --key KEY.pem --label LABEL --file FILE\n"
+	"                        --server URL [--out RECEIPT.json] [--json]\n"
+	"                        [--node-key HEX | --node-key-file PEM]\n"
+	"                        [--timeout-s N]\n"
+	"Signs an attest transaction {digest: SHA-256 of FILE, label} with\n"
+	"KEY, submits it to the node at URL (http://HOST:PORT) and checks the\n"
+	"receipt: its leaf is our transaction and its inclusion proof and\n"
+	"head signature verify (by the pinned node key when given).  --out\n"
+	"saves the receipt (refusing to overwrite); --json prints it.\n";
+
+/* The parsed options of one attest run. */
+struct attest_opts {
+	const char *key, *label, *file, *server, *out, *timeout;
+	const char *node_hex, *node_file;
+	bool json;
+};
+
+/* The length of the UTF-8 sequence led by b, its payload bits and the
+ * smallest code point it may encode; 0 for a byte that cannot lead. */
+static size_t utf8_lead(uint8_t b, uint32_t *cp, uint32_t *min)
+{
+	if ((b & 0xe0) == 0xc0) {
+		*cp = b & 0x1fu;
+		*min = 0x80;
+		return 2;
+	}
+	if ((b & 0xf0) == 0xe0) {
+		*cp = b & 0x0fu;
+		*min = 0x800;
+		return 3;
+	}
+	if ((b & 0xf8) == 0xf0) {
+		*cp = b & 0x07u;
+		*min = 0x10000;
+		return 4;
+	}
+	return 0;
+}
+
+/* Shortest-form UTF-8 without surrogates or code points past U+10FFFF. */
+static bool utf8_valid(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp = 0, min = 0;
+		size_t len;
+
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = utf8_lead(s[i], &cp, &min);
+		if (len == 0 || n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3fu);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* SHA-256 of the file at path, read in chunks (any size). */
+static int file_sha256(const char *path, uint8_t out[LEDGER_HASH_BYTES],
+		       struct mm_diag *diag)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t *buf = malloc(CLI_READ_CHUNK_BYTES);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t total = 0;
+	int rc = MM_OK;
+
+	if (fd < 0) {
+		rc = mm_fail(diag, MM_ERR_IO, 0, "cannot open: %s",
+			     strerror(errno));
+		goto out;
+	}
+	if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		rc = mm_fail(diag, MM_ERR_CRYPTO, 0, "cannot start SHA-256");
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf, CLI_READ_CHUNK_BYTES);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = mm_fail(diag, MM_ERR_IO, total, "read failed: %s",
+				     strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
+			rc = mm_fail(diag, MM_ERR_CRYPTO, total,
+				     "SHA-256 failed");
+			goto out;
+		}
+		total += (uint64_t)r;
+	}
+	if (EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+		rc = mm_fail(diag, MM_ERR_CRYPTO, total, "SHA-256 failed");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* Appends the signed envelope of attest {digest, label} to env. */
+static int build_envelope(const struct ledger_key *key,
+			  const uint8_t digest[LEDGER_HASH_BYTES],
+			  const char *label, struct ledger_buf *env)
+{
+	struct ledger_buf body;
+	int rc;
+
+	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
+	/* Keys in bytewise order: "digest" < "label". */
+	ledger_enc_map(&body, 2);
+	ledger_enc_cstr(&body, "digest");
+	ledger_enc_bin(&body, digest, LEDGER_HASH_BYTES);
+	ledger_enc_cstr(&body, "label");
+	rc = ledger_enc_cstr(&body, label);
+	if (rc == MM_OK)
+		rc = ledger_tx_sign(key, NULL, LEDGER_TYPE_ATTEST, cli_now_ms(),
+				    body.p, body.len, env);
+	ledger_buf_release(&body);
+	return rc;
+}
+
+/* Checks the option values that need no I/O; prints the error. */
+static int check_opts(const char *cmd, const struct attest_opts *o,
+		      struct cli_url *url, unsigned *timeout_s)
+{
+	struct mm_diag diag = {0};
+	int rc;
+
+	rc = cli_require(cmd, "key", o->key);
+	if (rc == CLI_OK)
+		rc = cli_require(cmd, "label", o->label);
+	if (rc == CLI_OK)
+		rc = cli_require(cmd, "file", o->file);
+	if (rc == CLI_OK)
+		rc = cli_require(cmd, "server", o->server);
+	if (rc == CLI_OK)
+		rc = cli_timeout(cmd, o->timeout, timeout_s);
+	if (rc != CLI_OK)
+		return rc;
+	if (o->label[0] == '\0' || strlen(o->label) > CLI_LABEL_BYTES_MAX)
+		return cli_usage_err(cmd, "--label: expected 1 to %d bytes",
+				     CLI_LABEL_BYTES_MAX);
+	if (!utf8_valid((const uint8_t *)o->label, strlen(o->label)))
+		return cli_usage_err(cmd, "--label: not valid UTF-8");
+	if (cli_url_parse(o->server, url, &diag) != MM_OK)
+		return cli_usage_err(cmd, "--server: %s", diag.msg);
+	return CLI_OK;
+}
+
+/* Posts env to the node; fills r from a 2xx receipt.  Prints errors. */
+static int submit(const char *cmd, const struct cli_url *url,
+		  unsigned timeout_s, const struct ledger_buf *env,
+		  struct ledger_receipt *r)
+{
+	struct cli_resp resp = {0};
+	struct mm_diag diag = {0};
+	json_t *j = NULL;
+	int rc;
+
+	rc = cli_http(url, "POST", "/v1/tx", "application/msgpack", env->p,
+		      env->len, timeout_s, &resp, &diag);
+	if (rc != MM_OK) {
+		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
+		return CLI_FAIL;
+	}
+	j = cli_resp_json(cmd, &resp);
+	if (!j) {
+		cli_resp_release(&resp);
+		return CLI_FAIL;
+	}
+	rc = edge_receipt_from_json(j, r, &diag);
+	if (rc != MM_OK)
+		cli_err(cmd, "the server's receipt is malformed: %s",
+			cli_why(rc, &diag));
+	json_decref(j);
+	cli_resp_release(&resp);
+	return rc == MM_OK ? CLI_OK : CLI_FAIL;
+}
+
+/* The receipt must be for exactly the bytes we sent, and verify. */
+static int check_ours(const char *cmd, const struct ledger_receipt *r,
+		      const struct ledger_buf *env, const uint8_t *pin)
+{
+	uint8_t h[LEDGER_HASH_BYTES];
+
+	ledger_merkle_leaf(env->p, env->len, h);
+	if (!ledger_ct_equal(h, r->leaf, sizeof(h))) {
+		cli_err(cmd, "receipt check failed: its leaf is not the hash "
+			     "of the transaction we sent");
+		return CLI_FAIL;
+	}
+	ledger_sha256(env->p, env->len, h);
+	if (!ledger_ct_equal(h, r->tx_id, sizeof(h))) {
+		cli_err(cmd, "receipt check failed: its tx_id is not the id "
+			     "of the transaction we sent");
+		return CLI_FAIL;
+	}
+	return cli_check_receipt(cmd, r, pin);
+}
+
+static void report(const struct attest_opts *o, const struct ledger_receipt *r,
+		   const uint8_t digest[LEDGER_HASH_BYTES], bool pinned)
+{
+	printf("attested %s\n", o->file);
+	printf("%-14s %llu\n", "index:", (unsigned long long)r->index);
+	printf("%-14s %llu\n",
+	       "block height:", (unsigned long long)r->head.height);
+	printf("%-14s %llu\n", "tree size:", (unsigned long long)r->head.size);
+	cli_print_hex("root:", r->head.root, LEDGER_HASH_BYTES);
+	cli_print_hex("tx id:", r->tx_id, LEDGER_HASH_BYTES);
+	cli_print_hex("digest:", digest, LEDGER_HASH_BYTES);
+	cli_print_hex("node key:", r->head.key, LEDGER_PK_BYTES);
+	if (!pinned)
+		printf("%-14s %s\n", "",
+		       "(not pinned: the head's own key "
+		       "was trusted)");
+	if (o->out)
+		printf("%-14s %s\n", "receipt:", o->out);
+	else
+		printf("%-14s %s\n",
+		       "receipt:", "not saved (use --out FILE or --json)");
+}
+
+/* Saves (when --out) and prints (when --json) the receipt. */
+static int emit(const char *cmd, const struct attest_opts *o, int out_fd,
+		const struct ledger_receipt *r)
+{
+	json_t *j = edge_receipt_json(r);
+	struct mm_diag diag = {0};
+	int rc = CLI_OK;
+
+	if (!j) {
+		cli_err(cmd, "cannot encode the receipt as JSON");
+		if (out_fd >= 0)
+			close(out_fd);
+		return CLI_FAIL;
+	}
+	if (out_fd >= 0 && cli_write_json_fd(out_fd, j, &diag) != MM_OK) {
+		/* The transaction is logged: do not lose its receipt. */
+		cli_err(cmd, "--out %s: %s; the receipt follows on stdout",
+			o->out, diag.msg);
+		rc = CLI_FAIL;
+	}
+	if (rc != CLI_OK || o->json)
+		cli_print_json(j);
+	json_decref(j);
+	return rc;
+}
+
+/* Everything after option checks; out_fd (or -1) is the reserved --out. */
+static int run(const char *cmd, const struct attest_opts *o,
+	       const struct cli_url *url, unsigned timeout_s, int out_fd,
+	       const uint8_t *pin)
+{
+	uint8_t digest[LEDGER_HASH_BYTES];
+	struct ledger_key *key = NULL;
+	struct ledger_receipt r;
+	struct mm_diag diag = {0};
+	struct ledger_buf env;
+	int rc;
+
+	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
+	rc = ledger_key_load(o->key, &key, &diag);
+	if (rc != MM_OK) {
+		cli_err_file(cmd, "--key", o->key, rc, &diag);
+		goto out;
+	}
+	rc = file_sha256(o->file, digest, &diag);
+	if (rc != MM_OK) {
+		cli_err_file(cmd, "--file", o->file, rc, &diag);
+		goto out;
+	}
+	rc = build_envelope(key, digest, o->label, &env);
+	if (rc != MM_OK) {
+		cli_err(cmd, "cannot sign the transaction: %s",
+			mm_strerror(rc));
+		goto out;
+	}
+	rc = submit(cmd, url, timeout_s, &env, &r);
+	if (rc == CLI_OK)
+		rc = check_ours(cmd, &r, &env, pin);
+	if (rc != CLI_OK)
+		goto out;
+	rc = emit(cmd, o, out_fd, &r); /* closes out_fd */
+	out_fd = -1;
+	if (rc == CLI_OK && !o->json)
+		report(o, &r, digest, pin != NULL);
+out:
+	if (out_fd >= 0)
+		close(out_fd);
+	ledger_buf_release(&env);
+	ledger_key_free(key);
+	return rc == MM_OK ? CLI_OK : CLI_FAIL;
+}
+
+int cmd_attest(int argc, char **argv)
+{
+	struct attest_opts o = {0};
+	const struct cli_opt opts[] = {
+		{"key", &o.key, NULL},
+		{"label", &o.label, NULL},
+		{"file", &o.file, NULL},
+		{"server", &o.server, NULL},
+		{"out", &o.out, NULL},
+		{"timeout-s", &o.timeout, NULL},
+		{"node-key", &o.node_hex, NULL},
+		{"node-key-file", &o.node_file, NULL},
+		{"json", NULL, &o.json},
+	};
+	uint8_t pk[LEDGER_PK_BYTES];
+	struct mm_diag diag = {0};
+	struct cli_args args;
+	struct cli_url url;
+	unsigned timeout_s = 0;
+	bool pinned = false;
+	int out_fd = -1;
+	int rc;
+
+	rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
+	if (rc != CLI_OK)
+		return rc;
+	if (args.help) {
+		fputs(attest_usage, stdout);
+		return CLI_OK;
+	}
+	if (args.npos > 0)
+		return cli_usage_err(argv[0], "unexpected argument '%s'",
+				     args.pos[0]);
+	rc = check_opts(argv[0], &o, &url, &timeout_s);
+	if (rc == CLI_OK)
+		rc = cli_node_pin(argv[0], o.node_hex, o.node_file, pk,
+				  &pinned);
+	if (rc != CLI_OK)
+		return rc;
+	/* Reserve --out first: never attest and then lose the receipt. */
+	if (o.out && cli_create(o.out, 0644, &out_fd, &diag) != MM_OK) {
+		cli_err(argv[0], "--out %s: %s", o.out, diag.msg);
+		return CLI_FAIL;
+	}
+	rc = run(argv[0], &o, &url, timeout_s, out_fd, pinned ? pk : NULL);
+	if (rc != CLI_OK && o.out)
+		unlink(o.out);
+	return rc;
+}

@@ -1,0 +1,304 @@
+/* http.c - a blocking, bounded HTTP/1.1 client on libevent's evhttp. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "cli.h"
+
+#ifndef MM_VERSION
+#define MM_VERSION "0"
+#endif
+
+#define CLI_RESP_HEADERS_BYTES_MAX (64u << 10)
+#define CLI_TARGET_BYTES_MAX	   (2 * CLI_URL_BYTES_MAX)
+#define CLI_TIMEOUT_SLACK_MS                                                   \
+	250 /* timer granularity when telling a timeout                        \
+	     */
+
+static int url_checks(const struct evhttp_uri *uri, struct mm_diag *diag)
+{
+	const char *scheme = evhttp_uri_get_scheme(uri);
+	const char *host = evhttp_uri_get_host(uri);
+
+	if (!scheme)
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "missing scheme (expected http://HOST:PORT)");
+	if (strcasecmp(scheme, "https") == 0)
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "https is not supported yet; use http://");
+	if (strcasecmp(scheme, "http") != 0)
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "unsupported scheme (expected http://)");
+	if (!host || !*host)
+		return mm_fail(diag, MM_ERR_INVALID, 0, "missing host");
+	if (evhttp_uri_get_userinfo(uri))
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "user information in URLs is not supported");
+	if (evhttp_uri_get_query(uri) || evhttp_uri_get_fragment(uri))
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "a server URL has no query or fragment");
+	if (evhttp_uri_get_port(uri) == 0)
+		return mm_fail(diag, MM_ERR_INVALID, 0, "port 0 is not valid");
+	return MM_OK;
+}
+
+/* Sets host (an IPv6 literal loses its brackets), port and authority. */
+static int url_host(const char *host, int port, struct cli_url *u,
+		    struct mm_diag *diag)
+{
+	size_t n = strlen(host);
+	int len;
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		host++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(u->host))
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "host name empty or too long");
+	memcpy(u->host, host, n);
+	u->host[n] = '\0';
+	u->port = port < 0 ? 80 : (unsigned)port;
+	len = snprintf(u->authority, sizeof(u->authority),
+		       strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host,
+		       u->port);
+	MM_ASSERT(len > 0 && (size_t)len < sizeof(u->authority));
+	return MM_OK;
+}
+
+int cli_url_parse(const char *url, struct cli_url *u, struct mm_diag *diag)
+{
+	struct evhttp_uri *uri = NULL;
+	const char *path;
+	size_t n;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if (strlen(url) >= CLI_URL_BYTES_MAX)
+		return mm_fail(diag, MM_ERR_INVALID, 0, "longer than %u bytes",
+			       CLI_URL_BYTES_MAX - 1);
+	uri = evhttp_uri_parse(url);
+	if (!uri)
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "not a valid URL (expected http://HOST:PORT)");
+	rc = url_checks(uri, diag);
+	if (rc != MM_OK)
+		goto out;
+	rc = url_host(evhttp_uri_get_host(uri), evhttp_uri_get_port(uri), u,
+		      diag);
+	if (rc != MM_OK)
+		goto out;
+	path = evhttp_uri_get_path(uri);
+	n = path ? strlen(path) : 0;
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	/* n < strlen(url) < CLI_URL_BYTES_MAX: the prefix fits. */
+	if (n > 0)
+		memcpy(u->prefix, path, n);
+	u->prefix[n] = '\0';
+out:
+	evhttp_uri_free(uri);
+	return rc;
+}
+
+/* The state of one request while the event loop runs. */
+struct call {
+	struct event_base *base;
+	struct cli_resp *resp;
+	bool done;
+	bool failed;
+	enum evhttp_request_error err;
+	uint64_t start_ms; /* CLOCK_MONOTONIC */
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	MM_ASSERT(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_error(enum evhttp_request_error err, void *arg)
+{
+	struct call *c = arg;
+
+	c->failed = true;
+	c->err = err;
+}
+
+static void take_response(struct call *c, struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *ct = evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Content-Type");
+	size_t n = evbuffer_get_length(in);
+
+	if (n > CLI_RESP_BYTES_MAX) {
+		c->failed = true;
+		c->err = EVREQ_HTTP_DATA_TOO_LONG;
+		return;
+	}
+	c->resp->body = malloc(n + 1);
+	if (!c->resp->body) {
+		c->failed = true;
+		c->err = EVREQ_HTTP_BUFFER_ERROR;
+		return;
+	}
+	MM_ASSERT(evbuffer_remove(in, c->resp->body, n) == (int)n);
+	c->resp->body[n] = 0;
+	c->resp->n = n;
+	c->resp->status = evhttp_request_get_response_code(req);
+	snprintf(c->resp->ctype, sizeof(c->resp->ctype), "%s", ct ? ct : "");
+}
+
+static void on_done(struct evhttp_request *req, void *arg)
+{
+	struct call *c = arg;
+
+	c->done = true;
+	if (!req || evhttp_request_get_response_code(req) == 0)
+		c->failed = true;
+	else if (!c->failed)
+		take_response(c, req);
+	event_base_loopexit(c->base, NULL);
+}
+
+static int fail_reason(const struct call *c, const struct cli_url *u,
+		       unsigned timeout_s, struct mm_diag *diag)
+{
+	if (!c->done && !c->failed)
+		return mm_fail(diag, MM_ERR_IO, 0,
+			       "the request never finished");
+	/* libevent reports a refused connection as a timeout too: only
+	 * call it one when the time really ran out. */
+	uint64_t elapsed_ms = mono_ms() - c->start_ms;
+
+	switch (c->err) {
+	case EVREQ_HTTP_TIMEOUT:
+		if (elapsed_ms + CLI_TIMEOUT_SLACK_MS < timeout_s * 1000ull)
+			break;
+		return mm_fail(diag, MM_ERR_IO, 0, "no answer within %u s",
+			       timeout_s);
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		return mm_fail(diag, MM_ERR_IO, 0,
+			       "response larger than the limit of %u bytes",
+			       CLI_RESP_BYTES_MAX);
+	case EVREQ_HTTP_INVALID_HEADER:
+		return mm_fail(diag, MM_ERR_IO, 0,
+			       "invalid HTTP response headers");
+	default:
+		break;
+	}
+	return mm_fail(diag, MM_ERR_IO, 0,
+		       "no HTTP response from %s (connection refused or "
+		       "closed)",
+		       u->authority);
+}
+
+static int add_headers(struct evhttp_request *req, const struct cli_url *u,
+		       const char *ctype, const void *body, size_t n)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char len[24];
+	int rc = 0;
+
+	rc |= evhttp_add_header(h, "Host", u->authority);
+	rc |= evhttp_add_header(h, "User-Agent", "medmarket/" MM_VERSION);
+	rc |= evhttp_add_header(h, "Accept",
+				"application/json, application/problem+json");
+	rc |= evhttp_add_header(h, "Connection", "close");
+	if (ctype) {
+		snprintf(len, sizeof(len), "%zu", n);
+		rc |= evhttp_add_header(h, "Content-Type", ctype);
+		rc |= evhttp_add_header(h, "Content-Length", len);
+		rc |= evbuffer_add(evhttp_request_get_output_buffer(req), body,
+				   n);
+	}
+	return rc == 0 ? MM_OK : MM_ERR_NOMEM;
+}
+
+/* Starts the request on conn; the connection owns req from here on. */
+static int send_request(struct evhttp_connection *conn, struct call *c,
+			const struct cli_url *u, const char *method,
+			const char *target, const char *ctype, const void *body,
+			size_t n)
+{
+	enum evhttp_cmd_type type =
+		strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+	struct evhttp_request *req = evhttp_request_new(on_done, c);
+
+	if (!req)
+		return MM_ERR_NOMEM;
+	evhttp_request_set_error_cb(req, on_error);
+	if (add_headers(req, u, ctype, body, n) != MM_OK) {
+		evhttp_request_free(req);
+		return MM_ERR_NOMEM;
+	}
+	/* On failure evhttp_make_request has freed req. */
+	return evhttp_make_request(conn, req, type, target) == 0 ? MM_OK
+								 : MM_ERR_IO;
+}
+
+int cli_http(const struct cli_url *u, const char *method, const char *path,
+	     const char *ctype, const void *body, size_t n, unsigned timeout_s,
+	     struct cli_resp *resp, struct mm_diag *diag)
+{
+	struct call c = {.resp = resp, .start_ms = mono_ms()};
+	struct evhttp_connection *conn = NULL;
+	char target[CLI_TARGET_BYTES_MAX];
+	int len;
+	int rc;
+
+	MM_ASSERT(path[0] == '/' && timeout_s > 0);
+	memset(resp, 0, sizeof(*resp));
+	len = snprintf(target, sizeof(target), "%s%s", u->prefix, path);
+	if (len < 0 || (size_t)len >= sizeof(target))
+		return mm_fail(diag, MM_ERR_LIMIT, 0, "request path too long");
+	c.base = event_base_new();
+	if (c.base)
+		conn = evhttp_connection_base_new(c.base, NULL, u->host,
+						  (unsigned short)u->port);
+	if (!conn) {
+		rc = mm_fail(diag, MM_ERR_NOMEM, 0,
+			     "cannot set up a connection");
+		goto fail;
+	}
+	evhttp_connection_set_timeout(conn, (int)timeout_s);
+	evhttp_connection_set_retries(conn, 0);
+	evhttp_connection_set_max_body_size(conn, CLI_RESP_BYTES_MAX);
+	evhttp_connection_set_max_headers_size(conn,
+					       CLI_RESP_HEADERS_BYTES_MAX);
+	rc = send_request(conn, &c, u, method, target, ctype, body, n);
+	if (rc != MM_OK) {
+		rc = mm_fail(diag, rc, 0, "cannot send the request");
+		goto fail;
+	}
+	event_base_dispatch(c.base);
+	if (c.failed || !c.done) {
+		rc = fail_reason(&c, u, timeout_s, diag);
+		goto fail;
+	}
+	evhttp_connection_free(conn);
+	event_base_free(c.base);
+	return MM_OK;
+fail:
+	cli_resp_release(resp);
+	if (conn)
+		evhttp_connection_free(conn);
+	if (c.base)
+		event_base_free(c.base);
+	return rc;
+}
+
+void cli_resp_release(struct cli_resp *resp)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}

@@ -1,0 +1,114 @@
+/* remote.c - the node's answers: JSON bodies, problem documents and the
+ * signed tree head. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "service/edge.h"
+
+#define CLI_SHOWN_BYTES_MAX 200 /* of one server-provided string */
+
+/* Copies a server string for one line: control bytes become '?'. */
+static void shown(const json_t *v, char out[CLI_SHOWN_BYTES_MAX + 1])
+{
+	const char *s = json_string_value(v);
+	size_t i = 0;
+
+	for (; s && s[i] && i < CLI_SHOWN_BYTES_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	out[i] = '\0';
+}
+
+void cli_report_problem(const char *cmd, const struct cli_resp *resp)
+{
+	char title[CLI_SHOWN_BYTES_MAX + 1], detail[CLI_SHOWN_BYTES_MAX + 1];
+	char code[CLI_SHOWN_BYTES_MAX + 1];
+	json_t *j = NULL;
+
+	if (strncmp(resp->ctype, "application/problem+json", 24) == 0)
+		j = json_loadb((const char *)resp->body, resp->n, 0, NULL);
+	if (!json_is_object(j)) {
+		cli_err(cmd, "the server answered HTTP %d", resp->status);
+		json_decref(j);
+		return;
+	}
+	shown(json_object_get(j, "title"), title);
+	shown(json_object_get(j, "detail"), detail);
+	shown(json_object_get(j, "code"), code);
+	cli_err(cmd,
+		"the server refused the request: HTTP %d, %s (code %s)%s%s",
+		resp->status, title[0] ? title : "no title",
+		code[0] ? code : "none", detail[0] ? ": " : "", detail);
+	json_decref(j);
+}
+
+json_t *cli_resp_json(const char *cmd, const struct cli_resp *resp)
+{
+	json_error_t jerr;
+	json_t *j = NULL;
+
+	if (resp->status < 200 || resp->status > 299) {
+		cli_report_problem(cmd, resp);
+		return NULL;
+	}
+	j = json_loadb((const char *)resp->body, resp->n,
+		       JSON_REJECT_DUPLICATES, &jerr);
+	if (!j)
+		cli_err(cmd,
+			"the server's answer (HTTP %d) is not valid JSON "
+			"(line %d, column %d)",
+			resp->status, jerr.line, jerr.column);
+	return j;
+}
+
+int cli_fetch_head(const char *cmd, const struct cli_url *url,
+		   unsigned timeout_s, const uint8_t *pin,
+		   struct ledger_head *h)
+{
+	struct cli_resp resp = {0};
+	struct mm_diag diag = {0};
+	json_t *j = NULL;
+	int rc;
+
+	rc = cli_http(url, "GET", "/v1/ledger/head", NULL, NULL, 0, timeout_s,
+		      &resp, &diag);
+	if (rc != MM_OK) {
+		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
+		return CLI_FAIL;
+	}
+	j = cli_resp_json(cmd, &resp);
+	cli_resp_release(&resp);
+	if (!j)
+		return CLI_FAIL;
+	rc = edge_head_from_json(j, h, &diag);
+	json_decref(j);
+	if (rc != MM_OK) {
+		cli_err(cmd, "the server's head is malformed: %s",
+			cli_why(rc, &diag));
+		return CLI_FAIL;
+	}
+	return cli_check_head(cmd, "the server's head", h, pin);
+}
+
+void cli_print_head(const struct ledger_head *h)
+{
+	time_t secs = (time_t)(h->time_ms / 1000u);
+	char when[64] = "?";
+	struct tm tm;
+
+	if (gmtime_r(&secs, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	printf("%-14s %llu\n", "height:", (unsigned long long)h->height);
+	printf("%-14s %llu\n", "tree size:", (unsigned long long)h->size);
+	printf("%-14s %llu (%s.%03uZ)\n",
+	       "time ms:", (unsigned long long)h->time_ms, when,
+	       (unsigned)(h->time_ms % 1000u));
+	cli_print_hex("root:", h->root, LEDGER_HASH_BYTES);
+	cli_print_hex("prev:", h->prev, LEDGER_HASH_BYTES);
+	cli_print_hex("hash:", h->hash, LEDGER_HASH_BYTES);
+	cli_print_hex("node key:", h->key, LEDGER_PK_BYTES);
+}

@@ -30,7 +30,7 @@
 
 #include "ledger/ledger.h"
 
-#define RUNS 3
+#define RUNS   3
 #define PROOFS 20000
 
 static unsigned append_n = 200000;
@@ -309,7 +309,8 @@ static void proofs_child(const char *dir, int fd)
 		t0 = now_s();
 		for (int i = 0; i < PROOFS; i++) {
 			uint64_t from = 1 + (uint64_t)rand_r(&r) % (fill_n - 1);
-			if (ledger_consistency_proof(l, from, fill_n, proof, &pn))
+			if (ledger_consistency_proof(l, from, fill_n, proof,
+						     &pn))
 				die("consistency", MM_ERR_CORRUPT);
 		}
 		tc[run] = (now_s() - t0) / PROOFS * 1e6;
@@ -362,7 +363,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
 			scratch = argv[++i];
 		} else {
-			fprintf(stderr, "usage: bench_ledger [--quick] [--dir DIR]\n");
+			fprintf(stderr,
+				"usage: bench_ledger [--quick] [--dir DIR]\n");
 			return 2;
 		}
 	}

@@ -15,11 +15,11 @@
  * mm_errcode() are stable: clients and the HTTP API depend on them. */
 enum mm_err {
 	MM_OK = 0,
-	MM_ERR_NOMEM,	     /* allocation failed */
-	MM_ERR_INVALID,	     /* a caller's argument is malformed */
-	MM_ERR_DECODE,	     /* input bytes are not canonical / not parseable */
-	MM_ERR_LIMIT,	     /* a named limit was exceeded */
-	MM_ERR_SCHEMA,	     /* a well-formed value has the wrong fields/types */
+	MM_ERR_NOMEM,	/* allocation failed */
+	MM_ERR_INVALID, /* a caller's argument is malformed */
+	MM_ERR_DECODE,	/* input bytes are not canonical / not parseable */
+	MM_ERR_LIMIT,	/* a named limit was exceeded */
+	MM_ERR_SCHEMA,	/* a well-formed value has the wrong fields/types */
 	MM_ERR_UNKNOWN_TYPE, /* transaction type not registered */
 	MM_ERR_SIGNATURE,    /* a signature does not verify */
 	MM_ERR_STALE,	     /* created time outside the node's window */

@@ -221,7 +221,8 @@ static void wait_fuller(struct ledger *l)
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_nsec += (long)(l->cfg.block_wait_ms % 1000) * 1000000;
-	until.tv_sec += l->cfg.block_wait_ms / 1000 + until.tv_nsec / 1000000000;
+	until.tv_sec +=
+		l->cfg.block_wait_ms / 1000 + until.tv_nsec / 1000000000;
 	until.tv_nsec %= 1000000000;
 	while (!l->closing && l->q_len < l->cfg.block_tx_max)
 		if (pthread_cond_timedwait(&l->wake, &l->mu, &until) ==
@@ -372,8 +373,9 @@ int ledger_submit_async(struct ledger *l, const uint8_t *bytes, size_t n,
 	int err;
 
 	if (!l->started)
-		return mm_fail(diag, MM_ERR_CLOSED, 0, "the ledger is not "
-						       "started");
+		return mm_fail(diag, MM_ERR_CLOSED, 0,
+			       "the ledger is not "
+			       "started");
 	err = ledger_tx_decode(bytes, n, &tx, diag);
 	if (!err)
 		err = admit(l, tx, &type, diag);

@@ -120,8 +120,8 @@ int ledger_head_decode(const uint8_t *buf, size_t len, struct ledger_head *h,
 	err = head_uint(ledger_map_get(m, "height"), &h->height, "height",
 			diag);
 	err = err ? err
-		  : head_bin(ledger_map_get(m, "key"), h->key,
-			     LEDGER_PK_BYTES, "key", diag);
+		  : head_bin(ledger_map_get(m, "key"), h->key, LEDGER_PK_BYTES,
+			     "key", diag);
 	err = err ? err
 		  : head_bin(ledger_map_get(m, "prev"), h->prev,
 			     LEDGER_HASH_BYTES, "prev", diag);
@@ -129,8 +129,8 @@ int ledger_head_decode(const uint8_t *buf, size_t len, struct ledger_head *h,
 		  : head_bin(ledger_map_get(m, "root"), h->root,
 			     LEDGER_HASH_BYTES, "root", diag);
 	err = err ? err
-		  : head_bin(ledger_map_get(m, "sig"), h->sig,
-			     LEDGER_SIG_BYTES, "sig", diag);
+		  : head_bin(ledger_map_get(m, "sig"), h->sig, LEDGER_SIG_BYTES,
+			     "sig", diag);
 	err = err ? err
 		  : head_uint(ledger_map_get(m, "size"), &h->size, "size",
 			      diag);

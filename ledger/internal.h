@@ -30,9 +30,9 @@
 
 #include "ledger.h"
 
-#define LEDGER_STATE_DBS_MAX 32
-#define LEDGER_TYPES_MAX 64
-#define LEDGER_FORMAT "medmarket-ledger-1"
+#define LEDGER_STATE_DBS_MAX   32
+#define LEDGER_TYPES_MAX       64
+#define LEDGER_FORMAT	       "medmarket-ledger-1"
 #define LEDGER_CHAIN_BYTES_MAX 64
 
 /* One queued submission. */
@@ -132,6 +132,9 @@ int ledger_seal_block(struct ledger *l, MDB_txn *txn,
 		      struct ledger_head *out);
 /* Signs h (fills key, sig, hash). */
 void ledger_head_sign(struct ledger_head *h, const struct ledger_key *k);
+
+/* A transaction type name: [a-z0-9._-]{1,32}. */
+bool ledger_type_name_ok(const uint8_t *p, size_t n);
 
 /* types.c: the builtin types' definitions. */
 int ledger_types_add_builtin(struct ledger *l);

@@ -27,20 +27,20 @@
 #include "../common/mm.h"
 
 #define LEDGER_HASH_BYTES 32
-#define LEDGER_PK_BYTES 32
+#define LEDGER_PK_BYTES	  32
 #define LEDGER_SEED_BYTES 32
-#define LEDGER_SIG_BYTES 64
+#define LEDGER_SIG_BYTES  64
 
 /* ------------------------------------------------------------------ */
 /* Limits of the canonical encoding (docs/PROTOCOL.md "Limits").       */
 
-#define LEDGER_TX_BYTES_MAX 65536	/* one encoded envelope */
-#define LEDGER_DEPTH_MAX 8		/* nesting of arrays/maps */
-#define LEDGER_ITEMS_MAX 1024		/* elements of one array or map */
-#define LEDGER_STR_BYTES_MAX 16384	/* one str or bin value */
-#define LEDGER_NODES_MAX 4096		/* values in one document */
-#define LEDGER_TYPE_BYTES_MAX 32	/* a transaction type name */
-#define LEDGER_PROOF_MAX 128		/* hashes in any proof */
+#define LEDGER_TX_BYTES_MAX   65536 /* one encoded envelope */
+#define LEDGER_DEPTH_MAX      8	    /* nesting of arrays/maps */
+#define LEDGER_ITEMS_MAX      1024  /* elements of one array or map */
+#define LEDGER_STR_BYTES_MAX  16384 /* one str or bin value */
+#define LEDGER_NODES_MAX      4096  /* values in one document */
+#define LEDGER_TYPE_BYTES_MAX 32    /* a transaction type name */
+#define LEDGER_PROOF_MAX      128   /* hashes in any proof */
 
 /* ------------------------------------------------------------------ */
 /* Canonical msgpack: strict reader.                                   */
@@ -250,8 +250,7 @@ struct ledger_merkle_frontier {
 
 /* Called for each perfect subtree completed by an append (the leaf
  * itself at level 0 first). */
-typedef int (*ledger_merkle_write_fn)(void *arg, unsigned level,
-				      uint64_t index,
+typedef int (*ledger_merkle_write_fn)(void *arg, unsigned level, uint64_t index,
 				      const uint8_t h[LEDGER_HASH_BYTES]);
 
 void ledger_merkle_frontier_init(struct ledger_merkle_frontier *f);
@@ -320,11 +319,11 @@ int ledger_tx_sign(const struct ledger_key *key,
 /* Transaction types and state: the interface later modules build on.  */
 
 enum ledger_fkind {
-	LEDGER_F_STR,	 /* UTF-8 string, at most bytes_max bytes */
-	LEDGER_F_BIN,	 /* bytes, at most bytes_max (exactly, if exact) */
-	LEDGER_F_HASH,	 /* exactly 32 bytes */
-	LEDGER_F_UINT,	 /* non-negative integer */
-	LEDGER_F_INT,	 /* any integer */
+	LEDGER_F_STR,  /* UTF-8 string, at most bytes_max bytes */
+	LEDGER_F_BIN,  /* bytes, at most bytes_max (exactly, if exact) */
+	LEDGER_F_HASH, /* exactly 32 bytes */
+	LEDGER_F_UINT, /* non-negative integer */
+	LEDGER_F_INT,  /* any integer */
 	LEDGER_F_BOOL,
 	LEDGER_F_AMOUNT, /* decimal digits of base units, no leading zero */
 	LEDGER_F_ANY	 /* any value (the type's apply checks it) */
@@ -360,7 +359,7 @@ struct ledger_type {
 
 /* The ledger's own types, registered by ledger_open(). */
 #define LEDGER_TYPE_GENESIS "genesis"
-#define LEDGER_TYPE_ATTEST "attest"
+#define LEDGER_TYPE_ATTEST  "attest"
 
 /* The ledger's own types (genesis, attest), for offline tools that convert
  * or verify envelopes without opening a ledger. */
@@ -379,14 +378,15 @@ const struct ledger_type *ledger_types(struct ledger *l, size_t *n);
 /* The ledger.                                                         */
 
 struct ledger_config {
-	const char *dir;	   /* data directory */
-	size_t map_bytes;	   /* LMDB map size */
-	unsigned readers_max;	   /* LMDB reader slots */
-	unsigned block_tx_max;	   /* transactions per block, at most */
-	unsigned block_wait_ms;	   /* wait for more before closing a block */
-	unsigned queue_max;	   /* pending submissions before MM_ERR_BUSY */
-	uint64_t created_past_ms;  /* created may lag the node clock by this */
-	uint64_t created_future_ms; /* created may lead the node clock by this */
+	const char *dir;	  /* data directory */
+	size_t map_bytes;	  /* LMDB map size */
+	unsigned readers_max;	  /* LMDB reader slots */
+	unsigned block_tx_max;	  /* transactions per block, at most */
+	unsigned block_wait_ms;	  /* wait for more before closing a block */
+	unsigned queue_max;	  /* pending submissions before MM_ERR_BUSY */
+	uint64_t created_past_ms; /* created may lag the node clock by this */
+	uint64_t
+		created_future_ms; /* created may lead the node clock by this */
 	bool read_only;
 	/* The node clock in ms since the epoch; NULL = CLOCK_REALTIME. */
 	uint64_t (*clock_ms)(void *arg);
@@ -520,8 +520,7 @@ int ledger_block(struct ledger *l, uint64_t height, struct ledger_head *out);
 /* The first block whose size exceeds index (the one holding entry index). */
 int ledger_block_of(struct ledger *l, uint64_t index, struct ledger_head *out);
 /* A malloc'd copy of entry index's canonical bytes.  MM_ERR_NOTFOUND. */
-int ledger_entry(struct ledger *l, uint64_t index, uint8_t **bytes,
-		 size_t *n);
+int ledger_entry(struct ledger *l, uint64_t index, uint8_t **bytes, size_t *n);
 /* The index of a logged transaction by id.  MM_ERR_NOTFOUND. */
 int ledger_find(struct ledger *l, const uint8_t id[LEDGER_HASH_BYTES],
 		uint64_t *index);
@@ -565,8 +564,8 @@ struct ledger_verify_report {
 	unsigned threads;
 	/* On failure: what and where. */
 	int err;
-	uint64_t bad_index;  /* entry, when bad_kind is "entry" */
-	uint64_t bad_height; /* block, when bad_kind is "block" */
+	uint64_t bad_index;   /* entry, when bad_kind is "entry" */
+	uint64_t bad_height;  /* block, when bad_kind is "block" */
 	const char *bad_kind; /* "entry", "block", "merkle", "index", "state" */
 	char msg[MM_DIAG_MSG_MAX];
 };

@@ -114,8 +114,7 @@ int ledger_init(const struct ledger_config *cfg, const struct ledger_key *node,
 }
 
 /* Reads the format, chain and genesis node key; checks the given key. */
-static int check_identity(struct ledger *l, MDB_txn *txn,
-			  struct mm_diag *diag)
+static int check_identity(struct ledger *l, MDB_txn *txn, struct mm_diag *diag)
 {
 	struct ledger_tx *g = NULL;
 	const struct ledger_val *nk;
@@ -133,8 +132,7 @@ static int check_identity(struct ledger *l, MDB_txn *txn,
 		return mm_fail(diag, MM_ERR_CORRUPT, 0, "chain name missing");
 	memcpy(l->chain, v.mv_data, v.mv_size);
 	l->chain[v.mv_size] = 0;
-	err = ledger_mdb_err(
-		mdb_get(txn, l->entries, &(MDB_val){8, k}, &v));
+	err = ledger_mdb_err(mdb_get(txn, l->entries, &(MDB_val){8, k}, &v));
 	if (!err)
 		err = ledger_tx_decode(v.mv_data, v.mv_size, &g, diag);
 	nk = err ? NULL : ledger_map_get(g->body, "node_key");
@@ -156,20 +154,19 @@ static int check_identity(struct ledger *l, MDB_txn *txn,
 static int load(struct ledger *l, struct mm_diag *diag)
 {
 	struct ledger_node_reader r = {l, NULL};
-	int err = ledger_mdb_err(mdb_txn_begin(l->env, NULL, MDB_RDONLY, &r.txn));
+	int err =
+		ledger_mdb_err(mdb_txn_begin(l->env, NULL, MDB_RDONLY, &r.txn));
 
 	if (!err)
 		err = ledger_txn_head(l, r.txn, &l->head);
 	if (err == MM_ERR_NOTFOUND)
 		err = mm_fail(diag, MM_ERR_NOTFOUND, 0,
-			      "no ledger in %s (run with --init?)",
-			      l->cfg.dir);
+			      "no ledger in %s (run with --init?)", l->cfg.dir);
 	if (!err)
 		err = check_identity(l, r.txn, diag);
 	if (!err)
-		err = ledger_merkle_frontier_load(&l->frontier,
-						  ledger_node_read, &r,
-						  l->head.size);
+		err = ledger_merkle_frontier_load(
+			&l->frontier, ledger_node_read, &r, l->head.size);
 	mdb_txn_abort(r.txn);
 	return err;
 }

@@ -116,8 +116,8 @@ static int open_dbs(struct ledger *l, MDB_txn *txn, unsigned flags)
 {
 	static const char *const names[CORE_DBS] = {"entries", "ids", "nodes",
 						    "blocks", "meta"};
-	MDB_dbi *dbis[CORE_DBS] = {&l->entries, &l->ids, &l->nodes,
-				   &l->blocks, &l->meta};
+	MDB_dbi *dbis[CORE_DBS] = {&l->entries, &l->ids, &l->nodes, &l->blocks,
+				   &l->meta};
 
 	for (int i = 0; i < CORE_DBS; i++) {
 		int rc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
@@ -153,21 +153,19 @@ int ledger_env_open(struct ledger *l, const char *dir, bool create,
 		rc = open_dbs(l, txn, create ? MDB_CREATE : 0);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return mm_fail(diag, rc == MM_ERR_NOTFOUND ? MM_ERR_NOTFOUND
-							   : rc,
-			       0, "no ledger in %s (run with --init?)", dir);
+		return mm_fail(diag,
+			       rc == MM_ERR_NOTFOUND ? MM_ERR_NOTFOUND : rc, 0,
+			       "no ledger in %s (run with --init?)", dir);
 	}
 	rc = mdb_txn_commit(txn);
-	return rc ? mm_fail(diag, ledger_mdb_err(rc), 0, "%s",
-			    mdb_strerror(rc))
+	return rc ? mm_fail(diag, ledger_mdb_err(rc), 0, "%s", mdb_strerror(rc))
 		  : MM_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* Reads inside a transaction.                                         */
 
-static int get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn,
-	       MDB_val *v)
+static int get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, MDB_val *v)
 {
 	MDB_val key = {kn, (void *)k};
 
@@ -306,8 +304,7 @@ int ledger_block_of(struct ledger *l, uint64_t index, struct ledger_head *out)
 	return err;
 }
 
-int ledger_entry(struct ledger *l, uint64_t index, uint8_t **bytes,
-		 size_t *n)
+int ledger_entry(struct ledger *l, uint64_t index, uint8_t **bytes, size_t *n)
 {
 	MDB_txn *txn = NULL;
 	uint8_t k[8];

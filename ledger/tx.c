@@ -33,7 +33,7 @@ struct tx_layout {
 	size_t sig_pair_end;   /* offset just past the sig value */
 };
 
-static bool type_name_ok(const uint8_t *p, size_t n)
+bool ledger_type_name_ok(const uint8_t *p, size_t n)
 {
 	if (n == 0 || n > LEDGER_TYPE_BYTES_MAX)
 		return false;
@@ -66,8 +66,8 @@ static size_t bin_header_bytes(size_t n)
 static int envelope_fields(struct ledger_tx *tx, const struct ledger_val *root,
 			   struct tx_layout *lay, struct mm_diag *diag)
 {
-	static const char *const names[] = {"author",  "body", "created",
-					    "key",     "sig",  "type"};
+	static const char *const names[] = {"author", "body", "created",
+					    "key",    "sig",  "type"};
 	const struct ledger_val *v;
 
 	if (root->kind != LEDGER_V_MAP)
@@ -103,7 +103,8 @@ static int envelope_fields(struct ledger_tx *tx, const struct ledger_val *root,
 		return mm_fail(diag, MM_ERR_SCHEMA, v[5].offset,
 			       "envelope field created must be a "
 			       "non-negative integer (ms)");
-	if (v[11].kind != LEDGER_V_STR || !type_name_ok(v[11].v.bytes, v[11].n))
+	if (v[11].kind != LEDGER_V_STR ||
+	    !ledger_type_name_ok(v[11].v.bytes, v[11].n))
 		return mm_fail(diag, MM_ERR_SCHEMA, v[11].offset,
 			       "envelope field type must match "
 			       "[a-z0-9._-]{1,32}");
@@ -262,7 +263,7 @@ int ledger_tx_sign(const struct ledger_key *key,
 	size_t start;
 	int err;
 
-	if (!type_name_ok((const uint8_t *)type, strlen(type)) ||
+	if (!ledger_type_name_ok((const uint8_t *)type, strlen(type)) ||
 	    body_is_canonical_map(body, body_n))
 		return MM_ERR_INVALID;
 	if (!author) {

@@ -43,13 +43,20 @@ static int author_is_key(struct ledger_apply *a, const struct ledger_tx *tx)
 	return MM_OK;
 }
 
+/* Genesis is entry 0, signed by the node key it names. */
 static int genesis_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 			 void *arg)
 {
+	const struct ledger_val *nk = ledger_map_get(tx->body, "node_key");
+
 	(void)arg;
 	if (ledger_apply_index(a) != 0)
 		return ledger_apply_fail(a, MM_ERR_DENIED,
 					 "genesis is only valid as entry 0");
+	if (!ledger_ct_equal(nk->v.bytes, tx->key, LEDGER_PK_BYTES))
+		return ledger_apply_fail(a, MM_ERR_DENIED,
+					 "genesis must be signed by the node "
+					 "key it names");
 	return author_is_key(a, tx);
 }
 
@@ -123,7 +130,8 @@ static bool fields_sorted(const struct ledger_field *f, size_t n)
 
 int ledger_register_type(struct ledger *l, const struct ledger_type *t)
 {
-	if (l->started || !t->name || strlen(t->name) > LEDGER_TYPE_BYTES_MAX ||
+	if (l->started || !t->name ||
+	    !ledger_type_name_ok((const uint8_t *)t->name, strlen(t->name)) ||
 	    !fields_sorted(t->fields, t->nfields))
 		return MM_ERR_INVALID;
 	if (ledger_type_of(l, t->name))
@@ -208,7 +216,7 @@ int ledger_type_check(const struct ledger_type *t,
 			fi < t->nfields ? &t->fields[fi] : NULL;
 		const struct ledger_val *k =
 			bi < body->n ? &body->v.items[2 * bi] : NULL;
-		int c = !f ? 1
+		int c = !f   ? 1
 			: !k ? -1
 			     : strncmp(f->name, (const char *)k->v.bytes, k->n);
 

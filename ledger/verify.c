@@ -30,7 +30,7 @@
 #include "internal.h"
 
 #define VERIFY_THREADS_MAX 64
-#define VERIFY_CHUNK 512
+#define VERIFY_CHUNK	   512
 #define REPLAY_TXN_ENTRIES 16384
 
 /* Kinds in order of precedence at the same index. */
@@ -160,7 +160,8 @@ static void *worker(void *arg)
 	       v->head.size) {
 		uint64_t lo = chunk * VERIFY_CHUNK;
 		uint64_t hi = lo + VERIFY_CHUNK;
-		check_chunk(v, txn, c, lo, hi < v->head.size ? hi : v->head.size);
+		check_chunk(v, txn, c, lo,
+			    hi < v->head.size ? hi : v->head.size);
 	}
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
@@ -214,8 +215,8 @@ static int check_block(struct verify *v, const struct ledger_head *b,
 	else if (!ledger_ct_equal(b->root, root, LEDGER_HASH_BYTES))
 		why = "root differs from the root of its entries";
 	if (why)
-		fail_at(v, F_BLOCK, first, height, MM_ERR_CORRUPT, "block %llu: %s",
-			(unsigned long long)height, why);
+		fail_at(v, F_BLOCK, first, height, MM_ERR_CORRUPT,
+			"block %llu: %s", (unsigned long long)height, why);
 	return why ? MM_ERR_CORRUPT : MM_OK;
 }
 
@@ -247,7 +248,8 @@ static int check_tree(struct verify *v, MDB_txn *txn)
 			if (mdb_get(txn, v->l->entries, &k, &val))
 				return MM_ERR_CORRUPT; /* workers report it */
 			ledger_merkle_leaf(val.mv_data, val.mv_size, leaf);
-			ledger_merkle_frontier_append(&f, leaf, compare_node, &t);
+			ledger_merkle_frontier_append(&f, leaf, compare_node,
+						      &t);
 		}
 		ledger_merkle_frontier_root(&f, root);
 		if (check_block(v, &b, h ? &prev : NULL, h, root))
@@ -271,8 +273,8 @@ static void check_counts(struct verify *v, MDB_txn *txn)
 		want_nodes += v->head.size >> lvl;
 	if (e.ms_entries != v->head.size)
 		fail_at(v, F_ENTRY, v->head.size, 0, MM_ERR_CORRUPT,
-			"%zu entries stored past the head's %llu",
-			e.ms_entries, (unsigned long long)v->head.size);
+			"%zu entries stored past the head's %llu", e.ms_entries,
+			(unsigned long long)v->head.size);
 	if (i.ms_entries != v->head.size)
 		fail_at(v, F_INDEX, v->head.size, 0, MM_ERR_CORRUPT,
 			"the id index holds %zu ids for %llu entries",
@@ -353,8 +355,8 @@ static int replay_block(struct verify *v, MDB_txn *txn, MDB_txn **w,
 			err = ledger_mdb_err(mdb_txn_commit(*w));
 			*w = NULL;
 			if (!err)
-				err = ledger_mdb_err(mdb_txn_begin(
-					v->rl->env, NULL, 0, w));
+				err = ledger_mdb_err(
+					mdb_txn_begin(v->rl->env, NULL, 0, w));
 		}
 	}
 	return err;
@@ -467,8 +469,8 @@ static int make_replay(struct verify *v, char *tmp, ledger_setup_fn setup,
 	if (!err)
 		err = ledger_env_open(v->rl, tmp, true, NULL);
 	if (!err)
-		err = ledger_mdb_err(mdb_env_set_flags(v->rl->env,
-						       MDB_NOSYNC, 1));
+		err = ledger_mdb_err(
+			mdb_env_set_flags(v->rl->env, MDB_NOSYNC, 1));
 	if (!err)
 		err = ledger_state_open(v->rl, "attest", &v->rl->attest_db);
 	v->rl->replay = true;
@@ -482,7 +484,8 @@ static void main_passes(struct verify *v)
 	MDB_txn *txn = NULL;
 
 	if (mdb_txn_begin(v->l->env, NULL, MDB_RDONLY, &txn)) {
-		fail_at(v, F_OPEN, 0, 0, MM_ERR_STORE, "cannot read the ledger");
+		fail_at(v, F_OPEN, 0, 0, MM_ERR_STORE,
+			"cannot read the ledger");
 		return;
 	}
 	check_counts(v, txn);

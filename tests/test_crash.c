@@ -15,7 +15,7 @@
 #include "ledger/ledger.h"
 #include "testutil.h"
 
-#define ROUNDS 20
+#define ROUNDS	20
 #define ACK_MAX 200000
 
 struct ack {
@@ -100,9 +100,8 @@ static size_t read_acks(int fd, struct ack *acks, size_t have)
 {
 	ssize_t n;
 
-	while (have < ACK_MAX &&
-	       (n = read(fd, &acks[have], sizeof(*acks))) ==
-		       (ssize_t)sizeof(*acks))
+	while (have < ACK_MAX && (n = read(fd, &acks[have], sizeof(*acks))) ==
+					 (ssize_t)sizeof(*acks))
 		have++;
 	return have;
 }

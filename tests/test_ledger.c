@@ -231,9 +231,9 @@ START_TEST(refusals_change_nothing)
 	{
 		uint8_t *v = NULL;
 		size_t vn;
-		ck_assert_int_eq(ledger_state_read(F.l, F.kv_db, "x", 1, &v,
-						   &vn),
-				 MM_ERR_NOTFOUND);
+		ck_assert_int_eq(
+			ledger_state_read(F.l, F.kv_db, "x", 1, &v, &vn),
+			MM_ERR_NOTFOUND);
 	}
 }
 END_TEST
@@ -375,9 +375,9 @@ START_TEST(concurrent_group_commit)
 	for (uint64_t i = 1; i < h.size; i++) {
 		struct ledger_receipt r;
 		ck_assert_int_eq(ledger_receipt(F.l, i, &r), MM_OK);
-		ck_assert_int_eq(ledger_receipt_verify(
-					 &r, ledger_key_public(F.node)),
-				 MM_OK);
+		ck_assert_int_eq(
+			ledger_receipt_verify(&r, ledger_key_public(F.node)),
+			MM_OK);
 	}
 }
 END_TEST
@@ -412,7 +412,8 @@ START_TEST(restart_keeps_everything)
 			 MM_OK);
 	ck_assert_int_eq(ledger_merkle_verify_consistency(
 				 7, h2.size, r1, h2.root,
-				 (const uint8_t(*)[LEDGER_HASH_BYTES])proof, pn),
+				 (const uint8_t(*)[LEDGER_HASH_BYTES])proof,
+				 pn),
 			 MM_OK);
 	ck_assert_int_eq(ledger_root_at(F.l, h2.size + 1, r2), MM_ERR_RANGE);
 	make_attest(&tx, "after restart");

@@ -165,8 +165,8 @@ static char *map_base(const char *data_path)
 
 static char *base;
 
-static size_t collect(MDB_env *env, const char *db, bool keys,
-		      const char *what, struct span *out, size_t max)
+static size_t collect(MDB_env *env, const char *db, bool keys, const char *what,
+		      struct span *out, size_t max)
 {
 	MDB_txn *txn;
 	MDB_dbi dbi;
@@ -241,7 +241,8 @@ START_TEST(every_flipped_byte_is_caught)
 	snprintf(copy_data, sizeof(copy_data), "%s/data.mdb", copy);
 	/* 150 entry payload bytes, then 60 more anywhere in live data. */
 	for (int t = 0; t < 210; t++) {
-		struct span *sp = &s[t < 150 ? rand_r(&r) % ne : rand_r(&r) % n];
+		struct span *sp =
+			&s[t < 150 ? rand_r(&r) % ne : rand_r(&r) % n];
 		size_t at = sp->off + rand_r(&r) % sp->len;
 		struct ledger_verify_report rep;
 
@@ -254,14 +255,13 @@ START_TEST(every_flipped_byte_is_caught)
 			      "flip in %s at file offset %zu not caught",
 			      sp->what, at);
 		if (sp->what[0] == 'e') /* an entry: named precisely */
-			ck_assert_msg(strcmp(rep.bad_kind, "entry") == 0 &&
-					      rep.bad_index == sp->index,
-				      "entry %llu flipped, verify said %s %llu: "
-				      "%s",
-				      (unsigned long long)sp->index,
-				      rep.bad_kind,
-				      (unsigned long long)rep.bad_index,
-				      rep.msg);
+			ck_assert_msg(
+				strcmp(rep.bad_kind, "entry") == 0 &&
+					rep.bad_index == sp->index,
+				"entry %llu flipped, verify said %s %llu: "
+				"%s",
+				(unsigned long long)sp->index, rep.bad_kind,
+				(unsigned long long)rep.bad_index, rep.msg);
 		flips++;
 	}
 	printf("tamper: %zu single-byte flips over %zu live spans, all "

@@ -1,0 +1,232 @@
+/*
+ * mmd.h - medmarketd's internals, shared by the daemon's files only (the
+ * public forms are in edge.h; nothing outside service/ includes this).
+ *
+ * Threading: N worker threads each run their own event_base and evhttp,
+ * all accepting on one listening socket, and serve reads directly with
+ * LMDB read transactions; POST /v1/tx hands the bytes to the ledger's
+ * committer thread, whose done callback only records the result and
+ * activates an event in the submitting worker's base, so every
+ * evhttp_request is touched by its own worker thread alone.
+ */
+#ifndef MMD_H
+#define MMD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "ledger/ledger.h"
+
+#define MMD_THREADS_MAX	    64
+#define MMD_CONNECTIONS_MAX 65536 /* ceiling of --connections-max */
+#define MMD_PATH_MAX	    4096  /* data dir and key paths */
+#define MMD_ADDR_MAX	    128	  /* "host:port" text */
+#define MMD_REMOTE_MAX	    64	  /* peer "addr:port" in logs */
+#define MMD_CHAIN_MAX	    256	  /* chain name shown at startup */
+#define MMD_DRAIN_MS_MAX    10000 /* shutdown waits this long for commits */
+#define MMD_FLUSH_MS	    50	  /* then lets replies flush this long */
+
+/* ------------------------------------------------------------------ */
+/* Options (options.c).                                                */
+
+struct mmd_opts {
+	const char *data_dir;
+	const char *listen;
+	char listen_host[MMD_ADDR_MAX]; /* "" = every address */
+	char listen_port[8];
+	char key_path[MMD_PATH_MAX];
+	const char *chain;
+	bool init;
+	unsigned threads;
+	unsigned block_tx_max; /* 0: ledger default */
+	unsigned block_wait_ms;
+	bool block_wait_set;
+	uint64_t map_mib;   /* 0: ledger default */
+	unsigned queue_max; /* 0: ledger default */
+	size_t body_bytes_max;
+	size_t headers_bytes_max;
+	unsigned timeout_s;
+	unsigned connections_max;
+};
+
+enum { MMD_OPTS_OK, MMD_OPTS_HELP, MMD_OPTS_ERROR };
+
+/* Parses argv into o (defaults first).  MMD_OPTS_HELP after printing
+ * --help; MMD_OPTS_ERROR after saying which option is wrong and why. */
+int mmd_opts_parse(int argc, char **argv, struct mmd_opts *o);
+/* The ledger configuration the options ask for. */
+void mmd_opts_config(const struct mmd_opts *o, struct ledger_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* Metrics (metrics.c): counters with C11 atomics.                     */
+
+enum mmd_route {
+	MMD_R_HEALTHZ,
+	MMD_R_HEAD,
+	MMD_R_TX_POST,
+	MMD_R_TX_GET,
+	MMD_R_ENTRY,
+	MMD_R_INCLUSION,
+	MMD_R_CONSISTENCY,
+	MMD_R_BLOCK,
+	MMD_R_METRICS,
+	MMD_R_UNMATCHED,
+	MMD_R__COUNT
+};
+
+#define MMD_STATUS_SLOTS    14 /* the statuses we answer, plus "other" */
+#define MMD_LATENCY_BUCKETS 14
+
+struct mmd_metrics {
+	atomic_uint_fast64_t requests[MMD_R__COUNT][MMD_STATUS_SLOTS];
+	atomic_uint_fast64_t committed;
+	atomic_uint_fast64_t refused;
+	atomic_uint_fast64_t latency[MMD_LATENCY_BUCKETS + 1]; /* + +Inf */
+	atomic_uint_fast64_t latency_us_sum;
+};
+
+/* The pattern of a route, for logs and labels. */
+const char *mmd_route_name(int route);
+void mmd_metrics_request(struct mmd_metrics *m, int route, int status);
+/* One submission answered by the committer after latency_us. */
+void mmd_metrics_commit(struct mmd_metrics *m, int err, uint64_t latency_us);
+/* Prometheus text format.  An mm_err. */
+int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
+		       struct evbuffer *out);
+
+/* ------------------------------------------------------------------ */
+/* The server, its workers and one request.                            */
+
+struct mmd_worker;
+struct mmd_pending;
+
+struct mmd {
+	struct mmd_opts opts;
+	struct ledger *ledger;
+	struct ledger_key *node;
+	const struct ledger_type *types;
+	size_t ntypes;
+	int listen_fd;
+	char listen_addr[MMD_ADDR_MAX]; /* what the socket is bound to */
+	struct mmd_worker *workers;
+	unsigned nworkers;
+	atomic_uint connections; /* open connections counted by workers */
+	atomic_uint inflight;	 /* submissions the committer still holds */
+	atomic_bool stopping;
+	struct mmd_metrics metrics;
+};
+
+/* One request being answered, on its worker's thread. */
+struct mmd_req {
+	struct mmd *srv;
+	struct mmd_worker *w;
+	struct evhttp_request *req; /* NULL once the connection is gone */
+	int route;
+	const char *method;
+	struct timespec t0;
+	char remote[MMD_REMOTE_MAX];
+};
+
+/* A connection a worker counts (at its first request). */
+struct mmd_conn {
+	struct evhttp_connection *evcon;
+	struct mmd_pending *pending; /* the submission it waits for */
+};
+
+struct mmd_worker {
+	struct mmd *srv;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct event *stop_ev;
+	struct mmd_conn *conns;
+	size_t nconns;
+	size_t conns_cap;
+	struct mmd_pending *pending; /* list of submissions in flight */
+};
+
+/* A submission waiting for the committer (submit.c). */
+struct mmd_pending {
+	struct mmd_req rq;
+	struct event *ev;
+	int err;
+	uint64_t index;
+	struct mm_diag why;
+	uint64_t t_submit_us;
+	uint64_t t_done_us;
+	struct mmd_pending *prev, *next;
+};
+
+/* setup.c: node key, --init, ledger open and start, listening socket. */
+int mmd_setup_ledger(struct mmd *srv);
+int mmd_setup_listen(struct mmd *srv);
+/* The chain name from the genesis entry ("?" when unreadable). */
+void mmd_chain_name(struct ledger *l, char *out, size_t cap);
+
+/* worker.c */
+int mmd_workers_start(struct mmd *srv);
+/* Stops accepting, lets replies flush, joins every worker. */
+void mmd_workers_stop(struct mmd *srv);
+/* Frees what the workers hold (after the ledger is closed). */
+void mmd_workers_free(struct mmd *srv);
+/* Counts rq's connection on its first request; false when over
+ * --connections-max (the caller answers 503). */
+bool mmd_conn_admit(struct mmd_worker *w, struct evhttp_request *req);
+/* Records (or clears, with NULL) the submission a connection awaits. */
+void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
+			  struct mmd_pending *p);
+
+/* router.c: the evhttp generic callback. */
+void mmd_route(struct evhttp_request *req, void *arg);
+
+/* routes.c and submit.c: handlers; arg is the {param} of the path. */
+void mmd_get_healthz(struct mmd_req *rq, const char *arg);
+void mmd_get_head(struct mmd_req *rq, const char *arg);
+void mmd_get_tx(struct mmd_req *rq, const char *arg);
+void mmd_get_entry(struct mmd_req *rq, const char *arg);
+void mmd_get_inclusion(struct mmd_req *rq, const char *arg);
+void mmd_get_consistency(struct mmd_req *rq, const char *arg);
+void mmd_get_block(struct mmd_req *rq, const char *arg);
+void mmd_get_metrics(struct mmd_req *rq, const char *arg);
+void mmd_post_tx(struct mmd_req *rq, const char *arg);
+/* Decimal digits only, at most 20, no overflow. */
+bool mmd_parse_u64(const char *s, uint64_t *out);
+/* Answers a failed read: 404 not found, 400 range, else 500. */
+void mmd_reply_read_error(struct mmd_req *rq, int err, const char *what);
+/* Frees a submission whose event never ran (shutdown only). */
+void mmd_pending_free(struct mmd_pending *p);
+
+/* reply.c: every answer goes through these; they log, count and send. */
+void mmd_reply_json(struct mmd_req *rq, int status, json_t *body);
+void mmd_reply_problem(struct mmd_req *rq, int status, int err,
+		       const struct mm_diag *diag);
+/* Problem with a formatted detail. */
+void mmd_reply_problemf(struct mmd_req *rq, int status, int err,
+			const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void mmd_reply_buffer(struct mmd_req *rq, int status, const char *ctype,
+		      struct evbuffer *body);
+/* Adds a response header (before a reply). */
+void mmd_reply_header(struct mmd_req *rq, const char *name, const char *value);
+/* Logs and counts a request whose client went away (status 499). */
+void mmd_reply_gone(struct mmd_req *rq);
+/* Monotonic microseconds. */
+uint64_t mmd_now_us(void);
+
+/* log.c: JSON lines on stderr. */
+void mmd_log_request(const struct mmd_req *rq, int status);
+/* {"ts","level","msg"} plus the members of extra (stolen; may be NULL). */
+void mmd_log(const char *level, json_t *extra, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

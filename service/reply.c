@@ -1,0 +1,139 @@
+/* reply.c - sending answers: JSON, RFC 9457 problems and text, each
+ * logged and counted once. */
+#include "mmd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/edge.h"
+
+uint64_t mmd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 503:
+		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
+	default:
+		return status >= 500 ? "Internal Server Error" : "Error";
+	}
+}
+
+static void finish(struct mmd_req *rq, int status, struct evbuffer *body)
+{
+	mmd_metrics_request(&rq->srv->metrics, rq->route, status);
+	mmd_log_request(rq, status);
+	evhttp_send_reply(rq->req, status, reason(status), body);
+	/* libevent may free the request (and connection) from here on. */
+	rq->req = NULL;
+}
+
+void mmd_reply_header(struct mmd_req *rq, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(rq->req), name,
+			  value);
+}
+
+void mmd_reply_buffer(struct mmd_req *rq, int status, const char *ctype,
+		      struct evbuffer *body)
+{
+	mmd_reply_header(rq, "Content-Type", ctype);
+	finish(rq, status, body);
+}
+
+/* Dumps j (stolen) into a fresh buffer; NULL on failure. */
+static struct evbuffer *dump(json_t *j)
+{
+	struct evbuffer *b = NULL;
+	char *s = NULL;
+
+	if (j)
+		s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!s)
+		return NULL;
+	b = evbuffer_new();
+	if (b && (evbuffer_add(b, s, strlen(s)) || evbuffer_add(b, "\n", 1))) {
+		evbuffer_free(b);
+		b = NULL;
+	}
+	free(s);
+	return b;
+}
+
+/* The last resort when even a problem document cannot be built. */
+static void reply_bare_500(struct mmd_req *rq)
+{
+	mmd_metrics_request(&rq->srv->metrics, rq->route, 500);
+	mmd_log_request(rq, 500);
+	evhttp_send_error(rq->req, 500, NULL);
+	rq->req = NULL;
+}
+
+void mmd_reply_problem(struct mmd_req *rq, int status, int err,
+		       const struct mm_diag *diag)
+{
+	struct evbuffer *b = dump(edge_problem_json(err, status, diag));
+
+	if (!b) {
+		reply_bare_500(rq);
+		return;
+	}
+	mmd_reply_buffer(rq, status, "application/problem+json", b);
+	evbuffer_free(b);
+}
+
+void mmd_reply_problemf(struct mmd_req *rq, int status, int err,
+			const char *fmt, ...)
+{
+	struct mm_diag diag = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(diag.msg, sizeof(diag.msg), fmt, ap);
+	va_end(ap);
+	mmd_reply_problem(rq, status, err, &diag);
+}
+
+void mmd_reply_json(struct mmd_req *rq, int status, json_t *body)
+{
+	struct evbuffer *b = dump(body);
+
+	if (!b) {
+		mmd_reply_problemf(rq, 500, MM_ERR_NOMEM,
+				   "cannot build the response");
+		return;
+	}
+	mmd_reply_buffer(rq, status, "application/json", b);
+	evbuffer_free(b);
+}
+
+void mmd_reply_gone(struct mmd_req *rq)
+{
+	mmd_metrics_request(&rq->srv->metrics, rq->route, 499);
+	mmd_log_request(rq, 499);
+}

@@ -1,0 +1,131 @@
+/* router.c - the evhttp generic callback: admission, route matching,
+ * 404 and 405 with problem documents. */
+#include "mmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define M_GET  (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define M_POST EVHTTP_REQ_POST
+
+struct route {
+	int id;
+	const char *path; /* exact path, or prefix when param is true */
+	bool param;	  /* the rest of the path is one {param} segment */
+	unsigned methods;
+	const char *allow; /* the Allow header for 405 */
+	void (*fn)(struct mmd_req *rq, const char *arg);
+};
+
+static const struct route routes[] = {
+	{MMD_R_HEALTHZ, "/healthz", false, M_GET, "GET, HEAD", mmd_get_healthz},
+	{MMD_R_HEAD, "/v1/ledger/head", false, M_GET, "GET, HEAD",
+	 mmd_get_head},
+	{MMD_R_TX_POST, "/v1/tx", false, M_POST, "POST", mmd_post_tx},
+	{MMD_R_TX_GET, "/v1/tx/", true, M_GET, "GET, HEAD", mmd_get_tx},
+	{MMD_R_ENTRY, "/v1/ledger/entries/", true, M_GET, "GET, HEAD",
+	 mmd_get_entry},
+	{MMD_R_INCLUSION, "/v1/ledger/proof/inclusion", false, M_GET,
+	 "GET, HEAD", mmd_get_inclusion},
+	{MMD_R_CONSISTENCY, "/v1/ledger/proof/consistency", false, M_GET,
+	 "GET, HEAD", mmd_get_consistency},
+	{MMD_R_BLOCK, "/v1/ledger/blocks/", true, M_GET, "GET, HEAD",
+	 mmd_get_block},
+	{MMD_R_METRICS, "/metrics", false, M_GET, "GET, HEAD", mmd_get_metrics},
+};
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	default:
+		return "OTHER";
+	}
+}
+
+/* The route path matches, and *arg is its {param} (or NULL). */
+static bool route_match(const struct route *r, const char *path,
+			const char **arg)
+{
+	size_t n = strlen(r->path);
+
+	*arg = NULL;
+	if (!r->param)
+		return strcmp(path, r->path) == 0;
+	if (strncmp(path, r->path, n) != 0 || path[n] == '\0' ||
+	    strchr(path + n, '/'))
+		return false;
+	*arg = path + n;
+	return true;
+}
+
+static void req_init(struct mmd_req *rq, struct mmd_worker *w,
+		     struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	memset(rq, 0, sizeof(*rq));
+	clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+	rq->srv = w->srv;
+	rq->w = w;
+	rq->req = req;
+	rq->route = MMD_R_UNMATCHED;
+	rq->method = method_name(evhttp_request_get_command(req));
+	if (evcon)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(rq->remote, sizeof(rq->remote), "%s:%u", addr ? addr : "?",
+		 (unsigned)port);
+}
+
+void mmd_route(struct evhttp_request *req, void *arg)
+{
+	struct mmd_worker *w = arg;
+	struct mmd_req rq;
+	const char *path =
+		evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	const char *param = NULL;
+	unsigned cmd = evhttp_request_get_command(req);
+
+	req_init(&rq, w, req);
+	if (!mmd_conn_admit(w, req)) {
+		mmd_reply_header(&rq, "Connection", "close");
+		mmd_reply_header(&rq, "Retry-After", "1");
+		mmd_reply_problemf(&rq, 503, MM_ERR_BUSY,
+				   "more than %u open connections",
+				   w->srv->opts.connections_max);
+		return;
+	}
+	for (size_t i = 0; path && i < MM_ARRAY_LEN(routes); i++) {
+		const struct route *r = &routes[i];
+
+		if (!route_match(r, path, &param))
+			continue;
+		rq.route = r->id;
+		if (!(cmd & r->methods)) {
+			mmd_reply_header(&rq, "Allow", r->allow);
+			mmd_reply_problemf(&rq, 405, MM_ERR_INVALID,
+					   "method %s is not allowed here; "
+					   "allowed: %s",
+					   rq.method, r->allow);
+			return;
+		}
+		r->fn(&rq, param);
+		return;
+	}
+	mmd_reply_problemf(&rq, 404, MM_ERR_NOTFOUND, "no such route");
+}

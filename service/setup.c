@@ -1,0 +1,225 @@
+/* setup.c - startup: --init (data dir, node key, genesis), the node key,
+ * opening and starting the ledger, and the listening socket. */
+#include "mmd.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 1024
+
+/* Whether dir already holds a ledger (opened read-only to find out). */
+static int ledger_exists(const struct ledger_config *cfg, bool *exists)
+{
+	struct ledger_config ro = *cfg;
+	struct mm_diag diag = {0};
+	struct ledger *l = NULL;
+	int err;
+
+	ro.read_only = true;
+	err = ledger_open(&ro, NULL, &l, &diag);
+	*exists = err == MM_OK;
+	ledger_close(l);
+	if (err == MM_OK || err == MM_ERR_NOTFOUND)
+		return MM_OK;
+	mmd_log("error", NULL, "cannot open the ledger in %s: %s: %s", cfg->dir,
+		mm_strerror(err), diag.msg);
+	return err;
+}
+
+/* The key at path, generated and saved (0600) when there is none. */
+static int node_key_create(const char *path, struct ledger_key **key)
+{
+	struct mm_diag diag = {0};
+	int err;
+
+	if (access(path, F_OK) == 0) {
+		err = ledger_key_load(path, key, &diag);
+		if (err)
+			mmd_log("error", NULL,
+				"cannot load the node key %s: %s", path,
+				diag.msg);
+		return err;
+	}
+	err = ledger_key_generate(key);
+	if (!err)
+		err = ledger_key_save(*key, path);
+	if (err)
+		mmd_log("error", NULL, "cannot create the node key %s: %s",
+			path, mm_strerror(err));
+	else
+		mmd_log("info", NULL, "generated the node key %s", path);
+	return err;
+}
+
+static int init_ledger(const struct mmd_opts *o,
+		       const struct ledger_config *cfg)
+{
+	struct ledger_key *key = NULL;
+	struct mm_diag diag = {0};
+	bool exists = false;
+	int err = ledger_exists(cfg, &exists);
+
+	if (err || exists) {
+		if (exists)
+			mmd_log("info", NULL,
+				"%s holds a ledger; --init has nothing to do",
+				o->data_dir);
+		return err;
+	}
+	if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST) {
+		mmd_log("error", NULL, "cannot create %s: %s", o->data_dir,
+			strerror(errno));
+		return MM_ERR_IO;
+	}
+	err = node_key_create(o->key_path, &key);
+	if (!err) {
+		err = ledger_init(cfg, key, o->chain, &diag);
+		if (err)
+			mmd_log("error", NULL,
+				"cannot create a ledger in %s: "
+				"%s: %s",
+				o->data_dir, mm_strerror(err), diag.msg);
+	}
+	ledger_key_free(key);
+	return err;
+}
+
+static int open_ledger(struct mmd *srv, const struct ledger_config *cfg)
+{
+	struct mm_diag diag = {0};
+	int err = ledger_open(cfg, srv->node, &srv->ledger, &diag);
+
+	if (err == MM_ERR_NOTFOUND)
+		mmd_log("error", NULL,
+			"no ledger in %s; run with --init to create one",
+			cfg->dir);
+	else if (err)
+		mmd_log("error", NULL, "cannot open the ledger in %s: %s: %s",
+			cfg->dir, mm_strerror(err), diag.msg);
+	return err;
+}
+
+int mmd_setup_ledger(struct mmd *srv)
+{
+	const struct mmd_opts *o = &srv->opts;
+	struct ledger_config cfg;
+	struct mm_diag diag = {0};
+	int err;
+
+	mmd_opts_config(o, &cfg);
+	if (o->init) {
+		err = init_ledger(o, &cfg);
+		if (err)
+			return err;
+	}
+	err = ledger_key_load(o->key_path, &srv->node, &diag);
+	if (err) {
+		mmd_log("error", NULL, "cannot load the node key %s: %s%s",
+			o->key_path, diag.msg,
+			o->init ? "" : " (a new data directory needs --init)");
+		return err;
+	}
+	err = open_ledger(srv, &cfg);
+	if (err)
+		return err;
+	srv->types = ledger_types(srv->ledger, &srv->ntypes);
+	err = ledger_start(srv->ledger);
+	if (err)
+		mmd_log("error", NULL, "cannot start the ledger: %s",
+			mm_strerror(err));
+	return err;
+}
+
+void mmd_chain_name(struct ledger *l, char *out, size_t cap)
+{
+	struct ledger_tx *tx = NULL;
+	const struct ledger_val *chain = NULL;
+	uint8_t *bytes = NULL;
+	size_t n = 0;
+
+	snprintf(out, cap, "?");
+	if (ledger_entry(l, 0, &bytes, &n) == MM_OK &&
+	    ledger_tx_decode_unverified(bytes, n, &tx, NULL) == MM_OK)
+		chain = ledger_map_get(tx->body, "chain");
+	if (chain && chain->kind == LEDGER_V_STR)
+		snprintf(out, cap, "%.*s", (int)chain->n,
+			 (const char *)chain->v.bytes);
+	ledger_tx_free(tx);
+	free(bytes);
+}
+
+/* "host:port" (IPv6 as "[addr]:port") of what fd is bound to. */
+static void bound_name(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	snprintf(out, cap, "?");
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return;
+	snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+		 port);
+}
+
+static int bind_one(const struct addrinfo *ai)
+{
+	int one = 1;
+	int fd = socket(ai->ai_family,
+			ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(fd, LISTEN_BACKLOG) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int mmd_setup_listen(struct mmd *srv)
+{
+	const struct mmd_opts *o = &srv->opts;
+	struct addrinfo hints = {0}, *res = NULL;
+	int rc, saved = 0;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(o->listen_host[0] ? o->listen_host : NULL,
+			 o->listen_port, &hints, &res);
+	if (rc != 0) {
+		mmd_log("error", NULL, "--listen %s: %s", o->listen,
+			gai_strerror(rc));
+		return MM_ERR_INVALID;
+	}
+	srv->listen_fd = -1;
+	for (struct addrinfo *ai = res; ai && srv->listen_fd < 0;
+	     ai = ai->ai_next) {
+		srv->listen_fd = bind_one(ai);
+		if (srv->listen_fd < 0)
+			saved = errno;
+	}
+	freeaddrinfo(res);
+	if (srv->listen_fd < 0) {
+		mmd_log("error", NULL, "--listen %s: cannot listen: %s",
+			o->listen, strerror(saved));
+		return MM_ERR_IO;
+	}
+	bound_name(srv->listen_fd, srv->listen_addr, sizeof(srv->listen_addr));
+	return MM_OK;
+}

@@ -1,0 +1,208 @@
+/*
+ * worker.c - HTTP worker threads: one event_base and evhttp each, all
+ * accepting on the same listening socket (each through its own dup of
+ * the fd, since evhttp closes what it accepts on), plus the connection
+ * count behind --connections-max.
+ *
+ * A connection is counted at its first request (evhttp 2.1 has no hook
+ * at accept); one that never sends a request is closed by --timeout-s.
+ */
+#include "mmd.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONNS_INITIAL 16
+
+static ssize_t conn_find(struct mmd_worker *w, struct evhttp_connection *c)
+{
+	for (size_t i = 0; i < w->nconns; i++)
+		if (w->conns[i].evcon == c)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* evhttp calls this as it frees a counted connection (on this worker's
+ * thread, or in mmd_workers_free after the thread ended). */
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct mmd_worker *w = arg;
+	ssize_t i = conn_find(w, evcon);
+
+	if (i < 0)
+		return;
+	if (w->conns[i].pending)
+		w->conns[i].pending->rq.req = NULL; /* freed with evcon */
+	w->conns[i] = w->conns[--w->nconns];
+	atomic_fetch_sub(&w->srv->connections, 1);
+}
+
+static bool conns_grow(struct mmd_worker *w)
+{
+	size_t cap = w->conns_cap ? 2 * w->conns_cap : CONNS_INITIAL;
+	struct mmd_conn *c = NULL;
+
+	if (cap > w->srv->opts.connections_max)
+		cap = w->srv->opts.connections_max;
+	if (cap <= w->nconns)
+		return false;
+	c = realloc(w->conns, cap * sizeof(*c));
+	if (!c)
+		return false;
+	w->conns = c;
+	w->conns_cap = cap;
+	return true;
+}
+
+bool mmd_conn_admit(struct mmd_worker *w, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	unsigned max = w->srv->opts.connections_max;
+	unsigned open;
+
+	if (!evcon || conn_find(w, evcon) >= 0)
+		return true;
+	open = atomic_fetch_add(&w->srv->connections, 1);
+	if (open >= max || (w->nconns == w->conns_cap && !conns_grow(w))) {
+		atomic_fetch_sub(&w->srv->connections, 1);
+		return false;
+	}
+	w->conns[w->nconns].evcon = evcon;
+	w->conns[w->nconns].pending = NULL;
+	w->nconns++;
+	evhttp_connection_set_closecb(evcon, conn_closed, w);
+	return true;
+}
+
+void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
+			  struct mmd_pending *p)
+{
+	ssize_t i = conn_find(w, evhttp_request_get_connection(req));
+
+	MM_ASSERT(i >= 0);
+	w->conns[i].pending = p;
+}
+
+static void *worker_main(void *arg)
+{
+	struct mmd_worker *w = arg;
+
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* On the worker's thread: stop accepting, flush replies, then leave. */
+static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mmd_worker *w = arg;
+	struct timeval flush = {0, MMD_FLUSH_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	if (w->bound)
+		evhttp_del_accept_socket(w->http, w->bound);
+	w->bound = NULL;
+	event_base_loopexit(w->base, &flush);
+}
+
+static int worker_http(struct mmd_worker *w)
+{
+	const struct mmd_opts *o = &w->srv->opts;
+	int fd = fcntl(w->srv->listen_fd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		return MM_ERR_IO;
+	w->http = evhttp_new(w->base);
+	if (!w->http) {
+		close(fd);
+		return MM_ERR_NOMEM;
+	}
+	evhttp_set_max_body_size(w->http, o->body_bytes_max);
+	evhttp_set_max_headers_size(w->http, o->headers_bytes_max);
+	evhttp_set_timeout(w->http, (int)o->timeout_s);
+	evhttp_set_allowed_methods(
+		w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+				 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+				 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	/* Read an oversized body to its end before answering 413, so the
+	 * client sees the answer rather than a reset. */
+	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_gencb(w->http, mmd_route, w);
+	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+	if (!w->bound) {
+		close(fd);
+		return MM_ERR_IO;
+	}
+	return MM_OK;
+}
+
+static int worker_init(struct mmd *srv, struct mmd_worker *w)
+{
+	w->srv = srv;
+	w->base = event_base_new();
+	if (!w->base)
+		return MM_ERR_NOMEM;
+	w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w);
+	if (!w->stop_ev)
+		return MM_ERR_NOMEM;
+	return worker_http(w);
+}
+
+int mmd_workers_start(struct mmd *srv)
+{
+	srv->workers = calloc(srv->opts.threads, sizeof(*srv->workers));
+	if (!srv->workers)
+		return MM_ERR_NOMEM;
+	srv->nworkers = srv->opts.threads;
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		struct mmd_worker *w = &srv->workers[i];
+		int err = worker_init(srv, w);
+
+		if (err)
+			return err;
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+			return MM_ERR_NOMEM;
+		w->started = true;
+	}
+	return MM_OK;
+}
+
+void mmd_workers_stop(struct mmd *srv)
+{
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		if (srv->workers[i].started)
+			event_active(srv->workers[i].stop_ev, EV_READ, 0);
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		if (srv->workers[i].started)
+			pthread_join(srv->workers[i].thread, NULL);
+		srv->workers[i].started = false;
+	}
+}
+
+void mmd_workers_free(struct mmd *srv)
+{
+	for (unsigned i = 0; srv->workers && i < srv->nworkers; i++) {
+		struct mmd_worker *w = &srv->workers[i];
+
+		MM_ASSERT(!w->started);
+		/* Frees connections and requests; conn_closed forgets them. */
+		if (w->http)
+			evhttp_free(w->http);
+		while (w->pending) {
+			struct mmd_pending *p = w->pending;
+
+			w->pending = p->next;
+			mmd_pending_free(p);
+		}
+		if (w->stop_ev)
+			event_free(w->stop_ev);
+		if (w->base)
+			event_base_free(w->base);
+		free(w->conns);
+	}
+	free(srv->workers);
+	srv->workers = NULL;
+	srv->nworkers = 0;
+}

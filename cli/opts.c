@@ -12,6 +12,9 @@
 static const char *cmd_name = "medmarket";
 
 static void vline(const char *cmd, const char *hint, const char *fmt,
+		  va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void vline(const char *cmd, const char *hint, const char *fmt,
 		  va_list ap)
 {
 	char msg[512];

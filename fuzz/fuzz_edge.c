@@ -47,8 +47,8 @@ static void receipt_and_head(const json_t *j)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_error_t e;
-	json_t *j = json_loadb((const char *)data, size,
-			       JSON_REJECT_DUPLICATES, &e);
+	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES,
+			       &e);
 
 	if (!j)
 		return 0;

@@ -150,6 +150,18 @@ static int lookup_id(struct ledger *l, MDB_txn *txn, const uint8_t *id,
 	return MM_OK;
 }
 
+#ifndef NDEBUG
+/* Debug builds: the root recomputed from the stored subtrees (a fresh
+ * read transaction, so what is durable) equals the head just signed. */
+static bool stored_root_matches(struct ledger *l)
+{
+	uint8_t root[LEDGER_HASH_BYTES];
+
+	return ledger_root_at(l, l->head.size, root) == MM_OK &&
+	       memcmp(root, l->head.root, LEDGER_HASH_BYTES) == 0;
+}
+#endif
+
 /* Applies a batch in one write transaction; fills each item's result. */
 static void commit_batch(struct ledger *l, struct ledger_item *batch)
 {
@@ -199,6 +211,7 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	if (next > l->head.size) {
 		l->frontier = f;
 		l->head = h;
+		MM_DEBUG_ASSERT(stored_root_matches(l));
 	}
 }
 

@@ -8,9 +8,9 @@
 
 struct tu_daemon {
 	pid_t pid;
-	char *dir;	/* the temporary data directory (removed by stop) */
+	char *dir; /* the temporary data directory (removed by stop) */
 	int port;
-	char url[64];	/* "http://127.0.0.1:PORT" */
+	char url[64];	    /* "http://127.0.0.1:PORT" */
 	char node_pem[512]; /* path of the node key file in dir */
 };
 

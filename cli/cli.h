@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "ledger/ledger.h"
+#include "service/httpsig.h"
 
 /* Exit statuses: success, a failed operation or check, bad usage. */
 enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -106,18 +107,29 @@ void cli_print_json(const json_t *j);
 /* Prints name and hex of n bytes as one "name: hex" line. */
 void cli_print_hex(const char *name, const uint8_t *p, size_t n);
 
-/* A parsed http:// server URL: host, port and path prefix (no trailing
- * slash). */
+/* A parsed http:// or https:// server URL: host, port and path prefix (no
+ * trailing slash), and how to check the server's certificate. */
 struct cli_url {
 	char host[256];	     /* without the brackets of an IPv6 literal */
 	char authority[272]; /* "host:port" or "[v6]:port" for Host: */
 	unsigned port;
 	char prefix[CLI_URL_BYTES_MAX];
+	bool tls;	     /* https:// */
+	const char *ca_file; /* trust these (PEM) instead of the system's */
+	bool insecure;	     /* --insecure-skip-verify (warned about) */
 };
 
-/* Parses an http://HOST[:PORT][/prefix] URL.  MM_ERR_INVALID naming what
- * is wrong (https is refused as not supported yet). */
+/* Parses an http[s]://HOST[:PORT][/prefix] URL (ports default to 80 and
+ * 443).  MM_ERR_INVALID naming what is wrong. */
 int cli_url_parse(const char *url, struct cli_url *u, struct mm_diag *diag);
+
+/*
+ * The server options every command talking to a node shares: --server URL
+ * (required), --ca-file PEM and --insecure-skip-verify (https only; the
+ * latter prints a warning).  Prints the error and returns CLI_USAGE.
+ */
+int cli_server(const char *cmd, const char *server, const char *ca_file,
+	       bool insecure, struct cli_url *u);
 
 /* One HTTP response: status, Content-Type (may be empty) and body
  * (NUL-terminated, at most CLI_RESP_BYTES_MAX bytes). */
@@ -139,6 +151,30 @@ int cli_http(const struct cli_url *u, const char *method, const char *path,
 	     const char *ctype, const void *body, size_t n, unsigned timeout_s,
 	     struct cli_resp *resp, struct mm_diag *diag);
 void cli_resp_release(struct cli_resp *resp);
+/* cli_http with extra request headers: NULL or a NULL-terminated list of
+ * name, value, name, value... */
+int cli_http_h(const struct cli_url *u, const char *method, const char *path,
+	       const char *ctype, const void *body, size_t n,
+	       const char *const *headers, unsigned timeout_s,
+	       struct cli_resp *resp, struct mm_diag *diag);
+
+/* The headers of one RFC 9421-signed request (cli_sign_request). */
+struct cli_signed {
+	char input[HTTPSIG_HEADER_MAX + 1]; /* Signature-Input */
+	char sig[HTTPSIG_HEADER_MAX + 1];   /* Signature */
+	char digest[HTTPSIG_DIGEST_MAX];    /* Content-Digest */
+	const char *headers[7];		    /* for cli_http_h */
+};
+
+/*
+ * Signs method on u's prefix + path (with body[0..n) when n > 0) with key,
+ * covering @method, @authority, @path, @query (and content-digest), with
+ * created = now and a random nonce; fills s.  MM_ERR_LIMIT, MM_ERR_CRYPTO
+ * with diag.
+ */
+int cli_sign_request(const struct ledger_key *key, const struct cli_url *u,
+		     const char *method, const char *path, const void *body,
+		     size_t n, struct cli_signed *s, struct mm_diag *diag);
 
 /*
  * Reports a non-2xx response on stderr: the problem document's title,
@@ -182,5 +218,8 @@ int cmd_attest(int argc, char **argv);
 int cmd_head(int argc, char **argv);
 int cmd_proof(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
 
 #endif

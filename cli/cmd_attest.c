@@ -19,6 +19,7 @@ static const char attest_usage[] =
 	"usage: medmarket attest --key KEY.pem --label LABEL --file FILE\n"
 	"                        --server URL [--out RECEIPT.json] [--json]\n"
 	"                        [--node-key HEX | --node-key-file PEM]\n"
+	"                        [--ca-file PEM | --insecure-skip-verify]\n"
 	"                        [--timeout-s N]\n"
 	"Signs an attest transaction {digest: SHA-256 of FILE, label} with\n"
 	"KEY, submits it to the node at URL (http://HOST:PORT) and checks the\n"
@@ -29,8 +30,8 @@ static const char attest_usage[] =
 /* The parsed options of one attest run. */
 struct attest_opts {
 	const char *key, *label, *file, *server, *out, *timeout;
-	const char *node_hex, *node_file;
-	bool json;
+	const char *node_hex, *node_file, *ca_file;
+	bool json, insecure;
 };
 
 /* The length of the UTF-8 sequence led by b, its payload bits and the
@@ -157,7 +158,6 @@ static int build_envelope(const struct ledger_key *key,
 static int check_opts(const char *cmd, const struct attest_opts *o,
 		      struct cli_url *url, unsigned *timeout_s)
 {
-	struct mm_diag diag = {0};
 	int rc;
 
 	rc = cli_require(cmd, "key", o->key);
@@ -176,9 +176,7 @@ static int check_opts(const char *cmd, const struct attest_opts *o,
 				     CLI_LABEL_BYTES_MAX);
 	if (!utf8_valid((const uint8_t *)o->label, strlen(o->label)))
 		return cli_usage_err(cmd, "--label: not valid UTF-8");
-	if (cli_url_parse(o->server, url, &diag) != MM_OK)
-		return cli_usage_err(cmd, "--server: %s", diag.msg);
-	return CLI_OK;
+	return cli_server(cmd, o->server, o->ca_file, o->insecure, url);
 }
 
 /* Posts env to the node; fills r from a 2xx receipt.  Prints errors. */
@@ -340,6 +338,8 @@ int cmd_attest(int argc, char **argv)
 		{"node-key", &o.node_hex, NULL},
 		{"node-key-file", &o.node_file, NULL},
 		{"json", NULL, &o.json},
+		{"ca-file", &o.ca_file, NULL},
+		{"insecure-skip-verify", NULL, &o.insecure},
 	};
 	uint8_t pk[LEDGER_PK_BYTES];
 	struct mm_diag diag = {0};

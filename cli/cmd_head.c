@@ -8,6 +8,7 @@
 static const char head_usage[] =
 	"usage: medmarket head --server URL [--out HEAD.json] [--json]\n"
 	"                      [--node-key HEX | --node-key-file PEM]\n"
+	"                      [--ca-file PEM | --insecure-skip-verify]\n"
 	"                      [--timeout-s N]\n"
 	"Fetches the node's latest signed tree head, checks its signature (by\n"
 	"the pinned node key when given) and prints it.  --out saves it\n"
@@ -16,8 +17,8 @@ static const char head_usage[] =
 
 /* The parsed options of one head run. */
 struct head_opts {
-	const char *server, *out, *timeout, *node_hex, *node_file;
-	bool json;
+	const char *server, *out, *timeout, *node_hex, *node_file, *ca_file;
+	bool json, insecure;
 };
 
 static int emit(const char *cmd, const struct head_opts *o, int out_fd,
@@ -62,6 +63,8 @@ int cmd_head(int argc, char **argv)
 		{"node-key", &o.node_hex, NULL},
 		{"node-key-file", &o.node_file, NULL},
 		{"json", NULL, &o.json},
+		{"ca-file", &o.ca_file, NULL},
+		{"insecure-skip-verify", NULL, &o.insecure},
 	};
 	uint8_t pk[LEDGER_PK_BYTES];
 	struct mm_diag diag = {0};
@@ -86,8 +89,8 @@ int cmd_head(int argc, char **argv)
 	rc = cli_require(argv[0], "server", o.server);
 	if (rc == CLI_OK)
 		rc = cli_timeout(argv[0], o.timeout, &timeout_s);
-	if (rc == CLI_OK && cli_url_parse(o.server, &url, &diag) != MM_OK)
-		rc = cli_usage_err(argv[0], "--server: %s", diag.msg);
+	if (rc == CLI_OK)
+		rc = cli_server(argv[0], o.server, o.ca_file, o.insecure, &url);
 	if (rc == CLI_OK)
 		rc = cli_node_pin(argv[0], o.node_hex, o.node_file, pk,
 				  &pinned);

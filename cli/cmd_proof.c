@@ -10,7 +10,7 @@ static const char proof_usage[] =
 	"usage: medmarket proof verify --receipt RECEIPT.json\n"
 	"                  [--node-key HEX | --node-key-file PEM]\n"
 	"                  [--head HEAD.json --server URL] [--timeout-s N]\n"
-	"                  [--json]\n"
+	"                  [--ca-file PEM | --insecure-skip-verify] [--json]\n"
 	"Checks a receipt offline: its head's signature (by the pinned node\n"
 	"key when given, else by the key the head names) and its inclusion\n"
 	"proof.  With --head (a later head saved by 'medmarket head --out')\n"
@@ -20,7 +20,8 @@ static const char proof_usage[] =
 /* The parsed options of one proof verify run. */
 struct proof_opts {
 	const char *receipt, *head, *server, *timeout, *node_hex, *node_file;
-	bool json;
+	const char *ca_file;
+	bool json, insecure;
 };
 
 /* What was checked, for the report. */
@@ -198,7 +199,6 @@ static void report(const struct proof_opts *o, const struct proof_result *res)
 static int check_opts(const char *cmd, const struct proof_opts *o,
 		      struct cli_url *url, unsigned *timeout_s)
 {
-	struct mm_diag diag = {0};
 	int rc;
 
 	rc = cli_require(cmd, "receipt", o->receipt);
@@ -208,9 +208,8 @@ static int check_opts(const char *cmd, const struct proof_opts *o,
 					"server)");
 	if (rc == CLI_OK)
 		rc = cli_timeout(cmd, o->timeout, timeout_s);
-	if (rc == CLI_OK && o->server &&
-	    cli_url_parse(o->server, url, &diag) != MM_OK)
-		rc = cli_usage_err(cmd, "--server: %s", diag.msg);
+	if (rc == CLI_OK && o->server)
+		rc = cli_server(cmd, o->server, o->ca_file, o->insecure, url);
 	return rc;
 }
 
@@ -259,6 +258,8 @@ int cmd_proof(int argc, char **argv)
 		{"node-key", &o.node_hex, NULL},
 		{"node-key-file", &o.node_file, NULL},
 		{"json", NULL, &o.json},
+		{"ca-file", &o.ca_file, NULL},
+		{"insecure-skip-verify", NULL, &o.insecure},
 	};
 	struct cli_args args;
 	int rc;

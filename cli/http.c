@@ -1,4 +1,6 @@
-/* http.c - a blocking, bounded HTTP/1.1 client on libevent's evhttp. */
+/* http.c - a blocking, bounded HTTP/1.1 client on libevent's evhttp, over
+ * TLS (bufferevent_openssl, the server's certificate always verified
+ * unless --insecure-skip-verify says otherwise) for https:// URLs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +8,12 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "cli.h"
 
@@ -28,13 +34,12 @@ static int url_checks(const struct evhttp_uri *uri, struct mm_diag *diag)
 
 	if (!scheme)
 		return mm_fail(diag, MM_ERR_INVALID, 0,
-			       "missing scheme (expected http://HOST:PORT)");
-	if (strcasecmp(scheme, "https") == 0)
+			       "missing scheme (expected http://HOST:PORT or "
+			       "https://HOST:PORT)");
+	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
 		return mm_fail(diag, MM_ERR_INVALID, 0,
-			       "https is not supported yet; use http://");
-	if (strcasecmp(scheme, "http") != 0)
-		return mm_fail(diag, MM_ERR_INVALID, 0,
-			       "unsupported scheme (expected http://)");
+			       "unsupported scheme (expected http:// or "
+			       "https://)");
 	if (!host || !*host)
 		return mm_fail(diag, MM_ERR_INVALID, 0, "missing host");
 	if (evhttp_uri_get_userinfo(uri))
@@ -64,7 +69,9 @@ static int url_host(const char *host, int port, struct cli_url *u,
 			       "host name empty or too long");
 	memcpy(u->host, host, n);
 	u->host[n] = '\0';
-	u->port = port < 0 ? 80 : (unsigned)port;
+	if (port < 0)
+		port = u->tls ? 443 : 80;
+	u->port = (unsigned)port;
 	len = snprintf(u->authority, sizeof(u->authority),
 		       strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host,
 		       u->port);
@@ -90,6 +97,7 @@ int cli_url_parse(const char *url, struct cli_url *u, struct mm_diag *diag)
 	rc = url_checks(uri, diag);
 	if (rc != MM_OK)
 		goto out;
+	u->tls = strcasecmp(evhttp_uri_get_scheme(uri), "https") == 0;
 	rc = url_host(evhttp_uri_get_host(uri), evhttp_uri_get_port(uri), u,
 		      diag);
 	if (rc != MM_OK)
@@ -115,6 +123,7 @@ struct call {
 	bool failed;
 	enum evhttp_request_error err;
 	uint64_t start_ms; /* CLOCK_MONOTONIC */
+	SSL *ssl;	   /* borrowed from the connection; NULL for http */
 };
 
 static uint64_t mono_ms(void)
@@ -173,6 +182,14 @@ static void on_done(struct evhttp_request *req, void *arg)
 static int fail_reason(const struct call *c, const struct cli_url *u,
 		       unsigned timeout_s, struct mm_diag *diag)
 {
+	long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+
+	ERR_clear_error();
+	if (verify != X509_V_OK)
+		return mm_fail(diag, MM_ERR_IO, 0,
+			       "TLS: the server's certificate is not trusted: "
+			       "%s (see --ca-file)",
+			       X509_verify_cert_error_string(verify));
 	if (!c->done && !c->failed)
 		return mm_fail(diag, MM_ERR_IO, 0,
 			       "the request never finished");
@@ -198,17 +215,21 @@ static int fail_reason(const struct call *c, const struct cli_url *u,
 	}
 	return mm_fail(diag, MM_ERR_IO, 0,
 		       "no HTTP response from %s (connection refused or "
-		       "closed)",
-		       u->authority);
+		       "closed%s)",
+		       u->authority,
+		       u->tls ? ", or the TLS handshake failed" : "");
 }
 
 static int add_headers(struct evhttp_request *req, const struct cli_url *u,
-		       const char *ctype, const void *body, size_t n)
+		       const char *ctype, const void *body, size_t n,
+		       const char *const *extra)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char len[24];
 	int rc = 0;
 
+	for (size_t i = 0; extra && extra[i]; i += 2)
+		rc |= evhttp_add_header(h, extra[i], extra[i + 1]);
 	rc |= evhttp_add_header(h, "Host", u->authority);
 	rc |= evhttp_add_header(h, "User-Agent", "medmarket/" MM_VERSION);
 	rc |= evhttp_add_header(h, "Accept",
@@ -228,16 +249,18 @@ static int add_headers(struct evhttp_request *req, const struct cli_url *u,
 static int send_request(struct evhttp_connection *conn, struct call *c,
 			const struct cli_url *u, const char *method,
 			const char *target, const char *ctype, const void *body,
-			size_t n)
+			size_t n, const char *const *extra)
 {
 	enum evhttp_cmd_type type =
-		strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+		strcmp(method, "POST") == 0	? EVHTTP_REQ_POST
+		: strcmp(method, "DELETE") == 0 ? EVHTTP_REQ_DELETE
+						: EVHTTP_REQ_GET;
 	struct evhttp_request *req = evhttp_request_new(on_done, c);
 
 	if (!req)
 		return MM_ERR_NOMEM;
 	evhttp_request_set_error_cb(req, on_error);
-	if (add_headers(req, u, ctype, body, n) != MM_OK) {
+	if (add_headers(req, u, ctype, body, n, extra) != MM_OK) {
 		evhttp_request_free(req);
 		return MM_ERR_NOMEM;
 	}
@@ -246,9 +269,111 @@ static int send_request(struct evhttp_connection *conn, struct call *c,
 								 : MM_ERR_IO;
 }
 
+/* A client context: TLS 1.2+, the peer verified against --ca-file or
+ * the system store (unless u->insecure). */
+static SSL_CTX *tls_ctx(const struct cli_url *u, struct mm_diag *diag)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int ok = ctx != NULL;
+
+	if (ok)
+		ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1;
+	if (ok && u->ca_file) {
+		ok = SSL_CTX_load_verify_locations(ctx, u->ca_file, NULL) == 1;
+		if (!ok) {
+			SSL_CTX_free(ctx);
+			ERR_clear_error();
+			mm_fail(diag, MM_ERR_IO, 0,
+				"--ca-file %s: cannot load PEM certificates",
+				u->ca_file);
+			return NULL;
+		}
+	} else if (ok) {
+		ok = SSL_CTX_set_default_verify_paths(ctx) == 1;
+	}
+	if (!ok) {
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
+		mm_fail(diag, MM_ERR_CRYPTO, 0, "cannot set up TLS");
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, u->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
+			   NULL);
+	return ctx;
+}
+
+/* An SSL for u's host: the certificate must name it (DNS or IP). */
+static SSL *tls_ssl(SSL_CTX *ctx, const struct cli_url *u)
+{
+	SSL *ssl = SSL_new(ctx);
+	bool ip = strchr(u->host, ':') ||
+		  strspn(u->host, "0123456789.") == strlen(u->host);
+	int ok = ssl != NULL;
+
+	if (ok && ip)
+		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+						   u->host) == 1;
+	else if (ok)
+		ok = SSL_set1_host(ssl, u->host) == 1 &&
+		     SSL_set_tlsext_host_name(ssl, u->host) == 1;
+	if (!ok) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	return ssl;
+}
+
+/* The connection to u: plain, or TLS through bufferevent_openssl (the
+ * connection then owns the bufferevent, which owns the SSL). */
+static struct evhttp_connection *
+connect_to(struct call *c, const struct cli_url *u, struct mm_diag *diag)
+{
+	struct bufferevent *bev = NULL;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	struct evhttp_connection *conn = NULL;
+
+	if (!u->tls)
+		return evhttp_connection_base_new(c->base, NULL, u->host,
+						  (unsigned short)u->port);
+	ctx = tls_ctx(u, diag);
+	if (!ctx)
+		return NULL;
+	ssl = tls_ssl(ctx, u);
+	SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+	if (ssl)
+		bev = bufferevent_openssl_socket_new(
+			c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+			BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (!bev) {
+		SSL_free(ssl);
+		mm_fail(diag, MM_ERR_CRYPTO, 0, "cannot set up TLS");
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	conn = evhttp_connection_base_bufferevent_new(
+		c->base, NULL, bev, u->host, (unsigned short)u->port);
+	if (!conn) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	c->ssl = ssl;
+	return conn;
+}
+
 int cli_http(const struct cli_url *u, const char *method, const char *path,
 	     const char *ctype, const void *body, size_t n, unsigned timeout_s,
 	     struct cli_resp *resp, struct mm_diag *diag)
+{
+	return cli_http_h(u, method, path, ctype, body, n, NULL, timeout_s,
+			  resp, diag);
+}
+
+int cli_http_h(const struct cli_url *u, const char *method, const char *path,
+	       const char *ctype, const void *body, size_t n,
+	       const char *const *headers, unsigned timeout_s,
+	       struct cli_resp *resp, struct mm_diag *diag)
 {
 	struct call c = {.resp = resp, .start_ms = mono_ms()};
 	struct evhttp_connection *conn = NULL;
@@ -263,11 +388,12 @@ int cli_http(const struct cli_url *u, const char *method, const char *path,
 		return mm_fail(diag, MM_ERR_LIMIT, 0, "request path too long");
 	c.base = event_base_new();
 	if (c.base)
-		conn = evhttp_connection_base_new(c.base, NULL, u->host,
-						  (unsigned short)u->port);
+		conn = connect_to(&c, u, diag);
 	if (!conn) {
-		rc = mm_fail(diag, MM_ERR_NOMEM, 0,
-			     "cannot set up a connection");
+		rc = diag && diag->msg[0]
+			     ? MM_ERR_IO
+			     : mm_fail(diag, MM_ERR_NOMEM, 0,
+				       "cannot set up a connection");
 		goto fail;
 	}
 	evhttp_connection_set_timeout(conn, (int)timeout_s);
@@ -275,7 +401,7 @@ int cli_http(const struct cli_url *u, const char *method, const char *path,
 	evhttp_connection_set_max_body_size(conn, CLI_RESP_BYTES_MAX);
 	evhttp_connection_set_max_headers_size(conn,
 					       CLI_RESP_HEADERS_BYTES_MAX);
-	rc = send_request(conn, &c, u, method, target, ctype, body, n);
+	rc = send_request(conn, &c, u, method, target, ctype, body, n, headers);
 	if (rc != MM_OK) {
 		rc = mm_fail(diag, rc, 0, "cannot send the request");
 		goto fail;

@@ -15,6 +15,9 @@ static const struct {
 	{"head", cmd_head, "fetch and check the node's signed tree head"},
 	{"proof", cmd_proof, "check a receipt offline (proof verify)"},
 	{"verify", cmd_verify, "verify a ledger data directory offline"},
+	{"login", cmd_login, "sign a login and print a session token"},
+	{"whoami", cmd_whoami, "ask the node who it takes you to be"},
+	{"logout", cmd_logout, "revoke a session token"},
 };
 
 static void usage(FILE *f)

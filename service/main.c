@@ -64,6 +64,9 @@ static void cleanup(struct mmd *srv)
 		close(srv->listen_fd);
 	ledger_key_free(srv->node);
 	srv->node = NULL;
+	mmd_auth_free(srv->auth);
+	srv->auth = NULL;
+	mmd_tls_free(srv);
 	libevent_global_shutdown();
 }
 
@@ -80,7 +83,15 @@ static int start(struct mmd *srv)
 		mmd_log("error", NULL, "cannot enable libevent threads");
 		return MM_ERR_NOMEM;
 	}
-	err = mmd_setup_ledger(srv);
+	err = mmd_tls_setup(srv);
+	if (!err) {
+		err = mmd_auth_new(srv->opts.session_ttl_s, &srv->auth);
+		if (err)
+			mmd_log("error", NULL, "cannot set up sessions: %s",
+				mm_strerror(err));
+	}
+	if (!err)
+		err = mmd_setup_ledger(srv);
 	if (!err)
 		err = mmd_setup_listen(srv);
 	if (!err) {
@@ -102,6 +113,10 @@ int main(int argc, char **argv)
 	rc = mmd_opts_parse(argc, argv, &srv.opts);
 	if (rc != MMD_OPTS_OK)
 		return rc == MMD_OPTS_HELP ? 0 : 2;
+	if (srv.opts.routes) {
+		mmd_routes_print(stdout);
+		return 0;
+	}
 	/* Before any thread exists, so all of them inherit the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

@@ -6,7 +6,7 @@
 
 /* The statuses medmarketd answers; anything else counts as "other". */
 static const int statuses[MMD_STATUS_SLOTS - 1] = {
-	200, 400, 404, 405, 413, 415, 422, 499, 500, 503, 507, 416, 501};
+	200, 400, 404, 405, 413, 415, 422, 499, 500, 503, 507, 416, 501, 401};
 
 /* Upper bounds of the commit latency buckets, in milliseconds. */
 static const unsigned latency_ms[MMD_LATENCY_BUCKETS] = {
@@ -22,6 +22,8 @@ static const char *const route_names[MMD_R__COUNT] = {
 	[MMD_R_CONSISTENCY] = "/v1/ledger/proof/consistency",
 	[MMD_R_BLOCK] = "/v1/ledger/blocks/{height}",
 	[MMD_R_METRICS] = "/metrics",
+	[MMD_R_SESSION] = "/v1/session",
+	[MMD_R_WHOAMI] = "/v1/whoami",
 	[MMD_R_UNMATCHED] = "unmatched",
 };
 

@@ -16,12 +16,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "ledger/ledger.h"
 
@@ -55,6 +57,10 @@ struct mmd_opts {
 	size_t headers_bytes_max;
 	unsigned timeout_s;
 	unsigned connections_max;
+	const char *tls_cert; /* PEM chain; NULL: plain HTTP */
+	const char *tls_key;  /* PEM private key (with tls_cert) */
+	unsigned session_ttl_s;
+	bool routes; /* --routes: print the route table and exit */
 };
 
 enum { MMD_OPTS_OK, MMD_OPTS_HELP, MMD_OPTS_ERROR };
@@ -78,11 +84,13 @@ enum mmd_route {
 	MMD_R_CONSISTENCY,
 	MMD_R_BLOCK,
 	MMD_R_METRICS,
+	MMD_R_SESSION,
+	MMD_R_WHOAMI,
 	MMD_R_UNMATCHED,
 	MMD_R__COUNT
 };
 
-#define MMD_STATUS_SLOTS    14 /* the statuses we answer, plus "other" */
+#define MMD_STATUS_SLOTS    15 /* the statuses we answer, plus "other" */
 #define MMD_LATENCY_BUCKETS 14
 
 struct mmd_metrics {
@@ -107,6 +115,7 @@ int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
 
 struct mmd_worker;
 struct mmd_pending;
+struct mmd_auth;
 
 struct mmd {
 	struct mmd_opts opts;
@@ -122,6 +131,8 @@ struct mmd {
 	atomic_uint inflight;	 /* submissions the committer still holds */
 	atomic_bool stopping;
 	struct mmd_metrics metrics;
+	SSL_CTX *tls;	       /* NULL: plain HTTP */
+	struct mmd_auth *auth; /* session key, replay cache, revocations */
 };
 
 /* One request being answered, on its worker's thread. */
@@ -188,6 +199,77 @@ void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
 
 /* router.c: the evhttp generic callback. */
 void mmd_route(struct evhttp_request *req, void *arg);
+/* Prints one "METHOD /path/{param}" line per operation the router serves
+ * (HEAD, served with every GET, is not listed): what docs/openapi.yaml
+ * must describe. */
+void mmd_routes_print(FILE *f);
+
+/* tls.c: the shared SSL_CTX from --tls-cert/--tls-key (nothing without
+ * them); an mm_err after logging why (unreadable files, a key that does
+ * not match the certificate). */
+int mmd_tls_setup(struct mmd *srv);
+void mmd_tls_free(struct mmd *srv);
+/* Makes w's evhttp speak TLS when the server has a context. */
+void mmd_tls_attach(struct mmd_worker *w);
+
+/* ------------------------------------------------------------------ */
+/* Authentication (auth.c, authstate.c; docs/PROTOCOL.md               */
+/* "Authenticating reads").                                            */
+
+#define MMD_SIG_WINDOW_S	  60	/* created within now +- this */
+#define MMD_REPLAY_MAX		  65536 /* signatures remembered (2 windows) */
+#define MMD_REVOKED_MAX		  4096	/* live revoked session tokens */
+#define MMD_SESSION_TTL_S_DEFAULT 900
+#define MMD_SESSION_TTL_S_MAX	  86400
+#define MMD_SID_BYTES		  16
+#define MMD_TOKEN_RAW		  (1 + 32 + 8 + MMD_SID_BYTES + 32)
+#define MMD_TOKEN_MAX		  ((MMD_TOKEN_RAW + 2) / 3 * 4 + 1)
+
+enum mmd_auth_how { MMD_AUTH_SIGNATURE, MMD_AUTH_TOKEN };
+
+/* Who sent a request, and how they proved it. */
+struct mmd_caller {
+	uint8_t id[LEDGER_HASH_BYTES]; /* participant hash ID */
+	enum mmd_auth_how how;
+	uint64_t expires_s;	    /* token only: unix seconds */
+	uint8_t sid[MMD_SID_BYTES]; /* token only: the session id */
+};
+
+#define MMD_AUTH_ALLOW_TOKEN 1u /* else only a request signature will do */
+
+/*
+ * Authenticates rq: a bearer session token (when allow has
+ * MMD_AUTH_ALLOW_TOKEN) or an RFC 9421 signature.  True with *who filled;
+ * false after answering (401 problem+json with code unauthenticated,
+ * bad_signature, stale_signature, replayed_signature, bad_token,
+ * expired_token or revoked_token; 503 when the replay cache is full).
+ * The route handler must return without replying when false.
+ */
+bool mmd_authenticate(struct mmd_req *rq, unsigned allow,
+		      struct mmd_caller *who);
+void mmd_get_whoami(struct mmd_req *rq, const char *arg);
+/* POST (login: signature -> token) and DELETE (revoke) /v1/session. */
+void mmd_session(struct mmd_req *rq, const char *arg);
+
+/* A fresh session key; MM_ERR_NOMEM, MM_ERR_CRYPTO. */
+int mmd_auth_new(unsigned ttl_s, struct mmd_auth **out);
+void mmd_auth_free(struct mmd_auth *a);
+/* Records an accepted signature: MM_OK the first time, MM_ERR_EXISTS
+ * after, MM_ERR_BUSY when MMD_REPLAY_MAX live entries fill the cache. */
+int mmd_replay_note(struct mmd_auth *a, const uint8_t sig[LEDGER_SIG_BYTES],
+		    uint64_t now_s);
+/* A token for id valid until *expires_s.  MM_ERR_CRYPTO. */
+int mmd_token_mint(struct mmd_auth *a, const uint8_t id[LEDGER_HASH_BYTES],
+		   uint64_t now_s, char out[MMD_TOKEN_MAX],
+		   uint64_t *expires_s);
+/* Checks a token: MM_OK with *who filled, MM_ERR_DECODE or
+ * MM_ERR_SIGNATURE (not ours), MM_ERR_STALE (expired), MM_ERR_DENIED
+ * (revoked). */
+int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
+		    struct mmd_caller *who, struct mm_diag *diag);
+/* Revokes who's session until it expires.  MM_ERR_BUSY when full. */
+int mmd_token_revoke(struct mmd_auth *a, const struct mmd_caller *who,
+		     uint64_t now_s);
 
 /* routes.c and submit.c: handlers; arg is the {param} of the path. */
 void mmd_get_healthz(struct mmd_req *rq, const char *arg);
@@ -210,6 +292,10 @@ void mmd_pending_free(struct mmd_pending *p);
 void mmd_reply_json(struct mmd_req *rq, int status, json_t *body);
 void mmd_reply_problem(struct mmd_req *rq, int status, int err,
 		       const struct mm_diag *diag);
+/* A problem whose code is not an mm_err ("bad_signature", ...). */
+void mmd_reply_problem_code(struct mmd_req *rq, int status, const char *code,
+			    const char *title, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* Problem with a formatted detail. */
 void mmd_reply_problemf(struct mmd_req *rq, int status, int err,
 			const char *fmt, ...)

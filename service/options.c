@@ -29,6 +29,10 @@ enum {
 	OPT_HEADERS_MAX,
 	OPT_TIMEOUT,
 	OPT_CONNECTIONS,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_SESSION_TTL,
+	OPT_ROUTES,
 	OPT_HELP
 };
 
@@ -47,6 +51,10 @@ static const struct option longopts[] = {
 	{"headers-max-bytes", required_argument, NULL, OPT_HEADERS_MAX},
 	{"timeout-s", required_argument, NULL, OPT_TIMEOUT},
 	{"connections-max", required_argument, NULL, OPT_CONNECTIONS},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
+	{"routes", no_argument, NULL, OPT_ROUTES},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0}};
 
@@ -75,6 +83,13 @@ static void usage(FILE *f)
 	      "(default 30)\n"
 	      "  --connections-max N     open connections before 503 "
 	      "(default 1024)\n"
+	      "  --tls-cert PEM          serve HTTPS with this certificate "
+	      "chain\n"
+	      "  --tls-key PEM           and this private key (both or "
+	      "neither)\n"
+	      "  --session-ttl-s N       session token lifetime, 1-86400 "
+	      "(default 900)\n"
+	      "  --routes                print the routes served and exit\n"
 	      "  --help                  this text\n",
 	      f);
 }
@@ -149,6 +164,7 @@ static void defaults(struct mmd_opts *o)
 	o->headers_bytes_max = DEFAULT_HEADERS_BYTES;
 	o->timeout_s = DEFAULT_TIMEOUT_S;
 	o->connections_max = DEFAULT_CONNECTIONS;
+	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
 }
 
 /* The numeric options; false after saying what is wrong. */
@@ -210,6 +226,11 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 			     &v);
 		o->connections_max = (unsigned)v;
 		break;
+	case OPT_SESSION_TTL:
+		ok = opt_num("session-ttl-s", arg, 1, MMD_SESSION_TTL_S_MAX,
+			     &v);
+		o->session_ttl_s = (unsigned)v;
+		break;
 	default:
 		return opt_numeric(c, arg, o);
 	}
@@ -241,6 +262,15 @@ static bool opt_one(int c, const char *arg, struct mmd_opts *o)
 	case OPT_CHAIN:
 		o->chain = arg;
 		return true;
+	case OPT_TLS_CERT:
+		o->tls_cert = arg;
+		return true;
+	case OPT_TLS_KEY:
+		o->tls_key = arg;
+		return true;
+	case OPT_ROUTES:
+		o->routes = true;
+		return true;
 	default:
 		return opt_limits(c, arg, o);
 	}
@@ -251,6 +281,19 @@ static int opts_finish(struct mmd_opts *o)
 {
 	int n;
 
+	if (o->routes)
+		return MMD_OPTS_OK;
+	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
+		fputs("medmarketd: --tls-cert and --tls-key go together "
+		      "(give both for HTTPS, neither for HTTP)\n",
+		      stderr);
+		return MMD_OPTS_ERROR;
+	}
+	if ((o->tls_cert && !o->tls_cert[0]) ||
+	    (o->tls_key && !o->tls_key[0])) {
+		fputs("medmarketd: --tls-cert/--tls-key: empty path\n", stderr);
+		return MMD_OPTS_ERROR;
+	}
 	if (!o->data_dir || !o->data_dir[0]) {
 		fputs("medmarketd: --data DIR is required (try --help)\n",
 		      stderr);

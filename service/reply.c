@@ -9,6 +9,8 @@
 
 #include "service/edge.h"
 
+#define PROBLEM_CODE_BASE "https://medmarket.dev/problems/"
+
 uint64_t mmd_now_us(void)
 {
 	struct timespec ts;
@@ -24,6 +26,8 @@ static const char *reason(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -99,6 +103,28 @@ void mmd_reply_problem(struct mmd_req *rq, int status, int err,
 {
 	struct evbuffer *b = dump(edge_problem_json(err, status, diag));
 
+	if (!b) {
+		reply_bare_500(rq);
+		return;
+	}
+	mmd_reply_buffer(rq, status, "application/problem+json", b);
+	evbuffer_free(b);
+}
+
+void mmd_reply_problem_code(struct mmd_req *rq, int status, const char *code,
+			    const char *title, const char *fmt, ...)
+{
+	char detail[MM_DIAG_MSG_MAX], type[sizeof(PROBLEM_CODE_BASE) + 32];
+	struct evbuffer *b = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	snprintf(type, sizeof(type), PROBLEM_CODE_BASE "%s", code);
+	b = dump(json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", type, "title",
+			   title, "status", status, "detail", detail, "code",
+			   code));
 	if (!b) {
 		reply_bare_500(rq);
 		return;

@@ -12,27 +12,53 @@ struct route {
 	int id;
 	const char *path; /* exact path, or prefix when param is true */
 	bool param;	  /* the rest of the path is one {param} segment */
+	const char *param_name; /* "{id}": how the spec names it */
 	unsigned methods;
 	const char *allow; /* the Allow header for 405 */
 	void (*fn)(struct mmd_req *rq, const char *arg);
 };
 
 static const struct route routes[] = {
-	{MMD_R_HEALTHZ, "/healthz", false, M_GET, "GET, HEAD", mmd_get_healthz},
-	{MMD_R_HEAD, "/v1/ledger/head", false, M_GET, "GET, HEAD",
+	{MMD_R_HEALTHZ, "/healthz", false, NULL, M_GET, "GET, HEAD",
+	 mmd_get_healthz},
+	{MMD_R_HEAD, "/v1/ledger/head", false, NULL, M_GET, "GET, HEAD",
 	 mmd_get_head},
-	{MMD_R_TX_POST, "/v1/tx", false, M_POST, "POST", mmd_post_tx},
-	{MMD_R_TX_GET, "/v1/tx/", true, M_GET, "GET, HEAD", mmd_get_tx},
-	{MMD_R_ENTRY, "/v1/ledger/entries/", true, M_GET, "GET, HEAD",
-	 mmd_get_entry},
-	{MMD_R_INCLUSION, "/v1/ledger/proof/inclusion", false, M_GET,
+	{MMD_R_TX_POST, "/v1/tx", false, NULL, M_POST, "POST", mmd_post_tx},
+	{MMD_R_TX_GET, "/v1/tx/", true, "{id}", M_GET, "GET, HEAD", mmd_get_tx},
+	{MMD_R_ENTRY, "/v1/ledger/entries/", true, "{index}", M_GET,
+	 "GET, HEAD", mmd_get_entry},
+	{MMD_R_INCLUSION, "/v1/ledger/proof/inclusion", false, NULL, M_GET,
 	 "GET, HEAD", mmd_get_inclusion},
-	{MMD_R_CONSISTENCY, "/v1/ledger/proof/consistency", false, M_GET,
+	{MMD_R_CONSISTENCY, "/v1/ledger/proof/consistency", false, NULL, M_GET,
 	 "GET, HEAD", mmd_get_consistency},
-	{MMD_R_BLOCK, "/v1/ledger/blocks/", true, M_GET, "GET, HEAD",
-	 mmd_get_block},
-	{MMD_R_METRICS, "/metrics", false, M_GET, "GET, HEAD", mmd_get_metrics},
+	{MMD_R_BLOCK, "/v1/ledger/blocks/", true, "{height}", M_GET,
+	 "GET, HEAD", mmd_get_block},
+	{MMD_R_METRICS, "/metrics", false, NULL, M_GET, "GET, HEAD",
+	 mmd_get_metrics},
+	{MMD_R_SESSION, "/v1/session", false, NULL,
+	 EVHTTP_REQ_POST | EVHTTP_REQ_DELETE, "POST, DELETE", mmd_session},
+	{MMD_R_WHOAMI, "/v1/whoami", false, NULL, M_GET, "GET, HEAD",
+	 mmd_get_whoami},
 };
+
+void mmd_routes_print(FILE *f)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} verbs[] = {
+		{EVHTTP_REQ_GET, "GET"},     {EVHTTP_REQ_POST, "POST"},
+		{EVHTTP_REQ_PUT, "PUT"},     {EVHTTP_REQ_DELETE, "DELETE"},
+		{EVHTTP_REQ_PATCH, "PATCH"}, {EVHTTP_REQ_OPTIONS, "OPTIONS"}};
+
+	for (size_t i = 0; i < MM_ARRAY_LEN(routes); i++)
+		for (size_t v = 0; v < MM_ARRAY_LEN(verbs); v++)
+			if (routes[i].methods & verbs[v].bit)
+				fprintf(f, "%s %s%s\n", verbs[v].name,
+					routes[i].path,
+					routes[i].param ? routes[i].param_name
+							: "");
+}
 
 static const char *method_name(enum evhttp_cmd_type t)
 {

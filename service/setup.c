@@ -11,7 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tokens/tokens.h"
+
 #define LISTEN_BACKLOG 1024
+
+/* The token module on the node's ledger: registered before the ledger
+ * starts and used by its apply for the process's whole life. */
+static struct tokens *node_tokens;
 
 /* Whether dir already holds a ledger (opened read-only to find out). */
 static int ledger_exists(const struct ledger_config *cfg, bool *exists)
@@ -128,6 +134,13 @@ int mmd_setup_ledger(struct mmd *srv)
 	err = open_ledger(srv, &cfg);
 	if (err)
 		return err;
+	err = tokens_open(srv->ledger, ledger_key_public(srv->node),
+			  &node_tokens);
+	if (err) {
+		mmd_log("error", NULL, "cannot register the token types: %s",
+			mm_strerror(err));
+		return err;
+	}
 	srv->types = ledger_types(srv->ledger, &srv->ntypes);
 	err = ledger_start(srv->ledger);
 	if (err)

@@ -130,6 +130,7 @@ static int worker_http(struct mmd_worker *w)
 	 * client sees the answer rather than a reset. */
 	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(w->http, mmd_route, w);
+	mmd_tls_attach(w);
 	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
 	if (!w->bound) {
 		close(fd);

@@ -1,0 +1,350 @@
+/*
+ * bench_tokens.c - what a token transfer costs against a bare append,
+ * measured the same way in the same run (the machine is shared and noisy,
+ * so the ratio is the figure that compares; medians of RUNS runs):
+ *
+ *   tokens.append_per_s    signed attest transactions appended with
+ *                          durable group commit (bench_ledger's method)
+ *   tokens.transfer_per_s  signed single tokens.transfer envelopes, same
+ *                          submitters, same commit, on funded accounts
+ *   tokens.transfer_ratio  the second over the first (target >= 0.8)
+ *
+ * Usage: bench_tokens [--quick] [--dir DIR]   (DIR: scratch, default /tmp)
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+#include "tokens/tokens.h"
+
+#define RUNS  3
+#define USERS 64
+
+static unsigned tx_n = 50000;
+static const char *scratch = "/tmp";
+static struct ledger_key *node, *treasury, *users[USERS];
+static uint8_t uid[USERS][LEDGER_HASH_BYTES];
+
+struct signed_tx {
+	uint8_t *p;
+	size_t n;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench_tokens: %s: %s\n", what, mm_strerror(err));
+	exit(1);
+}
+
+static char *fresh_dir(const char *tag)
+{
+	char *d = NULL;
+
+	if (asprintf(&d, "%s/mmbench-%s.XXXXXX", scratch, tag) < 0 ||
+	    !mkdtemp(d))
+		die("mkdtemp", MM_ERR_IO);
+	return d;
+}
+
+static void rm_dir(char *d)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/data.mdb", d);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", d);
+	unlink(p);
+	rmdir(d);
+	free(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signing (two threads, before any timing).                           */
+
+struct sign_job {
+	struct signed_tx *txs;
+	unsigned from, to;
+	bool transfer;
+};
+
+static void sign_one(unsigned i, bool transfer, struct signed_tx *out)
+{
+	struct ledger_buf body, tx;
+	const struct ledger_key *key = users[i % USERS];
+
+	ledger_buf_init(&body, 1024);
+	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
+	if (transfer) {
+		struct tokens_xfer x = {.amount = "1"};
+		/* Ids ascending, as TigerBeetle advises (time-based ids). */
+		for (int k = 0; k < 4; k++)
+			x.id[TOKENS_ID_BYTES - 1 - k] = (uint8_t)(i >> (8 * k));
+		memcpy(x.to, uid[(i + 1) % USERS], LEDGER_HASH_BYTES);
+		tokens_body_batch(&body, TOKENS_TYPE_TRANSFER, &x, 1);
+	} else {
+		char label[48];
+		uint8_t digest[32];
+		snprintf(label, sizeof(label), "bench document %u", i);
+		ledger_sha256(label, strlen(label), digest);
+		ledger_enc_map(&body, 2);
+		ledger_enc_cstr(&body, "digest");
+		ledger_enc_bin(&body, digest, 32);
+		ledger_enc_cstr(&body, "label");
+		ledger_enc_cstr(&body, label);
+	}
+	if (body.err ||
+	    ledger_tx_sign(key, NULL,
+			   transfer ? TOKENS_TYPE_TRANSFER : "attest",
+			   wall_ms(), body.p, body.len, &tx))
+		die("sign", MM_ERR_INVALID);
+	out->p = tx.p;
+	out->n = tx.len;
+	ledger_buf_release(&body);
+}
+
+static void *sign_range(void *arg)
+{
+	struct sign_job *j = arg;
+
+	for (unsigned i = j->from; i < j->to; i++)
+		sign_one(i, j->transfer, &j->txs[i]);
+	return NULL;
+}
+
+static struct signed_tx *sign_all(unsigned n, bool transfer)
+{
+	struct signed_tx *txs = calloc(n, sizeof(*txs));
+	struct sign_job j[2];
+	pthread_t th[2];
+
+	if (!txs)
+		die("calloc", MM_ERR_NOMEM);
+	for (int t = 0; t < 2; t++) {
+		j[t] = (struct sign_job){txs, n * t / 2, n * (t + 1) / 2,
+					 transfer};
+		pthread_create(&th[t], NULL, sign_range, &j[t]);
+	}
+	for (int t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	return txs;
+}
+
+/* ------------------------------------------------------------------ */
+/* Submitting (bench_ledger's method).                                 */
+
+static atomic_uint acked, refused;
+
+static void on_done(void *arg, int err, uint64_t index,
+		    const struct mm_diag *why)
+{
+	(void)arg;
+	(void)index;
+	(void)why;
+	if (err)
+		atomic_fetch_add(&refused, 1);
+	atomic_fetch_add(&acked, 1);
+}
+
+struct submit_job {
+	struct ledger *l;
+	struct signed_tx *txs;
+	unsigned from, to;
+};
+
+static void *submit_range(void *arg)
+{
+	struct submit_job *j = arg;
+
+	for (unsigned i = j->from; i < j->to; i++) {
+		int err;
+		while ((err = ledger_submit_async(j->l, j->txs[i].p,
+						  j->txs[i].n, on_done, NULL,
+						  NULL)) == MM_ERR_BUSY)
+			usleep(100);
+		if (err)
+			die("submit", err);
+	}
+	return NULL;
+}
+
+/* Submits txs[0..n) from two threads; the rate once all are answered. */
+static double submit_all(struct ledger *l, struct signed_tx *txs, unsigned n)
+{
+	struct submit_job j[2];
+	pthread_t th[2];
+	double t0, t;
+
+	atomic_store(&acked, 0);
+	atomic_store(&refused, 0);
+	t0 = now_s();
+	for (int k = 0; k < 2; k++) {
+		j[k] = (struct submit_job){l, txs, n * k / 2, n * (k + 1) / 2};
+		pthread_create(&th[k], NULL, submit_range, &j[k]);
+	}
+	for (int k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	while (atomic_load(&acked) < n)
+		usleep(200);
+	t = now_s() - t0;
+	if (atomic_load(&refused))
+		die("transactions refused", MM_ERR_REJECTED);
+	return n / t;
+}
+
+/* A started ledger in a fresh dir, with tokens when t is not NULL. */
+static struct ledger *start(const char *dir, struct tokens **t)
+{
+	struct ledger_config cfg;
+	struct ledger *l = NULL;
+	int err;
+
+	ledger_config_default(&cfg);
+	cfg.dir = dir;
+	cfg.created_past_ms = 3600 * 1000; /* signing took a while */
+	cfg.queue_max = 4096;
+	err = ledger_init(&cfg, node, "bench", NULL);
+	if (!err)
+		err = ledger_open(&cfg, node, &l, NULL);
+	if (!err && t)
+		err = tokens_open(l, ledger_key_public(node), t);
+	if (!err)
+		err = ledger_start(l);
+	if (err)
+		die("open", err);
+	return l;
+}
+
+/* tokens.init and one mint batch funding every user (not timed). */
+static void fund(struct ledger *l)
+{
+	struct tokens_config c = {.precision = 6};
+	struct tokens_xfer x[USERS];
+	struct ledger_buf b, tx;
+	uint64_t idx;
+	int err;
+
+	snprintf(c.supply_max, sizeof(c.supply_max), "1000000000000000000");
+	ledger_key_id(treasury, c.treasury);
+	for (int i = 0; i < 2; i++) {
+		ledger_buf_init(&b, LEDGER_TX_BYTES_MAX);
+		ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
+		for (int u = 0; u < USERS; u++) {
+			memset(x[u].id, 0xFF, TOKENS_ID_BYTES);
+			x[u].id[0] = (uint8_t)u;
+			memcpy(x[u].to, uid[u], LEDGER_HASH_BYTES);
+			x[u].amount = "1000000000";
+		}
+		err = i == 0 ? tokens_body_init(&b, &c)
+			     : tokens_body_batch(&b, TOKENS_TYPE_MINT, x,
+						 USERS);
+		if (!err)
+			err = ledger_tx_sign(i == 0 ? node : treasury, NULL,
+					     i == 0 ? TOKENS_TYPE_INIT
+						    : TOKENS_TYPE_MINT,
+					     wall_ms(), b.p, b.len, &tx);
+		if (!err)
+			err = ledger_submit(l, tx.p, tx.len, &idx, NULL);
+		if (err)
+			die("fund", err);
+		ledger_buf_release(&b);
+		ledger_buf_release(&tx);
+	}
+}
+
+static double run_once(struct signed_tx *txs, bool transfer)
+{
+	struct tokens *t = NULL;
+	char *dir = fresh_dir(transfer ? "tokens" : "append");
+	struct ledger *l = start(dir, transfer ? &t : NULL);
+	double rate;
+
+	if (transfer)
+		fund(l);
+	rate = submit_all(l, txs, tx_n);
+	ledger_close(l);
+	tokens_free(t);
+	rm_dir(dir);
+	return rate;
+}
+
+int main(int argc, char **argv)
+{
+	struct signed_tx *attest, *transfer;
+	double ra[RUNS], rt[RUNS], a, t;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0)
+			tx_n = 10000;
+		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			scratch = argv[++i];
+		else {
+			fprintf(stderr,
+				"usage: bench_tokens [--quick] [--dir DIR]\n");
+			return 2;
+		}
+	}
+	if (ledger_crypto_init() || ledger_key_generate(&node) ||
+	    ledger_key_generate(&treasury))
+		die("keys", MM_ERR_CRYPTO);
+	for (int u = 0; u < USERS; u++) {
+		if (ledger_key_generate(&users[u]))
+			die("keys", MM_ERR_CRYPTO);
+		ledger_key_id(users[u], uid[u]);
+	}
+	attest = sign_all(tx_n, false);
+	transfer = sign_all(tx_n, true);
+	for (int r = 0; r < RUNS; r++) { /* interleaved: same conditions */
+		ra[r] = run_once(attest, false);
+		rt[r] = run_once(transfer, true);
+	}
+	a = median(ra, RUNS);
+	t = median(rt, RUNS);
+	printf("BENCH tokens.append_per_s %.0f tx/s\n", a);
+	printf("BENCH tokens.transfer_per_s %.0f tx/s\n", t);
+	printf("BENCH tokens.transfer_ratio %.3f ratio\n", t / a);
+	for (unsigned i = 0; i < tx_n; i++) {
+		free(attest[i].p);
+		free(transfer[i].p);
+	}
+	free(attest);
+	free(transfer);
+	for (int u = 0; u < USERS; u++)
+		ledger_key_free(users[u]);
+	ledger_key_free(treasury);
+	ledger_key_free(node);
+	return 0;
+}

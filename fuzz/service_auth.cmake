@@ -1,0 +1,1 @@
+mm_fuzz(fuzz_httpsig mmedge)

@@ -1,0 +1,88 @@
+/*
+ * internal.h - what tokens' own files share: struct tokens, the state
+ * records (docs/PROTOCOL.md "Tokens", state layout) and the move engine.
+ * GMP appears here and nowhere in tokens.h.
+ *
+ * State databases (all keys and values are canonical: fixed-width
+ * big-endian integers, canonical decimal digits, canonical msgpack):
+ *
+ *   tokens.meta  "config"   -> msgpack {precision, supply_max, treasury}
+ *                "totals"   -> msgpack {balances, burned, escrows, minted}
+ *                "accounts" -> u64be number of accounts ever created
+ *   tokens.acct  kind(1) ‖ id(32)   -> u64be moves ‖ [funder(32)] ‖ digits
+ *   tokens.list  u64be ordinal      -> kind(1) ‖ id(32)
+ *   tokens.ids   transfer id(16)    -> u64be index ‖ fingerprint(32)
+ *   tokens.hist  kind(1) ‖ id(32) ‖ u64be seq ->
+ *                u64be index ‖ op(1) ‖ credit(1) ‖ other(33) ‖ id(16) ‖ digits
+ */
+#ifndef TOKENS_INTERNAL_H
+#define TOKENS_INTERNAL_H
+
+#include <gmp.h>
+
+#include "../common/mm_gmp.h"
+#include "tokens.h"
+
+#define ACCT_KEY_BYTES	 (1 + LEDGER_HASH_BYTES)
+#define HIST_KEY_BYTES	 (ACCT_KEY_BYTES + 8)
+#define HIST_FIXED_BYTES (8 + 1 + 1 + ACCT_KEY_BYTES + TOKENS_ID_BYTES)
+#define IDS_VAL_BYTES	 (8 + LEDGER_HASH_BYTES)
+#define META_BYTES_MAX	 512
+
+struct tokens {
+	struct ledger *l;
+	uint8_t node_pk[LEDGER_PK_BYTES];
+	unsigned db_meta, db_acct, db_list, db_ids, db_hist;
+};
+
+/* An account loaded for update. */
+struct acct {
+	uint8_t key[ACCT_KEY_BYTES];
+	bool exists;
+	uint64_t moves;
+	uint8_t funder[LEDGER_HASH_BYTES]; /* escrows only */
+	mpz_t bal;
+};
+
+struct totals {
+	mpz_t balances, burned, escrows, minted;
+};
+
+/* amount.c: compares two canonical digit strings. */
+int tokens_units_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* state.c: records inside apply. */
+void acct_key(uint8_t out[ACCT_KEY_BYTES], enum tokens_acct kind,
+	      const uint8_t id[LEDGER_HASH_BYTES]);
+/* Parses an account value (v, n) into *ac (key already set). */
+int acct_parse(struct acct *ac, const uint8_t *v, size_t n);
+int acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac);
+int acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac);
+void totals_init(struct totals *s);
+void totals_clear(struct totals *s);
+int totals_parse(struct totals *s, const uint8_t *v, size_t n);
+int totals_load(struct tokens *t, struct ledger_apply *a, struct totals *s);
+int totals_store(struct tokens *t, struct ledger_apply *a,
+		 const struct totals *s);
+/* The law: minted - burned == balances + escrows. */
+bool totals_hold(const struct totals *s);
+int config_parse(const uint8_t *v, size_t n, struct tokens_config *c);
+/* MM_ERR_REJECTED (with the apply's message) before tokens.init. */
+int config_load(struct tokens *t, struct ledger_apply *a,
+		struct tokens_config *c);
+/* Writes an mpz as canonical digits into out (TOKENS_AMOUNT_STR_MAX). */
+void mpz_digits(const mpz_t v, char out[TOKENS_AMOUNT_STR_MAX]);
+
+/* apply.c: one movement between two accounts (either may be none). */
+struct mv {
+	enum tokens_kind kind;
+	const char *where; /* "transfers[3]", "hold": for messages */
+	const uint8_t *id;
+	enum tokens_acct from_kind, to_kind;
+	const uint8_t *from, *to; /* hash IDs / request ids, or NULL */
+	const char *amount;	  /* canonical digits, > 0 */
+};
+int tokens_move(struct tokens *t, struct ledger_apply *a, const struct mv *m,
+		const struct tokens_config *cfg);
+
+#endif

@@ -212,7 +212,21 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 		l->frontier = f;
 		l->head = h;
 		MM_DEBUG_ASSERT(stored_root_matches(l));
+		for (unsigned i = 0; i < l->nhooks; i++)
+			l->hooks[i].fn(l->hooks[i].arg, &l->head);
 	}
+}
+
+int ledger_after_block(struct ledger *l, ledger_block_fn fn, void *arg)
+{
+	if (l->started || !fn)
+		return MM_ERR_INVALID;
+	if (l->nhooks == LEDGER_BLOCK_HOOKS_MAX)
+		return MM_ERR_LIMIT;
+	l->hooks[l->nhooks].fn = fn;
+	l->hooks[l->nhooks].arg = arg;
+	l->nhooks++;
+	return MM_OK;
 }
 
 static void answer(struct ledger_item *batch)

@@ -59,6 +59,11 @@ struct ledger {
 
 	struct ledger_type types[LEDGER_TYPES_MAX];
 	size_t ntypes;
+	struct {
+		ledger_block_fn fn;
+		void *arg;
+	} hooks[LEDGER_BLOCK_HOOKS_MAX];
+	unsigned nhooks;
 
 	const struct ledger_key *node; /* borrowed; NULL when read-only */
 	uint8_t node_pk[LEDGER_PK_BYTES];

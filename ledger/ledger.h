@@ -338,6 +338,7 @@ struct ledger_field {
 };
 
 struct ledger;
+struct ledger_head;
 struct ledger_apply; /* the context of one transaction being applied */
 
 /*
@@ -422,6 +423,17 @@ int ledger_register_type(struct ledger *l, const struct ledger_type *t);
 /* Before ledger_start: open (creating) the state sub-database name and
  * return its handle for ledger_state_*.  At most 32 per ledger. */
 int ledger_state_open(struct ledger *l, const char *name, unsigned *db);
+
+/*
+ * Before ledger_start: fn runs on the committer thread after each block's
+ * durable commit, before the block's submitters are answered, with the
+ * new head.  It is for whole-state invariant checks (debug builds): it
+ * cannot undo the block, so what it finds is corruption and should stop
+ * the process (MM_ASSERT).  At most LEDGER_BLOCK_HOOKS_MAX.
+ */
+#define LEDGER_BLOCK_HOOKS_MAX 8
+typedef void (*ledger_block_fn)(void *arg, const struct ledger_head *h);
+int ledger_after_block(struct ledger *l, ledger_block_fn fn, void *arg);
 
 /* Starts the committer thread.  MM_ERR_INVALID when read-only. */
 int ledger_start(struct ledger *l);

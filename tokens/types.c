@@ -251,6 +251,16 @@ static int open_dbs(struct tokens *t)
 	return err;
 }
 
+#ifndef NDEBUG
+/* Debug builds: the conservation law re-summed over every account after
+ * every block (T2); a failure here is corruption, so it stops. */
+static void audit_after_block(void *arg, const struct ledger_head *h)
+{
+	(void)h;
+	MM_ASSERT(tokens_audit(arg, NULL) == MM_OK);
+}
+#endif
+
 int tokens_open(struct ledger *l, const uint8_t node_pk[LEDGER_PK_BYTES],
 		struct tokens **out)
 {
@@ -277,6 +287,10 @@ int tokens_open(struct ledger *l, const uint8_t node_pk[LEDGER_PK_BYTES],
 		types[i].arg = t;
 		err = ledger_register_type(l, &types[i]);
 	}
+#ifndef NDEBUG
+	if (!err)
+		err = ledger_after_block(l, audit_after_block, t);
+#endif
 	if (err) {
 		free(t);
 		return err;

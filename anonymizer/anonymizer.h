@@ -234,6 +234,12 @@ struct anon_record_out {
 	size_t ncols;
 	size_t off[ANON_TABLE_COLS_MAX];
 	size_t lens[ANON_TABLE_COLS_MAX];
+	/* Private: an HMAC context pre-keyed with mac_key, reused by every
+	 * record under the same key (re-keyed when the key changes); the
+	 * key copy is wiped by anon_record_out_release. */
+	void *mac_ctx;
+	uint8_t mac_key[ANON_KEY_BYTES_MAX];
+	size_t mac_key_len;
 };
 void anon_record_out_release(struct anon_record_out *o);
 /* The cell of column col (< o->ncols) after anon_sh_record. */
@@ -376,7 +382,133 @@ int anon_scrub(const char *text, size_t n, const char *const *names,
 	       const size_t *name_lens, size_t nnames, char *out,
 	       size_t out_cap, size_t *out_len, struct mm_diag *diag);
 
-/* CSV (with a schema) and FHIR R4 readers: not yet implemented. */
+/* ------------------------------------------------------------------ */
+/* Inputs: a column schema, CSV, FHIR R4 JSON (docs: ANONYMIZATION.md). */
+
+#define ANON_SCHEMA_BYTES_MAX (64u << 10) /* schema / field-spec text */
+#define ANON_CSV_BYTES_MAX    (1u << 30)  /* one CSV input */
+#define ANON_FHIR_BYTES_MAX   (256u << 20) /* one FHIR JSON document */
+#define ANON_FHIR_DEPTH_MAX   64u	   /* JSON nesting */
+#define ANON_FHIR_RESOURCES_MAX 1000000u   /* resources of one document */
+#define ANON_FHIR_PATH_STEPS_MAX 8u	   /* steps of one field's path */
+
+/*
+ * A parsed schema: ncols columns (names owned).  anon_schema_release frees
+ * the names and zeroes it.
+ */
+struct anon_schema {
+	struct anon_column *cols;
+	size_t ncols;
+};
+void anon_schema_release(struct anon_schema *s);
+
+/* Type and role names as the text formats spell them ("zip", "quasi",
+ * ...): name -> value (MM_ERR_NOTFOUND), value -> name (never NULL). */
+int anon_type_from_name(const char *name, size_t n, enum anon_type *type);
+int anon_role_from_name(const char *name, size_t n, enum anon_role *role);
+const char *anon_type_name(enum anon_type type);
+const char *anon_role_name(enum anon_role role);
+
+/*
+ * Parses a schema text: one column per line, "name,type,role" (spaces
+ * around fields ignored, '#' starts a comment line, blank lines skipped,
+ * LF or CRLF).  Errors (diag->line is the line, diag->column the field):
+ * MM_ERR_DECODE (not three fields, NUL byte), MM_ERR_SCHEMA (unknown type
+ * or role, a duplicate or empty name, no columns), MM_ERR_LIMIT (text over
+ * ANON_SCHEMA_BYTES_MAX, more than ANON_TABLE_COLS_MAX columns, a name
+ * over ANON_NAME_BYTES_MAX), MM_ERR_NOMEM.  *out is empty on failure.
+ */
+int anon_schema_parse(struct anon_schema *out, const char *text, size_t n,
+		      struct mm_diag *diag);
+
+/*
+ * CSV reading options; zero means the default.  Each limit may be lowered,
+ * never raised past its ceiling (MM_ERR_INVALID).
+ */
+struct anon_csv_opts {
+	char sep;	       /* ',' by default; not '"', CR, LF or NUL */
+	size_t bytes_max;      /* input bytes, <= ANON_CSV_BYTES_MAX */
+	size_t rows_max;       /* data rows, <= ANON_TABLE_ROWS_MAX */
+	size_t cols_max;       /* header fields, <= ANON_TABLE_COLS_MAX */
+	size_t cell_bytes_max; /* one cell, <= ANON_CELL_BYTES_MAX */
+};
+
+/*
+ * Reads CSV text (RFC 4180: fields separated by sep, records ended by LF
+ * or CRLF, a field in double quotes may hold sep, CR, LF and "" for a
+ * quote; a final line break optional; empty lines skipped; a UTF-8 BOM
+ * skipped) whose first record is a header naming every column of the
+ * schema once, in any order, and no other.  The table has the schema's
+ * columns in the schema's order.  Errors (diag->line is the 1-based
+ * record, the header being record 1; diag->column the 1-based field;
+ * diag->offset the byte; messages never quote a cell): MM_ERR_DECODE
+ * (a stray or unterminated quote, a bare CR, a NUL byte, a record with
+ * the wrong number of fields, no header), MM_ERR_SCHEMA (a header name not
+ * in the schema, repeated, or a schema column missing), MM_ERR_LIMIT (a
+ * limit of opts or of the table), MM_ERR_INVALID, MM_ERR_NOMEM.  Nothing
+ * partial: *out is NULL on any failure.
+ */
+int anon_csv_read(struct anon_table **out, const char *text, size_t n,
+		  const struct anon_column *schema, size_t ncols,
+		  const struct anon_csv_opts *opts, struct mm_diag *diag);
+
+/* How a FHIR field combines the values found for one patient. */
+enum anon_fhir_pick {
+	ANON_FHIR_FIRST, /* the first, in document order (the default) */
+	ANON_FHIR_LAST,	 /* the last (Synthea writes in time order) */
+	ANON_FHIR_ALL,	 /* every distinct value, in order, joined by ';' */
+};
+
+/*
+ * One requested column of a FHIR read: its schema and where its value
+ * comes from.  source is "Resource[filter].step.step..." (see
+ * ANONYMIZATION.md): Resource is Patient, Condition or Observation; the
+ * optional [system|code] keeps only resources whose code.coding has that
+ * system and code; a step is a JSON member name, arrays are walked
+ * implicitly, and a step written "name[system]" takes, of a
+ * CodeableConcept (or Coding list), the code of the codings of that system.
+ */
+struct anon_fhir_field {
+	struct anon_column col;
+	const char *source;
+	enum anon_fhir_pick pick;
+};
+
+/* A parsed field spec: nfields fields (strings owned). */
+struct anon_fhir_spec {
+	struct anon_fhir_field *fields;
+	size_t nfields;
+};
+void anon_fhir_spec_release(struct anon_fhir_spec *s);
+
+/*
+ * Parses a field-spec text: one field per line, "column,type,role,source"
+ * with an optional fifth field "first", "last" or "all" (spaces around
+ * fields ignored; '#' comment lines and blank lines skipped).  The source
+ * is checked (resource, brackets, steps).  Errors as anon_schema_parse,
+ * MM_ERR_SCHEMA also for a bad source.  *out is empty on failure.
+ */
+int anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text,
+			 size_t n, struct mm_diag *diag);
+
+/*
+ * Reads one FHIR R4 JSON document (a Patient, Condition or Observation
+ * resource, or a Bundle of them; other resource types are skipped) into a
+ * table with one row per patient, in first-seen order, and one column per
+ * field.  Conditions and Observations join their patient through
+ * subject.reference ("Patient/ID", or a Bundle entry's fullUrl such as
+ * "urn:uuid:ID"); one whose subject is not a patient is skipped.  A value
+ * must be a string, number or boolean.  Errors (diag->msg names the JSON
+ * path, e.g. "$.entry[3].resource.subject.reference", never a value):
+ * MM_ERR_DECODE (not JSON, duplicate keys, not a resource), MM_ERR_SCHEMA
+ * (a member of the wrong JSON type, a value that is an object), MM_ERR_LIMIT
+ * (ANON_FHIR_BYTES_MAX, ANON_FHIR_DEPTH_MAX, ANON_FHIR_RESOURCES_MAX and the
+ * table's limits), MM_ERR_INVALID (spec), MM_ERR_NOMEM.  Nothing partial:
+ * *out is NULL on any failure.
+ */
+int anon_fhir_read(struct anon_table **out, const char *json, size_t n,
+		   const struct anon_fhir_field *fields, size_t nfields,
+		   struct mm_diag *diag);
 
 /* ANON_SECTION_RECORD_END */
 
@@ -386,12 +518,12 @@ int anon_scrub(const char *text, size_t n, const char *const *names,
 /* ANON_SECTION_RELEASE_BEGIN (per-release stage helper edits here) */
 
 /* Limits of the per-release stage. */
-#define ANON_HIER_LEVELS_MAX   16u	   /* levels of one hierarchy, 0 included */
+#define ANON_HIER_LEVELS_MAX   16u /* levels of one hierarchy, 0 included */
 #define ANON_HIER_ROWS_MAX     1000000u	   /* leaf values of a CSV hierarchy */
 #define ANON_HIER_BYTES_MAX    (64u << 20) /* one hierarchy CSV text */
-#define ANON_VALUE_BYTES_MAX   256u	   /* one value a built-in generalizes */
-#define ANON_QI_MAX	       16u	   /* quasi-identifiers of one profile */
-#define ANON_LATTICE_NODES_MAX (1u << 22)  /* transformations searched */
+#define ANON_VALUE_BYTES_MAX   256u	  /* one value a built-in generalizes */
+#define ANON_QI_MAX	       16u	  /* quasi-identifiers of one profile */
+#define ANON_LATTICE_NODES_MAX (1u << 22) /* transformations searched */
 #define ANON_K_MAX	       1000000u
 #define ANON_L_MAX	       1000u
 
@@ -449,9 +581,9 @@ unsigned anon_hierarchy_levels(const struct anon_hierarchy *h);
  * leaf of a CSV hierarchy), MM_ERR_SCHEMA (a built-in cannot read it),
  * MM_ERR_RANGE (level), MM_ERR_LIMIT (cap too small).
  */
-int anon_hierarchy_generalize(const struct anon_hierarchy *h,
-			      const char *value, size_t n, unsigned level,
-			      char *out, size_t cap, size_t *len);
+int anon_hierarchy_generalize(const struct anon_hierarchy *h, const char *value,
+			      size_t n, unsigned level, char *out, size_t cap,
+			      size_t *len);
 
 /* Which l-diversity, if any. */
 enum anon_ldiv {
@@ -504,9 +636,9 @@ struct anon_risk {
 	double prosecutor_avg; /* classes / records */
 	double journalist_max; /* 1 / smallest estimated population class */
 	double journalist_avg;
-	double marketer;       /* expected share re-identified by matching */
-	double threshold;      /* the profile's risk_threshold */
-	double at_risk_share;  /* records whose prosecutor risk > threshold */
+	double marketer;      /* expected share re-identified by matching */
+	double threshold;     /* the profile's risk_threshold */
+	double at_risk_share; /* records whose prosecutor risk > threshold */
 };
 
 /*
@@ -530,16 +662,16 @@ struct anon_release {
 	size_t suppressed;
 	size_t suppressed_max; /* floor(suppression_max * rows_in) */
 	size_t classes;
-	size_t class_min; /* smallest released class (k achieved) */
-	unsigned l_distinct_min;   /* fewest distinct sensitive values */
-	double l_entropy_min;	   /* smallest exp(entropy) of a class */
-	double loss;		   /* the metric minimized */
-	double discernibility;	   /* sum |E|^2 + suppressed * rows_in */
-	double avg_class_size;	   /* rows_out / classes */
-	double precision;	   /* 1 - mean(level / top level) (Sweeney) */
+	size_t class_min;	 /* smallest released class (k achieved) */
+	unsigned l_distinct_min; /* fewest distinct sensitive values */
+	double l_entropy_min;	 /* smallest exp(entropy) of a class */
+	double loss;		 /* the metric minimized */
+	double discernibility;	 /* sum |E|^2 + suppressed * rows_in */
+	double avg_class_size;	 /* rows_out / classes */
+	double precision;	 /* 1 - mean(level / top level) (Sweeney) */
 	struct anon_risk risk;
-	size_t lattice_nodes;	   /* transformations in the lattice */
-	size_t nodes_evaluated;	   /* of which classes were computed */
+	size_t lattice_nodes;	/* transformations in the lattice */
+	size_t nodes_evaluated; /* of which classes were computed */
 };
 
 /*
@@ -551,9 +683,8 @@ struct anon_release {
  * diag names the row and column), MM_ERR_LIMIT (lattice too large),
  * MM_ERR_NOMEM.  On error *r is empty.
  */
-int anon_release_run(const struct anon_table *in,
-		     const struct anon_profile *p, struct anon_release *r,
-		     struct mm_diag *diag);
+int anon_release_run(const struct anon_table *in, const struct anon_profile *p,
+		     struct anon_release *r, struct mm_diag *diag);
 /*
  * Applies the given levels (one per QI, each <= its top level) and fills
  * r as anon_release_run would for that transformation (satisfied says
@@ -572,12 +703,10 @@ void anon_release_release(struct anon_release *r);
  * or a short text, written to fn.  Column names come from the profile;
  * no cell value is ever written.  Errors: those of fn.
  */
-int anon_report_json(const struct anon_release *r,
-		     const struct anon_profile *p, anon_write_fn fn,
-		     void *ctx);
-int anon_report_text(const struct anon_release *r,
-		     const struct anon_profile *p, anon_write_fn fn,
-		     void *ctx);
+int anon_report_json(const struct anon_release *r, const struct anon_profile *p,
+		     anon_write_fn fn, void *ctx);
+int anon_report_text(const struct anon_release *r, const struct anon_profile *p,
+		     anon_write_fn fn, void *ctx);
 
 /* ANON_SECTION_RELEASE_END */
 

@@ -27,33 +27,82 @@ static void hmac_fetch(void)
 	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
-/* HMAC-SHA256(key, a || b) into mac. */
-static int hmac(const uint8_t *key, size_t key_len, const void *a, size_t a_len,
-		const void *b, size_t b_len, uint8_t mac[MAC_BYTES])
+/* A fresh HMAC-SHA256 context keyed with key, or NULL. */
+static EVP_MAC_CTX *mac_new(const uint8_t *key, size_t key_len)
 {
 	EVP_MAC_CTX *ctx = NULL;
 	OSSL_PARAM params[2];
-	size_t out = 0;
-	int rc = MM_ERR_CRYPTO;
 
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 						     (char *)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if (pthread_once(&hmac_once, hmac_fetch) != 0 || hmac_alg == NULL)
-		goto fail;
+		return NULL;
 	ctx = EVP_MAC_CTX_new(hmac_alg);
-	if (ctx == NULL || EVP_MAC_init(ctx, key, key_len, params) != 1)
-		goto fail;
+	if (ctx == NULL || EVP_MAC_init(ctx, key, key_len, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * HMAC(a || b) into mac on a keyed ctx.  fresh says ctx was just keyed;
+ * otherwise it is re-initialized without a key, which reuses the
+ * pre-hashed key pads (no digest fetch, no allocation of a new context:
+ * this is what makes a pseudonym per record cheap).
+ */
+static int mac_run(EVP_MAC_CTX *ctx, bool fresh, const void *a, size_t a_len,
+		   const void *b, size_t b_len, uint8_t mac[MAC_BYTES])
+{
+	size_t out = 0;
+
+	if (!fresh && EVP_MAC_init(ctx, NULL, 0, NULL) != 1)
+		return MM_ERR_CRYPTO;
 	if (a_len > 0 && EVP_MAC_update(ctx, a, a_len) != 1)
-		goto fail;
+		return MM_ERR_CRYPTO;
 	if (b_len > 0 && EVP_MAC_update(ctx, b, b_len) != 1)
-		goto fail;
+		return MM_ERR_CRYPTO;
 	if (EVP_MAC_final(ctx, mac, &out, MAC_BYTES) != 1 || out != MAC_BYTES)
-		goto fail;
-	rc = MM_OK;
-fail:
-	EVP_MAC_CTX_free(ctx);
-	return rc;
+		return MM_ERR_CRYPTO;
+	return MM_OK;
+}
+
+/*
+ * HMAC-SHA256(key, a || b) into mac.  With a cache (o not NULL), the
+ * context keyed last is reused while the key is the same.
+ */
+static int hmac(struct anon_record_out *o, const uint8_t *key, size_t key_len,
+		const void *a, size_t a_len, const void *b, size_t b_len,
+		uint8_t mac[MAC_BYTES])
+{
+	EVP_MAC_CTX *ctx = NULL;
+	int rc;
+
+	if (o != NULL && o->mac_ctx != NULL && o->mac_key_len == key_len &&
+	    CRYPTO_memcmp(o->mac_key, key, key_len) == 0)
+		return mac_run(o->mac_ctx, false, a, a_len, b, b_len, mac);
+	ctx = mac_new(key, key_len);
+	if (ctx == NULL)
+		return MM_ERR_CRYPTO;
+	rc = mac_run(ctx, true, a, a_len, b, b_len, mac);
+	if (o == NULL || rc != MM_OK) {
+		EVP_MAC_CTX_free(ctx);
+		return rc;
+	}
+	anon_mac_cache_release(o);
+	o->mac_ctx = ctx;
+	memcpy(o->mac_key, key, key_len);
+	o->mac_key_len = key_len;
+	return MM_OK;
+}
+
+void anon_mac_cache_release(struct anon_record_out *o)
+{
+	EVP_MAC_CTX_free(o->mac_ctx);
+	o->mac_ctx = NULL;
+	OPENSSL_cleanse(o->mac_key, sizeof(o->mac_key));
+	o->mac_key_len = 0;
 }
 
 static bool key_ok(const uint8_t *key, size_t key_len)
@@ -62,8 +111,9 @@ static bool key_ok(const uint8_t *key, size_t key_len)
 	       key_len <= ANON_KEY_BYTES_MAX;
 }
 
-int anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
-		   size_t id_len, char out[ANON_PSEUDONYM_HEX + 1])
+int anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
+			  size_t key_len, const char *id, size_t id_len,
+			  char out[ANON_PSEUDONYM_HEX + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t mac[MAC_BYTES];
@@ -72,7 +122,7 @@ int anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
 
 	if (!key_ok(key, key_len) || out == NULL || (id == NULL && id_len))
 		return MM_ERR_INVALID;
-	rc = hmac(key, key_len, id, id_len, NULL, 0, mac);
+	rc = hmac(o, key, key_len, id, id_len, NULL, 0, mac);
 	if (rc != MM_OK)
 		return rc;
 	for (i = 0; i < MAC_BYTES; i++) {
@@ -84,8 +134,22 @@ int anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
 	return MM_OK;
 }
 
+int anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
+		   size_t id_len, char out[ANON_PSEUDONYM_HEX + 1])
+{
+	return anon_pseudonym_cached(NULL, key, key_len, id, id_len, out);
+}
+
 int anon_date_shift_days(const uint8_t *key, size_t key_len, const char *id,
 			 size_t id_len, unsigned max_days, int *days)
+{
+	return anon_date_shift_days_cached(NULL, key, key_len, id, id_len,
+					   max_days, days);
+}
+
+int anon_date_shift_days_cached(struct anon_record_out *o, const uint8_t *key,
+				size_t key_len, const char *id, size_t id_len,
+				unsigned max_days, int *days)
 {
 	uint8_t mac[MAC_BYTES];
 	uint64_t v = 0;
@@ -95,8 +159,8 @@ int anon_date_shift_days(const uint8_t *key, size_t key_len, const char *id,
 	if (!key_ok(key, key_len) || days == NULL || max_days == 0 ||
 	    max_days > ANON_SHIFT_DAYS_MAX || (id == NULL && id_len))
 		return MM_ERR_INVALID;
-	rc = hmac(key, key_len, SHIFT_DOMAIN, sizeof(SHIFT_DOMAIN), id, id_len,
-		  mac);
+	rc = hmac(o, key, key_len, SHIFT_DOMAIN, sizeof(SHIFT_DOMAIN), id,
+		  id_len, mac);
 	if (rc != MM_OK)
 		return rc;
 	for (i = 0; i < 8; i++)

@@ -18,6 +18,7 @@ void anon_record_out_release(struct anon_record_out *o)
 	if (o->arena != NULL)
 		OPENSSL_cleanse(o->arena, o->cap);
 	free(o->arena);
+	anon_mac_cache_release(o);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -105,8 +106,9 @@ static void collect_names(const struct anon_column *cols, size_t ncols,
 
 /* The patient ID cell -> its pseudonym (removed when no key). */
 static int do_patient_id(const char *in, size_t n,
-			 const struct anon_record_opts *o, char *out,
-			 size_t *len, struct mm_diag *diag)
+			 const struct anon_record_opts *o,
+			 struct anon_record_out *cache, char *out, size_t *len,
+			 struct mm_diag *diag)
 {
 	int rc;
 
@@ -114,7 +116,7 @@ static int do_patient_id(const char *in, size_t n,
 	out[0] = 0;
 	if (o->key == NULL || n == 0)
 		return MM_OK;
-	rc = anon_pseudonym(o->key, o->key_len, in, n, out);
+	rc = anon_pseudonym_cached(cache, o->key, o->key_len, in, n, out);
 	if (rc != MM_OK)
 		return mm_fail(diag, rc, 0, "pseudonym failed");
 	*len = ANON_PSEUDONYM_HEX;
@@ -137,7 +139,7 @@ static int do_cell(const struct anon_column *col, const char *in, size_t n,
 		return rc;
 	dst = out->arena + out->len;
 	if (col->type == ANON_T_PATIENT_ID)
-		rc = do_patient_id(in, n, o, dst, &len, diag);
+		rc = do_patient_id(in, n, o, out, dst, &len, diag);
 	else if (col->type == ANON_T_DATE && o->dates == ANON_DATES_SHIFT &&
 		 col->role != ANON_IDENTIFIER && n > 0)
 		rc = anon_date_shift(in, n, c->shift_days, dst, need, &len,
@@ -158,7 +160,7 @@ static int do_cell(const struct anon_column *col, const char *in, size_t n,
 static int record_shift(const struct anon_column *cols, size_t ncols,
 			const char *const *cells, const size_t *lens,
 			const struct anon_record_opts *o, struct rec_ctx *c,
-			struct mm_diag *diag)
+			struct anon_record_out *cache, struct mm_diag *diag)
 {
 	size_t p = patient_col(cols, ncols);
 
@@ -168,8 +170,9 @@ static int record_shift(const struct anon_column *cols, size_t ncols,
 	if (p == ncols || lens[p] == 0 || o->key == NULL)
 		return mm_fail(diag, MM_ERR_INVALID, 0,
 			       "date shifting needs a key and a patient ID");
-	return anon_date_shift_days(o->key, o->key_len, cells[p], lens[p],
-				    o->shift_days_max, &c->shift_days);
+	return anon_date_shift_days_cached(cache, o->key, o->key_len, cells[p],
+					   lens[p], o->shift_days_max,
+					   &c->shift_days);
 }
 
 int anon_sh_record(const struct anon_column *cols, size_t ncols,
@@ -188,7 +191,7 @@ int anon_sh_record(const struct anon_column *cols, size_t ncols,
 	if (cols == NULL || cells == NULL || lens == NULL || ncols == 0 ||
 	    ncols > ANON_TABLE_COLS_MAX || !anon_sh_opts_ok(opts))
 		return mm_fail(diag, MM_ERR_INVALID, 0, "invalid arguments");
-	rc = record_shift(cols, ncols, cells, lens, opts, &c, diag);
+	rc = record_shift(cols, ncols, cells, lens, opts, &c, out, diag);
 	if (rc != MM_OK)
 		return rc;
 	collect_names(cols, ncols, cells, lens, &c);

@@ -25,4 +25,43 @@ bool anon_sh_identifier_type(enum anon_type type);
 /* The year of an ISO 8601 date "YYYY[-MM[-DD[Thh...]]]", or -1. */
 int anon_iso_year(const char *in, size_t n);
 
+/*
+ * anon_pseudonym and anon_date_shift_days with o's HMAC cache: the keyed
+ * context is kept in o (o may be NULL: no cache) and reused while the key
+ * is the same.  Same results and errors as the uncached functions.
+ */
+int anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
+			  size_t key_len, const char *id, size_t id_len,
+			  char out[ANON_PSEUDONYM_HEX + 1]);
+int anon_date_shift_days_cached(struct anon_record_out *o, const uint8_t *key,
+				size_t key_len, const char *id, size_t id_len,
+				unsigned max_days, int *days);
+/* One line of the schema / field-spec text formats: up to
+ * ANON_SPEC_FIELDS_MAX comma-separated fields, trimmed (nf is one more
+ * than the maximum when the line has more). */
+#define ANON_SPEC_FIELDS_MAX 5
+struct anon_spec_line {
+	const char *f[ANON_SPEC_FIELDS_MAX];
+	size_t len[ANON_SPEC_FIELDS_MAX];
+	size_t nf;
+	unsigned line;
+	size_t offset;
+};
+/* The next line that is not blank or a '#' comment, from *pos (advanced;
+ * *lineno counts lines); false at the end. */
+bool anon_spec_next(const char *text, size_t n, size_t *pos, unsigned *lineno,
+		    struct anon_spec_line *l);
+/* Fails with "line L, field F: ..." and diag->line/column set. */
+int anon_spec_fail(struct mm_diag *diag, int err,
+		   const struct anon_spec_line *l, unsigned field,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Fields 1-3 of l (name, type, role) into col (name strdup'ed). */
+int anon_spec_column(const struct anon_spec_line *l, struct anon_column *col,
+		     struct mm_diag *diag);
+/* The text-size and NUL checks of a schema or field-spec text. */
+int anon_spec_check_text(const char *text, size_t n, struct mm_diag *diag);
+
+/* Frees o's HMAC cache and wipes its key copy. */
+void anon_mac_cache_release(struct anon_record_out *o);
+
 #endif

@@ -47,8 +47,9 @@ void tset_clear(struct tset *s);
 int tset_add(struct tset *s, const uint32_t *key, uint32_t count, uint32_t *at);
 /* The index of key, or -1. */
 long tset_find(const struct tset *s, const uint32_t *key);
-/* Frees the hash index of a set that is only read from now on. */
-void tset_drop_index(struct tset *s);
+/* Shrinks a set whose capacity is over four times its size; MM_ERR_NOMEM
+ * leaves it usable as it was. */
+int tset_compact(struct tset *s);
 
 /* ---- the prepared context of one release ---- */
 

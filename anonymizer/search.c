@@ -36,7 +36,7 @@ enum {
 	T_DONE = 8,    /* evaluated */
 };
 
-#define CACHE_ENTRIES	8
+#define CACHE_ENTRIES	128
 #define CACHE_BYTES_MAX (192u << 20)
 
 struct centry {
@@ -253,6 +253,8 @@ static int evaluate(struct search *s, const unsigned *lv, struct eval *e)
 	if (err != MM_OK)
 		return err;
 	if (!e->aborted) {
+		if (tset_compact(&dst->t) != MM_OK)
+			return MM_ERR_NOMEM;
 		memcpy(dst->lv, lv, s->pp->nq * sizeof(*lv));
 		dst->used = true;
 		dst->stamp = ++s->clock;

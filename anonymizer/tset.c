@@ -65,13 +65,6 @@ void tset_release(struct tset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void tset_drop_index(struct tset *s)
-{
-	free(s->slots);
-	s->slots = NULL;
-	s->nslots = 0;
-}
-
 static void reindex(struct tset *s)
 {
 	memset(s->slots, 0, s->nslots * sizeof(*s->slots));
@@ -174,4 +167,29 @@ void tset_clear(struct tset *s)
 		memset(s->slots, 0, s->nslots * sizeof(*s->slots));
 	}
 	s->n = 0;
+}
+
+int tset_compact(struct tset *s)
+{
+	size_t cap = s->n > 0 ? s->n : 1;
+	if (cap * 4 >= s->cap)
+		return MM_OK;
+	uint32_t *keys = realloc(s->keys, cap * s->width * sizeof(*keys));
+	if (keys == NULL)
+		return MM_ERR_NOMEM;
+	s->keys = keys;
+	uint32_t *counts = realloc(s->counts, cap * sizeof(*counts));
+	if (counts == NULL)
+		return MM_ERR_NOMEM;
+	s->counts = counts;
+	size_t nslots = slots_for(cap);
+	uint64_t *slots = calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return MM_ERR_NOMEM;
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = nslots;
+	s->cap = cap;
+	reindex(s);
+	return MM_OK;
 }

@@ -218,8 +218,13 @@ int cmd_attest(int argc, char **argv);
 int cmd_head(int argc, char **argv);
 int cmd_proof(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_anonymize(int argc, char **argv);
 int cmd_whoami(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
+#ifdef MM_MARKET /* cmd_market.c, built with the market module */
+int cmd_requests(int argc, char **argv);
+int cmd_balance(int argc, char **argv);
+#endif
 
 #endif

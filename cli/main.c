@@ -15,9 +15,16 @@ static const struct {
 	{"head", cmd_head, "fetch and check the node's signed tree head"},
 	{"proof", cmd_proof, "check a receipt offline (proof verify)"},
 	{"verify", cmd_verify, "verify a ledger data directory offline"},
+	{"anonymize", cmd_anonymize,
+	 "k-anonymize a CSV batch and write the steward's report"},
 	{"login", cmd_login, "sign a login and print a session token"},
 	{"whoami", cmd_whoami, "ask the node who it takes you to be"},
 	{"logout", cmd_logout, "revoke a session token"},
+#ifdef MM_MARKET
+	{"requests", cmd_requests, "list the node's data requests"},
+	{"balance", cmd_balance,
+	 "a patient's balance over its per-request accounts"},
+#endif
 };
 
 static void usage(FILE *f)

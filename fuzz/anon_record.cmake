@@ -1,3 +1,3 @@
 # The per-record stage's parser of outside input: the free-text scrubber.
-# (The CSV and FHIR readers get their targets when they land.)
+# (The CSV and FHIR readers: fuzz/anon_input.cmake.)
 mm_fuzz(fuzz_anon_scrub anonymizer)

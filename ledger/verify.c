@@ -362,32 +362,44 @@ static int replay_block(struct verify *v, MDB_txn *txn, MDB_txn **w,
 	return err;
 }
 
+/* A cursor at the first record of name in txn, or NULL when the database
+ * is absent (which compares equal to empty: a module may open its state
+ * without ever writing to it). */
+static MDB_cursor *state_cursor(MDB_txn *txn, const char *name, MDB_val *k,
+				MDB_val *v, int *rc)
+{
+	MDB_cursor *c = NULL;
+	MDB_dbi dbi;
+
+	*rc = MDB_NOTFOUND;
+	if (mdb_dbi_open(txn, name, 0, &dbi) || mdb_cursor_open(txn, dbi, &c))
+		return NULL;
+	*rc = mdb_cursor_get(c, k, v, MDB_FIRST);
+	return c;
+}
+
+static int state_step(MDB_cursor *c, MDB_val *k, MDB_val *v)
+{
+	return c ? mdb_cursor_get(c, k, v, MDB_NEXT) : MDB_NOTFOUND;
+}
+
 /* Compares state database name of both ledgers, key by key. */
 static void compare_state(struct verify *v, MDB_txn *a, MDB_txn *b,
 			  const char *name)
 {
-	MDB_dbi da, db;
-	MDB_cursor *ca = NULL, *cb = NULL;
 	MDB_val ka, va, kb, vb;
 	int ra, rb;
+	MDB_cursor *ca = state_cursor(a, name, &ka, &va, &ra);
+	MDB_cursor *cb = state_cursor(b, name, &kb, &vb, &rb);
 	uint64_t n = 0;
 
-	if (mdb_dbi_open(a, name, 0, &da) || mdb_dbi_open(b, name, 0, &db)) {
-		fail_at(v, F_STATE, v->head.size, 0, MM_ERR_CORRUPT,
-			"state %s exists on one side only", name + 2);
-		return;
-	}
-	mdb_cursor_open(a, da, &ca);
-	mdb_cursor_open(b, db, &cb);
-	ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
-	rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
 	for (; ra == 0 && rb == 0; n++) {
 		if (ka.mv_size != kb.mv_size || va.mv_size != vb.mv_size ||
 		    memcmp(ka.mv_data, kb.mv_data, ka.mv_size) ||
 		    memcmp(va.mv_data, vb.mv_data, va.mv_size))
 			break;
-		ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
-		rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+		ra = state_step(ca, &ka, &va);
+		rb = state_step(cb, &kb, &vb);
 	}
 	if (ra != rb || ra == 0)
 		fail_at(v, F_STATE, v->head.size, 0, MM_ERR_CORRUPT,

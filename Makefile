@@ -35,6 +35,7 @@ test: debug
 	@cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: release
+	@scripts/install-deps --bench
 	@scripts/bench $(RELEASE)
 
 fuzz:

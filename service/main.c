@@ -17,6 +17,8 @@
 
 #include <event2/thread.h>
 
+#include "service/blobs.h"
+
 #define DRAIN_POLL_US 2000
 
 static void log_serving(struct mmd *srv)
@@ -66,6 +68,8 @@ static void cleanup(struct mmd *srv)
 	srv->node = NULL;
 	mmd_auth_free(srv->auth);
 	srv->auth = NULL;
+	mmd_blobs_close(srv->blobs);
+	srv->blobs = NULL;
 	mmd_tls_free(srv);
 	libevent_global_shutdown();
 }

@@ -24,6 +24,14 @@ static const char *const route_names[MMD_R__COUNT] = {
 	[MMD_R_METRICS] = "/metrics",
 	[MMD_R_SESSION] = "/v1/session",
 	[MMD_R_WHOAMI] = "/v1/whoami",
+	[MMD_R_REQUESTS] = "/v1/requests",
+	[MMD_R_REQUEST] = "/v1/requests/{id}",
+	[MMD_R_PARTICIPANT] = "/v1/participants/{id}",
+	[MMD_R_ACCOUNT] = "/v1/accounts/{id}",
+	[MMD_R_CONSENT] = "/v1/consents/{request}",
+	[MMD_R_CONTRIBUTION] = "/v1/contributions/{tx}",
+	[MMD_R_RELEASE] = "/v1/releases/{id}",
+	[MMD_R_PAYOUTS] = "/v1/payouts/{release}",
 	[MMD_R_UNMATCHED] = "unmatched",
 };
 

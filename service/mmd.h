@@ -86,6 +86,14 @@ enum mmd_route {
 	MMD_R_METRICS,
 	MMD_R_SESSION,
 	MMD_R_WHOAMI,
+	MMD_R_REQUESTS,
+	MMD_R_REQUEST,
+	MMD_R_PARTICIPANT,
+	MMD_R_ACCOUNT,
+	MMD_R_CONSENT,
+	MMD_R_CONTRIBUTION,
+	MMD_R_RELEASE,
+	MMD_R_PAYOUTS,
 	MMD_R_UNMATCHED,
 	MMD_R__COUNT
 };
@@ -133,6 +141,9 @@ struct mmd {
 	struct mmd_metrics metrics;
 	SSL_CTX *tls;	       /* NULL: plain HTTP */
 	struct mmd_auth *auth; /* session key, replay cache, revocations */
+	struct mmd_blobs *blobs; /* staged records, datasets (blobs.h) */
+	struct tokens *tokens;	 /* the token module (setup.c owns it) */
+	struct market *market;	 /* NULL when built without market/ */
 };
 
 /* One request being answered, on its worker's thread. */

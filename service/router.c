@@ -1,6 +1,7 @@
 /* router.c - the evhttp generic callback: admission, route matching,
  * 404 and 405 with problem documents. */
 #include "mmd.h"
+#include "service/mkt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,22 @@ static const struct route routes[] = {
 	 EVHTTP_REQ_POST | EVHTTP_REQ_DELETE, "POST, DELETE", mmd_session},
 	{MMD_R_WHOAMI, "/v1/whoami", false, NULL, M_GET, "GET, HEAD",
 	 mmd_get_whoami},
+	{MMD_R_REQUESTS, "/v1/requests", false, NULL, M_GET, "GET, HEAD",
+	 mmd_get_requests},
+	{MMD_R_REQUEST, "/v1/requests/", true, "{id}", M_GET, "GET, HEAD",
+	 mmd_get_request},
+	{MMD_R_PARTICIPANT, "/v1/participants/", true, "{id}", M_GET,
+	 "GET, HEAD", mmd_get_participant},
+	{MMD_R_ACCOUNT, "/v1/accounts/", true, "{id}", M_GET, "GET, HEAD",
+	 mmd_get_account},
+	{MMD_R_CONSENT, "/v1/consents/", true, "{request}", M_GET, "GET, HEAD",
+	 mmd_get_consent},
+	{MMD_R_CONTRIBUTION, "/v1/contributions/", true, "{tx}", M_GET,
+	 "GET, HEAD", mmd_get_contribution},
+	{MMD_R_RELEASE, "/v1/releases/", true, "{id}", M_GET, "GET, HEAD",
+	 mmd_get_release},
+	{MMD_R_PAYOUTS, "/v1/payouts/", true, "{release}", M_GET, "GET, HEAD",
+	 mmd_get_payouts},
 };
 
 void mmd_routes_print(FILE *f)

@@ -11,7 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "service/blobs.h"
 #include "tokens/tokens.h"
+#ifdef MMD_MARKET
+#include "market/market.h"
+#endif
 
 #define LISTEN_BACKLOG 1024
 
@@ -111,6 +115,28 @@ static int open_ledger(struct mmd *srv, const struct ledger_config *cfg)
 	return err;
 }
 
+/*
+ * The blob store: its key is made at --init, or when DIR/blobs does not
+ * exist yet (a data directory from before the store: no blob can be
+ * encrypted under a key that was lost).
+ */
+static int open_blobs(struct mmd *srv)
+{
+	char path[MMD_PATH_MAX + 8];
+	struct mm_diag diag = {0};
+	bool create;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/blobs", srv->opts.data_dir);
+	create = srv->opts.init || access(path, F_OK) != 0;
+	err = mmd_blobs_open(srv->opts.data_dir, create,
+			     MMD_BLOB_BYTES_MAX_DEFAULT, &srv->blobs, &diag);
+	if (err)
+		mmd_log("error", NULL, "cannot open the blob store: %s",
+			diag.msg);
+	return err;
+}
+
 int mmd_setup_ledger(struct mmd *srv)
 {
 	const struct mmd_opts *o = &srv->opts;
@@ -132,6 +158,8 @@ int mmd_setup_ledger(struct mmd *srv)
 		return err;
 	}
 	err = open_ledger(srv, &cfg);
+	if (!err)
+		err = open_blobs(srv);
 	if (err)
 		return err;
 	err = tokens_open(srv->ledger, ledger_key_public(srv->node),
@@ -141,6 +169,17 @@ int mmd_setup_ledger(struct mmd *srv)
 			mm_strerror(err));
 		return err;
 	}
+	srv->tokens = node_tokens;
+#ifdef MMD_MARKET
+	/* Like the tokens module, it lives for the process's whole life. */
+	err = market_open(srv->ledger, node_tokens,
+			  ledger_key_public(srv->node), &srv->market);
+	if (err) {
+		mmd_log("error", NULL, "cannot register the market types: %s",
+			mm_strerror(err));
+		return err;
+	}
+#endif
 	srv->types = ledger_types(srv->ledger, &srv->ntypes);
 	err = ledger_start(srv->ledger);
 	if (err)

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "market/market.h"
 #include "tokens/tokens.h"
 
 #define CLI_THREADS_MAX 1024
@@ -61,22 +62,23 @@ static json_t *report_json(const struct ledger_verify_report *rep, int rc,
 }
 
 /*
- * The replay registers the token types (tokens_setup), and after it the
+ * The replay registers the token and marketplace types (market_setup,
+ * which includes tokens_setup), and after it the
  * token totals are re-summed on the stored state, which the replay has
  * just shown equal to its own: minted - burned = balances + escrows.
  */
 static int verify_all(const char *dir, unsigned threads,
 		      struct ledger_verify_report *rep)
 {
-	struct tokens_setup ts;
+	struct market_setup ms;
 	struct mm_diag d = {0};
-	int rc = tokens_setup_load(dir, &ts, &d);
+	int rc = market_setup_load(dir, &ms, &d);
 
 	if (rc != MM_OK) /* not a ledger: let the verifier say why */
 		return ledger_verify_dir(dir, NULL, NULL, threads, rep);
-	rc = ledger_verify_dir(dir, tokens_setup, &ts, threads, rep);
-	tokens_free(ts.tokens);
-	if (rc == MM_OK && !ts.absent) {
+	rc = ledger_verify_dir(dir, market_setup, &ms, threads, rep);
+	market_setup_release(&ms);
+	if (rc == MM_OK && !ms.tokens.absent) {
 		rc = tokens_audit_dir(dir, &d);
 		if (rc != MM_OK) {
 			rep->err = rc;

@@ -1,0 +1,129 @@
+/*
+ * internal.h - what market's own files share: struct market, the state
+ * databases and their canonical records (docs/PROTOCOL.md "Marketplace",
+ * state layout), and the helpers every apply uses.
+ *
+ * State databases (keys are fixed-width bytes; values canonical msgpack
+ * maps whose fields are the public structs' fields):
+ *
+ *   market.meta     "config"                 -> config record
+ *                   "requests"               -> u64be requests opened
+ *   market.part     participant id(32)       -> {index, role, active}
+ *   market.policy   policy id(32)            -> {kind, source}
+ *   market.req      request id(16)           -> request record
+ *   market.reqlist  u64be ordinal            -> request id(16)
+ *   market.consent  request(16) ‖ author(32) -> consent record
+ *   market.contrib  request(16) ‖ u64be ord  -> contribution record
+ *   market.ctx      submit tx id(32)         -> request(16) ‖ u64be ord
+ *   market.cpay     request(16) ‖ payee(32)  -> u64be ord
+ *   market.rel      release id(16)           -> release record
+ *   market.relc     release(16) ‖ u64be pos  -> contribution tx id(32)
+ *   market.review   release(16) ‖ steward(32)-> {approve, index, note}
+ *   market.pay      release(16) ‖ u64be pos  -> payout record
+ *   market.disc     release(16) ‖ u64be pos  -> disclosure record
+ */
+#ifndef MARKET_INTERNAL_H
+#define MARKET_INTERNAL_H
+
+#include "market.h"
+
+#define REC_BYTES_MAX (64 * 1024)
+#define KEY2_BYTES    (MARKET_ID_BYTES + LEDGER_HASH_BYTES)
+#define KEYN_BYTES    (MARKET_ID_BYTES + 8)
+
+struct market {
+	struct ledger *l;
+	struct tokens *t;
+	uint8_t node_pk[LEDGER_PK_BYTES];
+	unsigned db_meta, db_part, db_policy, db_req, db_reqlist, db_consent,
+		db_contrib, db_ctx, db_cpay, db_rel, db_relc, db_review, db_pay,
+		db_disc, db_tokens_meta;
+};
+
+/* util.c: keys, big-endian, amounts. */
+void put_u64be(uint8_t out[8], uint64_t v);
+uint64_t get_u64be(const uint8_t in[8]);
+void key2(uint8_t out[KEY2_BYTES], const uint8_t id[MARKET_ID_BYTES],
+	  const uint8_t h[LEDGER_HASH_BYTES]);
+void keyn(uint8_t out[KEYN_BYTES], const uint8_t id[MARKET_ID_BYTES],
+	  uint64_t n);
+/* out = a + sign * b (sign +1 or -1) over canonical digit strings.
+ * MM_ERR_RANGE when negative, MM_ERR_LIMIT past TOKENS_DIGITS_MAX. */
+int amount_op(const char *a, const char *b, int sign,
+	      char out[TOKENS_AMOUNT_STR_MAX]);
+/* A str/bin value copied NUL-terminated into out (cap bytes).
+ * MM_ERR_LIMIT when it does not fit. */
+int val_cstr(const struct ledger_val *v, char *out, size_t cap);
+
+/* records.c: canonical encodings and strict decodings of the records.
+ * Decoders return MM_ERR_CORRUPT for anything but their own encoding. */
+int rec_config_enc(struct ledger_buf *b, const struct market_config *c);
+int rec_config_dec(const uint8_t *v, size_t n, struct market_config *c);
+int rec_part_enc(struct ledger_buf *b, const struct market_participant *p);
+int rec_part_dec(const uint8_t *v, size_t n, struct market_participant *p);
+int rec_request_enc(struct ledger_buf *b, const struct market_request *r);
+int rec_request_dec(const uint8_t *v, size_t n, struct market_request *r);
+int rec_consent_enc(struct ledger_buf *b, const struct market_consent *c);
+int rec_consent_dec(const uint8_t *v, size_t n, struct market_consent *c);
+int rec_contrib_enc(struct ledger_buf *b, const struct market_contribution *c);
+int rec_contrib_dec(const uint8_t *v, size_t n, struct market_contribution *c);
+int rec_release_enc(struct ledger_buf *b, const struct market_release *r);
+int rec_release_dec(const uint8_t *v, size_t n, struct market_release *r);
+int rec_review_enc(struct ledger_buf *b, const struct market_review *r);
+int rec_review_dec(const uint8_t *v, size_t n, struct market_review *r);
+int rec_payout_enc(struct ledger_buf *b, const struct market_payout *p);
+int rec_payout_dec(const uint8_t *v, size_t n, struct market_payout *p);
+int rec_disc_enc(struct ledger_buf *b, const struct market_disclosure *d);
+int rec_disc_dec(const uint8_t *v, size_t n, struct market_disclosure *d);
+
+/* apply helpers (types.c). */
+/* Refuses unless author = SHA-256(key). */
+int author_is_key(struct ledger_apply *a, const struct ledger_tx *tx);
+int load_config(struct market *m, struct ledger_apply *a,
+		struct market_config *c);
+/* The author's participant record; role NONE when unregistered. */
+int load_part(struct market *m, struct ledger_apply *a,
+	      const uint8_t id[LEDGER_HASH_BYTES],
+	      struct market_participant *p);
+/* The request record (malloc'd, free it); refuses unknown requests. */
+int load_request(struct market *m, struct ledger_apply *a,
+		 const uint8_t id[MARKET_ID_BYTES], struct market_request **r);
+int store_request(struct market *m, struct ledger_apply *a,
+		  const struct market_request *r);
+/* Puts b's bytes (a finished record) under key in db and releases b. */
+int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
+	    struct ledger_buf *b);
+/* A tokens move id: the first 16 bytes of SHA-256(tag ‖ tx id ‖ u64be i). */
+void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
+	     const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i);
+
+/* requests.c: refuses unless the author is an admitted participant of
+ * role (after author_is_key and the config); the request types. */
+int need_role(struct market *m, struct ledger_apply *a,
+	      const struct ledger_tx *tx, enum market_role role);
+int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
+int fund_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
+int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
+
+/* lifecycle.c: the consent / contribution / release types. */
+int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+		  void *arg);
+int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
+int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+		     void *arg);
+int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+		  void *arg);
+int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
+int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+		     void *arg);
+/* payout.c: the payouts of an approved release, inside review's apply. */
+/* Consent of author on request valid at the block time and covering the
+ * request's purpose and fields; refuses with the reason otherwise. */
+int consent_check(struct market *m, struct ledger_apply *a,
+		  const struct market_request *r,
+		  const uint8_t author[LEDGER_HASH_BYTES], const char *where);
+int payout_release(struct market *m, struct ledger_apply *a,
+		   const struct ledger_tx *tx, struct market_release *rel,
+		   struct market_request *req);
+
+#endif

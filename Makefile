@@ -21,7 +21,7 @@ deps:
 	@scripts/install-deps
 
 release: deps
-	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DMM_TESTS=OFF >/dev/null
 	@cmake --build $(RELEASE) -j $(JOBS)
 
 debug: deps

@@ -250,11 +250,13 @@ static int write_atomic(const char *sub, const char *file, const uint8_t *f,
 			size_t n)
 {
 	char tmp[BLOB_FILE_MAX];
-	int fd, err;
+	int fd, err, len;
 
 	if (mkdir(sub, 0700) != 0 && errno != EEXIST)
 		return MM_ERR_IO;
-	snprintf(tmp, sizeof(tmp), "%s/.tmp.XXXXXX", sub);
+	len = snprintf(tmp, sizeof(tmp), "%s/.tmp.XXXXXX", sub);
+	if (len < 0 || (size_t)len >= sizeof(tmp))
+		return MM_ERR_LIMIT;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return MM_ERR_IO;

@@ -316,16 +316,18 @@ START_TEST(no_temporaries_left)
 {
 	struct mmd_blobs *b = open_ok(1024);
 	uint8_t p[64], id[32];
-	char *path, *slash;
+	char *path;
 	DIR *d;
 	struct dirent *e;
 	unsigned files = 0;
 
 	fill(p, sizeof(p), 8);
 	ck_assert_int_eq(mmd_blobs_put(b, p, sizeof(p), id, NULL), MM_OK);
-	path = blob_path(id);
-	slash = strrchr(path, '/');
-	*slash = '\0';
+	{
+		char hex[2 * MMD_BLOB_ID_BYTES + 1];
+		ledger_hex(id, MMD_BLOB_ID_BYTES, hex);
+		ck_assert_int_gt(asprintf(&path, "%s/blobs/%.2s", dir, hex), 0);
+	}
 	d = opendir(path);
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)) != NULL) {

@@ -1011,7 +1011,9 @@ static size_t spec_ops(const char *file, char ops[][ROUTE_BYTES_MAX])
 		if (ind == 2) {
 			ck_assert_msg(key[0] == '/', "line %zu: not a path",
 				      lineno);
-			snprintf(path, sizeof(path), "%s", key);
+			ck_assert_msg(strlen(key) < sizeof(path),
+				      "line %zu: path too long", lineno);
+			memcpy(path, key, strlen(key) + 1);
 			continue;
 		}
 		ck_assert_msg(path[0], "line %zu: no path", lineno);

@@ -23,7 +23,7 @@ static const char anonymize_usage[] =
 	"         [--l-diversity distinct|entropy] [--sensitive COL]\n"
 	"         [--qi COL=HIERARCHY]... [--identifier COL]...\n"
 	"         [--suppression S] [--sep C] [--risk-threshold R]\n"
-	"         [--population-share P] [--fhir]\n"
+	"         [--population-share P] [--fhir --fields SPEC]\n"
 	"Finds the full-domain generalization of least information loss that\n"
 	"makes the batch k-anonymous (and l-diverse on --sensitive), removing\n"
 	"at most the share S of records, and writes the released CSV and the\n"
@@ -41,6 +41,7 @@ static const char anonymize_usage[] =
 struct anz {
 	const char *profile, *in, *out, *report, *k, *l, *ldiv, *sensitive;
 	const char *supp, *sep, *risk, *pop;
+	const char *fields; /* with --fhir: the FHIR field spec file */
 	bool fhir;
 	size_t nqi, nid;
 	const char *qi_col[ANON_QI_MAX];
@@ -621,6 +622,28 @@ static int stdout_write(void *ctx, const void *bytes, size_t n)
 	return fwrite(bytes, 1, n, stdout) == n ? MM_OK : MM_ERR_IO;
 }
 
+/* Reads a FHIR R4 document into a table, columns per the field spec. */
+static int read_fhir(const struct anz *a, const char *text, size_t n,
+		     struct anon_table **t, struct mm_diag *d)
+{
+	struct anon_fhir_spec spec = {NULL, 0};
+	uint8_t *st = NULL;
+	size_t sn = 0;
+	int rc = cli_read_file(a->fields, ANZ_IN_BYTES_MAX, &st, &sn, d);
+
+	if (rc == MM_OK)
+		rc = anon_fhir_spec_parse(&spec, (const char *)st, sn, d);
+	if (rc != MM_OK) {
+		free(st);
+		return mm_fail(d, rc, d->offset, "--fields %s: %s", a->fields,
+			       d->msg);
+	}
+	rc = anon_fhir_read(t, text, n, spec.fields, spec.nfields, d);
+	anon_fhir_spec_release(&spec);
+	free(st);
+	return rc;
+}
+
 /* Loads the input and runs the search; prints the error on failure. */
 static int run(struct anz *a, struct anon_table **t, struct anon_release *r)
 {
@@ -632,7 +655,8 @@ static int run(struct anz *a, struct anon_table **t, struct anon_release *r)
 		cli_err_file("anonymize", "--in", a->in, rc, &d);
 		return CLI_FAIL;
 	}
-	rc = read_rows(a, (char *)text, n, t, &d);
+	rc = a->fhir ? read_fhir(a, (const char *)text, n, t, &d)
+		     : read_rows(a, (char *)text, n, t, &d);
 	explicit_bzero(text, n);
 	free(text);
 	if (rc != MM_OK) {
@@ -689,6 +713,7 @@ static int parse_args(struct anz *a, int argc, char **argv)
 		{"risk-threshold", &a->risk, NULL},
 		{"population-share", &a->pop, NULL},
 		{"fhir", NULL, &a->fhir},
+		{"fields", &a->fields, NULL},
 	};
 	struct cli_args args;
 	char **nargv = calloc((size_t)argc + 1, sizeof(*nargv));
@@ -708,10 +733,11 @@ static int parse_args(struct anz *a, int argc, char **argv)
 	if (args.npos > 0)
 		return cli_usage_err("anonymize", "unexpected argument '%s'",
 				     args.pos[0]);
-	if (a->fhir)
+	if (a->fhir != (a->fields != NULL))
 		return cli_usage_err("anonymize",
-				     "--fhir: the FHIR reader is not "
-				     "available yet; convert to CSV first");
+				     "--fhir and --fields SPEC go together "
+				     "(SPEC names the columns to take from "
+				     "the FHIR resources)");
 	if (cli_require("anonymize", "--in", a->in) != CLI_OK ||
 	    cli_require("anonymize", "--out", a->out) != CLI_OK ||
 	    cli_require("anonymize", "--report", a->report) != CLI_OK)

@@ -598,6 +598,60 @@ START_TEST(cli_adult)
 }
 END_TEST
 
+/* --fhir --fields: the columns a field spec names, read from the Synthea
+ * bundles in ../shared/data/fhir; --fhir without --fields is a usage
+ * error. */
+START_TEST(cli_fhir)
+{
+	char *dir = tu_tmpdir();
+	char *fhir = tu_shared("fhir/synthea/Carroll471_OHara248_"
+			       "274f5452-2a39-44c4-a7cb-f36de467762e.json");
+	char spec[512], out[512], rep[512];
+	snprintf(spec, sizeof(spec), "%s/spec.txt", dir);
+	snprintf(out, sizeof(out), "%s/out.csv", dir);
+	snprintf(rep, sizeof(rep), "%s/report.json", dir);
+	FILE *f = fopen(spec, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("id,patient_id,identifier,Patient.id\n"
+	      "birth,date,quasi,Patient.birthDate\n"
+	      "zip,zip,quasi,Patient.address.postalCode\n",
+	      f);
+	ck_assert_int_eq(fclose(f), 0);
+	char *argv[] = {NULL,
+			"anonymize",
+			"--fhir",
+			"--fields",
+			spec,
+			"--in",
+			fhir,
+			"--k",
+			"1",
+			"--qi",
+			"birth=builtin:date",
+			"--qi",
+			"zip=builtin:zip",
+			"--identifier",
+			"id",
+			"--out",
+			out,
+			"--report",
+			rep,
+			NULL};
+	ck_assert_int_eq(run_cli(argv), 0);
+	size_t n;
+	uint8_t *csv = tu_read_file(out, &n);
+	/* The identifier is dropped; birth date and ZIP as in the bundle. */
+	ck_assert_str_eq((char *)csv, "birth,zip\n1954-06-13,01464\n");
+	free(csv);
+	argv[3] = "--k"; /* --fhir without --fields */
+	argv[4] = "1";
+	ck_assert_int_eq(run_cli(argv), 2);
+	tu_rmtree(dir);
+	free(dir);
+	free(fhir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("anon_release");
@@ -625,6 +679,7 @@ static Suite *suite(void)
 	tc = tcase_create("cli");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, cli_adult);
+	tcase_add_test(tc, cli_fhir);
 	suite_add_tcase(s, tc);
 	return s;
 }

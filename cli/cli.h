@@ -14,6 +14,9 @@
 
 #include "ledger/ledger.h"
 #include "service/httpsig.h"
+#ifdef MM_MARKET
+#include "tokens/tokens.h"
+#endif
 
 /* Exit statuses: success, a failed operation or check, bad usage. */
 enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -225,6 +228,123 @@ int cmd_logout(int argc, char **argv);
 #ifdef MM_MARKET /* cmd_market.c, built with the market module */
 int cmd_requests(int argc, char **argv);
 int cmd_balance(int argc, char **argv);
+int cmd_synth(int argc, char **argv); /* cmd_synth.c */
+int cmd_receipts(int argc, char **argv);
+int cmd_register(int argc, char **argv); /* cmd_register.c */
+int cmd_admit(int argc, char **argv);
+int cmd_mint(int argc, char **argv); /* cmd_tokens.c */
+int cmd_transfer(int argc, char **argv);
+int cmd_policy(int argc, char **argv);	/* cmd_policy.c */
+int cmd_request(int argc, char **argv); /* cmd_request.c */
+int cmd_audit(int argc, char **argv);	/* cmd_audit.c */
+int cmd_consent(int argc, char **argv);	/* cmd_consent.c */
+int cmd_contribute(int argc, char **argv); /* cmd_contribute.c */
+int cmd_release(int argc, char **argv);	   /* cmd_release.c */
+
+/* ---- mkt.c: what the marketplace commands share ----------------------- */
+
+#define CLI_MKT_PATH_MAX     256  /* one request path */
+#define CLI_MKT_REQUESTS_MAX 4096 /* requests a listing walks */
+#define CLI_MKT_AMOUNT_MAX   (TOKENS_DIGITS_MAX + 3) /* base units + NUL */
+
+/*
+ * The options every marketplace command shares: --server, --ca-file,
+ * --insecure-skip-verify, --timeout-s, --node-key/--node-key-file (pin
+ * the node key receipts and heads must be signed by) and --json.  Put
+ * CLI_MKT_OPTS(&m) in a command's option table, then call cli_mkt_parse.
+ */
+struct cli_mkt {
+	const char *server, *ca_file, *timeout, *node_hex, *node_file;
+	bool json, insecure;
+	struct cli_url u;
+	unsigned timeout_s;
+	uint8_t pin_pk[LEDGER_PK_BYTES];
+	const uint8_t *pin; /* pin_pk when a node key is pinned, else NULL */
+};
+#define CLI_MKT_OPTS(m)                                                        \
+	{"server", &(m)->server, NULL}, {"ca-file", &(m)->ca_file, NULL},      \
+		{"timeout-s", &(m)->timeout, NULL},                            \
+		{"node-key", &(m)->node_hex, NULL},                            \
+		{"node-key-file", &(m)->node_file, NULL},                      \
+		{"json", NULL, &(m)->json},                                    \
+		{"insecure-skip-verify", NULL, &(m)->insecure}
+
+/*
+ * Parses argv against opts (which include CLI_MKT_OPTS(m)), prints usage
+ * and sets *done on --help, refuses positional arguments, requires and
+ * checks --server, --timeout-s and the node pin.  CLI_OK or (printed)
+ * CLI_USAGE / CLI_FAIL.
+ */
+int cli_mkt_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
+		  const char *usage, struct cli_mkt *m, bool *done);
+/* Loads the Ed25519 key file of --opt; with seed not NULL also its raw
+ * seed (wipe it).  Prints the error; CLI_FAIL. */
+int cli_mkt_key(const char *cmd, const char *opt, const char *path,
+		struct ledger_key **key, uint8_t *seed);
+/* Parses --opt as n bytes of hex (2n digits); CLI_USAGE naming it. */
+int cli_mkt_hex(const char *cmd, const char *opt, const char *s, uint8_t *out,
+		size_t n);
+/* Checks --opt's decimal token amount syntax ("12.5") before any I/O;
+ * CLI_USAGE naming it. */
+int cli_mkt_amount_syntax(const char *cmd, const char *opt, const char *s);
+/* --opt's token amount in base units at precision; CLI_USAGE naming it
+ * (too many decimals, zero, too large). */
+int cli_mkt_amount(const char *cmd, const char *opt, const char *s,
+		   unsigned precision, char out[CLI_MKT_AMOUNT_MAX]);
+/* a += b, both canonical base-unit digit strings (a has cap bytes);
+ * false when b is not digits or the sum does not fit. */
+bool cli_mkt_add(char *a, size_t cap, const char *b);
+/* Base units shown as tokens at precision (units itself on failure). */
+void cli_mkt_tokens(const char *units, unsigned precision,
+		    char out[CLI_MKT_AMOUNT_MAX]);
+/* The chain's token precision (from its tokens.init entry).  CLI_FAIL. */
+int cli_mkt_precision(const char *cmd, const struct cli_mkt *m,
+		      unsigned *precision);
+/* GET path, RFC 9421-signed with key when key is not NULL: the 2xx JSON
+ * answer, or NULL after printing the error. */
+json_t *cli_mkt_get(const char *cmd, const struct cli_mkt *m,
+		    const char *path, const struct ledger_key *key);
+/* Every request of the node's listing (at most CLI_MKT_REQUESTS_MAX), as
+ * one JSON array, or NULL after printing the error. */
+json_t *cli_mkt_requests(const char *cmd, const struct cli_mkt *m);
+/*
+ * Signs body (a canonical map) as type with key, POSTs it to /v1/tx and
+ * checks the receipt: our leaf and tx id, the head's signature (by the
+ * pinned key) and the inclusion proof.  Fills r.  Prints the error;
+ * CLI_FAIL.
+ */
+int cli_mkt_submit(const char *cmd, const struct cli_mkt *m,
+		   const struct ledger_key *key, const char *type,
+		   const struct ledger_buf *body, struct ledger_receipt *r);
+/* A fresh transfer id: the time in ms (big-endian, so ids ascend) and 8
+ * random bytes.  MM_ERR_CRYPTO. */
+int cli_mkt_xfer_id(uint8_t id[TOKENS_ID_BYTES]);
+/*
+ * Prints the outcome of a submitted transaction: with --json, result (an
+ * object, stolen) plus "receipt"; else one "name: value" line per string
+ * or integer member of result, then the receipt's index, block and tx id.
+ */
+void cli_mkt_emit(const struct cli_mkt *m, json_t *result,
+		  const struct ledger_receipt *r);
+
+/* ---- cmd_consent.c: shared by consent, contribute and release ---------- */
+
+#define CLI_MKT_HEADERS_MAX 16 /* header strings (names and values) */
+
+/*
+ * method on path with body[0..n) of type ctype (NULL: no body), RFC
+ * 9421-signed with key when key is not NULL, plus the NULL-terminated
+ * name, value, ... list extra (may be NULL): the 2xx JSON answer, or NULL
+ * after printing the error.
+ */
+json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
+		     const char *method, const char *path, const char *ctype,
+		     const void *body, size_t n, const struct ledger_key *key,
+		     const char *const *extra);
+/* The patient's key for request (16 bytes) derived from the master key
+ * file at path (--key).  Prints the error; CLI_FAIL. */
+int cli_mkt_patient_key(const char *cmd, const char *path,
+			const uint8_t req[16], struct ledger_key **out);
 #endif
 
 #endif

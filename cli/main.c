@@ -23,7 +23,25 @@ static const struct {
 #ifdef MM_MARKET
 	{"requests", cmd_requests, "list the node's data requests"},
 	{"balance", cmd_balance,
-	 "a patient's balance over its per-request accounts"},
+	 "a patient's balance over its per-request accounts (--sweep)"},
+	{"receipts", cmd_receipts,
+	 "a patient's payout receipts, each verified"},
+	{"register", cmd_register, "register a key in a marketplace role"},
+	{"admit", cmd_admit, "admit a registered participant (registrar)"},
+	{"mint", cmd_mint, "create tokens in an account (treasury)"},
+	{"transfer", cmd_transfer, "move tokens to another account"},
+	{"policy", cmd_policy, "publish a policy file (policy publish)"},
+	{"request", cmd_request, "open, fund, close or show a data request"},
+	{"audit", cmd_audit,
+	 "a sponsor's payout report, every payout verified"},
+	{"consent", cmd_consent,
+	 "grant, revoke or show a consent (per-request patient key)"},
+	{"contribute", cmd_contribute,
+	 "check eligibility locally and offer a record to a request"},
+	{"release", cmd_release,
+	 "propose, review, show or download a release"},
+	{"synth", cmd_synth,
+	 "write synthetic Synthea-like FHIR R4 patient bundles"},
 #endif
 };
 
@@ -31,9 +49,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: medmarket COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < MM_ARRAY_LEN(commands); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name,
+		fprintf(f, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
-	fprintf(f, "  %-8s %s\n", "help", "print this text");
+	fprintf(f, "  %-10s %s\n", "help", "print this text");
 	fprintf(f, "\nRun 'medmarket COMMAND --help' for a command's "
 		   "options.\nExit status: 0 success, 1 failure, "
 		   "2 usage error.\n");

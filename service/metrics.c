@@ -32,6 +32,10 @@ static const char *const route_names[MMD_R__COUNT] = {
 	[MMD_R_CONTRIBUTION] = "/v1/contributions/{tx}",
 	[MMD_R_RELEASE] = "/v1/releases/{id}",
 	[MMD_R_PAYOUTS] = "/v1/payouts/{release}",
+	[MMD_R_CONTRIBUTE] = "/v1/contributions",
+	[MMD_R_POLICY] = "/v1/policies/{hash}",
+	[MMD_R_PROPOSE] = "/v1/releases",
+	[MMD_R_DATASET] = "/v1/releases/{id}/dataset",
 	[MMD_R_UNMATCHED] = "unmatched",
 };
 

@@ -35,6 +35,7 @@
 #define MMD_CHAIN_MAX	    256	  /* chain name shown at startup */
 #define MMD_DRAIN_MS_MAX    10000 /* shutdown waits this long for commits */
 #define MMD_FLUSH_MS	    50	  /* then lets replies flush this long */
+#define MMD_STEWARDS_MAX    16	  /* --steward (MARKET_STEWARDS_MAX) */
 
 /* ------------------------------------------------------------------ */
 /* Options (options.c).                                                */
@@ -61,6 +62,17 @@ struct mmd_opts {
 	const char *tls_key;  /* PEM private key (with tls_cert) */
 	unsigned session_ttl_s;
 	bool routes; /* --routes: print the route table and exit */
+	/* --init --registrar --steward... --threshold: tokens.init and
+	 * market.init after genesis (docs/OPERATIONS.md). */
+	bool market_init; /* --registrar given */
+	uint8_t registrar[LEDGER_HASH_BYTES];
+	uint8_t stewards[MMD_STEWARDS_MAX][LEDGER_HASH_BYTES];
+	unsigned nstewards;
+	unsigned threshold;
+	unsigned precision;		     /* --precision, default 6 */
+	const char *supply_max;		     /* --supply-max base units */
+	uint8_t treasury[LEDGER_HASH_BYTES]; /* default: the registrar */
+	bool treasury_set;
 };
 
 enum { MMD_OPTS_OK, MMD_OPTS_HELP, MMD_OPTS_ERROR };
@@ -94,6 +106,10 @@ enum mmd_route {
 	MMD_R_CONTRIBUTION,
 	MMD_R_RELEASE,
 	MMD_R_PAYOUTS,
+	MMD_R_CONTRIBUTE,
+	MMD_R_POLICY,
+	MMD_R_PROPOSE,
+	MMD_R_DATASET,
 	MMD_R_UNMATCHED,
 	MMD_R__COUNT
 };
@@ -139,11 +155,12 @@ struct mmd {
 	atomic_uint inflight;	 /* submissions the committer still holds */
 	atomic_bool stopping;
 	struct mmd_metrics metrics;
-	SSL_CTX *tls;	       /* NULL: plain HTTP */
-	struct mmd_auth *auth; /* session key, replay cache, revocations */
+	SSL_CTX *tls;		 /* NULL: plain HTTP */
+	struct mmd_auth *auth;	 /* session key, replay cache, revocations */
 	struct mmd_blobs *blobs; /* staged records, datasets (blobs.h) */
 	struct tokens *tokens;	 /* the token module (setup.c owns it) */
 	struct market *market;	 /* NULL when built without market/ */
+	uint8_t pseudonym_root[LEDGER_HASH_BYTES]; /* mmd_mkt_setup */
 };
 
 /* One request being answered, on its worker's thread. */

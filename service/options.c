@@ -33,6 +33,12 @@ enum {
 	OPT_TLS_KEY,
 	OPT_SESSION_TTL,
 	OPT_ROUTES,
+	OPT_REGISTRAR,
+	OPT_STEWARD,
+	OPT_THRESHOLD,
+	OPT_PRECISION,
+	OPT_SUPPLY_MAX,
+	OPT_TREASURY,
 	OPT_HELP
 };
 
@@ -55,6 +61,12 @@ static const struct option longopts[] = {
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
 	{"routes", no_argument, NULL, OPT_ROUTES},
+	{"registrar", required_argument, NULL, OPT_REGISTRAR},
+	{"steward", required_argument, NULL, OPT_STEWARD},
+	{"threshold", required_argument, NULL, OPT_THRESHOLD},
+	{"precision", required_argument, NULL, OPT_PRECISION},
+	{"supply-max", required_argument, NULL, OPT_SUPPLY_MAX},
+	{"treasury", required_argument, NULL, OPT_TREASURY},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0}};
 
@@ -90,6 +102,16 @@ static void usage(FILE *f)
 	      "  --session-ttl-s N       session token lifetime, 1-86400 "
 	      "(default 900)\n"
 	      "  --routes                print the routes served and exit\n"
+	      "With --init, a marketplace (tokens.init and market.init "
+	      "signed by the node key):\n"
+	      "  --registrar HASHID      the registrar (64 hex digits)\n"
+	      "  --steward HASHID        a steward (repeat, up to 16)\n"
+	      "  --threshold N           approvals a release needs\n"
+	      "  --precision P           token decimals, 0-18 (default 6)\n"
+	      "  --supply-max UNITS      largest supply in base units "
+	      "(default 10^18)\n"
+	      "  --treasury HASHID       who mints (default: the "
+	      "registrar)\n"
 	      "  --help                  this text\n",
 	      f);
 }
@@ -165,6 +187,7 @@ static void defaults(struct mmd_opts *o)
 	o->timeout_s = DEFAULT_TIMEOUT_S;
 	o->connections_max = DEFAULT_CONNECTIONS;
 	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
+	o->precision = 6;
 }
 
 /* The numeric options; false after saying what is wrong. */
@@ -237,6 +260,8 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 	return ok;
 }
 
+static bool opt_market(int c, const char *arg, struct mmd_opts *o);
+
 static bool opt_one(int c, const char *arg, struct mmd_opts *o)
 {
 	switch (c) {
@@ -272,8 +297,100 @@ static bool opt_one(int c, const char *arg, struct mmd_opts *o)
 		o->routes = true;
 		return true;
 	default:
+		return opt_market(c, arg, o);
+	}
+}
+
+#define SUPPLY_DIGITS_MAX 38 /* within TOKENS_DIGITS_MAX */
+
+static bool opt_hashid(const char *name, const char *arg, uint8_t *out)
+{
+	if (strlen(arg) == 2 * LEDGER_HASH_BYTES &&
+	    ledger_unhex(arg, 2 * LEDGER_HASH_BYTES, out, LEDGER_HASH_BYTES) ==
+		    MM_OK)
+		return true;
+	fprintf(stderr,
+		"medmarketd: --%s: expected a hash ID (64 hex digits)\n", name);
+	return false;
+}
+
+/* Decimal digits, no leading zero, not "0". */
+static bool opt_supply(const char *arg)
+{
+	size_t n = strlen(arg);
+	bool ok = n > 0 && n <= SUPPLY_DIGITS_MAX && arg[0] != '0';
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = arg[i] >= '0' && arg[i] <= '9';
+	if (!ok)
+		fprintf(stderr,
+			"medmarketd: --supply-max: expected 1 to %d decimal "
+			"digits of base units, not 0, no leading zero\n",
+			SUPPLY_DIGITS_MAX);
+	return ok;
+}
+
+/* The marketplace options of --init; false after saying why. */
+static bool opt_market(int c, const char *arg, struct mmd_opts *o)
+{
+	uint64_t v = 0;
+
+	switch (c) {
+	case OPT_REGISTRAR:
+		o->market_init = true;
+		return opt_hashid("registrar", arg, o->registrar);
+	case OPT_STEWARD:
+		if (o->nstewards == MMD_STEWARDS_MAX) {
+			fprintf(stderr, "medmarketd: --steward: at most %d\n",
+				MMD_STEWARDS_MAX);
+			return false;
+		}
+		return opt_hashid("steward", arg, o->stewards[o->nstewards++]);
+	case OPT_THRESHOLD:
+		if (!opt_num("threshold", arg, 1, MMD_STEWARDS_MAX, &v))
+			return false;
+		o->threshold = (unsigned)v;
+		return true;
+	case OPT_PRECISION:
+		if (!opt_num("precision", arg, 0, 18, &v))
+			return false;
+		o->precision = (unsigned)v;
+		return true;
+	case OPT_SUPPLY_MAX:
+		o->supply_max = arg;
+		return opt_supply(arg);
+	case OPT_TREASURY:
+		o->treasury_set = true;
+		return opt_hashid("treasury", arg, o->treasury);
+	default:
 		return opt_limits(c, arg, o);
 	}
+}
+
+/* The marketplace options go together, and only with --init. */
+static bool market_finish(struct mmd_opts *o)
+{
+	bool any = o->market_init || o->nstewards || o->threshold ||
+		   o->treasury_set || o->supply_max || o->precision != 6;
+
+	if (!any)
+		return true;
+	if (!o->init || !o->market_init || !o->nstewards || !o->threshold) {
+		fputs("medmarketd: --registrar, --steward and --threshold go "
+		      "together, with --init (--precision, --supply-max and "
+		      "--treasury need them)\n",
+		      stderr);
+		return false;
+	}
+	if (o->threshold > o->nstewards) {
+		fprintf(stderr,
+			"medmarketd: --threshold: at most the %u stewards\n",
+			o->nstewards);
+		return false;
+	}
+	if (!o->treasury_set)
+		memcpy(o->treasury, o->registrar, LEDGER_HASH_BYTES);
+	return true;
 }
 
 /* Checks what getopt cannot: --data present, --key defaulted. */
@@ -304,7 +421,7 @@ static int opts_finish(struct mmd_opts *o)
 			MMD_CHAIN_MAX);
 		return MMD_OPTS_ERROR;
 	}
-	if (!parse_listen(o))
+	if (!parse_listen(o) || !market_finish(o))
 		return MMD_OPTS_ERROR;
 	if (o->key_path[0])
 		return MMD_OPTS_OK;

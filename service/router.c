@@ -14,48 +14,59 @@ struct route {
 	const char *path; /* exact path, or prefix when param is true */
 	bool param;	  /* the rest of the path is one {param} segment */
 	const char *param_name; /* "{id}": how the spec names it */
+	const char *suffix;	/* after the {param}: "/dataset", or NULL */
 	unsigned methods;
 	const char *allow; /* the Allow header for 405 */
 	void (*fn)(struct mmd_req *rq, const char *arg);
 };
 
 static const struct route routes[] = {
-	{MMD_R_HEALTHZ, "/healthz", false, NULL, M_GET, "GET, HEAD",
+	{MMD_R_HEALTHZ, "/healthz", false, NULL, NULL, M_GET, "GET, HEAD",
 	 mmd_get_healthz},
-	{MMD_R_HEAD, "/v1/ledger/head", false, NULL, M_GET, "GET, HEAD",
+	{MMD_R_HEAD, "/v1/ledger/head", false, NULL, NULL, M_GET, "GET, HEAD",
 	 mmd_get_head},
-	{MMD_R_TX_POST, "/v1/tx", false, NULL, M_POST, "POST", mmd_post_tx},
-	{MMD_R_TX_GET, "/v1/tx/", true, "{id}", M_GET, "GET, HEAD", mmd_get_tx},
-	{MMD_R_ENTRY, "/v1/ledger/entries/", true, "{index}", M_GET,
+	{MMD_R_TX_POST, "/v1/tx", false, NULL, NULL, M_POST, "POST",
+	 mmd_post_tx},
+	{MMD_R_TX_GET, "/v1/tx/", true, "{id}", NULL, M_GET, "GET, HEAD",
+	 mmd_get_tx},
+	{MMD_R_ENTRY, "/v1/ledger/entries/", true, "{index}", NULL, M_GET,
 	 "GET, HEAD", mmd_get_entry},
-	{MMD_R_INCLUSION, "/v1/ledger/proof/inclusion", false, NULL, M_GET,
-	 "GET, HEAD", mmd_get_inclusion},
-	{MMD_R_CONSISTENCY, "/v1/ledger/proof/consistency", false, NULL, M_GET,
-	 "GET, HEAD", mmd_get_consistency},
-	{MMD_R_BLOCK, "/v1/ledger/blocks/", true, "{height}", M_GET,
+	{MMD_R_INCLUSION, "/v1/ledger/proof/inclusion", false, NULL, NULL,
+	 M_GET, "GET, HEAD", mmd_get_inclusion},
+	{MMD_R_CONSISTENCY, "/v1/ledger/proof/consistency", false, NULL, NULL,
+	 M_GET, "GET, HEAD", mmd_get_consistency},
+	{MMD_R_BLOCK, "/v1/ledger/blocks/", true, "{height}", NULL, M_GET,
 	 "GET, HEAD", mmd_get_block},
-	{MMD_R_METRICS, "/metrics", false, NULL, M_GET, "GET, HEAD",
+	{MMD_R_METRICS, "/metrics", false, NULL, NULL, M_GET, "GET, HEAD",
 	 mmd_get_metrics},
-	{MMD_R_SESSION, "/v1/session", false, NULL,
+	{MMD_R_SESSION, "/v1/session", false, NULL, NULL,
 	 EVHTTP_REQ_POST | EVHTTP_REQ_DELETE, "POST, DELETE", mmd_session},
-	{MMD_R_WHOAMI, "/v1/whoami", false, NULL, M_GET, "GET, HEAD",
+	{MMD_R_WHOAMI, "/v1/whoami", false, NULL, NULL, M_GET, "GET, HEAD",
 	 mmd_get_whoami},
-	{MMD_R_REQUESTS, "/v1/requests", false, NULL, M_GET, "GET, HEAD",
+	{MMD_R_REQUESTS, "/v1/requests", false, NULL, NULL, M_GET, "GET, HEAD",
 	 mmd_get_requests},
-	{MMD_R_REQUEST, "/v1/requests/", true, "{id}", M_GET, "GET, HEAD",
+	{MMD_R_REQUEST, "/v1/requests/", true, "{id}", NULL, M_GET, "GET, HEAD",
 	 mmd_get_request},
-	{MMD_R_PARTICIPANT, "/v1/participants/", true, "{id}", M_GET,
+	{MMD_R_PARTICIPANT, "/v1/participants/", true, "{id}", NULL, M_GET,
 	 "GET, HEAD", mmd_get_participant},
-	{MMD_R_ACCOUNT, "/v1/accounts/", true, "{id}", M_GET, "GET, HEAD",
+	{MMD_R_ACCOUNT, "/v1/accounts/", true, "{id}", NULL, M_GET, "GET, HEAD",
 	 mmd_get_account},
-	{MMD_R_CONSENT, "/v1/consents/", true, "{request}", M_GET, "GET, HEAD",
-	 mmd_get_consent},
-	{MMD_R_CONTRIBUTION, "/v1/contributions/", true, "{tx}", M_GET,
+	{MMD_R_CONSENT, "/v1/consents/", true, "{request}", NULL, M_GET,
+	 "GET, HEAD", mmd_get_consent},
+	{MMD_R_CONTRIBUTION, "/v1/contributions/", true, "{tx}", NULL, M_GET,
 	 "GET, HEAD", mmd_get_contribution},
-	{MMD_R_RELEASE, "/v1/releases/", true, "{id}", M_GET, "GET, HEAD",
+	{MMD_R_RELEASE, "/v1/releases/", true, "{id}", NULL, M_GET, "GET, HEAD",
 	 mmd_get_release},
-	{MMD_R_PAYOUTS, "/v1/payouts/", true, "{release}", M_GET, "GET, HEAD",
-	 mmd_get_payouts},
+	{MMD_R_PAYOUTS, "/v1/payouts/", true, "{release}", NULL, M_GET,
+	 "GET, HEAD", mmd_get_payouts},
+	{MMD_R_CONTRIBUTE, "/v1/contributions", false, NULL, NULL, M_POST,
+	 "POST", mmd_post_contribution},
+	{MMD_R_POLICY, "/v1/policies/", true, "{hash}", NULL, M_GET,
+	 "GET, HEAD", mmd_get_policy},
+	{MMD_R_PROPOSE, "/v1/releases", false, NULL, NULL, M_POST, "POST",
+	 mmd_post_release},
+	{MMD_R_DATASET, "/v1/releases/", true, "{id}", "/dataset",
+	 EVHTTP_REQ_GET, "GET", mmd_get_dataset},
 };
 
 void mmd_routes_print(FILE *f)
@@ -71,10 +82,12 @@ void mmd_routes_print(FILE *f)
 	for (size_t i = 0; i < MM_ARRAY_LEN(routes); i++)
 		for (size_t v = 0; v < MM_ARRAY_LEN(verbs); v++)
 			if (routes[i].methods & verbs[v].bit)
-				fprintf(f, "%s %s%s\n", verbs[v].name,
+				fprintf(f, "%s %s%s%s\n", verbs[v].name,
 					routes[i].path,
 					routes[i].param ? routes[i].param_name
-							: "");
+							: "",
+					routes[i].suffix ? routes[i].suffix
+							 : "");
 }
 
 static const char *method_name(enum evhttp_cmd_type t)
@@ -99,19 +112,32 @@ static const char *method_name(enum evhttp_cmd_type t)
 	}
 }
 
-/* The route path matches, and *arg is its {param} (or NULL). */
+#define PARAM_BYTES_MAX 128 /* a {param} followed by a suffix */
+
+/* The route path matches, and *arg is its {param} (or NULL; a param
+ * before a suffix is copied into buf). */
 static bool route_match(const struct route *r, const char *path,
-			const char **arg)
+			const char **arg, char buf[PARAM_BYTES_MAX])
 {
-	size_t n = strlen(r->path);
+	size_t n = strlen(r->path), pn;
+	const char *slash;
 
 	*arg = NULL;
 	if (!r->param)
 		return strcmp(path, r->path) == 0;
-	if (strncmp(path, r->path, n) != 0 || path[n] == '\0' ||
-	    strchr(path + n, '/'))
+	if (strncmp(path, r->path, n) != 0 || path[n] == '\0')
 		return false;
-	*arg = path + n;
+	slash = strchr(path + n, '/');
+	if (!r->suffix) {
+		*arg = path + n;
+		return slash == NULL;
+	}
+	pn = slash ? (size_t)(slash - (path + n)) : 0;
+	if (pn == 0 || pn >= PARAM_BYTES_MAX || strcmp(slash, r->suffix) != 0)
+		return false;
+	memcpy(buf, path + n, pn);
+	buf[pn] = '\0';
+	*arg = buf;
 	return true;
 }
 
@@ -142,6 +168,7 @@ void mmd_route(struct evhttp_request *req, void *arg)
 	const char *path =
 		evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	const char *param = NULL;
+	char param_buf[PARAM_BYTES_MAX];
 	unsigned cmd = evhttp_request_get_command(req);
 
 	req_init(&rq, w, req);
@@ -156,7 +183,7 @@ void mmd_route(struct evhttp_request *req, void *arg)
 	for (size_t i = 0; path && i < MM_ARRAY_LEN(routes); i++) {
 		const struct route *r = &routes[i];
 
-		if (!route_match(r, path, &param))
+		if (!route_match(r, path, &param, param_buf))
 			continue;
 		rq.route = r->id;
 		if (!(cmd & r->methods)) {

@@ -13,6 +13,7 @@
 
 #include "service/blobs.h"
 #include "tokens/tokens.h"
+#include "service/mkt.h"
 #ifdef MMD_MARKET
 #include "market/market.h"
 #endif
@@ -22,6 +23,8 @@
 /* The token module on the node's ledger: registered before the ledger
  * starts and used by its apply for the process's whole life. */
 static struct tokens *node_tokens;
+/* Whether this run made the ledger (--init on an empty directory). */
+static bool created;
 
 /* Whether dir already holds a ledger (opened read-only to find out). */
 static int ledger_exists(const struct ledger_config *cfg, bool *exists)
@@ -90,6 +93,7 @@ static int init_ledger(const struct mmd_opts *o,
 	err = node_key_create(o->key_path, &key);
 	if (!err) {
 		err = ledger_init(cfg, key, o->chain, &diag);
+		created = err == MM_OK;
 		if (err)
 			mmd_log("error", NULL,
 				"cannot create a ledger in %s: "
@@ -160,6 +164,8 @@ int mmd_setup_ledger(struct mmd *srv)
 	err = open_ledger(srv, &cfg);
 	if (!err)
 		err = open_blobs(srv);
+	if (!err)
+		err = mmd_mkt_setup(srv);
 	if (err)
 		return err;
 	err = tokens_open(srv->ledger, ledger_key_public(srv->node),
@@ -185,6 +191,8 @@ int mmd_setup_ledger(struct mmd *srv)
 	if (err)
 		mmd_log("error", NULL, "cannot start the ledger: %s",
 			mm_strerror(err));
+	if (!err && created && o->market_init)
+		err = mmd_mkt_init(srv);
 	return err;
 }
 

@@ -1,0 +1,11 @@
+# The medmarket marketplace commands end to end against a real medmarketd.
+if(TARGET market AND TARGET mmedge AND TARGET medmarket)
+  add_executable(test_cli_market test_cli_market.c daemon.c)
+  target_link_libraries(test_cli_market PRIVATE mmtestutil mmedge market
+    OpenSSL::Crypto)
+  mm_target(test_cli_market)
+  add_dependencies(test_cli_market medmarketd medmarket)
+  add_test(NAME test_cli_market COMMAND test_cli_market)
+  set_tests_properties(test_cli_market PROPERTIES
+    ENVIRONMENT "${MM_TEST_ENV}" TIMEOUT 600)
+endif()

@@ -1,0 +1,11 @@
+# The demonstration `make run` seeds (scripts/demo), with 20 patients,
+# against a real medmarketd; it drives the marketplace CLI commands.
+if(TARGET market AND TARGET medmarket AND TARGET medmarketd)
+  add_executable(test_demo test_demo.c daemon.c)
+  target_link_libraries(test_demo PRIVATE mmtestutil)
+  mm_target(test_demo)
+  add_dependencies(test_demo medmarketd medmarket)
+  add_test(NAME test_demo COMMAND test_demo)
+  set_tests_properties(test_demo PROPERTIES ENVIRONMENT "${MM_TEST_ENV}"
+    TIMEOUT 600)
+endif()

@@ -1,0 +1,553 @@
+/* test_market_write.c - the marketplace's writes through medmarketd, end
+ * to end: --init with a marketplace, POST /v1/contributions (eligible, not
+ * eligible, a wrong record hash, wrong results), GET /v1/policies/{hash},
+ * POST /v1/releases, review to the threshold, payouts, and
+ * GET /v1/releases/{id}/dataset with and without a disclosure; the raw
+ * record never reaches the daemon's log. */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "market/market.h"
+#include "policies/policies.h"
+#include "service/httpsig.h"
+#include "service/recinput.h"
+#include "testutil.h"
+#include "tokens/tokens.h"
+
+#define NPATIENTS    4 /* three eligible, one a child */
+#define BIRTH_SECRET "1961-07-23"
+#define NAME_SECRET  "Qwzxflorp"
+
+static struct tu_daemon D;
+static struct ledger_key *REG, *STEW, *RES, *SPON;
+static uint8_t REQ[MARKET_ID_BYTES];
+static uint8_t ELIG[32], PAY[32], PROF[32];
+
+static const char *const FIELDS[] = {"birth_year", "sex", "diagnoses",
+				     "hba1c_pct"};
+
+static const char ELIG_SRC[] =
+	"policy t2d\nkind eligibility\n"
+	"rule adult \"adult\"\n  age_at(record.birth_year, now.year) >= 18\n"
+	"rule consented \"consent\"\n  consent.research && !consent.withdrawn\n"
+	"rule diabetic \"E11\"\n"
+	"  record.diagnoses.exists(d, icd10_in(d, [\"E11\"]))\n";
+static const char PAY_SRC[] = "policy flat\nkind payout\n"
+			      "rule base \"ten\"\n  decimal(\"10\")\n";
+static const char PROF_SRC[] =
+	"policy prof\nkind profile\n"
+	"rule quasi_identifiers \"q\"\n  [\"birth_year\", \"sex\"]\n"
+	"rule hierarchies \"h\"\n  {\"birth_year\": [10, 0], \"sex\": [0]}\n"
+	"rule k \"k\"\n  2\nrule l \"l\"\n  1\n"
+	"rule suppression_max \"s\"\n  decimal(\"0.5\")\n";
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void id_hex(const struct ledger_key *k, char out[65])
+{
+	uint8_t id[32];
+
+	ledger_sha256(ledger_key_public(k), LEDGER_PK_BYTES, id);
+	ledger_hex(id, 32, out);
+}
+
+static struct ledger_key *key_new(void)
+{
+	struct ledger_key *k = NULL;
+
+	ck_assert_int_eq(ledger_key_generate(&k), MM_OK);
+	return k;
+}
+
+/* Signs body as type with k at created into env (initialised here). */
+static void sign_at(const struct ledger_key *k, const char *type,
+		    struct ledger_buf *body, struct ledger_buf *env,
+		    uint64_t created)
+{
+	ck_assert_int_eq(body->err, MM_OK);
+	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
+	ck_assert_int_eq(
+		ledger_tx_sign(k, NULL, type, created, body->p, body->len, env),
+		MM_OK);
+}
+
+static void sign(const struct ledger_key *k, const char *type,
+		 struct ledger_buf *body, struct ledger_buf *env)
+{
+	sign_at(k, type, body, env, now_ms());
+}
+
+/* POST /v1/tx of body signed by k; returns the status. */
+static int post(const struct ledger_key *k, const char *type,
+		struct ledger_buf *body)
+{
+	struct ledger_buf env;
+	char *resp = NULL;
+	int st;
+
+	sign(k, type, body, &env);
+	st = tu_http(&D, "POST", "/v1/tx", "application/msgpack", env.p,
+		     env.len, NULL, &resp, NULL);
+	ck_assert_msg(st == 200, "%s: %d %s", type, st, resp ? resp : "");
+	free(resp);
+	ledger_buf_release(&env);
+	ledger_buf_release(body);
+	return st;
+}
+
+static struct ledger_buf *nb(struct ledger_buf *b)
+{
+	ledger_buf_init(b, LEDGER_TX_BYTES_MAX);
+	return b;
+}
+
+/* A bearer token of k ("Authorization: Bearer ...\r\n"). */
+static void login(const struct ledger_key *k, char *hdr, size_t cap)
+{
+	const char *comps[] = {"@method", "@authority", "@path", "@query"};
+	char authority[32], input[HTTPSIG_HEADER_MAX + 1],
+		sig[HTTPSIG_HEADER_MAX + 1], h[2 * HTTPSIG_HEADER_MAX + 64],
+		nonce[32];
+	struct httpsig_request r = {"POST",	   "http", authority,
+				    "/v1/session", NULL,   NULL};
+	char *resp = NULL;
+	json_t *j;
+
+	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
+	snprintf(nonce, sizeof(nonce), "n%llu", (unsigned long long)now_ms());
+	ck_assert_int_eq(httpsig_sign(k, &r, comps, 4, (int64_t)time(NULL),
+				      nonce, input, sig, NULL),
+			 MM_OK);
+	snprintf(h, sizeof(h), "Signature-Input: %s\r\nSignature: %s\r\n",
+		 input, sig);
+	ck_assert_int_eq(tu_http(&D, "POST", "/v1/session", NULL, NULL, 0, h,
+				 &resp, NULL),
+			 200);
+	j = json_loads(resp, 0, NULL);
+	snprintf(hdr, cap, "Authorization: Bearer %s\r\n",
+		 json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	free(resp);
+}
+
+static void publish(const char *kind, const char *src, uint8_t id[32])
+{
+	struct ledger_buf b;
+	struct policy *p = NULL;
+
+	ck_assert_int_eq(policy_load(src, strlen(src), &p, NULL), MM_OK);
+	policy_id(p, id);
+	policy_free(p);
+	ck_assert_int_eq(market_body_policy(nb(&b), kind, src, strlen(src)),
+			 MM_OK);
+	post(RES, MARKET_TYPE_POLICY, &b);
+}
+
+static void admit(const struct ledger_key *k, enum market_role role)
+{
+	struct ledger_buf b;
+	uint8_t id[32];
+
+	market_body_register(nb(&b), role);
+	post(k, MARKET_TYPE_REGISTER, &b);
+	ledger_sha256(ledger_key_public(k), LEDGER_PK_BYTES, id);
+	market_body_admit(nb(&b), id, role);
+	post(REG, MARKET_TYPE_ADMIT, &b);
+}
+
+/* A synthetic one-patient FHIR bundle (malloc'd). */
+static char *bundle(int i, const char *birth)
+{
+	char *s = NULL;
+
+	ck_assert_int_gt(
+		asprintf(
+			&s,
+			"{\"resourceType\":\"Bundle\",\"type\":\"collection\","
+			"\"entry\":[{\"fullUrl\":\"urn:uuid:p%d\",\"resource\":"
+			"{\"resourceType\":\"Patient\",\"id\":\"p%d\","
+			"\"birthDate\":\"%s\",\"gender\":\"female\","
+			"\"name\":[{\"family\":\"" NAME_SECRET "\"}]}},"
+			"{\"fullUrl\":\"urn:uuid:c%d\",\"resource\":"
+			"{\"resourceType\":\"Condition\",\"id\":\"c%d\","
+			"\"subject\":{\"reference\":\"urn:uuid:p%d\"},"
+			"\"code\":{\"coding\":[{\"system\":"
+			"\"http://hl7.org/fhir/sid/icd-10-cm\",\"code\":"
+			"\"E11.9\"}]},\"onsetDateTime\":\"2012-04-01\"}},"
+			"{\"fullUrl\":\"urn:uuid:o%d\",\"resource\":"
+			"{\"resourceType\":\"Observation\",\"id\":\"o%d\","
+			"\"subject\":{\"reference\":\"urn:uuid:p%d\"},"
+			"\"code\":{\"coding\":[{\"system\":\"http://"
+			"loinc.org\","
+			"\"code\":\"4548-4\"}]},\"valueQuantity\":{\"value\":"
+			"7.2},\"effectiveDateTime\":\"2020-05-05\"}}]}",
+			i, i, birth, i, i, i, i, i, i),
+		0);
+	return s;
+}
+
+static void request_terms(struct market_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	snprintf(req->purpose, sizeof(req->purpose), "t2d-outcomes");
+	for (unsigned i = 0; i < MM_ARRAY_LEN(FIELDS); i++)
+		snprintf(req->fields[i], sizeof(req->fields[i]), "%s",
+			 FIELDS[i]);
+	req->nfields = MM_ARRAY_LEN(FIELDS);
+	req->cohort = 10;
+}
+
+static void consent(const struct ledger_key *pk, struct market_consent *c)
+{
+	struct ledger_buf b;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->purpose, sizeof(c->purpose), "t2d-outcomes");
+	for (unsigned i = 0; i < MM_ARRAY_LEN(FIELDS); i++)
+		snprintf(c->fields[i], sizeof(c->fields[i]), "%s", FIELDS[i]);
+	c->nfields = MM_ARRAY_LEN(FIELDS);
+	c->expires_ms = now_ms() + 86400000;
+	market_body_consent(nb(&b), REQ, FIELDS, MM_ARRAY_LEN(FIELDS),
+			    c->purpose, c->expires_ms);
+	post(pk, MARKET_TYPE_CONSENT, &b);
+}
+
+/* The POST /v1/contributions body for record, signed by pk.  tamper:
+ * 1 flips the salt after hashing, 2 flips the first result. */
+static char *contribution(const struct ledger_key *pk, const char *record,
+			  const struct market_consent *c, int tamper,
+			  bool *eligible)
+{
+	struct market_request req;
+	struct recinput_record *r = NULL;
+	struct recinput_outcome o;
+	struct market_contribution_spec s = {0};
+	struct ledger_buf b, env;
+	struct ledger_tx *tx = NULL;
+	uint8_t salt[16];
+	char hx[65], ak[65], sg[129], rh[65], sh[33], rq[33], *out;
+	uint64_t created = now_ms();
+	json_t *res = json_object(), *body, *j;
+
+	request_terms(&req);
+	memset(salt, 0x5a, sizeof(salt));
+	ck_assert_int_eq(recinput_read(RECINPUT_FHIR, record, strlen(record),
+				       RECINPUT_FIELDS(req.fields), req.nfields,
+				       &r, NULL),
+			 MM_OK);
+	ck_assert_int_eq(recinput_evaluate(ELIG_SRC, strlen(ELIG_SRC), r, &req,
+					   c, created, &o, NULL, 0, NULL),
+			 MM_OK);
+	recinput_record_free(r);
+	if (tamper == 2)
+		o.results[0].passed = !o.results[0].passed;
+	*eligible = o.eligible;
+	memcpy(s.request, REQ, 16);
+	recinput_hash(salt, record, strlen(record), s.record_hash);
+	s.eligible = o.eligible;
+	s.results = o.results;
+	s.nresults = o.nresults;
+	s.completeness = o.completeness;
+	s.has_history = o.has_history;
+	s.history_years = o.history_years;
+	ck_assert_int_eq(market_body_contribution(nb(&b), &s), MM_OK);
+	sign_at(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
+	ledger_buf_release(&b);
+	ck_assert_int_eq(ledger_tx_decode(env.p, env.len, &tx, NULL), MM_OK);
+	for (unsigned i = 0; i < o.nresults; i++)
+		json_object_set_new(res, o.results[i].rule,
+				    json_boolean(o.results[i].passed));
+	ledger_hex(s.record_hash, 32, rh);
+	ledger_hex(REQ, 16, rq);
+	body = json_pack("{s:i,s:b,s:I,s:s,s:s,s:o}", "completeness",
+			 (int)o.completeness, "eligible", o.eligible,
+			 "history_years", (json_int_t)o.history_years,
+			 "record_hash", rh, "request", rq, "results", res);
+	ledger_hex(tx->author, 32, hx);
+	ledger_hex(tx->key, 32, ak);
+	ledger_hex(tx->sig, 64, sg);
+	if (tamper == 1)
+		salt[0] ^= 1;
+	ledger_hex(salt, 16, sh);
+	j = json_pack("{s:{s:s,s:s,s:I,s:s,s:o,s:s},s:s,s:s,s:s}", "envelope",
+		      "type", MARKET_TYPE_CONTRIBUTE, "author", hx, "created",
+		      (json_int_t)created, "key", ak, "body", body, "sig", sg,
+		      "record", record, "format", "fhir", "salt", sh);
+	out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	ledger_tx_free(tx);
+	ledger_buf_release(&env);
+	return out;
+}
+
+static int contribute(const struct ledger_key *pk, const char *record,
+		      const struct market_consent *c, int tamper,
+		      bool *eligible, char **resp)
+{
+	char *body = contribution(pk, record, c, tamper, eligible);
+	int st = tu_http(&D, "POST", "/v1/contributions", "application/json",
+			 body, strlen(body), NULL, resp, NULL);
+
+	free(body);
+	return st;
+}
+
+static void world(void)
+{
+	char reg[65], stew[65];
+	const char *args[] = {"--registrar", reg, "--steward",	 stew,
+			      "--threshold", "1", "--precision", "2",
+			      "--threads",   "2", NULL};
+	struct market_open_spec o = {0};
+	struct tokens_xfer x = {.amount = "100000"};
+	struct ledger_buf b;
+
+	REG = key_new();
+	STEW = key_new();
+	RES = key_new();
+	SPON = key_new();
+	id_hex(REG, reg);
+	id_hex(STEW, stew);
+	tu_daemon_start(&D, args);
+	admit(RES, MARKET_ROLE_RESEARCHER);
+	admit(SPON, MARKET_ROLE_SPONSOR);
+	admit(STEW, MARKET_ROLE_STEWARD);
+	publish("eligibility", ELIG_SRC, ELIG);
+	publish("payout", PAY_SRC, PAY);
+	publish("profile", PROF_SRC, PROF);
+	memset(REQ, 0x42, sizeof(REQ));
+	memcpy(o.id, REQ, sizeof(REQ));
+	o.purpose = "t2d-outcomes";
+	o.fields = FIELDS;
+	o.nfields = MM_ARRAY_LEN(FIELDS);
+	memcpy(o.eligibility, ELIG, 32);
+	memcpy(o.payout, PAY, 32);
+	memcpy(o.profile, PROF, 32);
+	o.reward = "1000";
+	o.cohort = 10;
+	o.deadline_ms = now_ms() + 86400000;
+	ck_assert_int_eq(market_body_open(nb(&b), &o), MM_OK);
+	post(RES, MARKET_TYPE_OPEN, &b);
+	ledger_sha256(ledger_key_public(SPON), LEDGER_PK_BYTES, x.to);
+	memset(x.id, 9, sizeof(x.id));
+	tokens_body_batch(nb(&b), TOKENS_TYPE_MINT, &x, 1);
+	post(REG, TOKENS_TYPE_MINT, &b);
+	market_body_fund(nb(&b), REQ, "50000");
+	post(SPON, MARKET_TYPE_FUND, &b);
+}
+
+static void unworld(void)
+{
+	tu_daemon_stop(&D);
+	ledger_key_free(REG);
+	ledger_key_free(STEW);
+	ledger_key_free(RES);
+	ledger_key_free(SPON);
+}
+
+static bool has(const char *s, const char *needle)
+{
+	return s && strstr(s, needle) != NULL;
+}
+
+static struct ledger_key *patient(int i)
+{
+	uint8_t seed[LEDGER_SEED_BYTES];
+	struct ledger_key *k = NULL;
+
+	memset(seed, 0x10 + i, sizeof(seed));
+	ck_assert_int_eq(market_patient_key(seed, REQ, &k), MM_OK);
+	return k;
+}
+
+/* The contributions: refusals first, then three eligible ones. */
+static void contribute_all(void)
+{
+	static const char *const births[NPATIENTS] = {
+		BIRTH_SECRET, "1963-02-01", "1965-09-09", "2015-01-01"};
+	struct market_consent c;
+	char *resp = NULL, *rec;
+	bool el = false;
+
+	for (int i = 0; i < NPATIENTS; i++) {
+		struct ledger_key *pk = patient(i);
+
+		rec = bundle(i, births[i]);
+		consent(pk, &c);
+		if (i == 0) {
+			ck_assert_int_eq(contribute(pk, rec, &c, 1, &el, &resp),
+					 422);
+			ck_assert_msg(has(resp, "record_hash_mismatch"), "%s",
+				      resp);
+			free(resp);
+			ck_assert_int_eq(contribute(pk, rec, &c, 2, &el, &resp),
+					 422);
+			ck_assert_msg(has(resp, "results_mismatch"), "%s",
+				      resp);
+			free(resp);
+		}
+		ck_assert_int_eq(contribute(pk, rec, &c, 0, &el, &resp),
+				 i < 3 ? 200 : 422);
+		ck_assert(el == (i < 3));
+		ck_assert_msg(i < 3 || has(resp, "not_eligible"), "%s", resp);
+		ck_assert_msg(i == 3 || has(resp, "\"tx_id\""), "%s", resp);
+		free(resp);
+		free(rec);
+		ledger_key_free(pk);
+	}
+}
+
+/* POST /v1/releases as the researcher: the release id. */
+static void propose(uint8_t rel[16])
+{
+	char auth[512], body[64], rq[33], *resp = NULL;
+	json_t *j;
+
+	ledger_hex(REQ, 16, rq);
+	snprintf(body, sizeof(body), "{\"request\":\"%s\"}", rq);
+	login(SPON, auth, sizeof(auth));
+	ck_assert_int_eq(tu_http(&D, "POST", "/v1/releases", "application/json",
+				 body, strlen(body), auth, &resp, NULL),
+			 403);
+	free(resp);
+	login(RES, auth, sizeof(auth));
+	ck_assert_int_eq(tu_http(&D, "POST", "/v1/releases", "application/json",
+				 body, strlen(body), auth, &resp, NULL),
+			 200);
+	j = json_loads(resp, 0, NULL);
+	ck_assert_msg(j && json_integer_value(json_object_get(j, "k")) >= 2,
+		      "%s", resp);
+	ck_assert_int_eq(
+		ledger_unhex(json_string_value(json_object_get(j, "release")),
+			     32, rel, 16),
+		MM_OK);
+	json_decref(j);
+	free(resp);
+}
+
+/* GET /v1/releases/{id}/dataset as k with the disclosure env (or none). */
+static int download(const struct ledger_key *k, const uint8_t rel[16],
+		    const struct ledger_buf *env, char **resp)
+{
+	char auth[512], hdr[4096], path[80], rh[33];
+	static char b64[2048];
+	size_t n = 0;
+
+	ledger_hex(rel, 16, rh);
+	snprintf(path, sizeof(path), "/v1/releases/%s/dataset", rh);
+	login(k, auth, sizeof(auth));
+	if (env) {
+		n = httpsig_b64_encode(env->p, env->len, false, b64,
+				       sizeof(b64));
+		ck_assert(n > 0 && n < sizeof(b64));
+		snprintf(hdr, sizeof(hdr), "%sDisclosure: %s\r\n", auth, b64);
+	} else {
+		snprintf(hdr, sizeof(hdr), "%s", auth);
+	}
+	return tu_http(&D, "GET", path, NULL, NULL, 0, hdr, resp, NULL);
+}
+
+static void check_request_paid(void)
+{
+	char path[64], rq[33], *resp = NULL;
+	json_t *j;
+
+	ledger_hex(REQ, 16, rq);
+	snprintf(path, sizeof(path), "/v1/requests/%s", rq);
+	ck_assert_int_eq(
+		tu_http(&D, "GET", path, NULL, NULL, 0, NULL, &resp, NULL),
+		200);
+	j = json_loads(resp, 0, NULL);
+	/* 3 records x 10 tokens at precision 2, out of 500 tokens held. */
+	ck_assert_str_eq(json_string_value(json_object_get(j, "paid")), "3000");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "escrow")),
+			 "47000");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "included")), 3);
+	json_decref(j);
+	free(resp);
+}
+
+static char *read_log(void)
+{
+	char *path = NULL, *text;
+	size_t n = 0;
+
+	ck_assert_int_gt(asprintf(&path, "%s.log", D.dir), 0);
+	text = (char *)tu_read_file(path, &n);
+	free(path);
+	return text;
+}
+
+START_TEST(test_flow)
+{
+	uint8_t rel[16];
+	char path[96], hx[65], *resp = NULL, *log = NULL;
+	struct ledger_buf b, env;
+
+	world();
+	ledger_hex(ELIG, 32, hx);
+	snprintf(path, sizeof(path), "/v1/policies/%s", hx);
+	ck_assert_int_eq(
+		tu_http(&D, "GET", path, NULL, NULL, 0, NULL, &resp, NULL),
+		200);
+	ck_assert(has(resp, "\"eligibility\"") && has(resp, "rule adult"));
+	free(resp);
+	contribute_all();
+	propose(rel);
+	market_body_review(nb(&b), rel, true, "fine");
+	post(STEW, MARKET_TYPE_REVIEW, &b);
+	check_request_paid();
+	ck_assert_int_eq(download(RES, rel, NULL, &resp), 400);
+	free(resp);
+	market_body_disclosure(nb(&b), rel);
+	sign(RES, MARKET_TYPE_DISCLOSURE, &b, &env);
+	ledger_buf_release(&b);
+	ck_assert_int_eq(download(SPON, rel, &env, &resp), 403);
+	free(resp);
+	ck_assert_int_eq(download(RES, rel, &env, &resp), 200);
+	ck_assert_msg(has(resp, "birth_year,sex,diagnoses,hba1c_pct\n"), "%s",
+		      resp);
+	ck_assert_msg(has(resp, "E11.9") && !has(resp, BIRTH_SECRET) &&
+			      !has(resp, NAME_SECRET),
+		      "%s", resp);
+	free(resp);
+	ck_assert_int_eq(download(RES, rel, &env, &resp), 409);
+	free(resp);
+	ledger_buf_release(&env);
+	log = read_log();
+	ck_assert(log && has(log, "/v1/contributions"));
+	ck_assert_msg(!has(log, BIRTH_SECRET) && !has(log, NAME_SECRET),
+		      "the raw record reached the log");
+	free(log);
+	unworld();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("market_write");
+	TCase *tc = tcase_create("flow");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_flow);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (ledger_crypto_init() != MM_OK)
+		return 1;
+	return tu_run(suite());
+}

@@ -164,48 +164,6 @@ void mmd_mkt_undo(struct mmd *srv, const struct mmd_mkt_pending *t)
 /* ------------------------------------------------------------------ */
 /* Submitting and waiting (as submit.c does for POST /v1/tx).          */
 
-static int status_immediate(int err)
-{
-	switch (err) {
-	case MM_ERR_STALE:
-	case MM_ERR_DENIED:
-	case MM_ERR_REJECTED:
-		return 422;
-	case MM_ERR_BUSY:
-	case MM_ERR_CLOSED:
-	case MM_ERR_NOMEM:
-		return 503;
-	case MM_ERR_DECODE:
-	case MM_ERR_LIMIT:
-	case MM_ERR_SCHEMA:
-	case MM_ERR_SIGNATURE:
-	case MM_ERR_UNKNOWN_TYPE:
-	case MM_ERR_INVALID:
-		return 400;
-	default:
-		return 500;
-	}
-}
-
-static int status_done(int err)
-{
-	switch (err) {
-	case MM_ERR_MAP_FULL:
-		return 507;
-	case MM_ERR_CLOSED:
-	case MM_ERR_BUSY:
-		return 503;
-	case MM_ERR_STORE:
-	case MM_ERR_CORRUPT:
-	case MM_ERR_IO:
-	case MM_ERR_NOMEM:
-	case MM_ERR_CRYPTO:
-		return 500;
-	default:
-		return 422;
-	}
-}
-
 static json_t *receipt_json(struct mmd *srv, uint64_t index)
 {
 	struct ledger_receipt *r = malloc(sizeof(*r));
@@ -314,7 +272,8 @@ static void mkt_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->base.err == MM_OK)
 			reply_done(p, after);
 		else
-			mmd_reply_problem(&p->base.rq, status_done(p->base.err),
+			mmd_reply_problem(&p->base.rq,
+					  mmd_status_done(p->base.err),
 					  p->base.err, &p->base.why);
 	}
 	pending_unlink(&p->base);
@@ -368,7 +327,7 @@ void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 					  memory_order_relaxed);
 		if (err == MM_ERR_BUSY || err == MM_ERR_CLOSED)
 			mmd_reply_header(rq, "Retry-After", "1");
-		mmd_reply_problem(rq, status_immediate(err), err, &diag);
+		mmd_reply_problem(rq, mmd_status_refused(err), err, &diag);
 		return;
 	}
 	p->base.next = rq->w->pending;

@@ -315,6 +315,11 @@ bool mmd_parse_u64(const char *s, uint64_t *out);
 void mmd_reply_read_error(struct mmd_req *rq, int err, const char *what);
 /* Frees a submission whose event never ran (shutdown only). */
 void mmd_pending_free(struct mmd_pending *p);
+/* The HTTP status for a submission refused before queueing (400, 422,
+ * 503, 500) and for one the committer answered with err (422, 503, 507,
+ * 500); submit.c documents each. */
+int mmd_status_refused(int err);
+int mmd_status_done(int err);
 
 /* reply.c: every answer goes through these; they log, count and send. */
 void mmd_reply_json(struct mmd_req *rq, int status, json_t *body);

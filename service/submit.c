@@ -30,7 +30,7 @@
 
 #include "service/edge.h"
 
-static int status_immediate(int err)
+int mmd_status_refused(int err)
 {
 	switch (err) {
 	case MM_ERR_STALE:
@@ -53,7 +53,7 @@ static int status_immediate(int err)
 	}
 }
 
-static int status_done(int err)
+int mmd_status_done(int err)
 {
 	switch (err) {
 	case MM_ERR_MAP_FULL:
@@ -126,8 +126,8 @@ static void pending_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->err == MM_OK)
 			reply_receipt(&p->rq, p->index);
 		else
-			mmd_reply_problem(&p->rq, status_done(p->err), p->err,
-					  &p->why);
+			mmd_reply_problem(&p->rq, mmd_status_done(p->err),
+					  p->err, &p->why);
 	}
 	pending_unlink(p);
 	mmd_pending_free(p);
@@ -188,7 +188,7 @@ static bool body_from_json(struct mmd_req *rq, const uint8_t *body, size_t n,
 	err = edge_tx_from_json(j, rq->srv->types, rq->srv->ntypes, out, &diag);
 	json_decref(j);
 	if (err) {
-		mmd_reply_problem(rq, status_immediate(err), err, &diag);
+		mmd_reply_problem(rq, mmd_status_refused(err), err, &diag);
 		return false;
 	}
 	return true;
@@ -233,7 +233,7 @@ static void submit(struct mmd_req *rq, const uint8_t *bytes, size_t n)
 					  memory_order_relaxed);
 		if (err == MM_ERR_BUSY || err == MM_ERR_CLOSED)
 			mmd_reply_header(rq, "Retry-After", "1");
-		mmd_reply_problem(rq, status_immediate(err), err, &diag);
+		mmd_reply_problem(rq, mmd_status_refused(err), err, &diag);
 		return;
 	}
 	p->next = rq->w->pending;

@@ -55,6 +55,8 @@ json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
 	return j;
 }
 
+_Static_assert(MARKET_ID_BYTES == 16, "cli.h declares request ids of 16");
+
 int cli_mkt_patient_key(const char *cmd, const char *path,
 			const uint8_t req[MARKET_ID_BYTES],
 			struct ledger_key **out)

@@ -608,6 +608,8 @@ int cmd_contribute(int argc, char **argv)
 	bool done = false;
 	int rc = c ? contrib_parse(argc, argv, c, &done) : CLI_FAIL;
 
+	if (!c)
+		cli_err(argv[0], "out of memory");
 	if (rc != CLI_OK || done)
 		goto out;
 	rc = cli_mkt_patient_key(argv[0], c->key, c->req_id, &k);

@@ -574,6 +574,10 @@ static void flow_consents(struct world *w)
 		json_decref(j);
 		run_free(&r);
 	}
+	/* A receipt under another node key than the pinned one fails. */
+	cli(&r, "consent", "grant", S, U, K, w->patient_pem[1], R, w->req_hex,
+	    "--node-key-file", w->researcher_pem, NULL);
+	expect_fail(&r, 1, "not the pinned node key");
 	cli(&r, "consent", "show", S, U, K, w->patient_pem[0], R, w->req_hex,
 	    NULL);
 	expect_ok(&r, "active");
@@ -645,11 +649,14 @@ static void flow_contributions(struct world *w)
 	expect_ok(&r, "logged at");
 	run_free(&r);
 	cli(&r, "contribute", S, U, K, w->patient_pem[3], R, w->req_hex,
-	    "--fhir", b3, NULL);
+	    "--fhir", b3, "--explain", NULL);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_ptr_nonnull(strstr(r.out, "not eligible"));
 	ck_assert_ptr_nonnull(strstr(r.out, "failed rule: hba1c_high"));
 	ck_assert_ptr_null(strstr(r.out, "failed rule: type2"));
+	ck_assert_msg(
+		strstr(r.out, "- hba1c_high (HbA1c is at least 6.5%): no"),
+		"%s", r.out);
 	run_free(&r);
 	cli(&r, "contribute", S, U, K, w->patient_pem[3], R, w->req_hex,
 	    "--csv", csv, "--row", "1", "--json", NULL);
@@ -699,7 +706,8 @@ static void propose(struct world *w, char rel[2 * MARKET_ID_BYTES + 1])
 	json_t *j;
 
 	cli(&r, "release", "propose", "--server", w->d.url, "--key",
-	    w->researcher_pem, "--request", w->req_hex, "--json", NULL);
+	    w->researcher_pem, "--request", w->req_hex, "--node-key-file",
+	    w->d.node_pem, "--json", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert_uint_eq(

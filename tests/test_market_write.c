@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "daemon.h"
@@ -22,6 +23,8 @@
 #define NPATIENTS    4 /* three eligible, one a child */
 #define BIRTH_SECRET "1961-07-23"
 #define NAME_SECRET  "Qwzxflorp"
+#define HEX64A                                                                 \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 static struct tu_daemon D;
 static struct ledger_key *REG, *STEW, *RES, *SPON;
@@ -534,14 +537,102 @@ START_TEST(test_flow)
 }
 END_TEST
 
+/* The shared mapping on CSV, without a daemon. */
+START_TEST(test_recinput_csv)
+{
+	static const char ok[] =
+		"patient,birth_year,sex,diagnoses,hba1c_pct,first_year,"
+		"updated_year\n"
+		"pt-9," BIRTH_SECRET ",female,I10;E11.65,6.9,2001,2024\n";
+	static const char unknown[] = "birth_year,ssn\n1961,123\n";
+	static const char two[] = "birth_year\n1961\n1962\n";
+	struct market_request req;
+	struct market_consent c = {0};
+	struct recinput_record *r = NULL;
+	struct recinput_outcome o;
+	struct anon_buf out = {0};
+	uint8_t key[32];
+
+	request_terms(&req);
+	snprintf(c.purpose, sizeof(c.purpose), "t2d-outcomes");
+	c.expires_ms = now_ms() + 1000;
+	ck_assert_int_eq(recinput_read(RECINPUT_CSV, unknown, strlen(unknown),
+				       RECINPUT_FIELDS(req.fields), req.nfields,
+				       &r, NULL),
+			 MM_ERR_SCHEMA);
+	ck_assert_int_eq(recinput_read(RECINPUT_CSV, two, strlen(two),
+				       RECINPUT_FIELDS(req.fields), req.nfields,
+				       &r, NULL),
+			 MM_ERR_SCHEMA);
+	ck_assert_int_eq(recinput_read(RECINPUT_CSV, ok, strlen(ok),
+				       RECINPUT_FIELDS(req.fields), req.nfields,
+				       &r, NULL),
+			 MM_OK);
+	ck_assert_int_eq(recinput_evaluate(ELIG_SRC, strlen(ELIG_SRC), r, &req,
+					   &c, now_ms(), &o, NULL, 0, NULL),
+			 MM_OK);
+	ck_assert(o.eligible && o.nresults == 3 && o.completeness == 100);
+	ck_assert_str_eq(o.results[0].rule, "adult");
+	ck_assert_str_eq(o.results[2].rule, "diabetic");
+	ck_assert(o.has_history && o.history_years == 23);
+	/* Without a consent the consent rule fails, and only it. */
+	ck_assert_int_eq(recinput_evaluate(ELIG_SRC, strlen(ELIG_SRC), r, &req,
+					   NULL, now_ms(), &o, NULL, 0, NULL),
+			 MM_OK);
+	ck_assert(!o.eligible && o.results[0].passed && !o.results[1].passed);
+	memset(key, 3, sizeof(key));
+	ck_assert_int_eq(
+		recinput_deidentify(r, key, sizeof(key), 2026, &out, NULL),
+		MM_OK);
+	ck_assert_msg(strncmp(out.data,
+			      "patient,birth_year,sex,diagnoses,hba1c_pct\n",
+			      43) == 0 &&
+			      strstr(out.data, ",1961,female,I10;E11.65,6.9") &&
+			      !strstr(out.data, BIRTH_SECRET) &&
+			      !strstr(out.data, "pt-9"),
+		      "%s", out.data);
+	anon_buf_release(&out);
+	recinput_record_free(r);
+}
+END_TEST
+
+/* The marketplace options of --init go together. */
+START_TEST(test_init_options)
+{
+	const char *bin = getenv("MM_BIN_DIR");
+	static const char *const bad[] = {
+		"--registrar " HEX64A,
+		"--init --registrar " HEX64A " --steward " HEX64A,
+		"--init --registrar " HEX64A " --steward " HEX64A
+		" --threshold 2",
+		"--init --registrar abc --steward " HEX64A " --threshold 1",
+		"--init --steward " HEX64A " --threshold 1",
+		"--init --registrar " HEX64A " --steward " HEX64A
+		" --threshold 1 --supply-max 0"};
+	char cmd[1024];
+
+	ck_assert_ptr_nonnull(bin);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/service/medmarketd --data /nonexistent/x %s "
+		 ">/dev/null 2>&1",
+		 bin, bad[_i]);
+	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("market_write");
 	TCase *tc = tcase_create("flow");
+	TCase *tu = tcase_create("units");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_flow);
 	suite_add_tcase(s, tc);
+	tcase_set_timeout(tu, 30);
+	tcase_add_test(tu, test_recinput_csv);
+	tcase_add_loop_test(tu, test_init_options, 0, 6);
+	suite_add_tcase(s, tu);
 	return s;
 }
 

@@ -301,6 +301,16 @@ static void *committer_main(void *arg)
 	return NULL;
 }
 
+unsigned ledger_queue_len(struct ledger *l)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&l->mu);
+	n = l->q_len;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
 int ledger_start(struct ledger *l)
 {
 	if (l->cfg.read_only || l->started || !l->node)

@@ -435,6 +435,9 @@ int ledger_state_open(struct ledger *l, const char *name, unsigned *db);
 typedef void (*ledger_block_fn)(void *arg, const struct ledger_head *h);
 int ledger_after_block(struct ledger *l, ledger_block_fn fn, void *arg);
 
+/* Submissions queued for the committer now (for metrics). */
+unsigned ledger_queue_len(struct ledger *l);
+
 /* Starts the committer thread.  MM_ERR_INVALID when read-only. */
 int ledger_start(struct ledger *l);
 /* Stops accepting, commits what is queued, joins the committer, closes. */

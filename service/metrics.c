@@ -135,6 +135,52 @@ static int render_latency(struct mmd_metrics *m, struct evbuffer *out)
 	return rc < 0 ? MM_ERR_NOMEM : MM_OK;
 }
 
+static const unsigned block_le[MMD_BLOCK_BUCKETS - 1] = {1, 8, 64, 512};
+
+void mmd_metrics_block(void *arg, const struct ledger_head *h)
+{
+	struct mmd_metrics *m = arg;
+	uint64_t n = h->size - m->last_size;
+	size_t b = 0;
+
+	m->last_size = h->size;
+	while (b < MMD_BLOCK_BUCKETS - 1 && n > block_le[b])
+		b++;
+	atomic_fetch_add(&m->block_txs[b], 1);
+	atomic_fetch_add(&m->block_txs_sum, n);
+}
+
+static int render_blocks(struct mmd_metrics *m, struct ledger *l,
+			 struct evbuffer *out)
+{
+	const char *name = "medmarket_block_transactions";
+	uint64_t cum = 0;
+	int rc = evbuffer_add_printf(
+		out,
+		"# HELP %s Transactions per committed block.\n"
+		"# TYPE %s histogram\n",
+		name, name);
+
+	for (size_t b = 0; rc >= 0 && b < MMD_BLOCK_BUCKETS - 1; b++) {
+		cum += load(&m->block_txs[b]);
+		rc = evbuffer_add_printf(out,
+					 "%s_bucket{le=\"%u\"} %" PRIu64 "\n",
+					 name, block_le[b], cum);
+	}
+	cum += load(&m->block_txs[MMD_BLOCK_BUCKETS - 1]);
+	if (rc >= 0)
+		rc = evbuffer_add_printf(
+			out,
+			"%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %" PRIu64
+			"\n%s_count %" PRIu64 "\n"
+			"# HELP medmarket_queue_depth Submissions waiting for "
+			"the committer.\n# TYPE medmarket_queue_depth gauge\n"
+			"medmarket_queue_depth %u\n",
+			name, cum, name, load(&m->block_txs_sum), name, cum,
+			ledger_queue_len(l));
+	return rc < 0 ? MM_ERR_NOMEM : MM_OK;
+}
+
 int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
 		       struct evbuffer *out)
 {
@@ -159,5 +205,7 @@ int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
 		err = MM_ERR_NOMEM;
 	if (!err)
 		err = render_latency(m, out);
+	if (!err)
+		err = render_blocks(m, l, out);
 	return err;
 }

@@ -117,13 +117,24 @@ enum mmd_route {
 #define MMD_STATUS_SLOTS    15 /* the statuses we answer, plus "other" */
 #define MMD_LATENCY_BUCKETS 14
 
+#define MMD_BLOCK_BUCKETS 5
+
 struct mmd_metrics {
 	atomic_uint_fast64_t requests[MMD_R__COUNT][MMD_STATUS_SLOTS];
 	atomic_uint_fast64_t committed;
 	atomic_uint_fast64_t refused;
 	atomic_uint_fast64_t latency[MMD_LATENCY_BUCKETS + 1]; /* + +Inf */
 	atomic_uint_fast64_t latency_us_sum;
+	/* Transactions per block: buckets 1, 2-8, 9-64, 65-512, 513+. */
+	atomic_uint_fast64_t block_txs[MMD_BLOCK_BUCKETS];
+	atomic_uint_fast64_t block_txs_sum;
+	uint64_t last_size; /* log size after the last block; set at start,
+			       then committer thread only */
 };
+
+/* The ledger's after-block hook (arg: struct mmd_metrics); register it
+ * before ledger_start. */
+void mmd_metrics_block(void *arg, const struct ledger_head *h);
 
 /* The pattern of a route, for logs and labels. */
 const char *mmd_route_name(int route);

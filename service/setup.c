@@ -187,7 +187,16 @@ int mmd_setup_ledger(struct mmd *srv)
 	}
 #endif
 	srv->types = ledger_types(srv->ledger, &srv->ntypes);
-	err = ledger_start(srv->ledger);
+	{
+		struct ledger_head h;
+		err = ledger_head(srv->ledger, &h);
+		srv->metrics.last_size = err ? 0 : h.size;
+	}
+	if (!err)
+		err = ledger_after_block(srv->ledger, mmd_metrics_block,
+					 &srv->metrics);
+	if (!err)
+		err = ledger_start(srv->ledger);
 	if (err)
 		mmd_log("error", NULL, "cannot start the ledger: %s",
 			mm_strerror(err));

@@ -686,6 +686,12 @@ START_TEST(metrics_count_requests_and_commits)
 	ck_assert_ptr_nonnull(strstr(text, "\nmedmarket_tx_refused_total 1\n"));
 	ck_assert_ptr_nonnull(
 		strstr(text, "medmarket_commit_latency_seconds_count 1\n"));
+	/* One block of one transaction since start; nothing queued now. */
+	ck_assert_ptr_nonnull(strstr(
+		text, "medmarket_block_transactions_bucket{le=\"1\"} 1\n"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "medmarket_block_transactions_count 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nmedmarket_queue_depth 0\n"));
 	ck_assert_ptr_nonnull(strstr(text, "medmarket_http_requests_total{"
 					   "route=\"/v1/tx\",status=\"200\"} "
 					   "1\n"));

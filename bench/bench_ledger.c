@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "ledger/ledger.h"
 
 #define RUNS   3
@@ -38,62 +39,6 @@
 static unsigned append_n = 200000;
 static unsigned fill_n = 1000000;
 static const char *scratch = "/tmp";
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, mm_strerror(err));
-	exit(1);
-}
-
-static char *fresh_dir(const char *tag)
-{
-	char *d = NULL;
-
-	if (asprintf(&d, "%s/mmbench-%s.XXXXXX", scratch, tag) < 0 ||
-	    !mkdtemp(d))
-		die("mkdtemp", MM_ERR_IO);
-	return d;
-}
-
-static void rm_dir(const char *d)
-{
-	char p[4200];
-
-	snprintf(p, sizeof(p), "%s/data.mdb", d);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", d);
-	unlink(p);
-	rmdir(d);
-}
 
 /* ------------------------------------------------------------------ */
 
@@ -104,7 +49,8 @@ static void *verify_loop(void *arg)
 
 	for (int i = 0; i < N; i++)
 		if (crypto_sign_verify_detached(k + 32, k + 96, 200, k))
-			die("verify loop", MM_ERR_SIGNATURE);
+			bench_die("bench_ledger", "verify loop",
+				  MM_ERR_SIGNATURE);
 	return NULL;
 }
 
@@ -120,14 +66,14 @@ static double verify_rate_2t(void)
 	crypto_sign_detached(k + 32, NULL, k + 96, 200, sk);
 	for (int i = 0; i < RUNS; i++) {
 		pthread_t th[2];
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		for (int t = 0; t < 2; t++)
 			pthread_create(&th[t], NULL, verify_loop, k);
 		for (int t = 0; t < 2; t++)
 			pthread_join(th[t], NULL);
-		r[i] = 2 * 10000 / (now_s() - t0);
+		r[i] = 2 * 10000 / (bench_now_s() - t0);
 	}
-	return median(r, RUNS);
+	return bench_median(r, RUNS);
 }
 
 static double verify_rate_once(void)
@@ -139,11 +85,12 @@ static double verify_rate_once(void)
 	crypto_sign_keypair(pk, sk);
 	randombytes_buf(msg, sizeof(msg));
 	crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (int i = 0; i < N; i++)
 		if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk))
-			die("verify loop", MM_ERR_SIGNATURE);
-	t = now_s() - t0;
+			bench_die("bench_ledger", "verify loop",
+				  MM_ERR_SIGNATURE);
+	t = bench_now_s() - t0;
 	return N / t;
 }
 
@@ -153,7 +100,7 @@ static double verify_rate(void)
 
 	for (int i = 0; i < RUNS; i++)
 		r[i] = verify_rate_once();
-	return median(r, RUNS);
+	return bench_median(r, RUNS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -191,7 +138,7 @@ static void *sign_range(void *arg)
 		ledger_enc_cstr(&body, label);
 		if (ledger_tx_sign(j->key, NULL, "attest", j->created, body.p,
 				   body.len, &tx))
-			die("sign", MM_ERR_INVALID);
+			bench_die("bench_ledger", "sign", MM_ERR_INVALID);
 		j->txs[i].p = tx.p;
 		j->txs[i].n = tx.len;
 		ledger_buf_release(&body);
@@ -207,7 +154,7 @@ static struct signed_tx *sign_all(unsigned n, struct ledger_key *key)
 
 	for (int t = 0; t < 2; t++) {
 		j[t] = (struct sign_job){txs, n * t / 2, n * (t + 1) / 2, key,
-					 wall_ms()};
+					 bench_wall_ms()};
 		pthread_create(&th[t], NULL, sign_range, &j[t]);
 	}
 	for (int t = 0; t < 2; t++)
@@ -248,7 +195,7 @@ static void *submit_range(void *arg)
 						  NULL)) == MM_ERR_BUSY)
 			usleep(100);
 		if (err)
-			die("submit", err);
+			bench_die("bench_ledger", "submit", err);
 	}
 	return NULL;
 }
@@ -273,9 +220,9 @@ static double append(const char *dir, struct ledger_key *node,
 	if (!err)
 		err = ledger_start(l);
 	if (err)
-		die("open", err);
+		bench_die("bench_ledger", "open", err);
 	atomic_store(&acked, 0);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (int k = 0; k < 2; k++) {
 		j[k] = (struct submit_job){l, txs, n * k / 2, n * (k + 1) / 2};
 		pthread_create(&th[k], NULL, submit_range, &j[k]);
@@ -284,10 +231,10 @@ static double append(const char *dir, struct ledger_key *node,
 		pthread_join(th[k], NULL);
 	while (atomic_load(&acked) < n)
 		usleep(200);
-	t = now_s() - t0;
+	t = bench_now_s() - t0;
 	ledger_close(l);
 	if (atomic_load(&refused))
-		die("appends refused", MM_ERR_REJECTED);
+		bench_die("bench_ledger", "appends refused", MM_ERR_REJECTED);
 	return n / t;
 }
 
@@ -332,26 +279,28 @@ static void proofs_child(const char *dir, int fd)
 	if (!err)
 		err = ledger_insecure_fill(l, one[0].p, one[0].n, fill_n - 1);
 	if (err)
-		die("fill", err);
+		bench_die("bench_ledger", "fill", err);
 	for (int run = 0; run < RUNS; run++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		for (int i = 0; i < PROOFS; i++) {
 			uint64_t idx = (uint64_t)rand_r(&r) % fill_n;
 			if (ledger_inclusion_proof(l, idx, fill_n, proof, &pn))
-				die("inclusion", MM_ERR_CORRUPT);
+				bench_die("bench_ledger", "inclusion",
+					  MM_ERR_CORRUPT);
 		}
-		ti[run] = (now_s() - t0) / PROOFS * 1e6;
-		t0 = now_s();
+		ti[run] = (bench_now_s() - t0) / PROOFS * 1e6;
+		t0 = bench_now_s();
 		for (int i = 0; i < PROOFS; i++) {
 			uint64_t from = 1 + (uint64_t)rand_r(&r) % (fill_n - 1);
 			if (ledger_consistency_proof(l, from, fill_n, proof,
 						     &pn))
-				die("consistency", MM_ERR_CORRUPT);
+				bench_die("bench_ledger", "consistency",
+					  MM_ERR_CORRUPT);
 		}
-		tc[run] = (now_s() - t0) / PROOFS * 1e6;
+		tc[run] = (bench_now_s() - t0) / PROOFS * 1e6;
 	}
-	res[0] = median(ti, RUNS);
-	res[1] = median(tc, RUNS);
+	res[0] = bench_median(ti, RUNS);
+	res[1] = bench_median(tc, RUNS);
 	res[2] = (double)rss_anon_kib() / 1024.0;
 	if (write(fd, res, sizeof(res)) != (ssize_t)sizeof(res))
 		_exit(1);
@@ -361,12 +310,12 @@ static void proofs_child(const char *dir, int fd)
 
 static void proofs(double res[3])
 {
-	char *dir = fresh_dir("fill");
+	char *dir = bench_fresh_dir("bench_ledger", scratch, "fill");
 	int p[2], status;
 	pid_t pid;
 
 	if (pipe(p))
-		die("pipe", MM_ERR_IO);
+		bench_die("bench_ledger", "pipe", MM_ERR_IO);
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
@@ -374,10 +323,10 @@ static void proofs(double res[3])
 	}
 	close(p[1]);
 	if (read(p[0], res, 3 * sizeof(double)) != 3 * sizeof(double))
-		die("proof child", MM_ERR_IO);
+		bench_die("bench_ledger", "proof child", MM_ERR_IO);
 	waitpid(pid, &status, 0);
 	close(p[0]);
-	rm_dir(dir);
+	bench_rm_dir(dir);
 	free(dir);
 }
 
@@ -404,7 +353,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (ledger_crypto_init())
-		die("init", MM_ERR_CRYPTO);
+		bench_die("bench_ledger", "init", MM_ERR_CRYPTO);
 	ledger_key_generate(&node);
 	ledger_key_generate(&user);
 
@@ -420,15 +369,15 @@ int main(int argc, char **argv)
 	printf("BENCH machine.ed25519_verify_per_s %.0f verify/s\n", vrate);
 
 	txs = sign_all(append_n, user);
-	dir = fresh_dir("append");
+	dir = bench_fresh_dir("bench_ledger", scratch, "append");
 	arate = append(dir, node, txs, append_n);
 	printf("BENCH ledger.append_per_s %.0f tx/s\n", arate);
 	printf("BENCH ledger.append_ratio %.2f ratio\n", arate / vrate);
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	if (ledger_verify_dir(dir, NULL, NULL, 0, &rep))
-		die(rep.msg, rep.err);
-	vdir = (double)rep.entries / (now_s() - t0);
+		bench_die("bench_ledger", rep.msg, rep.err);
+	vdir = (double)rep.entries / (bench_now_s() - t0);
 	printf("BENCH ledger.verify_entries_per_s %.0f entries/s\n", vdir);
 	printf("BENCH ledger.verify_ratio %.2f ratio\n", vdir / vrate);
 	v2 = verify_rate_2t();
@@ -444,7 +393,7 @@ int main(int argc, char **argv)
 	if (getenv("MM_BENCH_KEEP"))
 		printf("  (kept %s)\n", dir);
 	else
-		rm_dir(dir);
+		bench_rm_dir(dir);
 	free(dir);
 	ledger_key_free(node);
 	ledger_key_free(user);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "ledger/ledger.h"
 #include "tokens/tokens.h"
 
@@ -34,63 +35,6 @@ struct signed_tx {
 	uint8_t *p;
 	size_t n;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "bench_tokens: %s: %s\n", what, mm_strerror(err));
-	exit(1);
-}
-
-static char *fresh_dir(const char *tag)
-{
-	char *d = NULL;
-
-	if (asprintf(&d, "%s/mmbench-%s.XXXXXX", scratch, tag) < 0 ||
-	    !mkdtemp(d))
-		die("mkdtemp", MM_ERR_IO);
-	return d;
-}
-
-static void rm_dir(char *d)
-{
-	char p[4200];
-
-	snprintf(p, sizeof(p), "%s/data.mdb", d);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", d);
-	unlink(p);
-	rmdir(d);
-	free(d);
-}
 
 /* ------------------------------------------------------------------ */
 /* Signing (two threads, before any timing).                           */
@@ -129,8 +73,8 @@ static void sign_one(unsigned i, bool transfer, struct signed_tx *out)
 	if (body.err ||
 	    ledger_tx_sign(key, NULL,
 			   transfer ? TOKENS_TYPE_TRANSFER : "attest",
-			   wall_ms(), body.p, body.len, &tx))
-		die("sign", MM_ERR_INVALID);
+			   bench_wall_ms(), body.p, body.len, &tx))
+		bench_die("bench_tokens", "sign", MM_ERR_INVALID);
 	out->p = tx.p;
 	out->n = tx.len;
 	ledger_buf_release(&body);
@@ -152,7 +96,7 @@ static struct signed_tx *sign_all(unsigned n, bool transfer)
 	pthread_t th[2];
 
 	if (!txs)
-		die("calloc", MM_ERR_NOMEM);
+		bench_die("bench_tokens", "calloc", MM_ERR_NOMEM);
 	for (int t = 0; t < 2; t++) {
 		j[t] = (struct sign_job){txs, n * t / 2, n * (t + 1) / 2,
 					 transfer};
@@ -196,7 +140,7 @@ static void *submit_range(void *arg)
 						  NULL)) == MM_ERR_BUSY)
 			usleep(100);
 		if (err)
-			die("submit", err);
+			bench_die("bench_tokens", "submit", err);
 	}
 	return NULL;
 }
@@ -210,7 +154,7 @@ static double submit_all(struct ledger *l, struct signed_tx *txs, unsigned n)
 
 	atomic_store(&acked, 0);
 	atomic_store(&refused, 0);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (int k = 0; k < 2; k++) {
 		j[k] = (struct submit_job){l, txs, n * k / 2, n * (k + 1) / 2};
 		pthread_create(&th[k], NULL, submit_range, &j[k]);
@@ -219,9 +163,10 @@ static double submit_all(struct ledger *l, struct signed_tx *txs, unsigned n)
 		pthread_join(th[k], NULL);
 	while (atomic_load(&acked) < n)
 		usleep(200);
-	t = now_s() - t0;
+	t = bench_now_s() - t0;
 	if (atomic_load(&refused))
-		die("transactions refused", MM_ERR_REJECTED);
+		bench_die("bench_tokens", "transactions refused",
+			  MM_ERR_REJECTED);
 	return n / t;
 }
 
@@ -244,7 +189,7 @@ static struct ledger *start(const char *dir, struct tokens **t)
 	if (!err)
 		err = ledger_start(l);
 	if (err)
-		die("open", err);
+		bench_die("bench_tokens", "open", err);
 	return l;
 }
 
@@ -275,11 +220,11 @@ static void fund(struct ledger *l)
 			err = ledger_tx_sign(i == 0 ? node : treasury, NULL,
 					     i == 0 ? TOKENS_TYPE_INIT
 						    : TOKENS_TYPE_MINT,
-					     wall_ms(), b.p, b.len, &tx);
+					     bench_wall_ms(), b.p, b.len, &tx);
 		if (!err)
 			err = ledger_submit(l, tx.p, tx.len, &idx, NULL);
 		if (err)
-			die("fund", err);
+			bench_die("bench_tokens", "fund", err);
 		ledger_buf_release(&b);
 		ledger_buf_release(&tx);
 	}
@@ -288,7 +233,8 @@ static void fund(struct ledger *l)
 static double run_once(struct signed_tx *txs, bool transfer)
 {
 	struct tokens *t = NULL;
-	char *dir = fresh_dir(transfer ? "tokens" : "append");
+	char *dir = bench_fresh_dir("bench_tokens", scratch,
+				    transfer ? "tokens" : "append");
 	struct ledger *l = start(dir, transfer ? &t : NULL);
 	double rate;
 
@@ -297,7 +243,7 @@ static double run_once(struct signed_tx *txs, bool transfer)
 	rate = submit_all(l, txs, tx_n);
 	ledger_close(l);
 	tokens_free(t);
-	rm_dir(dir);
+	bench_rm_dir(dir);
 	return rate;
 }
 
@@ -319,10 +265,10 @@ int main(int argc, char **argv)
 	}
 	if (ledger_crypto_init() || ledger_key_generate(&node) ||
 	    ledger_key_generate(&treasury))
-		die("keys", MM_ERR_CRYPTO);
+		bench_die("bench_tokens", "keys", MM_ERR_CRYPTO);
 	for (int u = 0; u < USERS; u++) {
 		if (ledger_key_generate(&users[u]))
-			die("keys", MM_ERR_CRYPTO);
+			bench_die("bench_tokens", "keys", MM_ERR_CRYPTO);
 		ledger_key_id(users[u], uid[u]);
 	}
 	attest = sign_all(tx_n, false);
@@ -331,8 +277,8 @@ int main(int argc, char **argv)
 		ra[r] = run_once(attest, false);
 		rt[r] = run_once(transfer, true);
 	}
-	a = median(ra, RUNS);
-	t = median(rt, RUNS);
+	a = bench_median(ra, RUNS);
+	t = bench_median(rt, RUNS);
 	printf("BENCH tokens.append_per_s %.0f tx/s\n", a);
 	printf("BENCH tokens.transfer_per_s %.0f tx/s\n", t);
 	printf("BENCH tokens.transfer_ratio %.3f ratio\n", t / a);

@@ -683,7 +683,7 @@ static bool field_u64(const char *line, const char *key, uint64_t *v)
 static struct wrk_run parse_wrk(const char *out, const char *what)
 {
 	const char *line = strstr(out, "MMBENCH ");
-	uint64_t req, dur, st, sock, p99, ex;
+	uint64_t req = 0, dur = 0, st = 0, sock = 0, p99 = 0, ex = 0;
 	struct wrk_run r;
 
 	if (!line || !field_u64(line, "requests=", &req) ||

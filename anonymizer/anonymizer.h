@@ -37,13 +37,13 @@ enum anon_role {
 enum anon_type {
 	ANON_T_STRING,
 	ANON_T_INTEGER,
-	ANON_T_AGE,	/* years; over 89 becomes "90+" */
-	ANON_T_DATE,	/* ISO 8601; all elements but the year removed */
-	ANON_T_ZIP,	/* US ZIP; first three digits, or 000 */
-	ANON_T_ICD10,	/* diagnosis code */
-	ANON_T_TEXT,	/* free text; scrubbed of PHI patterns */
-	ANON_T_NAME,	/* a person's name (an identifier) */
-	ANON_T_PHONE,	/* and the other identifier kinds of 164.514(b)(2) */
+	ANON_T_AGE,   /* years; over 89 becomes "90+" */
+	ANON_T_DATE,  /* ISO 8601; all elements but the year removed */
+	ANON_T_ZIP,   /* US ZIP; first three digits, or 000 */
+	ANON_T_ICD10, /* diagnosis code */
+	ANON_T_TEXT,  /* free text; scrubbed of PHI patterns */
+	ANON_T_NAME,  /* a person's name (an identifier) */
+	ANON_T_PHONE, /* and the other identifier kinds of 164.514(b)(2) */
 	ANON_T_EMAIL,
 	ANON_T_SSN,
 	ANON_T_MRN,
@@ -183,14 +183,14 @@ int anon_table_write_csv(const struct anon_table *t, char sep,
 /* ANON_SECTION_RECORD_BEGIN (per-record stage helper edits here) */
 
 /* Limits of the per-record stage. */
-#define ANON_KEY_BYTES_MIN     16u    /* a per-request pseudonym key */
-#define ANON_KEY_BYTES_MAX     64u
-#define ANON_PSEUDONYM_HEX     64u    /* HMAC-SHA256 as lower-case hex */
-#define ANON_SHIFT_DAYS_MAX    3650u  /* ceiling of a date shift's range */
-#define ANON_SCRUB_SPANS_MAX   4096u  /* PHI spans found in one text */
-#define ANON_SCRUB_NAMES_MAX   64u    /* record names given to the scrubber */
-#define ANON_SCRUB_EXPANSION   9u     /* out bytes per in byte, worst case */
-#define ANON_RECORD_BYTES_MAX  (1u << 22) /* output bytes of one record */
+#define ANON_KEY_BYTES_MIN    16u /* a per-request pseudonym key */
+#define ANON_KEY_BYTES_MAX    64u
+#define ANON_PSEUDONYM_HEX    64u   /* HMAC-SHA256 as lower-case hex */
+#define ANON_SHIFT_DAYS_MAX   3650u /* ceiling of a date shift's range */
+#define ANON_SCRUB_SPANS_MAX  4096u /* PHI spans found in one text */
+#define ANON_SCRUB_NAMES_MAX  64u   /* record names given to the scrubber */
+#define ANON_SCRUB_EXPANSION  9u    /* out bytes per in byte, worst case */
+#define ANON_RECORD_BYTES_MAX (1u << 22) /* output bytes of one record */
 
 /*
  * How the per-record stage treats dates.  ANON_DATES_YEAR is Safe Harbor:
@@ -385,12 +385,12 @@ int anon_scrub(const char *text, size_t n, const char *const *names,
 /* ------------------------------------------------------------------ */
 /* Inputs: a column schema, CSV, FHIR R4 JSON (docs: ANONYMIZATION.md). */
 
-#define ANON_SCHEMA_BYTES_MAX (64u << 10) /* schema / field-spec text */
-#define ANON_CSV_BYTES_MAX    (1u << 30)  /* one CSV input */
-#define ANON_FHIR_BYTES_MAX   (256u << 20) /* one FHIR JSON document */
-#define ANON_FHIR_DEPTH_MAX   64u	   /* JSON nesting */
-#define ANON_FHIR_RESOURCES_MAX 1000000u   /* resources of one document */
-#define ANON_FHIR_PATH_STEPS_MAX 8u	   /* steps of one field's path */
+#define ANON_SCHEMA_BYTES_MAX	 (64u << 10)  /* schema / field-spec text */
+#define ANON_CSV_BYTES_MAX	 (1u << 30)   /* one CSV input */
+#define ANON_FHIR_BYTES_MAX	 (256u << 20) /* one FHIR JSON document */
+#define ANON_FHIR_DEPTH_MAX	 64u	      /* JSON nesting */
+#define ANON_FHIR_RESOURCES_MAX	 1000000u     /* resources of one document */
+#define ANON_FHIR_PATH_STEPS_MAX 8u	      /* steps of one field's path */
 
 /*
  * A parsed schema: ncols columns (names owned).  anon_schema_release frees
@@ -488,8 +488,8 @@ void anon_fhir_spec_release(struct anon_fhir_spec *s);
  * is checked (resource, brackets, steps).  Errors as anon_schema_parse,
  * MM_ERR_SCHEMA also for a bad source.  *out is empty on failure.
  */
-int anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text,
-			 size_t n, struct mm_diag *diag);
+int anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text, size_t n,
+			 struct mm_diag *diag);
 
 /*
  * Reads one FHIR R4 JSON document (a Patient, Condition or Observation

@@ -234,10 +234,10 @@ int cmd_register(int argc, char **argv); /* cmd_register.c */
 int cmd_admit(int argc, char **argv);
 int cmd_mint(int argc, char **argv); /* cmd_tokens.c */
 int cmd_transfer(int argc, char **argv);
-int cmd_policy(int argc, char **argv);	/* cmd_policy.c */
-int cmd_request(int argc, char **argv); /* cmd_request.c */
-int cmd_audit(int argc, char **argv);	/* cmd_audit.c */
-int cmd_consent(int argc, char **argv);	/* cmd_consent.c */
+int cmd_policy(int argc, char **argv);	   /* cmd_policy.c */
+int cmd_request(int argc, char **argv);	   /* cmd_request.c */
+int cmd_audit(int argc, char **argv);	   /* cmd_audit.c */
+int cmd_consent(int argc, char **argv);	   /* cmd_consent.c */
 int cmd_contribute(int argc, char **argv); /* cmd_contribute.c */
 int cmd_release(int argc, char **argv);	   /* cmd_release.c */
 
@@ -267,7 +267,9 @@ struct cli_mkt {
 		{"node-key", &(m)->node_hex, NULL},                            \
 		{"node-key-file", &(m)->node_file, NULL},                      \
 		{"json", NULL, &(m)->json},                                    \
-		{"insecure-skip-verify", NULL, &(m)->insecure}
+	{                                                                      \
+		"insecure-skip-verify", NULL, &(m)->insecure                   \
+	}
 
 /*
  * Parses argv against opts (which include CLI_MKT_OPTS(m)), prints usage
@@ -302,8 +304,8 @@ int cli_mkt_precision(const char *cmd, const struct cli_mkt *m,
 		      unsigned *precision);
 /* GET path, RFC 9421-signed with key when key is not NULL: the 2xx JSON
  * answer, or NULL after printing the error. */
-json_t *cli_mkt_get(const char *cmd, const struct cli_mkt *m,
-		    const char *path, const struct ledger_key *key);
+json_t *cli_mkt_get(const char *cmd, const struct cli_mkt *m, const char *path,
+		    const struct ledger_key *key);
 /* Every request of the node's listing (at most CLI_MKT_REQUESTS_MAX), as
  * one JSON array, or NULL after printing the error. */
 json_t *cli_mkt_requests(const char *cmd, const struct cli_mkt *m);

@@ -38,8 +38,7 @@ static const struct {
 	 "grant, revoke or show a consent (per-request patient key)"},
 	{"contribute", cmd_contribute,
 	 "check eligibility locally and offer a record to a request"},
-	{"release", cmd_release,
-	 "propose, review, show or download a release"},
+	{"release", cmd_release, "propose, review, show or download a release"},
 	{"synth", cmd_synth,
 	 "write synthetic Synthea-like FHIR R4 patient bundles"},
 #endif

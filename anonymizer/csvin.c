@@ -210,9 +210,10 @@ void anon_schema_release(struct anon_schema *s)
 	s->ncols = 0;
 }
 
-static int schema_add(struct anon_schema *s, const struct anon_spec_line *l,
+static int schema_add(void *ctx, const struct anon_spec_line *l,
 		      struct mm_diag *diag)
 {
+	struct anon_schema *s = ctx;
 	struct anon_column col;
 	int rc;
 
@@ -238,37 +239,47 @@ static int schema_add(struct anon_schema *s, const struct anon_spec_line *l,
 	return MM_OK;
 }
 
-int anon_schema_parse(struct anon_schema *out, const char *text, size_t n,
-		      struct mm_diag *diag)
+int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
+			  void *ctx, const size_t *count, const char *empty_msg,
+			  struct mm_diag *diag)
 {
-	struct anon_schema s = {0};
 	struct anon_spec_line l;
 	size_t pos = 0;
 	unsigned lineno = 0;
 	int rc;
 
-	MM_ASSERT(out != NULL);
-	memset(out, 0, sizeof(*out));
 	rc = anon_spec_check_text(text, n, diag);
 	if (rc != MM_OK)
 		return rc;
+	while (anon_spec_next(text, n, &pos, &lineno, &l)) {
+		rc = add(ctx, &l, diag);
+		if (rc != MM_OK)
+			return rc;
+	}
+	if (*count == 0)
+		return mm_fail(diag, MM_ERR_SCHEMA, 0, "%s", empty_msg);
+	return MM_OK;
+}
+
+int anon_schema_parse(struct anon_schema *out, const char *text, size_t n,
+		      struct mm_diag *diag)
+{
+	struct anon_schema s = {0};
+	int rc;
+
+	MM_ASSERT(out != NULL);
+	memset(out, 0, sizeof(*out));
 	s.cols = calloc(ANON_TABLE_COLS_MAX, sizeof(*s.cols));
 	if (s.cols == NULL)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
-	while (anon_spec_next(text, n, &pos, &lineno, &l)) {
-		rc = schema_add(&s, &l, diag);
-		if (rc != MM_OK)
-			goto fail;
-	}
-	if (s.ncols == 0) {
-		rc = mm_fail(diag, MM_ERR_SCHEMA, 0, "schema has no columns");
-		goto fail;
+	rc = anon_spec_parse_lines(text, n, schema_add, &s, &s.ncols,
+				   "schema has no columns", diag);
+	if (rc != MM_OK) {
+		anon_schema_release(&s);
+		return rc;
 	}
 	*out = s;
 	return MM_OK;
-fail:
-	anon_schema_release(&s);
-	return rc;
 }
 
 /* ---- CSV ---- */

@@ -190,9 +190,10 @@ static int spec_pick(const struct anon_spec_line *l, enum anon_fhir_pick *p,
 			      "expected first, last or all");
 }
 
-static int spec_add(struct anon_fhir_spec *s, const struct anon_spec_line *l,
+static int spec_add(void *ctx, const struct anon_spec_line *l,
 		    struct mm_diag *diag)
 {
+	struct anon_fhir_spec *s = ctx;
 	struct anon_fhir_field f = {0};
 	struct src c;
 	int rc;
@@ -233,33 +234,21 @@ int anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text, size_t n,
 			 struct mm_diag *diag)
 {
 	struct anon_fhir_spec s = {0};
-	struct anon_spec_line l;
-	size_t pos = 0;
-	unsigned lineno = 0;
 	int rc;
 
 	MM_ASSERT(out != NULL);
 	memset(out, 0, sizeof(*out));
-	rc = anon_spec_check_text(text, n, diag);
-	if (rc != MM_OK)
-		return rc;
 	s.fields = calloc(ANON_TABLE_COLS_MAX, sizeof(*s.fields));
 	if (s.fields == NULL)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
-	while (anon_spec_next(text, n, &pos, &lineno, &l)) {
-		rc = spec_add(&s, &l, diag);
-		if (rc != MM_OK)
-			goto fail;
-	}
-	if (s.nfields == 0) {
-		rc = mm_fail(diag, MM_ERR_SCHEMA, 0, "field spec is empty");
-		goto fail;
+	rc = anon_spec_parse_lines(text, n, spec_add, &s, &s.nfields,
+				   "field spec is empty", diag);
+	if (rc != MM_OK) {
+		anon_fhir_spec_release(&s);
+		return rc;
 	}
 	*out = s;
 	return MM_OK;
-fail:
-	anon_fhir_spec_release(&s);
-	return rc;
 }
 
 /* ---- paths and errors ---- */

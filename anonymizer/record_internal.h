@@ -60,6 +60,18 @@ int anon_spec_column(const struct anon_spec_line *l, struct anon_column *col,
 		     struct mm_diag *diag);
 /* The text-size and NUL checks of a schema or field-spec text. */
 int anon_spec_check_text(const char *text, size_t n, struct mm_diag *diag);
+/* Adds one line to the spec being built in ctx. */
+typedef int (*anon_spec_add_fn)(void *ctx, const struct anon_spec_line *l,
+				struct mm_diag *diag);
+/*
+ * Checks text (anon_spec_check_text), then calls add for every line that
+ * is not blank or a comment, stopping at its first error; *count (the
+ * entries add has made) must then be above 0, else MM_ERR_SCHEMA with
+ * empty_msg.
+ */
+int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
+			  void *ctx, const size_t *count, const char *empty_msg,
+			  struct mm_diag *diag);
 
 /* Frees o's HMAC cache and wipes its key copy. */
 void anon_mac_cache_release(struct anon_record_out *o);

@@ -2,7 +2,7 @@
 # and bad input on every write route, against a real medmarketd with a
 # market world.
 if(TARGET mmedge AND TARGET medmarketd AND TARGET market)
-  add_executable(test_authz test_authz.c daemon.c)
+  add_executable(test_authz test_authz.c daemon.c marketfx.c)
   target_link_libraries(test_authz PRIVATE mmtestutil mmedge market
     tokens policies anonymizer)
   mm_target(test_authz)

@@ -1,6 +1,6 @@
 # The marketplace's writes through medmarketd (end to end: a real daemon).
 if(TARGET mmedge AND TARGET medmarketd AND TARGET market)
-  add_executable(test_market_write test_market_write.c daemon.c)
+  add_executable(test_market_write test_market_write.c daemon.c marketfx.c)
   target_link_libraries(test_market_write PRIVATE mmtestutil mmedge market
     tokens policies anonymizer)
   mm_target(test_market_write)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "marketfx.h"
 #include "market/market.h"
 #include "policies/policies.h"
 #include "service/httpsig.h"
@@ -52,31 +53,6 @@ static uint8_t REL[MARKET_ID_BYTES], PAT_TX[LEDGER_HASH_BYTES];
 static uint8_t ELIG[32], PAY[32], PROF[32];
 static unsigned SEQ; /* fresh nonces, seeds and records */
 
-static const char *const FIELDS[] = {"birth_year", "sex", "diagnoses",
-				     "hba1c_pct"};
-static const char ELIG_SRC[] =
-	"policy t2d\nkind eligibility\n"
-	"rule adult \"adult\"\n  age_at(record.birth_year, now.year) >= 18\n"
-	"rule consented \"consent\"\n  consent.research && !consent.withdrawn\n"
-	"rule diabetic \"E11\"\n"
-	"  record.diagnoses.exists(d, icd10_in(d, [\"E11\"]))\n";
-static const char PAY_SRC[] = "policy flat\nkind payout\n"
-			      "rule base \"ten\"\n  decimal(\"10\")\n";
-static const char PROF_SRC[] =
-	"policy prof\nkind profile\n"
-	"rule quasi_identifiers \"q\"\n  [\"birth_year\", \"sex\"]\n"
-	"rule hierarchies \"h\"\n  {\"birth_year\": [10, 0], \"sex\": [0]}\n"
-	"rule k \"k\"\n  2\nrule l \"l\"\n  1\n"
-	"rule suppression_max \"s\"\n  decimal(\"0.5\")\n";
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void hexs(const uint8_t *p, size_t n, char *out)
 {
 	ledger_hex(p, n, out);
@@ -87,22 +63,12 @@ static void key_id(const struct ledger_key *k, uint8_t id[32])
 	ledger_sha256(ledger_key_public(k), LEDGER_PK_BYTES, id);
 }
 
-static struct ledger_buf *nb(struct ledger_buf *b)
-{
-	ledger_buf_init(b, LEDGER_TX_BYTES_MAX);
-	return b;
-}
-
 /* body (released) signed as type by k into env (initialised here). */
 static void sign_tx(const struct ledger_key *k, const char *type,
 		    struct ledger_buf *body, struct ledger_buf *env,
 		    uint64_t created)
 {
-	ck_assert_int_eq(body->err, MM_OK);
-	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(
-		ledger_tx_sign(k, NULL, type, created, body->p, body->len, env),
-		MM_OK);
+	mfx_sign(k, type, body, env, created);
 	ledger_buf_release(body);
 }
 
@@ -110,71 +76,26 @@ static void sign_tx(const struct ledger_key *k, const char *type,
 static void post(const struct ledger_key *k, const char *type,
 		 struct ledger_buf *body)
 {
-	struct ledger_buf env;
-	char *resp = NULL;
-	int st;
-
-	sign_tx(k, type, body, &env, now_ms());
-	st = tu_http(&D, "POST", "/v1/tx", "application/msgpack", env.p,
-		     env.len, NULL, &resp, NULL);
-	ck_assert_msg(st == 200, "%s: %d %s", type, st, resp ? resp : "");
-	free(resp);
-	ledger_buf_release(&env);
+	mfx_post(&D, k, type, body);
 }
 
 /* "Authorization: Bearer ...\r\n" for k, from a signed login. */
 static void login(const struct ledger_key *k, char *hdr, size_t cap)
 {
-	const char *comps[] = {"@method", "@authority", "@path", "@query"};
-	char authority[32], input[HTTPSIG_HEADER_MAX + 1],
-		sig[HTTPSIG_HEADER_MAX + 1], h[2 * HTTPSIG_HEADER_MAX + 64],
-		nonce[32];
-	struct httpsig_request r = {"POST",	   "http", authority,
-				    "/v1/session", NULL,   NULL};
-	char *resp = NULL;
-	json_t *j;
+	char nonce[32];
 
-	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
 	snprintf(nonce, sizeof(nonce), "login-%d-%u", (int)getpid(), ++SEQ);
-	ck_assert_int_eq(httpsig_sign(k, &r, comps, 4, (int64_t)time(NULL),
-				      nonce, input, sig, NULL),
-			 MM_OK);
-	snprintf(h, sizeof(h), "Signature-Input: %s\r\nSignature: %s\r\n",
-		 input, sig);
-	ck_assert_int_eq(tu_http(&D, "POST", "/v1/session", NULL, NULL, 0, h,
-				 &resp, NULL),
-			 200);
-	j = json_loads(resp, 0, NULL);
-	ck_assert_ptr_nonnull(j);
-	snprintf(hdr, cap, "Authorization: Bearer %s\r\n",
-		 json_string_value(json_object_get(j, "token")));
-	json_decref(j);
-	free(resp);
+	mfx_login(&D, k, nonce, hdr, cap);
 }
 
 static void publish(const char *kind, const char *src, uint8_t id[32])
 {
-	struct ledger_buf b;
-	struct policy *p = NULL;
-
-	ck_assert_int_eq(policy_load(src, strlen(src), &p, NULL), MM_OK);
-	policy_id(p, id);
-	policy_free(p);
-	ck_assert_int_eq(market_body_policy(nb(&b), kind, src, strlen(src)),
-			 MM_OK);
-	post(KEY[R_RES], MARKET_TYPE_POLICY, &b);
+	mfx_publish(&D, KEY[R_RES], kind, src, id);
 }
 
 static void admit(const struct ledger_key *k, enum market_role role)
 {
-	struct ledger_buf b;
-	uint8_t id[32];
-
-	market_body_register(nb(&b), role);
-	post(k, MARKET_TYPE_REGISTER, &b);
-	key_id(k, id);
-	market_body_admit(nb(&b), id, role);
-	post(KEY[R_REG], MARKET_TYPE_ADMIT, &b);
+	mfx_admit(&D, KEY[R_REG], k, role);
 }
 
 static void open_request(const uint8_t id[MARKET_ID_BYTES])
@@ -184,15 +105,15 @@ static void open_request(const uint8_t id[MARKET_ID_BYTES])
 
 	memcpy(o.id, id, MARKET_ID_BYTES);
 	o.purpose = "t2d-outcomes";
-	o.fields = FIELDS;
-	o.nfields = MM_ARRAY_LEN(FIELDS);
+	o.fields = MFX_FIELDS;
+	o.nfields = MM_ARRAY_LEN(MFX_FIELDS);
 	memcpy(o.eligibility, ELIG, 32);
 	memcpy(o.payout, PAY, 32);
 	memcpy(o.profile, PROF, 32);
 	o.reward = "1000";
 	o.cohort = 40;
-	o.deadline_ms = now_ms() + DAY_MS;
-	ck_assert_int_eq(market_body_open(nb(&b), &o), MM_OK);
+	o.deadline_ms = mfx_now_ms() + DAY_MS;
+	ck_assert_int_eq(market_body_open(mfx_nb(&b), &o), MM_OK);
 	post(KEY[R_RES], MARKET_TYPE_OPEN, &b);
 }
 
@@ -223,10 +144,11 @@ static void consent_terms(struct market_consent *c)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->purpose, sizeof(c->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(FIELDS); i++)
-		snprintf(c->fields[i], sizeof(c->fields[i]), "%s", FIELDS[i]);
-	c->nfields = MM_ARRAY_LEN(FIELDS);
-	c->expires_ms = now_ms() + DAY_MS;
+	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
+		snprintf(c->fields[i], sizeof(c->fields[i]), "%s",
+			 MFX_FIELDS[i]);
+	c->nfields = MM_ARRAY_LEN(MFX_FIELDS);
+	c->expires_ms = mfx_now_ms() + DAY_MS;
 }
 
 /* consent.grant on REQ by pk, logged; c describes it. */
@@ -235,8 +157,9 @@ static void grant(const struct ledger_key *pk, struct market_consent *c)
 	struct ledger_buf b;
 
 	consent_terms(c);
-	market_body_consent(nb(&b), REQ, FIELDS, MM_ARRAY_LEN(FIELDS),
-			    c->purpose, c->expires_ms);
+	market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS,
+			    MM_ARRAY_LEN(MFX_FIELDS), c->purpose,
+			    c->expires_ms);
 	post(pk, MARKET_TYPE_CONSENT, &b);
 }
 
@@ -263,10 +186,10 @@ static void request_terms(struct market_request *req)
 {
 	memset(req, 0, sizeof(*req));
 	snprintf(req->purpose, sizeof(req->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(FIELDS); i++)
+	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
 		snprintf(req->fields[i], sizeof(req->fields[i]), "%s",
-			 FIELDS[i]);
-	req->nfields = MM_ARRAY_LEN(FIELDS);
+			 MFX_FIELDS[i]);
+	req->nfields = MM_ARRAY_LEN(MFX_FIELDS);
 	req->cohort = 40;
 }
 
@@ -284,7 +207,7 @@ static char *contribution(const struct ledger_key *pk,
 	struct ledger_buf b, env;
 	uint8_t salt[16];
 	char rh[65], sh[33], rq[33], *out, *record = bundle(++SEQ);
-	uint64_t created = now_ms();
+	uint64_t created = mfx_now_ms();
 	json_t *res = json_object(), *body, *j;
 
 	request_terms(&req);
@@ -293,8 +216,9 @@ static char *contribution(const struct ledger_key *pk,
 				       RECINPUT_FIELDS(req.fields), req.nfields,
 				       &r, NULL),
 			 MM_OK);
-	ck_assert_int_eq(recinput_evaluate(ELIG_SRC, strlen(ELIG_SRC), r, &req,
-					   c, created, &o, NULL, 0, NULL),
+	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
+					   r, &req, c, created, &o, NULL, 0,
+					   NULL),
 			 MM_OK);
 	recinput_record_free(r);
 	memcpy(s.request, REQ, 16);
@@ -305,7 +229,7 @@ static char *contribution(const struct ledger_key *pk,
 	s.completeness = o.completeness;
 	s.has_history = o.has_history;
 	s.history_years = o.history_years;
-	ck_assert_int_eq(market_body_contribution(nb(&b), &s), MM_OK);
+	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
 	sign_tx(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
 	if (tx_id) {
 		struct ledger_tx *tx = NULL;
@@ -402,7 +326,7 @@ static void release_approved(void)
 		MM_OK);
 	json_decref(j);
 	free(resp);
-	market_body_review(nb(&b), REL, true, "fine");
+	market_body_review(mfx_nb(&b), REL, true, "fine");
 	post(KEY[R_STEW], MARKET_TYPE_REVIEW, &b);
 }
 
@@ -436,18 +360,18 @@ static void world(void)
 	admit(KEY[R_RES], MARKET_ROLE_RESEARCHER);
 	admit(KEY[R_SPON], MARKET_ROLE_SPONSOR);
 	admit(KEY[R_STEW], MARKET_ROLE_STEWARD);
-	publish("eligibility", ELIG_SRC, ELIG);
-	publish("payout", PAY_SRC, PAY);
-	publish("profile", PROF_SRC, PROF);
+	publish("eligibility", MFX_ELIG_SRC, ELIG);
+	publish("payout", MFX_PAY_SRC, PAY);
+	publish("profile", MFX_PROF_SRC, PROF);
 	memset(REQ, 0x42, sizeof(REQ));
 	memset(REQ2, 0x43, sizeof(REQ2));
 	open_request(REQ);
 	open_request(REQ2);
 	key_id(KEY[R_SPON], x.to);
 	memset(x.id, 9, sizeof(x.id));
-	tokens_body_batch(nb(&b), TOKENS_TYPE_MINT, &x, 1);
+	tokens_body_batch(mfx_nb(&b), TOKENS_TYPE_MINT, &x, 1);
 	post(KEY[R_REG], TOKENS_TYPE_MINT, &b);
-	market_body_fund(nb(&b), REQ, "50000");
+	market_body_fund(mfx_nb(&b), REQ, "50000");
 	post(KEY[R_SPON], MARKET_TYPE_FUND, &b);
 	contribute_three();
 	for (int r = R_PAT; r < R_N; r++)
@@ -651,9 +575,9 @@ static void b_fund(struct req *r, enum role role, enum mode m)
 	struct ledger_buf b, env;
 
 	(void)m;
-	market_body_fund(nb(&b), REQ, "1");
+	market_body_fund(mfx_nb(&b), REQ, "1");
 	sign_tx(KEY[role == R_ANON ? R_SPON : role], MARKET_TYPE_FUND, &b, &env,
-		now_ms());
+		mfx_now_ms());
 	if (role == R_ANON)
 		env.p[env.len - 1] ^= 1; /* sig is the last map value */
 	set_body(r, "application/msgpack", env.p, env.len);
@@ -702,9 +626,9 @@ static void b_disclosure(struct req *r, enum role role, enum mode m)
 	char b64[4 * LEDGER_TX_BYTES_MAX / 3 + 8];
 
 	(void)m;
-	market_body_disclosure(nb(&b), REL);
+	market_body_disclosure(mfx_nb(&b), REL);
 	sign_tx(KEY[role == R_ANON ? R_RES : role], MARKET_TYPE_DISCLOSURE, &b,
-		&env, now_ms());
+		&env, mfx_now_ms());
 	ck_assert_uint_gt(
 		httpsig_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
 	add_header(r, "Disclosure", b64);
@@ -1194,8 +1118,8 @@ static json_t *fund_json(void)
 	json_t *j;
 
 	hexs(REQ, 16, rq);
-	market_body_fund(nb(&b), REQ, "1");
-	sign_tx(KEY[R_SPON], MARKET_TYPE_FUND, &b, &env, now_ms());
+	market_body_fund(mfx_nb(&b), REQ, "1");
+	sign_tx(KEY[R_SPON], MARKET_TYPE_FUND, &b, &env, mfx_now_ms());
 	j = env_json(&env,
 		     json_pack("{s:s,s:s}", "amount", "1", "request", rq));
 	ledger_buf_release(&env);
@@ -1220,11 +1144,11 @@ static void valid_env(struct ledger_buf *env, const struct ledger_key *k,
 	struct ledger_buf b;
 
 	if (rel) {
-		market_body_disclosure(nb(&b), rel);
-		sign_tx(k, MARKET_TYPE_DISCLOSURE, &b, env, now_ms());
+		market_body_disclosure(mfx_nb(&b), rel);
+		sign_tx(k, MARKET_TYPE_DISCLOSURE, &b, env, mfx_now_ms());
 	} else {
-		market_body_fund(nb(&b), REQ, "1");
-		sign_tx(k, MARKET_TYPE_FUND, &b, env, now_ms());
+		market_body_fund(mfx_nb(&b), REQ, "1");
+		sign_tx(k, MARKET_TYPE_FUND, &b, env, mfx_now_ms());
 	}
 }
 

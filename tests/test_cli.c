@@ -1,15 +1,11 @@
 /* test_cli.c - the medmarket command: key files and IDs, usage errors, and
  * end to end against a real medmarketd (attest, receipts, proofs, verify). */
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -17,11 +13,8 @@
 #include "service/edge.h"
 #include "testutil.h"
 
-extern char **environ;
-
-#define ARGS_MAX	 32	    /* arguments of one run */
-#define OUTPUT_BYTES_MAX (1u << 20) /* captured stdout or stderr */
-#define LABEL_BYTES_MAX	 256	    /* the CLI's --label limit */
+#define ARGS_MAX	32  /* arguments of one run */
+#define LABEL_BYTES_MAX 256 /* the CLI's --label limit */
 
 static char *tmp; /* this test's directory (checked fixture) */
 
@@ -40,57 +33,8 @@ static void teardown(void)
 /* ------------------------------------------------------------------ */
 /* Running programs.                                                   */
 
-/* What one run of a program did. */
-struct run {
-	int status; /* exit status, or -signal */
-	char *out;  /* stdout, NUL-terminated */
-	char *err;  /* stderr, NUL-terminated */
-};
-
-static char *slurp_fd(int fd)
-{
-	off_t end = lseek(fd, 0, SEEK_END);
-	char *buf = NULL;
-
-	ck_assert(end >= 0 && (uint64_t)end <= OUTPUT_BYTES_MAX);
-	buf = malloc((size_t)end + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(pread(fd, buf, (size_t)end, 0), end);
-	buf[end] = '\0';
-	close(fd);
-	return buf;
-}
-
-/* Runs prog (searched in PATH when search) with argv, capturing output. */
-static void spawn_capture(struct run *r, const char *prog, bool search,
-			  char *const argv[])
-{
-	int out = memfd_create("stdout", MFD_CLOEXEC);
-	int err = memfd_create("stderr", MFD_CLOEXEC);
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int st = 0;
-
-	ck_assert(out >= 0 && err >= 0);
-	ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
-	ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-							  O_RDONLY, 0),
-			 0);
-	ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, out, 1), 0);
-	ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, err, 2), 0);
-	ck_assert_int_eq(
-		search ? posix_spawnp(&pid, prog, &fa, NULL, argv, environ)
-		       : posix_spawn(&pid, prog, &fa, NULL, argv, environ),
-		0);
-	posix_spawn_file_actions_destroy(&fa);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-	r->out = slurp_fd(out);
-	r->err = slurp_fd(err);
-}
-
 /* Runs medmarket with the NULL-terminated arguments after its name. */
-static void cli(struct run *r, ...)
+static void cli(struct tu_proc *r, ...)
 {
 	char *argv[ARGS_MAX + 2];
 	char *bin = tu_bin("cli/medmarket");
@@ -105,7 +49,7 @@ static void cli(struct run *r, ...)
 	}
 	va_end(ap);
 	argv[n] = NULL;
-	spawn_capture(r, bin, false, argv);
+	tu_spawn(r, bin, false, argv);
 	free(bin);
 }
 
@@ -113,7 +57,7 @@ static void cli(struct run *r, ...)
 static void tool(char *prog, ...)
 {
 	char *argv[ARGS_MAX + 2];
-	struct run r;
+	struct tu_proc r;
 	size_t n = 0;
 	va_list ap;
 
@@ -125,20 +69,14 @@ static void tool(char *prog, ...)
 	}
 	va_end(ap);
 	argv[n] = NULL;
-	spawn_capture(&r, prog, true, argv);
+	tu_spawn(&r, prog, true, argv);
 	ck_assert_msg(r.status == 0, "%s failed: %s", prog, r.err);
 	free(r.out);
 	free(r.err);
 }
 
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
 /* Exit status want, and stderr is one line containing each needle. */
-static void expect_fail(const struct run *r, int want, const char *needle1,
+static void expect_fail(const struct tu_proc *r, int want, const char *needle1,
 			const char *needle2)
 {
 	const char *nl = strchr(r->err, '\n');
@@ -153,7 +91,7 @@ static void expect_fail(const struct run *r, int want, const char *needle1,
 		      needle2, r->err);
 }
 
-static void expect_ok(const struct run *r)
+static void expect_ok(const struct tu_proc *r)
 {
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
 }
@@ -267,7 +205,7 @@ START_TEST(keygen_writes_0600_pkcs8_and_refuses_overwrite)
 	uint8_t *before, *after;
 	size_t n1, n2;
 	struct stat st;
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "keygen", "--out", key, NULL);
 	expect_ok(&r);
@@ -283,14 +221,14 @@ START_TEST(keygen_writes_0600_pkcs8_and_refuses_overwrite)
 	ck_assert_str_eq(got, id);
 	field(r.out, "public key:", got, sizeof(got));
 	ck_assert_str_eq(got, pk);
-	run_free(&r);
+	tu_proc_free(&r);
 
 	cli(&r, "keygen", "--out", key, NULL);
 	expect_fail(&r, 1, key, "exists");
 	after = tu_read_file(key, &n2);
 	ck_assert_uint_eq(n1, n2);
 	ck_assert_mem_eq(before, after, n1);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(before);
 	free(after);
 	free(key);
@@ -302,7 +240,7 @@ START_TEST(keygen_json_and_id_agree)
 	char *key = path_in("k.pem");
 	char id[2 * LEDGER_HASH_BYTES + 1];
 	json_t *j = NULL;
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "keygen", "--json", "--out", key, NULL);
 	expect_ok(&r);
@@ -311,7 +249,7 @@ START_TEST(keygen_json_and_id_agree)
 	ck_assert_ptr_nonnull(j);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "id")), id);
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 
 	cli(&r, "id", "--json", key, NULL);
 	expect_ok(&r);
@@ -319,7 +257,7 @@ START_TEST(keygen_json_and_id_agree)
 	ck_assert_ptr_nonnull(j);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "id")), id);
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(key);
 }
 END_TEST
@@ -328,7 +266,7 @@ START_TEST(id_of_openssl_private_and_public_keys)
 {
 	char *priv = path_in("o.pem"), *pub = path_in("o.pub");
 	char id[2 * LEDGER_HASH_BYTES + 1], got[128];
-	struct run r;
+	struct tu_proc r;
 
 	tool("openssl", "genpkey", "-algorithm", "ed25519", "-out", priv, NULL);
 	tool("openssl", "pkey", "-in", priv, "-pubout", "-out", pub, NULL);
@@ -338,13 +276,13 @@ START_TEST(id_of_openssl_private_and_public_keys)
 	expect_ok(&r);
 	field(r.out, "id:", got, sizeof(got));
 	ck_assert_str_eq(got, id);
-	run_free(&r);
+	tu_proc_free(&r);
 
 	cli(&r, "id", pub, NULL);
 	expect_ok(&r);
 	field(r.out, "id:", got, sizeof(got));
 	ck_assert_str_eq(got, id);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(priv);
 	free(pub);
 }
@@ -354,7 +292,7 @@ START_TEST(id_refuses_missing_rsa_and_garbage_files)
 {
 	char *missing = path_in("missing.pem"), *rsa = path_in("rsa.pem");
 	char *junk = path_in("junk.pem");
-	struct run r;
+	struct tu_proc r;
 
 	tool("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
 	     "rsa_keygen_bits:2048", "-out", rsa, NULL);
@@ -363,13 +301,13 @@ START_TEST(id_refuses_missing_rsa_and_garbage_files)
 	cli(&r, "id", missing, NULL);
 	expect_fail(&r, 1, missing, NULL);
 	ck_assert_str_eq(r.out, "");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "id", rsa, NULL);
 	expect_fail(&r, 1, rsa, NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "id", junk, NULL);
 	expect_fail(&r, 1, junk, NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(missing);
 	free(rsa);
 	free(junk);
@@ -382,52 +320,52 @@ END_TEST
 START_TEST(usage_errors_exit_2)
 {
 	char *key = path_in("k.pem");
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, NULL);
 	expect_fail(&r, 2, "missing command", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "frobnicate", NULL);
 	expect_fail(&r, 2, "unknown command", "frobnicate");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "keygen", NULL);
 	expect_fail(&r, 2, "--out", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "keygen", "--out", key, "--bogus", NULL);
 	expect_fail(&r, 2, "unknown option", "--bogus");
 	ck_assert_int_ne(access(key, F_OK), 0); /* nothing written */
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "keygen", "--out", NULL);
 	expect_fail(&r, 2, "--out", "needs a value");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "id", NULL);
 	expect_fail(&r, 2, "key file", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "attest", "--key", key, "--label", "x", "--file", key, NULL);
 	expect_fail(&r, 2, "--server", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "proof", NULL);
 	expect_fail(&r, 2, "verify", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "proof", "verify", NULL);
 	expect_fail(&r, 2, "--receipt", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "proof", "verify", "--receipt", key, "--head", key, NULL);
 	expect_fail(&r, 2, "--server", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "verify", NULL);
 	expect_fail(&r, 2, "--data", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "verify", "--data", tmp, "--threads", "many", NULL);
 	expect_fail(&r, 2, "--threads", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "head", "--server", "http://127.0.0.1:1", "--ca-file", key,
 	    NULL);
 	expect_fail(&r, 2, "https:// servers only", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "head", "--server", "127.0.0.1:1", "--timeout-s", "0", NULL);
 	expect_fail(&r, 2, "--timeout-s", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(key);
 }
 END_TEST
@@ -436,7 +374,7 @@ START_TEST(attest_checks_the_label)
 {
 	char *file = path_in("data.txt");
 	char label[LABEL_BYTES_MAX + 2];
-	struct run r;
+	struct tu_proc r;
 
 	write_file(file, "x", 1);
 	memset(label, 'a', sizeof(label) - 1);
@@ -444,15 +382,15 @@ START_TEST(attest_checks_the_label)
 	cli(&r, "attest", "--key", file, "--file", file, "--server",
 	    "http://127.0.0.1:1", "--label", label, NULL);
 	expect_fail(&r, 2, "--label", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "attest", "--key", file, "--file", file, "--server",
 	    "http://127.0.0.1:1", "--label", "bad \xc3\x28 utf8", NULL);
 	expect_fail(&r, 2, "--label", "UTF-8");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "attest", "--key", file, "--file", file, "--server",
 	    "http://127.0.0.1:1", "--label", "", NULL);
 	expect_fail(&r, 2, "--label", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(file);
 }
 END_TEST
@@ -461,20 +399,20 @@ START_TEST(help_prints_usage)
 {
 	static const char *const cmds[] = {"keygen", "id",    "attest",
 					   "head",   "proof", "verify"};
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "help", NULL);
 	expect_ok(&r);
 	for (size_t i = 0; i < MM_ARRAY_LEN(cmds); i++)
 		ck_assert_ptr_nonnull(strstr(r.out, cmds[i]));
-	run_free(&r);
+	tu_proc_free(&r);
 	for (size_t i = 0; i < MM_ARRAY_LEN(cmds); i++) {
 		cli(&r, cmds[i], "--help", NULL);
 		expect_ok(&r);
 		ck_assert_msg(strncmp(r.out, "usage: medmarket ", 17) == 0,
 			      "%s --help: %s", cmds[i], r.out);
 		ck_assert_ptr_nonnull(strstr(r.out, cmds[i]));
-		run_free(&r);
+		tu_proc_free(&r);
 	}
 }
 END_TEST
@@ -483,19 +421,19 @@ START_TEST(unreachable_server_fails_and_keeps_no_receipt)
 {
 	char *key = path_in("k.pem"), *file = path_in("d.txt");
 	char *out = path_in("r.json");
-	struct run r;
+	struct tu_proc r;
 
 	write_file(file, "x", 1);
 	cli(&r, "keygen", "--out", key, NULL);
 	expect_ok(&r);
-	run_free(&r);
+	tu_proc_free(&r);
 	/* Port 1 on loopback: nothing listens there. */
 	cli(&r, "attest", "--key", key, "--label", "l", "--file", file,
 	    "--server", "http://127.0.0.1:1", "--out", out, "--timeout-s", "5",
 	    NULL);
 	expect_fail(&r, 1, "--server", "127.0.0.1:1");
 	ck_assert_int_ne(access(out, F_OK), 0);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(key);
 	free(file);
 	free(out);
@@ -509,11 +447,11 @@ END_TEST
 static char *new_key(const char *name)
 {
 	char *key = path_in(name);
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "keygen", "--out", key, NULL);
 	expect_ok(&r);
-	run_free(&r);
+	tu_proc_free(&r);
 	return key;
 }
 
@@ -526,7 +464,7 @@ static void attest(const struct tu_daemon *d, const char *key, size_t n,
 	uint8_t *data = malloc(n);
 	uint8_t digest[LEDGER_HASH_BYTES];
 	char hex[2 * LEDGER_HASH_BYTES + 1], got[128];
-	struct run r;
+	struct tu_proc r;
 
 	ck_assert_ptr_nonnull(data);
 	for (size_t i = 0; i < n; i++)
@@ -539,7 +477,7 @@ static void attest(const struct tu_daemon *d, const char *key, size_t n,
 	expect_ok(&r);
 	field(r.out, "digest:", got, sizeof(got));
 	ck_assert_str_eq(got, hex);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(data);
 	free(file);
 }
@@ -562,7 +500,7 @@ START_TEST(attest_saves_a_receipt_that_verifies)
 	struct tu_daemon d;
 	uint8_t *before, *after;
 	size_t n1, n2;
-	struct run r;
+	struct tu_proc r;
 
 	tu_daemon_start(&d, NULL);
 	node_pk(&d, nk, nk_hex);
@@ -581,7 +519,7 @@ START_TEST(attest_saves_a_receipt_that_verifies)
 	after = tu_read_file(rcpt, &n2);
 	ck_assert_uint_eq(n1, n2);
 	ck_assert_mem_eq(before, after, n1);
-	run_free(&r);
+	tu_proc_free(&r);
 
 	/* --json prints a receipt for the node's key. */
 	cli(&r, "attest", "--key", key, "--label", "json", "--file", key,
@@ -590,7 +528,7 @@ START_TEST(attest_saves_a_receipt_that_verifies)
 	write_file(rcpt, r.out, strlen(r.out)); /* replaces: fine here */
 	load_receipt(rcpt, &rec);
 	ck_assert_int_eq(ledger_receipt_verify(&rec, nk), MM_OK);
-	run_free(&r);
+	tu_proc_free(&r);
 	tu_daemon_stop(&d);
 	free(before);
 	free(after);
@@ -656,7 +594,7 @@ START_TEST(proof_verify_pins_and_catches_tampering)
 		other_hex[2 * LEDGER_PK_BYTES + 1];
 	uint8_t nk[LEDGER_PK_BYTES];
 	struct tu_daemon d;
-	struct run r;
+	struct tu_proc r;
 
 	tu_daemon_start(&d, NULL);
 	node_pk(&d, nk, nk_hex);
@@ -670,43 +608,43 @@ START_TEST(proof_verify_pins_and_catches_tampering)
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "not pinned"));
 	ck_assert_ptr_nonnull(strstr(r.out, nk_hex));
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "proof", "verify", "--receipt", rcpt, "--node-key", nk_hex,
 	    NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "pinned node key"));
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "proof", "verify", "--receipt", rcpt, "--node-key", other_hex,
 	    NULL);
 	expect_fail(&r, 1, "node key check failed", other_hex);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "proof", "verify", "--receipt", rcpt, "--node-key-file", other,
 	    NULL);
 	expect_fail(&r, 1, "node key check failed", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 
 	tamper(rcpt, bad, "proof");
 	cli(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, "inclusion check failed", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	unlink(bad);
 	tamper(rcpt, bad, "index");
 	cli(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, "inclusion check failed", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	unlink(bad);
 	tamper(rcpt, bad, "root");
 	cli(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, "signature check failed", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	tamper_json_root(rcpt, bad);
 	cli(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, bad, "hash");
-	run_free(&r);
+	tu_proc_free(&r);
 	write_file(bad, "{\"index\": 1", 11);
 	cli(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, bad, "JSON");
-	run_free(&r);
+	tu_proc_free(&r);
 	free(key);
 	free(rcpt);
 	free(bad);
@@ -718,7 +656,7 @@ START_TEST(proof_verify_pins_the_node_key_file)
 {
 	char *key = new_key("k.pem"), *rcpt = path_in("r.json");
 	struct tu_daemon d;
-	struct run r;
+	struct tu_proc r;
 
 	tu_daemon_start(&d, NULL);
 	attest(&d, key, 10, 1, rcpt);
@@ -726,7 +664,7 @@ START_TEST(proof_verify_pins_the_node_key_file)
 	    d.node_pem, NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "pinned node key"));
-	run_free(&r);
+	tu_proc_free(&r);
 	tu_daemon_stop(&d);
 	free(key);
 	free(rcpt);
@@ -774,7 +712,7 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	struct ledger_receipt rec1, rec3;
 	struct ledger_head h;
 	struct tu_daemon d;
-	struct run r;
+	struct tu_proc r;
 
 	tu_daemon_start(&d, NULL);
 	attest(&d, key, 100, 1, r1);
@@ -784,7 +722,7 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	load_receipt(r3, &rec3);
 	cli(&r, "head", "--server", d.url, "--out", later, NULL);
 	expect_ok(&r);
-	run_free(&r);
+	tu_proc_free(&r);
 	load_head(later, &h);
 	ck_assert_int_eq(ledger_head_verify(&h, rec1.head.key), MM_OK);
 	ck_assert_uint_gt(h.size, rec1.head.size);
@@ -793,7 +731,7 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	    d.url, NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "consistency:"));
-	run_free(&r);
+	tu_proc_free(&r);
 
 	/* Validly signed, same size, another root: not an extension. */
 	forge_head(d.node_pem, &h);
@@ -802,7 +740,7 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	cli(&r, "proof", "verify", "--receipt", r1, "--head", bad, "--server",
 	    d.url, NULL);
 	expect_fail(&r, 1, "consistency check failed", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 
 	/* A "later" head older than the receipt's. */
 	unlink(bad);
@@ -810,7 +748,7 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	cli(&r, "proof", "verify", "--receipt", r3, "--head", bad, "--server",
 	    d.url, NULL);
 	expect_fail(&r, 1, "consistency check failed", "smaller");
-	run_free(&r);
+	tu_proc_free(&r);
 
 	/* The receipt's own head: consistent with zero hashes. */
 	unlink(bad);
@@ -818,7 +756,7 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	cli(&r, "proof", "verify", "--receipt", r3, "--head", bad, "--server",
 	    d.url, NULL);
 	expect_ok(&r);
-	run_free(&r);
+	tu_proc_free(&r);
 	tu_daemon_stop(&d);
 	free(key);
 	free(r1);
@@ -832,17 +770,17 @@ START_TEST(head_reports_http_errors)
 {
 	char *url = NULL;
 	struct tu_daemon d;
-	struct run r;
+	struct tu_proc r;
 
 	tu_daemon_start(&d, NULL);
 	ck_assert_int_gt(asprintf(&url, "%s/no/such/prefix", d.url), 0);
 	cli(&r, "head", "--server", url, NULL);
 	expect_fail(&r, 1, "404", NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "head", "--server", d.url, "--json", NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "\"root\""));
-	run_free(&r);
+	tu_proc_free(&r);
 	tu_daemon_stop(&d);
 	free(url);
 }
@@ -854,7 +792,7 @@ START_TEST(verify_checks_the_daemon_directory)
 	char *missing = path_in("nope");
 	struct tu_daemon d;
 	json_t *j = NULL;
-	struct run r;
+	struct tu_proc r;
 
 	tu_daemon_start(&d, NULL);
 	attest(&d, key, 10, 1, rcpt);
@@ -865,7 +803,7 @@ START_TEST(verify_checks_the_daemon_directory)
 	cli(&r, "verify", "--data", d.dir, "--threads", "2", NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "\nOK\n"));
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "verify", "--data", d.dir, "--json", NULL);
 	expect_ok(&r);
 	j = json_loads(r.out, 0, NULL);
@@ -873,11 +811,11 @@ START_TEST(verify_checks_the_daemon_directory)
 	ck_assert(json_is_true(json_object_get(j, "ok")));
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "entries")), 3);
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 
 	cli(&r, "verify", "--data", missing, NULL);
 	expect_fail(&r, 1, missing, NULL);
-	run_free(&r);
+	tu_proc_free(&r);
 	tu_daemon_restart(&d, NULL);
 	tu_daemon_stop(&d);
 	free(key);

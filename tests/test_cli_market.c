@@ -4,15 +4,10 @@
  * release approved with payouts (built from signed envelopes), balance
  * with --sweep, receipts and the sponsor's audit; human and --json
  * outputs, and every usage error. */
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,12 +19,9 @@
 #include "service/edge.h"
 #include "testutil.h"
 
-extern char **environ;
-
-#define ARGS_MAX	 40	    /* arguments of one run */
-#define OUTPUT_BYTES_MAX (1u << 20) /* captured stdout or stderr */
-#define DAY_MS		 86400000ull
-#define PURPOSE		 "diabetes-outcomes"
+#define ARGS_MAX 40 /* arguments of one run */
+#define DAY_MS	 86400000ull
+#define PURPOSE	 "diabetes-outcomes"
 
 static char *tmp; /* this test's directory */
 
@@ -48,55 +40,18 @@ static void teardown(void)
 /* ------------------------------------------------------------------ */
 /* Running medmarket.                                                  */
 
-struct run {
-	int status; /* exit status, or -signal */
-	char *out, *err;
-};
-
-static char *slurp_fd(int fd)
-{
-	off_t end = lseek(fd, 0, SEEK_END);
-	char *buf = NULL;
-
-	ck_assert(end >= 0 && (uint64_t)end <= OUTPUT_BYTES_MAX);
-	buf = malloc((size_t)end + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(pread(fd, buf, (size_t)end, 0), end);
-	buf[end] = '\0';
-	close(fd);
-	return buf;
-}
-
 /* Runs medmarket with argv[1..] (NULL-terminated), capturing output. */
-static void cli_argv(struct run *r, char **argv)
+static void cli_argv(struct tu_proc *r, char **argv)
 {
-	int out = memfd_create("stdout", MFD_CLOEXEC);
-	int err = memfd_create("stderr", MFD_CLOEXEC);
-	posix_spawn_file_actions_t fa;
 	char *bin = tu_bin("cli/medmarket");
-	pid_t pid;
-	int st = 0;
 
-	ck_assert(out >= 0 && err >= 0);
 	argv[0] = bin;
-	ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
-	ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-							  O_RDONLY, 0),
-			 0);
-	ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, out, 1), 0);
-	ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, err, 2), 0);
-	ck_assert_int_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-	r->out = slurp_fd(out);
-	r->err = slurp_fd(err);
+	tu_spawn(r, bin, false, argv);
 	free(bin);
 }
-
 /* Runs medmarket with the NULL-terminated arguments; with url not NULL,
  * "--server url" is appended. */
-static void cli(struct run *r, const char *url, ...)
+static void cli(struct tu_proc *r, const char *url, ...)
 {
 	char *argv[ARGS_MAX + 4];
 	size_t n = 1;
@@ -116,19 +71,13 @@ static void cli(struct run *r, const char *url, ...)
 	cli_argv(r, argv);
 }
 
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static void expect_ok(const struct run *r)
+static void expect_ok(const struct tu_proc *r)
 {
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
 }
 
 /* Exit status want, and stderr is one line containing needle. */
-static void expect_fail(const struct run *r, int want, const char *needle)
+static void expect_fail(const struct tu_proc *r, int want, const char *needle)
 {
 	const char *nl = strchr(r->err, '\n');
 
@@ -141,7 +90,7 @@ static void expect_fail(const struct run *r, int want, const char *needle)
 }
 
 /* The --json output of a successful run (run freed). */
-static json_t *json_of(struct run *r)
+static json_t *json_of(struct tu_proc *r)
 {
 	json_error_t e;
 	json_t *j;
@@ -149,11 +98,11 @@ static json_t *json_of(struct run *r)
 	expect_ok(r);
 	j = json_loads(r->out, 0, &e);
 	ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, r->out);
-	run_free(r);
+	tu_proc_free(r);
 	return j;
 }
 
-static void has(const struct run *r, const char *needle)
+static void has(const struct tu_proc *r, const char *needle)
 {
 	ck_assert_msg(strstr(r->out, needle), "'%s' not in: %s", needle,
 		      r->out);
@@ -318,7 +267,7 @@ static void roles(struct world *w)
 	static const int who[] = {RESEARCHER, SPONSOR, STEWARD};
 	static const char *const role[] = {"researcher", "sponsor", "steward"};
 	char path[128];
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 
 	for (int i = 0; i < 3; i++) {
@@ -335,7 +284,7 @@ static void roles(struct world *w)
 		expect_ok(&r);
 		has(&r, "admitted");
 		has(&r, "verified");
-		run_free(&r);
+		tu_proc_free(&r);
 		snprintf(path, sizeof(path), "/v1/participants/%s",
 			 w->hex[who[i]]);
 		j = get_json(w, path);
@@ -345,12 +294,12 @@ static void roles(struct world *w)
 	cli(&r, w->d.url, "register", "--key", w->pem[RESEARCHER], "--role",
 	    "researcher", NULL);
 	expect_fail(&r, 1, "already_registered");
-	run_free(&r);
+	tu_proc_free(&r);
 	/* A wrong pinned node key stops a command before it submits. */
 	cli(&r, w->d.url, "register", "--key", w->pem[TREASURY], "--role",
 	    "sponsor", "--node-key", w->hex[REGISTRAR], NULL);
 	expect_fail(&r, 1, "node key check failed");
-	run_free(&r);
+	tu_proc_free(&r);
 	snprintf(path, sizeof(path), "/v1/participants/%s", w->hex[TREASURY]);
 	ck_assert_int_eq(
 		tu_http(&w->d, "GET", path, NULL, NULL, 0, NULL, NULL, NULL),
@@ -359,13 +308,13 @@ static void roles(struct world *w)
 	cli(&r, w->d.url, "admit", "--key", w->pem[SPONSOR], "--participant",
 	    w->hex[STEWARD], "--role", "steward", NULL);
 	expect_fail(&r, 1, "denied");
-	run_free(&r);
+	tu_proc_free(&r);
 }
 
 /* The master balance of the key file pem, through balance --json. */
 static json_t *balance(struct world *w, const char *pem, bool sweep)
 {
-	struct run r;
+	struct tu_proc r;
 
 	if (sweep)
 		cli(&r, w->d.url, "balance", "--key", pem, "--sweep", "--json",
@@ -377,7 +326,7 @@ static json_t *balance(struct world *w, const char *pem, bool sweep)
 
 static void money(struct world *w)
 {
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 
 	cli(&r, w->d.url, "mint", "--key", w->pem[TREASURY], "--to",
@@ -385,7 +334,7 @@ static void money(struct world *w)
 	expect_ok(&r);
 	has(&r, "amount         1000\n");
 	has(&r, "units          1000000000\n");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, w->d.url, "transfer", "--key", w->pem[SPONSOR], "--to",
 	    w->hex[RESEARCHER], "--amount", "2.5", "--json", NULL);
 	j = json_of(&r);
@@ -399,15 +348,15 @@ static void money(struct world *w)
 	cli(&r, w->d.url, "mint", "--key", w->pem[SPONSOR], "--to",
 	    w->hex[SPONSOR], "--amount", "1", NULL);
 	expect_fail(&r, 1, "denied");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, w->d.url, "mint", "--key", w->pem[TREASURY], "--to",
 	    w->hex[SPONSOR], "--amount", "1.1234567", NULL);
 	expect_fail(&r, 2, "--amount");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, w->d.url, "transfer", "--key", w->pem[RESEARCHER], "--to",
 	    w->hex[SPONSOR], "--amount", "3", NULL);
 	expect_fail(&r, 1, "insufficient_funds");
-	run_free(&r);
+	tu_proc_free(&r);
 }
 
 /* Publishes policies/examples/file as kind; its id, checked locally. */
@@ -418,7 +367,7 @@ static void publish(struct world *w, const char *file, const char *kind,
 	uint8_t *src, id[32];
 	char want[65];
 	struct policy *p = NULL;
-	struct run r;
+	struct tu_proc r;
 	size_t n;
 	json_t *j;
 
@@ -450,7 +399,7 @@ static void policies(struct world *w, struct terms *t)
 {
 	char *path = NULL, *bad;
 	FILE *f;
-	struct run r;
+	struct tu_proc r;
 
 	publish(w, "diabetes_hba1c.policy", "eligibility", t->elig);
 	publish(w, "tiered_payout.policy", "payout", t->payout);
@@ -462,7 +411,7 @@ static void policies(struct world *w, struct terms *t)
 	cli(&r, w->d.url, "policy", "publish", "--key", w->pem[RESEARCHER],
 	    "--kind", "eligibility", "--file", path, NULL);
 	expect_fail(&r, 1, "declares kind payout");
-	run_free(&r);
+	tu_proc_free(&r);
 	/* A syntax error is named by line and column, on one line. */
 	bad = path_in("bad.policy");
 	f = fopen(bad, "w");
@@ -472,19 +421,19 @@ static void policies(struct world *w, struct terms *t)
 	cli(&r, w->d.url, "policy", "publish", "--key", w->pem[RESEARCHER],
 	    "--kind", "payout", "--file", bad, NULL);
 	expect_fail(&r, 1, "line 5, column");
-	run_free(&r);
+	tu_proc_free(&r);
 	free(bad);
 	/* A sponsor may not publish. */
 	cli(&r, w->d.url, "policy", "publish", "--key", w->pem[SPONSOR],
 	    "--kind", "payout", "--file", path, NULL);
 	expect_fail(&r, 1, "wrong_role");
-	run_free(&r);
+	tu_proc_free(&r);
 	free(path);
 }
 
 static json_t *show(struct world *w, const char *req)
 {
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, w->d.url, "request", "show", "--request", req, "--json", NULL);
 	return json_of(&r);
@@ -492,7 +441,7 @@ static json_t *show(struct world *w, const char *req)
 
 static void open_fund(struct world *w, struct terms *t)
 {
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 	size_t n;
 	uint8_t *id;
@@ -514,7 +463,7 @@ static void open_fund(struct world *w, struct terms *t)
 	    "--request", t->req, "--amount", "100", NULL);
 	expect_ok(&r);
 	has(&r, "funded         100\n");
-	run_free(&r);
+	tu_proc_free(&r);
 	j = show(w, t->req);
 	ck_assert_str_eq(str(j, "held"), "100000000");
 	ck_assert_str_eq(str(j, "escrow"), "100000000");
@@ -529,12 +478,12 @@ static void open_fund(struct world *w, struct terms *t)
 	has(&r, "fields         age,diagnoses,labs\n");
 	has(&r, "reward         10\n");
 	has(&r, "escrow         100\n");
-	run_free(&r);
+	tu_proc_free(&r);
 	/* Only an admitted sponsor funds. */
 	cli(&r, w->d.url, "request", "fund", "--key", w->pem[RESEARCHER],
 	    "--request", t->req, "--amount", "1", NULL);
 	expect_fail(&r, 1, "wrong_role");
-	run_free(&r);
+	tu_proc_free(&r);
 }
 
 /* Consent and contribution by patient i's per-request key (what
@@ -603,7 +552,7 @@ static char *save_head(struct world *w, const char *name)
 static void audit_ok(struct world *w, const struct terms *t, const char *head,
 		     const char *paid, const char *refunded)
 {
-	struct run r;
+	struct tu_proc r;
 	json_t *j, *rels;
 
 	cli(&r, w->d.url, "audit", "--key", w->pem[SPONSOR], "--request",
@@ -666,7 +615,7 @@ static void audit(struct world *w, const struct terms *t, const char *head)
 {
 	char *out = path_in("report.json"), *bad = path_in("bad-head.json");
 	json_t *h, *rep;
-	struct run r;
+	struct tu_proc r;
 	char *root;
 
 	audit_ok(w, t, head, "32000000", "0");
@@ -676,7 +625,7 @@ static void audit(struct world *w, const struct terms *t, const char *head)
 	has(&r, "release ");
 	has(&r, ": 2 payouts, 32 tokens, each verified\n");
 	has(&r, "result: all 2 payouts verified");
-	run_free(&r);
+	tu_proc_free(&r);
 	rep = json_load_file(out, 0, NULL);
 	ck_assert(json_is_true(json_object_get(rep, "verified")));
 	json_decref(rep);
@@ -684,12 +633,12 @@ static void audit(struct world *w, const struct terms *t, const char *head)
 	cli(&r, w->d.url, "audit", "--key", w->pem[SPONSOR], "--request",
 	    t->req, "--out", out, NULL);
 	expect_fail(&r, 1, "already exists");
-	run_free(&r);
+	tu_proc_free(&r);
 	/* Only the funder audits. */
 	cli(&r, w->d.url, "audit", "--key", w->pem[RESEARCHER], "--request",
 	    t->req, NULL);
 	expect_fail(&r, 1, "was not funded by");
-	run_free(&r);
+	tu_proc_free(&r);
 	/* A saved head that was edited fails, and no report stays. */
 	h = json_load_file(head, 0, NULL);
 	root = strdup(str(h, "root"));
@@ -702,14 +651,14 @@ static void audit(struct world *w, const struct terms *t, const char *head)
 	cli(&r, w->d.url, "audit", "--key", w->pem[SPONSOR], "--request",
 	    t->req, "--head", bad, "--out", out, NULL);
 	expect_fail(&r, 1, "does not match the header");
-	run_free(&r);
+	tu_proc_free(&r);
 	ck_assert_int_ne(access(out, F_OK), 0);
 	/* A validly signed head of another history: consistency fails. */
 	forge_head(w, head, bad);
 	cli(&r, w->d.url, "audit", "--key", w->pem[SPONSOR], "--request",
 	    t->req, "--head", bad, "--out", out, NULL);
 	expect_fail(&r, 1, "consistency check failed");
-	run_free(&r);
+	tu_proc_free(&r);
 	ck_assert_int_ne(access(out, F_OK), 0);
 	free(out);
 	free(bad);
@@ -719,7 +668,7 @@ static void patient(struct world *w, const struct terms *t)
 {
 	char *dir = path_in("receipts"), *file = NULL;
 	json_t *j, *rows;
-	struct run r;
+	struct tu_proc r;
 
 	j = balance(w, w->ppem[0], false);
 	ck_assert_str_eq(str(j, "total"), "22000000");
@@ -746,11 +695,11 @@ static void patient(struct world *w, const struct terms *t)
 	expect_ok(&r);
 	has(&r, "10 tokens at index");
 	has(&r, "1 payout\n");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, w->d.url, "balance", "--key", w->ppem[0], "--sweep", NULL);
 	expect_ok(&r);
 	has(&r, "22 (swept to master)");
-	run_free(&r);
+	tu_proc_free(&r);
 	j = balance(w, w->ppem[0], false);
 	ck_assert_str_eq(str(j, "master_balance"), "22000000");
 	ck_assert_str_eq(str(j, "total"), "22000000");
@@ -764,19 +713,19 @@ static void patient(struct world *w, const struct terms *t)
 static void close_request(struct world *w, const struct terms *t,
 			  const char *head)
 {
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 
 	/* Before the deadline only the researcher closes. */
 	cli(&r, w->d.url, "request", "close", "--key", w->pem[SPONSOR],
 	    "--request", t->req, NULL);
 	expect_fail(&r, 1, "not_researcher");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, w->d.url, "request", "close", "--key", w->pem[RESEARCHER],
 	    "--request", t->req, NULL);
 	expect_ok(&r);
 	has(&r, "closed");
-	run_free(&r);
+	tu_proc_free(&r);
 	j = show(w, t->req);
 	ck_assert(json_is_true(json_object_get(j, "closed")));
 	ck_assert_str_eq(str(j, "refunded"), "68000000");
@@ -925,7 +874,7 @@ START_TEST(usage_errors)
 {
 	const struct usage_case *c = &usage_cases[_i];
 	char *argv[ARGS_MAX + 4];
-	struct run r;
+	struct tu_proc r;
 	size_t n = 1;
 
 	for (size_t i = 0; i < MM_ARRAY_LEN(c->args) && c->args[i]; i++)
@@ -938,7 +887,7 @@ START_TEST(usage_errors)
 	cli_argv(&r, argv);
 	expect_fail(&r, 2, c->needle);
 	ck_assert_str_eq(r.out, "");
-	run_free(&r);
+	tu_proc_free(&r);
 }
 END_TEST
 
@@ -950,7 +899,7 @@ START_TEST(help_texts)
 		{"request", "open"}, {"balance", NULL}, {"receipts", NULL},
 		{"audit", NULL},
 	};
-	struct run r;
+	struct tu_proc r;
 
 	for (size_t i = 0; i < MM_ARRAY_LEN(cmds); i++) {
 		if (cmds[i][1])
@@ -961,7 +910,7 @@ START_TEST(help_texts)
 		ck_assert_msg(strncmp(r.out, "usage: medmarket ", 17) == 0,
 			      "%s: %s", cmds[i][0], r.out);
 		ck_assert_str_eq(r.err, "");
-		run_free(&r);
+		tu_proc_free(&r);
 	}
 }
 END_TEST

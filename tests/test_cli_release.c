@@ -3,14 +3,10 @@
  * eligibility on synthetic FHIR and CSV records, a release proposed,
  * reviewed by two stewards and downloaded with its disclosure; and the
  * usage errors of each command. */
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,14 +19,11 @@
 #include "testutil.h"
 #include "tokens/tokens.h"
 
-extern char **environ;
-
-#define ARGS_MAX	 32	    /* arguments of one run */
-#define OUTPUT_BYTES_MAX (1u << 20) /* captured stdout or stderr */
-#define NPAT		 5	    /* patients */
-#define PURPOSE		 "type-2-diabetes-outcomes"
-#define DAY_MS		 86400000ull
-#define TOKEN		 "000000" /* precision 6: append to whole tokens */
+#define ARGS_MAX 32 /* arguments of one run */
+#define NPAT	 5  /* patients */
+#define PURPOSE	 "type-2-diabetes-outcomes"
+#define DAY_MS	 86400000ull
+#define TOKEN	 "000000" /* precision 6: append to whole tokens */
 
 static char *tmp; /* this test's directory (checked fixture) */
 
@@ -57,38 +50,12 @@ static void teardown(void)
 /* ------------------------------------------------------------------ */
 /* Running medmarket.                                                  */
 
-/* What one run did. */
-struct run {
-	int status; /* exit status, or -signal */
-	char *out;  /* stdout, NUL-terminated */
-	char *err;  /* stderr, NUL-terminated */
-};
-
-static char *slurp_fd(int fd)
-{
-	off_t end = lseek(fd, 0, SEEK_END);
-	char *buf = NULL;
-
-	ck_assert(end >= 0 && (uint64_t)end <= OUTPUT_BYTES_MAX);
-	buf = malloc((size_t)end + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(pread(fd, buf, (size_t)end, 0), end);
-	buf[end] = '\0';
-	close(fd);
-	return buf;
-}
-
 /* Runs medmarket with the NULL-terminated arguments after its name. */
-static void cli(struct run *r, ...)
+static void cli(struct tu_proc *r, ...)
 {
 	char *argv[ARGS_MAX + 2];
 	char *bin = tu_bin("cli/medmarket");
-	int out = memfd_create("stdout", MFD_CLOEXEC);
-	int err = memfd_create("stderr", MFD_CLOEXEC);
-	posix_spawn_file_actions_t fa;
 	size_t n = 0;
-	pid_t pid;
-	int st = 0;
 	va_list ap;
 
 	argv[n++] = bin;
@@ -99,29 +66,11 @@ static void cli(struct run *r, ...)
 	}
 	va_end(ap);
 	argv[n] = NULL;
-	ck_assert(out >= 0 && err >= 0);
-	ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_adddup2(&fa, err, 2);
-	ck_assert_int_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-	r->out = slurp_fd(out);
-	r->err = slurp_fd(err);
+	tu_spawn(r, bin, false, argv);
 	free(bin);
 }
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	r->out = r->err = NULL;
-}
-
 /* Exit status want, stderr one line holding needle; frees r. */
-static void expect_fail(struct run *r, int want, const char *needle)
+static void expect_fail(struct tu_proc *r, int want, const char *needle)
 {
 	const char *nl = strchr(r->err, '\n');
 
@@ -131,11 +80,11 @@ static void expect_fail(struct run *r, int want, const char *needle)
 		      r->err);
 	ck_assert_msg(strstr(r->err, needle), "'%s' not in: %s", needle,
 		      r->err);
-	run_free(r);
+	tu_proc_free(r);
 }
 
 /* Exit 0 and stdout holding needle (when not NULL); keeps r. */
-static void expect_ok(const struct run *r, const char *needle)
+static void expect_ok(const struct tu_proc *r, const char *needle)
 {
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
 	ck_assert_msg(!needle || strstr(r->out, needle), "'%s' not in: %s",
@@ -143,7 +92,7 @@ static void expect_ok(const struct run *r, const char *needle)
 }
 
 /* stdout of a --json run, parsed. */
-static json_t *out_json(const struct run *r)
+static json_t *out_json(const struct tu_proc *r)
 {
 	json_error_t e;
 	json_t *j = json_loads(r->out, 0, &e);
@@ -177,7 +126,7 @@ START_TEST(usage_consent)
 	char *S = "--server", *U = "http://127.0.0.1:9";
 	char *K = "--key", *KF = "/nonexistent/k.pem";
 	char *R = "--request", *RID = "00112233445566778899aabbccddeeff";
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "consent", NULL);
 	expect_fail(&r, 2, "missing grant, revoke or show");
@@ -218,7 +167,7 @@ START_TEST(usage_release)
 	char *S = "--server", *U = "http://127.0.0.1:9";
 	char *K = "--key", *KF = "/nonexistent/k.pem";
 	char *L = "--release", *RID = "00112233445566778899aabbccddeeff";
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "release", NULL);
 	expect_fail(&r, 2, "missing propose");
@@ -249,13 +198,13 @@ START_TEST(usage_release)
 	expect_fail(&r, 1, KF);
 	cli(&r, "consent", "--help", NULL);
 	expect_ok(&r, "consent grant");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "release", "review", "--help", NULL);
 	expect_ok(&r, "--approve");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "contribute", "--help", NULL);
 	expect_ok(&r, "--fhir");
-	run_free(&r);
+	tu_proc_free(&r);
 }
 END_TEST
 
@@ -553,13 +502,13 @@ static void flow_consents(struct world *w)
 	struct ledger_key *master = NULL;
 	uint8_t mid[32];
 	char mhex[65];
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 
 	cli(&r, "consent", "grant", S, U, K, w->patient_pem[0], R, w->req_hex,
 	    NULL);
 	expect_ok(&r, "granted");
-	run_free(&r);
+	tu_proc_free(&r);
 	for (int i = 1; i < 4; i++) {
 		cli(&r, "consent", "grant", S, U, K, w->patient_pem[i], R,
 		    w->req_hex, "--fields", "birth_year,sex,zip,diagnoses,labs",
@@ -572,7 +521,7 @@ static void flow_consents(struct world *w)
 			"granted");
 		ck_assert_ptr_nonnull(json_object_get(j, "receipt"));
 		json_decref(j);
-		run_free(&r);
+		tu_proc_free(&r);
 	}
 	/* A receipt under another node key than the pinned one fails. */
 	cli(&r, "consent", "grant", S, U, K, w->patient_pem[1], R, w->req_hex,
@@ -583,7 +532,7 @@ static void flow_consents(struct world *w)
 	expect_ok(&r, "active");
 	ck_assert_ptr_nonnull(strstr(r.out, PURPOSE));
 	ck_assert_ptr_nonnull(strstr(r.out, "birth_year,sex,zip"));
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "consent", "show", S, U, K, w->patient_pem[0], R, w->req_hex,
 	    "--fhir", NULL);
 	expect_ok(&r, NULL);
@@ -593,7 +542,7 @@ static void flow_consents(struct world *w)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "status")),
 			 "active");
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "consent", "show", S, U, K, w->patient_pem[0], R, w->req_hex,
 	    "--json", NULL);
 	expect_ok(&r, NULL);
@@ -607,7 +556,7 @@ static void flow_consents(struct world *w)
 		strlen(json_string_value(json_object_get(j, "author"))), 64);
 	ck_assert_str_ne(json_string_value(json_object_get(j, "author")), mhex);
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "consent", "show", S, U, K, w->patient_pem[4], R, w->req_hex,
 	    NULL);
 	expect_fail(&r, 1, "404");
@@ -622,7 +571,7 @@ static void flow_contributions(struct world *w)
 	char *b1 = bundle("p1.json", "syn-pat-1", 1972, "E11.65", "8.4");
 	char *b3 = bundle("p3.json", "syn-pat-3", 1965, "E11.9", "5.1");
 	char *csv = csv_file();
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 
 	cli(&r, "contribute", S, U, K, w->patient_pem[0], R, w->req_hex,
@@ -633,21 +582,21 @@ static void flow_contributions(struct world *w)
 		json_object_get(json_object_get(j, "results"), "hba1c_high")));
 	ck_assert_ptr_nonnull(json_object_get(j, "receipt"));
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "contribute", S, U, K, w->patient_pem[0], R, w->req_hex,
 	    "--fhir", b0, NULL);
 	expect_fail(&r, 1, "already_contributed");
 	cli(&r, "contribute", S, U, K, w->patient_pem[1], R, w->req_hex,
 	    "--fhir", b1, NULL);
 	expect_ok(&r, "payee");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "contribute", S, U, K, w->patient_pem[2], R, w->req_hex,
 	    "--csv", csv, "--row", "9", NULL);
 	expect_fail(&r, 1, "has 3 data rows");
 	cli(&r, "contribute", S, U, K, w->patient_pem[2], R, w->req_hex,
 	    "--csv", csv, "--row", "2", NULL);
 	expect_ok(&r, "logged at");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "contribute", S, U, K, w->patient_pem[3], R, w->req_hex,
 	    "--fhir", b3, "--explain", NULL);
 	ck_assert_int_eq(r.status, 1);
@@ -657,7 +606,7 @@ static void flow_contributions(struct world *w)
 	ck_assert_msg(
 		strstr(r.out, "- hba1c_high (HbA1c is at least 6.5%): no"),
 		"%s", r.out);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "contribute", S, U, K, w->patient_pem[3], R, w->req_hex,
 	    "--csv", csv, "--row", "1", "--json", NULL);
 	ck_assert_int_eq(r.status, 1);
@@ -666,7 +615,7 @@ static void flow_contributions(struct world *w)
 	ck_assert(json_is_false(
 		json_object_get(json_object_get(j, "results"), "type2")));
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "contribute", S, U, K, w->patient_pem[4], R, w->req_hex,
 	    "--fhir", b1, NULL);
 	expect_fail(&r, 1, "consent grant");
@@ -680,20 +629,20 @@ static void flow_contributions(struct world *w)
 static void flow_revoke(struct world *w)
 {
 	char *S = "--server", *U = w->d.url, *K = "--key", *R = "--request";
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "consent", "revoke", S, U, K, w->patient_pem[3], R, w->req_hex,
 	    NULL);
 	expect_ok(&r, "revoked");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "consent", "show", S, U, K, w->patient_pem[3], R, w->req_hex,
 	    NULL);
 	expect_ok(&r, "revoked");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "consent", "show", S, U, K, w->patient_pem[3], R, w->req_hex,
 	    "--fhir", NULL);
 	expect_ok(&r, "inactive");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "consent", "revoke", S, U, K, w->patient_pem[3], R, w->req_hex,
 	    NULL);
 	expect_fail(&r, 1, "already_revoked");
@@ -702,7 +651,7 @@ static void flow_revoke(struct world *w)
 /* The release id of a propose --json run. */
 static void propose(struct world *w, char rel[2 * MARKET_ID_BYTES + 1])
 {
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 
 	cli(&r, "release", "propose", "--server", w->d.url, "--key",
@@ -718,19 +667,19 @@ static void propose(struct world *w, char rel[2 * MARKET_ID_BYTES + 1])
 	ck_assert_int_ge(json_integer_value(json_object_get(j, "k")), 2);
 	ck_assert_ptr_nonnull(json_object_get(j, "receipt"));
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 }
 
 /* Two stewards approve (with refusals around them). */
 static void flow_review(struct world *w, char *rel)
 {
 	char *S = "--server", *U = w->d.url, *K = "--key", *L = "--release";
-	struct run r;
+	struct tu_proc r;
 
 	cli(&r, "release", "show", S, U, K, w->stew_pem[0], L, rel, NULL);
 	expect_ok(&r, "proposed");
 	ck_assert_ptr_nonnull(strstr(r.out, "report:"));
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "release", "download", S, U, K, w->researcher_pem, L, rel,
 	    "--out", "/nonexistent/never.csv", NULL);
 	expect_fail(&r, 1, "not approved");
@@ -740,14 +689,14 @@ static void flow_review(struct world *w, char *rel)
 	cli(&r, "release", "review", S, U, K, w->stew_pem[0], L, rel,
 	    "--approve", NULL);
 	expect_ok(&r, "proposed");
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "release", "review", S, U, K, w->stew_pem[0], L, rel,
 	    "--reject", NULL);
 	expect_fail(&r, 1, "already_reviewed");
 	cli(&r, "release", "review", S, U, K, w->stew_pem[1], L, rel,
 	    "--approve", "--note", "k and risk acceptable", NULL);
 	expect_ok(&r, "approved");
-	run_free(&r);
+	tu_proc_free(&r);
 }
 
 /* The researcher downloads once; the dataset holds no raw identifier;
@@ -758,13 +707,13 @@ static void flow_download(struct world *w, char *rel)
 	char *out = path_in("dataset.csv"), *out2 = path_in("steward.csv");
 	size_t n = 0;
 	char *csv;
-	struct run r;
+	struct tu_proc r;
 	json_t *j;
 
 	cli(&r, "release", "download", S, U, K, w->researcher_pem, L, rel,
 	    "--out", out, NULL);
 	expect_ok(&r, "rows");
-	run_free(&r);
+	tu_proc_free(&r);
 	csv = (char *)tu_read_file(out, &n);
 	ck_assert_ptr_nonnull(strstr(csv, "birth_year"));
 	ck_assert_ptr_null(strstr(csv, "syn-pat-0"));
@@ -790,13 +739,13 @@ static void flow_download(struct world *w, char *rel)
 			 2);
 	ck_assert_int_ge(json_integer_value(json_object_get(j, "payouts")), 1);
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 	cli(&r, "balance", S, U, K, w->patient_pem[0], "--json", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert_str_ne(json_string_value(json_object_get(j, "total")), "0");
 	json_decref(j);
-	run_free(&r);
+	tu_proc_free(&r);
 	free(out);
 	free(out2);
 }

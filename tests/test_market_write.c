@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "marketfx.h"
 #include "market/market.h"
 #include "policies/policies.h"
 #include "service/httpsig.h"
@@ -31,32 +32,6 @@ static struct ledger_key *REG, *STEW, *RES, *SPON;
 static uint8_t REQ[MARKET_ID_BYTES];
 static uint8_t ELIG[32], PAY[32], PROF[32];
 
-static const char *const FIELDS[] = {"birth_year", "sex", "diagnoses",
-				     "hba1c_pct"};
-
-static const char ELIG_SRC[] =
-	"policy t2d\nkind eligibility\n"
-	"rule adult \"adult\"\n  age_at(record.birth_year, now.year) >= 18\n"
-	"rule consented \"consent\"\n  consent.research && !consent.withdrawn\n"
-	"rule diabetic \"E11\"\n"
-	"  record.diagnoses.exists(d, icd10_in(d, [\"E11\"]))\n";
-static const char PAY_SRC[] = "policy flat\nkind payout\n"
-			      "rule base \"ten\"\n  decimal(\"10\")\n";
-static const char PROF_SRC[] =
-	"policy prof\nkind profile\n"
-	"rule quasi_identifiers \"q\"\n  [\"birth_year\", \"sex\"]\n"
-	"rule hierarchies \"h\"\n  {\"birth_year\": [10, 0], \"sex\": [0]}\n"
-	"rule k \"k\"\n  2\nrule l \"l\"\n  1\n"
-	"rule suppression_max \"s\"\n  decimal(\"0.5\")\n";
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void id_hex(const struct ledger_key *k, char out[65])
 {
 	uint8_t id[32];
@@ -73,100 +48,37 @@ static struct ledger_key *key_new(void)
 	return k;
 }
 
-/* Signs body as type with k at created into env (initialised here). */
-static void sign_at(const struct ledger_key *k, const char *type,
-		    struct ledger_buf *body, struct ledger_buf *env,
-		    uint64_t created)
-{
-	ck_assert_int_eq(body->err, MM_OK);
-	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(
-		ledger_tx_sign(k, NULL, type, created, body->p, body->len, env),
-		MM_OK);
-}
-
 static void sign(const struct ledger_key *k, const char *type,
 		 struct ledger_buf *body, struct ledger_buf *env)
 {
-	sign_at(k, type, body, env, now_ms());
+	mfx_sign(k, type, body, env, mfx_now_ms());
 }
 
-/* POST /v1/tx of body signed by k; returns the status. */
-static int post(const struct ledger_key *k, const char *type,
-		struct ledger_buf *body)
+/* POST /v1/tx of body signed by k (asserts 200). */
+static void post(const struct ledger_key *k, const char *type,
+		 struct ledger_buf *body)
 {
-	struct ledger_buf env;
-	char *resp = NULL;
-	int st;
-
-	sign(k, type, body, &env);
-	st = tu_http(&D, "POST", "/v1/tx", "application/msgpack", env.p,
-		     env.len, NULL, &resp, NULL);
-	ck_assert_msg(st == 200, "%s: %d %s", type, st, resp ? resp : "");
-	free(resp);
-	ledger_buf_release(&env);
-	ledger_buf_release(body);
-	return st;
-}
-
-static struct ledger_buf *nb(struct ledger_buf *b)
-{
-	ledger_buf_init(b, LEDGER_TX_BYTES_MAX);
-	return b;
+	mfx_post(&D, k, type, body);
 }
 
 /* A bearer token of k ("Authorization: Bearer ...\r\n"). */
 static void login(const struct ledger_key *k, char *hdr, size_t cap)
 {
-	const char *comps[] = {"@method", "@authority", "@path", "@query"};
-	char authority[32], input[HTTPSIG_HEADER_MAX + 1],
-		sig[HTTPSIG_HEADER_MAX + 1], h[2 * HTTPSIG_HEADER_MAX + 64],
-		nonce[32];
-	struct httpsig_request r = {"POST",	   "http", authority,
-				    "/v1/session", NULL,   NULL};
-	char *resp = NULL;
-	json_t *j;
+	char nonce[32];
 
-	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
-	snprintf(nonce, sizeof(nonce), "n%llu", (unsigned long long)now_ms());
-	ck_assert_int_eq(httpsig_sign(k, &r, comps, 4, (int64_t)time(NULL),
-				      nonce, input, sig, NULL),
-			 MM_OK);
-	snprintf(h, sizeof(h), "Signature-Input: %s\r\nSignature: %s\r\n",
-		 input, sig);
-	ck_assert_int_eq(tu_http(&D, "POST", "/v1/session", NULL, NULL, 0, h,
-				 &resp, NULL),
-			 200);
-	j = json_loads(resp, 0, NULL);
-	snprintf(hdr, cap, "Authorization: Bearer %s\r\n",
-		 json_string_value(json_object_get(j, "token")));
-	json_decref(j);
-	free(resp);
+	snprintf(nonce, sizeof(nonce), "n%llu",
+		 (unsigned long long)mfx_now_ms());
+	mfx_login(&D, k, nonce, hdr, cap);
 }
 
 static void publish(const char *kind, const char *src, uint8_t id[32])
 {
-	struct ledger_buf b;
-	struct policy *p = NULL;
-
-	ck_assert_int_eq(policy_load(src, strlen(src), &p, NULL), MM_OK);
-	policy_id(p, id);
-	policy_free(p);
-	ck_assert_int_eq(market_body_policy(nb(&b), kind, src, strlen(src)),
-			 MM_OK);
-	post(RES, MARKET_TYPE_POLICY, &b);
+	mfx_publish(&D, RES, kind, src, id);
 }
 
 static void admit(const struct ledger_key *k, enum market_role role)
 {
-	struct ledger_buf b;
-	uint8_t id[32];
-
-	market_body_register(nb(&b), role);
-	post(k, MARKET_TYPE_REGISTER, &b);
-	ledger_sha256(ledger_key_public(k), LEDGER_PK_BYTES, id);
-	market_body_admit(nb(&b), id, role);
-	post(REG, MARKET_TYPE_ADMIT, &b);
+	mfx_admit(&D, REG, k, role);
 }
 
 /* A synthetic one-patient FHIR bundle (malloc'd). */
@@ -204,10 +116,10 @@ static void request_terms(struct market_request *req)
 {
 	memset(req, 0, sizeof(*req));
 	snprintf(req->purpose, sizeof(req->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(FIELDS); i++)
+	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
 		snprintf(req->fields[i], sizeof(req->fields[i]), "%s",
-			 FIELDS[i]);
-	req->nfields = MM_ARRAY_LEN(FIELDS);
+			 MFX_FIELDS[i]);
+	req->nfields = MM_ARRAY_LEN(MFX_FIELDS);
 	req->cohort = 10;
 }
 
@@ -217,12 +129,14 @@ static void consent(const struct ledger_key *pk, struct market_consent *c)
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->purpose, sizeof(c->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(FIELDS); i++)
-		snprintf(c->fields[i], sizeof(c->fields[i]), "%s", FIELDS[i]);
-	c->nfields = MM_ARRAY_LEN(FIELDS);
-	c->expires_ms = now_ms() + 86400000;
-	market_body_consent(nb(&b), REQ, FIELDS, MM_ARRAY_LEN(FIELDS),
-			    c->purpose, c->expires_ms);
+	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
+		snprintf(c->fields[i], sizeof(c->fields[i]), "%s",
+			 MFX_FIELDS[i]);
+	c->nfields = MM_ARRAY_LEN(MFX_FIELDS);
+	c->expires_ms = mfx_now_ms() + MFX_DAY_MS;
+	market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS,
+			    MM_ARRAY_LEN(MFX_FIELDS), c->purpose,
+			    c->expires_ms);
 	post(pk, MARKET_TYPE_CONSENT, &b);
 }
 
@@ -240,7 +154,7 @@ static char *contribution(const struct ledger_key *pk, const char *record,
 	struct ledger_tx *tx = NULL;
 	uint8_t salt[16];
 	char hx[65], ak[65], sg[129], rh[65], sh[33], rq[33], *out;
-	uint64_t created = now_ms();
+	uint64_t created = mfx_now_ms();
 	json_t *res = json_object(), *body, *j;
 
 	request_terms(&req);
@@ -249,8 +163,9 @@ static char *contribution(const struct ledger_key *pk, const char *record,
 				       RECINPUT_FIELDS(req.fields), req.nfields,
 				       &r, NULL),
 			 MM_OK);
-	ck_assert_int_eq(recinput_evaluate(ELIG_SRC, strlen(ELIG_SRC), r, &req,
-					   c, created, &o, NULL, 0, NULL),
+	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
+					   r, &req, c, created, &o, NULL, 0,
+					   NULL),
 			 MM_OK);
 	recinput_record_free(r);
 	if (tamper == 2)
@@ -264,8 +179,8 @@ static char *contribution(const struct ledger_key *pk, const char *record,
 	s.completeness = o.completeness;
 	s.has_history = o.has_history;
 	s.history_years = o.history_years;
-	ck_assert_int_eq(market_body_contribution(nb(&b), &s), MM_OK);
-	sign_at(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
+	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
+	mfx_sign(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
 	ledger_buf_release(&b);
 	ck_assert_int_eq(ledger_tx_decode(env.p, env.len, &tx, NULL), MM_OK);
 	for (unsigned i = 0; i < o.nresults; i++)
@@ -326,27 +241,27 @@ static void world(void)
 	admit(RES, MARKET_ROLE_RESEARCHER);
 	admit(SPON, MARKET_ROLE_SPONSOR);
 	admit(STEW, MARKET_ROLE_STEWARD);
-	publish("eligibility", ELIG_SRC, ELIG);
-	publish("payout", PAY_SRC, PAY);
-	publish("profile", PROF_SRC, PROF);
+	publish("eligibility", MFX_ELIG_SRC, ELIG);
+	publish("payout", MFX_PAY_SRC, PAY);
+	publish("profile", MFX_PROF_SRC, PROF);
 	memset(REQ, 0x42, sizeof(REQ));
 	memcpy(o.id, REQ, sizeof(REQ));
 	o.purpose = "t2d-outcomes";
-	o.fields = FIELDS;
-	o.nfields = MM_ARRAY_LEN(FIELDS);
+	o.fields = MFX_FIELDS;
+	o.nfields = MM_ARRAY_LEN(MFX_FIELDS);
 	memcpy(o.eligibility, ELIG, 32);
 	memcpy(o.payout, PAY, 32);
 	memcpy(o.profile, PROF, 32);
 	o.reward = "1000";
 	o.cohort = 10;
-	o.deadline_ms = now_ms() + 86400000;
-	ck_assert_int_eq(market_body_open(nb(&b), &o), MM_OK);
+	o.deadline_ms = mfx_now_ms() + MFX_DAY_MS;
+	ck_assert_int_eq(market_body_open(mfx_nb(&b), &o), MM_OK);
 	post(RES, MARKET_TYPE_OPEN, &b);
 	ledger_sha256(ledger_key_public(SPON), LEDGER_PK_BYTES, x.to);
 	memset(x.id, 9, sizeof(x.id));
-	tokens_body_batch(nb(&b), TOKENS_TYPE_MINT, &x, 1);
+	tokens_body_batch(mfx_nb(&b), TOKENS_TYPE_MINT, &x, 1);
 	post(REG, TOKENS_TYPE_MINT, &b);
-	market_body_fund(nb(&b), REQ, "50000");
+	market_body_fund(mfx_nb(&b), REQ, "50000");
 	post(SPON, MARKET_TYPE_FUND, &b);
 }
 
@@ -508,12 +423,12 @@ START_TEST(test_flow)
 	free(resp);
 	contribute_all();
 	propose(rel);
-	market_body_review(nb(&b), rel, true, "fine");
+	market_body_review(mfx_nb(&b), rel, true, "fine");
 	post(STEW, MARKET_TYPE_REVIEW, &b);
 	check_request_paid();
 	ck_assert_int_eq(download(RES, rel, NULL, &resp), 400);
 	free(resp);
-	market_body_disclosure(nb(&b), rel);
+	market_body_disclosure(mfx_nb(&b), rel);
 	sign(RES, MARKET_TYPE_DISCLOSURE, &b, &env);
 	ledger_buf_release(&b);
 	ck_assert_int_eq(download(SPON, rel, &env, &resp), 403);
@@ -555,7 +470,7 @@ START_TEST(test_recinput_csv)
 
 	request_terms(&req);
 	snprintf(c.purpose, sizeof(c.purpose), "t2d-outcomes");
-	c.expires_ms = now_ms() + 1000;
+	c.expires_ms = mfx_now_ms() + 1000;
 	ck_assert_int_eq(recinput_read(RECINPUT_CSV, unknown, strlen(unknown),
 				       RECINPUT_FIELDS(req.fields), req.nfields,
 				       &r, NULL),
@@ -568,16 +483,18 @@ START_TEST(test_recinput_csv)
 				       RECINPUT_FIELDS(req.fields), req.nfields,
 				       &r, NULL),
 			 MM_OK);
-	ck_assert_int_eq(recinput_evaluate(ELIG_SRC, strlen(ELIG_SRC), r, &req,
-					   &c, now_ms(), &o, NULL, 0, NULL),
+	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
+					   r, &req, &c, mfx_now_ms(), &o, NULL,
+					   0, NULL),
 			 MM_OK);
 	ck_assert(o.eligible && o.nresults == 3 && o.completeness == 100);
 	ck_assert_str_eq(o.results[0].rule, "adult");
 	ck_assert_str_eq(o.results[2].rule, "diabetic");
 	ck_assert(o.has_history && o.history_years == 23);
 	/* Without a consent the consent rule fails, and only it. */
-	ck_assert_int_eq(recinput_evaluate(ELIG_SRC, strlen(ELIG_SRC), r, &req,
-					   NULL, now_ms(), &o, NULL, 0, NULL),
+	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
+					   r, &req, NULL, mfx_now_ms(), &o,
+					   NULL, 0, NULL),
 			 MM_OK);
 	ck_assert(!o.eligible && o.results[0].passed && !o.results[1].passed);
 	memset(key, 3, sizeof(key));

@@ -1,10 +1,14 @@
 /* testutil.c - see testutil.h. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +104,57 @@ unsigned tu_seed(const char *name)
 	printf("%s: seed %u (rerun with MM_SEED=%u)\n", name, seed, seed);
 	fflush(stdout);
 	return seed;
+}
+
+extern char **environ;
+
+/* Reads a whole memfd written by a child, then closes it. */
+static char *slurp_fd(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	char *buf = NULL;
+
+	ck_assert(end >= 0 && (uint64_t)end <= TU_OUTPUT_BYTES_MAX);
+	buf = malloc((size_t)end + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(pread(fd, buf, (size_t)end, 0), end);
+	buf[end] = '\0';
+	close(fd);
+	return buf;
+}
+
+void tu_spawn(struct tu_proc *p, const char *prog, bool search,
+	      char *const argv[])
+{
+	int out = memfd_create("stdout", MFD_CLOEXEC);
+	int err = memfd_create("stderr", MFD_CLOEXEC);
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st = 0;
+
+	ck_assert(out >= 0 && err >= 0);
+	ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
+	ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+							  O_RDONLY, 0),
+			 0);
+	ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, out, 1), 0);
+	ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, err, 2), 0);
+	ck_assert_int_eq(
+		search ? posix_spawnp(&pid, prog, &fa, NULL, argv, environ)
+		       : posix_spawn(&pid, prog, &fa, NULL, argv, environ),
+		0);
+	posix_spawn_file_actions_destroy(&fa);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+	p->out = slurp_fd(out);
+	p->err = slurp_fd(err);
+}
+
+void tu_proc_free(struct tu_proc *p)
+{
+	free(p->out);
+	free(p->err);
+	p->out = p->err = NULL;
 }
 
 int tu_run(Suite *s)

@@ -4,6 +4,7 @@
 #define TESTUTIL_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,22 @@ uint8_t *tu_unhex(const char *hex, size_t *n);
 /* A seed for a randomized test: $MM_SEED when set (to replay a failure),
  * else the time; printed as "<name>: seed S (rerun with MM_SEED=S)". */
 unsigned tu_seed(const char *name);
+#define TU_OUTPUT_BYTES_MAX (1u << 20) /* captured stdout or stderr */
+
+/* What one run of a program did. */
+struct tu_proc {
+	int status; /* exit status, or -signal */
+	char *out;  /* stdout, NUL-terminated */
+	char *err;  /* stderr, NUL-terminated */
+};
+/* Runs prog (searched in PATH when search) with argv (NULL-terminated,
+ * argv[0] passed as given), stdin from /dev/null, and waits; captures
+ * stdout and stderr (each at most TU_OUTPUT_BYTES_MAX, else the test
+ * fails). The caller frees with tu_proc_free. */
+void tu_spawn(struct tu_proc *p, const char *prog, bool search,
+	      char *const argv[]);
+/* Frees the captured output and clears the pointers. */
+void tu_proc_free(struct tu_proc *p);
 /* Runs the suite (fork mode, CK_DEFAULT_TIMEOUT honoured) and returns the
  * process exit status for main. */
 int tu_run(Suite *s);

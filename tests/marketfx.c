@@ -1,0 +1,127 @@
+/* marketfx.c - see marketfx.h. */
+#include "marketfx.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policies/policies.h"
+#include "service/httpsig.h"
+#include "testutil.h"
+
+#define LOGIN_HDR_MAX (2 * HTTPSIG_HEADER_MAX + 64) /* the two headers */
+
+const char *const MFX_FIELDS[MFX_NFIELDS] = {"birth_year", "sex", "diagnoses",
+					     "hba1c_pct"};
+const char MFX_ELIG_SRC[] =
+	"policy t2d\nkind eligibility\n"
+	"rule adult \"adult\"\n  age_at(record.birth_year, now.year) >= 18\n"
+	"rule consented \"consent\"\n  consent.research && !consent.withdrawn\n"
+	"rule diabetic \"E11\"\n"
+	"  record.diagnoses.exists(d, icd10_in(d, [\"E11\"]))\n";
+const char MFX_PAY_SRC[] = "policy flat\nkind payout\n"
+			   "rule base \"ten\"\n  decimal(\"10\")\n";
+const char MFX_PROF_SRC[] =
+	"policy prof\nkind profile\n"
+	"rule quasi_identifiers \"q\"\n  [\"birth_year\", \"sex\"]\n"
+	"rule hierarchies \"h\"\n  {\"birth_year\": [10, 0], \"sex\": [0]}\n"
+	"rule k \"k\"\n  2\nrule l \"l\"\n  1\n"
+	"rule suppression_max \"s\"\n  decimal(\"0.5\")\n";
+
+uint64_t mfx_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct ledger_buf *mfx_nb(struct ledger_buf *b)
+{
+	ledger_buf_init(b, LEDGER_TX_BYTES_MAX);
+	return b;
+}
+
+void mfx_sign(const struct ledger_key *k, const char *type,
+	      const struct ledger_buf *body, struct ledger_buf *env,
+	      uint64_t created)
+{
+	ck_assert_int_eq(body->err, MM_OK);
+	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
+	ck_assert_int_eq(
+		ledger_tx_sign(k, NULL, type, created, body->p, body->len, env),
+		MM_OK);
+}
+
+void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
+	      const char *type, struct ledger_buf *body)
+{
+	struct ledger_buf env;
+	char *resp = NULL;
+	int st;
+
+	mfx_sign(k, type, body, &env, mfx_now_ms());
+	ledger_buf_release(body);
+	st = tu_http(d, "POST", "/v1/tx", "application/msgpack", env.p, env.len,
+		     NULL, &resp, NULL);
+	ck_assert_msg(st == 200, "%s: %d %s", type, st, resp ? resp : "");
+	free(resp);
+	ledger_buf_release(&env);
+}
+
+void mfx_login(const struct tu_daemon *d, const struct ledger_key *k,
+	       const char *nonce, char *hdr, size_t cap)
+{
+	const char *comps[] = {"@method", "@authority", "@path", "@query"};
+	char authority[32], input[HTTPSIG_HEADER_MAX + 1],
+		sig[HTTPSIG_HEADER_MAX + 1], h[LOGIN_HDR_MAX];
+	struct httpsig_request r = {"POST",	   "http", authority,
+				    "/v1/session", NULL,   NULL};
+	char *resp = NULL;
+	json_t *j;
+
+	snprintf(authority, sizeof(authority), "127.0.0.1:%d", d->port);
+	ck_assert_int_eq(httpsig_sign(k, &r, comps, 4, (int64_t)time(NULL),
+				      nonce, input, sig, NULL),
+			 MM_OK);
+	snprintf(h, sizeof(h), "Signature-Input: %s\r\nSignature: %s\r\n",
+		 input, sig);
+	ck_assert_int_eq(tu_http(d, "POST", "/v1/session", NULL, NULL, 0, h,
+				 &resp, NULL),
+			 200);
+	j = json_loads(resp, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	snprintf(hdr, cap, "Authorization: Bearer %s\r\n",
+		 json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	free(resp);
+}
+
+void mfx_publish(const struct tu_daemon *d, const struct ledger_key *by,
+		 const char *kind, const char *src, uint8_t id[32])
+{
+	struct ledger_buf b;
+	struct policy *p = NULL;
+
+	ck_assert_int_eq(policy_load(src, strlen(src), &p, NULL), MM_OK);
+	policy_id(p, id);
+	policy_free(p);
+	ck_assert_int_eq(market_body_policy(mfx_nb(&b), kind, src, strlen(src)),
+			 MM_OK);
+	mfx_post(d, by, MARKET_TYPE_POLICY, &b);
+}
+
+void mfx_admit(const struct tu_daemon *d, const struct ledger_key *reg,
+	       const struct ledger_key *k, enum market_role role)
+{
+	struct ledger_buf b;
+	uint8_t id[32];
+
+	market_body_register(mfx_nb(&b), role);
+	mfx_post(d, k, MARKET_TYPE_REGISTER, &b);
+	ledger_sha256(ledger_key_public(k), LEDGER_PK_BYTES, id);
+	market_body_admit(mfx_nb(&b), id, role);
+	mfx_post(d, reg, MARKET_TYPE_ADMIT, &b);
+}

@@ -1,0 +1,49 @@
+/* marketfx.h - a market world for the end-to-end suites: the shared
+ * request fields and policy sources, signing and posting envelopes,
+ * logging in, publishing policies and admitting roles on a tu_daemon. */
+#ifndef MARKETFX_H
+#define MARKETFX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "ledger/ledger.h"
+#include "market/market.h"
+
+#define MFX_NFIELDS 4 /* entries of MFX_FIELDS */
+#define MFX_DAY_MS  86400000ull
+
+/* The fields every world's request asks for. */
+extern const char *const MFX_FIELDS[MFX_NFIELDS];
+/* Eligibility (adult, consented, E11), a flat payout of 10 and a k=2
+ * profile over birth_year and sex. */
+extern const char MFX_ELIG_SRC[];
+extern const char MFX_PAY_SRC[];
+extern const char MFX_PROF_SRC[];
+
+/* Wall-clock time in milliseconds. */
+uint64_t mfx_now_ms(void);
+/* Initialises b with the envelope ceiling and returns it. */
+struct ledger_buf *mfx_nb(struct ledger_buf *b);
+/* Signs body (kept) as type with k at created into env (initialised
+ * here; the caller releases it). */
+void mfx_sign(const struct ledger_key *k, const char *type,
+	      const struct ledger_buf *body, struct ledger_buf *env,
+	      uint64_t created);
+/* POST /v1/tx to d of body signed now by k; asserts 200 and releases
+ * body. */
+void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
+	      const char *type, struct ledger_buf *body);
+/* A bearer token of k ("Authorization: Bearer ...\r\n") from a login
+ * signed with nonce. */
+void mfx_login(const struct tu_daemon *d, const struct ledger_key *k,
+	       const char *nonce, char *hdr, size_t cap);
+/* Publishes src (kind) as by; id gets the policy's id. */
+void mfx_publish(const struct tu_daemon *d, const struct ledger_key *by,
+		 const char *kind, const char *src, uint8_t id[32]);
+/* Registers k as role and admits it as reg. */
+void mfx_admit(const struct tu_daemon *d, const struct ledger_key *reg,
+	       const struct ledger_key *k, enum market_role role);
+
+#endif

@@ -33,26 +33,6 @@ static void teardown(void)
 /* ------------------------------------------------------------------ */
 /* Running programs.                                                   */
 
-/* Runs medmarket with the NULL-terminated arguments after its name. */
-static void cli(struct tu_proc *r, ...)
-{
-	char *argv[ARGS_MAX + 2];
-	char *bin = tu_bin("cli/medmarket");
-	size_t n = 0;
-	va_list ap;
-
-	argv[n++] = bin;
-	va_start(ap, r);
-	for (char *a = va_arg(ap, char *); a; a = va_arg(ap, char *)) {
-		ck_assert_uint_lt(n, ARGS_MAX);
-		argv[n++] = a;
-	}
-	va_end(ap);
-	argv[n] = NULL;
-	tu_spawn(r, bin, false, argv);
-	free(bin);
-}
-
 /* Runs a tool from PATH (openssl) and requires exit status 0. */
 static void tool(char *prog, ...)
 {
@@ -207,7 +187,7 @@ START_TEST(keygen_writes_0600_pkcs8_and_refuses_overwrite)
 	struct stat st;
 	struct tu_proc r;
 
-	cli(&r, "keygen", "--out", key, NULL);
+	tu_medmarket(&r, "keygen", "--out", key, NULL);
 	expect_ok(&r);
 	ck_assert_int_eq(stat(key, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
@@ -223,7 +203,7 @@ START_TEST(keygen_writes_0600_pkcs8_and_refuses_overwrite)
 	ck_assert_str_eq(got, pk);
 	tu_proc_free(&r);
 
-	cli(&r, "keygen", "--out", key, NULL);
+	tu_medmarket(&r, "keygen", "--out", key, NULL);
 	expect_fail(&r, 1, key, "exists");
 	after = tu_read_file(key, &n2);
 	ck_assert_uint_eq(n1, n2);
@@ -242,7 +222,7 @@ START_TEST(keygen_json_and_id_agree)
 	json_t *j = NULL;
 	struct tu_proc r;
 
-	cli(&r, "keygen", "--json", "--out", key, NULL);
+	tu_medmarket(&r, "keygen", "--json", "--out", key, NULL);
 	expect_ok(&r);
 	pem_id_hex(key, id);
 	j = json_loads(r.out, 0, NULL);
@@ -251,7 +231,7 @@ START_TEST(keygen_json_and_id_agree)
 	json_decref(j);
 	tu_proc_free(&r);
 
-	cli(&r, "id", "--json", key, NULL);
+	tu_medmarket(&r, "id", "--json", key, NULL);
 	expect_ok(&r);
 	j = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(j);
@@ -272,13 +252,13 @@ START_TEST(id_of_openssl_private_and_public_keys)
 	tool("openssl", "pkey", "-in", priv, "-pubout", "-out", pub, NULL);
 	pem_id_hex(priv, id);
 
-	cli(&r, "id", priv, NULL);
+	tu_medmarket(&r, "id", priv, NULL);
 	expect_ok(&r);
 	field(r.out, "id:", got, sizeof(got));
 	ck_assert_str_eq(got, id);
 	tu_proc_free(&r);
 
-	cli(&r, "id", pub, NULL);
+	tu_medmarket(&r, "id", pub, NULL);
 	expect_ok(&r);
 	field(r.out, "id:", got, sizeof(got));
 	ck_assert_str_eq(got, id);
@@ -298,14 +278,14 @@ START_TEST(id_refuses_missing_rsa_and_garbage_files)
 	     "rsa_keygen_bits:2048", "-out", rsa, NULL);
 	write_file(junk, "this is not a key\n", 18);
 
-	cli(&r, "id", missing, NULL);
+	tu_medmarket(&r, "id", missing, NULL);
 	expect_fail(&r, 1, missing, NULL);
 	ck_assert_str_eq(r.out, "");
 	tu_proc_free(&r);
-	cli(&r, "id", rsa, NULL);
+	tu_medmarket(&r, "id", rsa, NULL);
 	expect_fail(&r, 1, rsa, NULL);
 	tu_proc_free(&r);
-	cli(&r, "id", junk, NULL);
+	tu_medmarket(&r, "id", junk, NULL);
 	expect_fail(&r, 1, junk, NULL);
 	tu_proc_free(&r);
 	free(missing);
@@ -322,48 +302,51 @@ START_TEST(usage_errors_exit_2)
 	char *key = path_in("k.pem");
 	struct tu_proc r;
 
-	cli(&r, NULL);
+	tu_medmarket(&r, NULL);
 	expect_fail(&r, 2, "missing command", NULL);
 	tu_proc_free(&r);
-	cli(&r, "frobnicate", NULL);
+	tu_medmarket(&r, "frobnicate", NULL);
 	expect_fail(&r, 2, "unknown command", "frobnicate");
 	tu_proc_free(&r);
-	cli(&r, "keygen", NULL);
+	tu_medmarket(&r, "keygen", NULL);
 	expect_fail(&r, 2, "--out", NULL);
 	tu_proc_free(&r);
-	cli(&r, "keygen", "--out", key, "--bogus", NULL);
+	tu_medmarket(&r, "keygen", "--out", key, "--bogus", NULL);
 	expect_fail(&r, 2, "unknown option", "--bogus");
 	ck_assert_int_ne(access(key, F_OK), 0); /* nothing written */
 	tu_proc_free(&r);
-	cli(&r, "keygen", "--out", NULL);
+	tu_medmarket(&r, "keygen", "--out", NULL);
 	expect_fail(&r, 2, "--out", "needs a value");
 	tu_proc_free(&r);
-	cli(&r, "id", NULL);
+	tu_medmarket(&r, "id", NULL);
 	expect_fail(&r, 2, "key file", NULL);
 	tu_proc_free(&r);
-	cli(&r, "attest", "--key", key, "--label", "x", "--file", key, NULL);
+	tu_medmarket(&r, "attest", "--key", key, "--label", "x", "--file", key,
+		     NULL);
 	expect_fail(&r, 2, "--server", NULL);
 	tu_proc_free(&r);
-	cli(&r, "proof", NULL);
+	tu_medmarket(&r, "proof", NULL);
 	expect_fail(&r, 2, "verify", NULL);
 	tu_proc_free(&r);
-	cli(&r, "proof", "verify", NULL);
+	tu_medmarket(&r, "proof", "verify", NULL);
 	expect_fail(&r, 2, "--receipt", NULL);
 	tu_proc_free(&r);
-	cli(&r, "proof", "verify", "--receipt", key, "--head", key, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", key, "--head", key,
+		     NULL);
 	expect_fail(&r, 2, "--server", NULL);
 	tu_proc_free(&r);
-	cli(&r, "verify", NULL);
+	tu_medmarket(&r, "verify", NULL);
 	expect_fail(&r, 2, "--data", NULL);
 	tu_proc_free(&r);
-	cli(&r, "verify", "--data", tmp, "--threads", "many", NULL);
+	tu_medmarket(&r, "verify", "--data", tmp, "--threads", "many", NULL);
 	expect_fail(&r, 2, "--threads", NULL);
 	tu_proc_free(&r);
-	cli(&r, "head", "--server", "http://127.0.0.1:1", "--ca-file", key,
-	    NULL);
+	tu_medmarket(&r, "head", "--server", "http://127.0.0.1:1", "--ca-file",
+		     key, NULL);
 	expect_fail(&r, 2, "https:// servers only", NULL);
 	tu_proc_free(&r);
-	cli(&r, "head", "--server", "127.0.0.1:1", "--timeout-s", "0", NULL);
+	tu_medmarket(&r, "head", "--server", "127.0.0.1:1", "--timeout-s", "0",
+		     NULL);
 	expect_fail(&r, 2, "--timeout-s", NULL);
 	tu_proc_free(&r);
 	free(key);
@@ -379,16 +362,17 @@ START_TEST(attest_checks_the_label)
 	write_file(file, "x", 1);
 	memset(label, 'a', sizeof(label) - 1);
 	label[LABEL_BYTES_MAX + 1] = '\0';
-	cli(&r, "attest", "--key", file, "--file", file, "--server",
-	    "http://127.0.0.1:1", "--label", label, NULL);
+	tu_medmarket(&r, "attest", "--key", file, "--file", file, "--server",
+		     "http://127.0.0.1:1", "--label", label, NULL);
 	expect_fail(&r, 2, "--label", NULL);
 	tu_proc_free(&r);
-	cli(&r, "attest", "--key", file, "--file", file, "--server",
-	    "http://127.0.0.1:1", "--label", "bad \xc3\x28 utf8", NULL);
+	tu_medmarket(&r, "attest", "--key", file, "--file", file, "--server",
+		     "http://127.0.0.1:1", "--label", "bad \xc3\x28 utf8",
+		     NULL);
 	expect_fail(&r, 2, "--label", "UTF-8");
 	tu_proc_free(&r);
-	cli(&r, "attest", "--key", file, "--file", file, "--server",
-	    "http://127.0.0.1:1", "--label", "", NULL);
+	tu_medmarket(&r, "attest", "--key", file, "--file", file, "--server",
+		     "http://127.0.0.1:1", "--label", "", NULL);
 	expect_fail(&r, 2, "--label", NULL);
 	tu_proc_free(&r);
 	free(file);
@@ -401,13 +385,13 @@ START_TEST(help_prints_usage)
 					   "head",   "proof", "verify"};
 	struct tu_proc r;
 
-	cli(&r, "help", NULL);
+	tu_medmarket(&r, "help", NULL);
 	expect_ok(&r);
 	for (size_t i = 0; i < MM_ARRAY_LEN(cmds); i++)
 		ck_assert_ptr_nonnull(strstr(r.out, cmds[i]));
 	tu_proc_free(&r);
 	for (size_t i = 0; i < MM_ARRAY_LEN(cmds); i++) {
-		cli(&r, cmds[i], "--help", NULL);
+		tu_medmarket(&r, cmds[i], "--help", NULL);
 		expect_ok(&r);
 		ck_assert_msg(strncmp(r.out, "usage: medmarket ", 17) == 0,
 			      "%s --help: %s", cmds[i], r.out);
@@ -424,13 +408,13 @@ START_TEST(unreachable_server_fails_and_keeps_no_receipt)
 	struct tu_proc r;
 
 	write_file(file, "x", 1);
-	cli(&r, "keygen", "--out", key, NULL);
+	tu_medmarket(&r, "keygen", "--out", key, NULL);
 	expect_ok(&r);
 	tu_proc_free(&r);
 	/* Port 1 on loopback: nothing listens there. */
-	cli(&r, "attest", "--key", key, "--label", "l", "--file", file,
-	    "--server", "http://127.0.0.1:1", "--out", out, "--timeout-s", "5",
-	    NULL);
+	tu_medmarket(&r, "attest", "--key", key, "--label", "l", "--file", file,
+		     "--server", "http://127.0.0.1:1", "--out", out,
+		     "--timeout-s", "5", NULL);
 	expect_fail(&r, 1, "--server", "127.0.0.1:1");
 	ck_assert_int_ne(access(out, F_OK), 0);
 	tu_proc_free(&r);
@@ -449,7 +433,7 @@ static char *new_key(const char *name)
 	char *key = path_in(name);
 	struct tu_proc r;
 
-	cli(&r, "keygen", "--out", key, NULL);
+	tu_medmarket(&r, "keygen", "--out", key, NULL);
 	expect_ok(&r);
 	tu_proc_free(&r);
 	return key;
@@ -472,8 +456,8 @@ static void attest(const struct tu_daemon *d, const char *key, size_t n,
 	write_file(file, data, n);
 	ledger_sha256(data, n, digest);
 	ledger_hex(digest, sizeof(digest), hex);
-	cli(&r, "attest", "--key", key, "--label", "trial site export",
-	    "--file", file, "--server", d->url, "--out", out, NULL);
+	tu_medmarket(&r, "attest", "--key", key, "--label", "trial site export",
+		     "--file", file, "--server", d->url, "--out", out, NULL);
 	expect_ok(&r);
 	field(r.out, "digest:", got, sizeof(got));
 	ck_assert_str_eq(got, hex);
@@ -513,8 +497,8 @@ START_TEST(attest_saves_a_receipt_that_verifies)
 
 	/* --out never overwrites, and nothing is submitted then. */
 	before = tu_read_file(rcpt, &n1);
-	cli(&r, "attest", "--key", key, "--label", "again", "--file", key,
-	    "--server", d.url, "--out", rcpt, NULL);
+	tu_medmarket(&r, "attest", "--key", key, "--label", "again", "--file",
+		     key, "--server", d.url, "--out", rcpt, NULL);
 	expect_fail(&r, 1, rcpt, "exists");
 	after = tu_read_file(rcpt, &n2);
 	ck_assert_uint_eq(n1, n2);
@@ -522,8 +506,9 @@ START_TEST(attest_saves_a_receipt_that_verifies)
 	tu_proc_free(&r);
 
 	/* --json prints a receipt for the node's key. */
-	cli(&r, "attest", "--key", key, "--label", "json", "--file", key,
-	    "--server", d.url, "--json", "--node-key", nk_hex, NULL);
+	tu_medmarket(&r, "attest", "--key", key, "--label", "json", "--file",
+		     key, "--server", d.url, "--json", "--node-key", nk_hex,
+		     NULL);
 	expect_ok(&r);
 	write_file(rcpt, r.out, strlen(r.out)); /* replaces: fine here */
 	load_receipt(rcpt, &rec);
@@ -604,45 +589,45 @@ START_TEST(proof_verify_pins_and_catches_tampering)
 	unlink(bad);
 	tu_daemon_stop(&d);
 
-	cli(&r, "proof", "verify", "--receipt", rcpt, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", rcpt, NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "not pinned"));
 	ck_assert_ptr_nonnull(strstr(r.out, nk_hex));
 	tu_proc_free(&r);
-	cli(&r, "proof", "verify", "--receipt", rcpt, "--node-key", nk_hex,
-	    NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", rcpt, "--node-key",
+		     nk_hex, NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "pinned node key"));
 	tu_proc_free(&r);
-	cli(&r, "proof", "verify", "--receipt", rcpt, "--node-key", other_hex,
-	    NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", rcpt, "--node-key",
+		     other_hex, NULL);
 	expect_fail(&r, 1, "node key check failed", other_hex);
 	tu_proc_free(&r);
-	cli(&r, "proof", "verify", "--receipt", rcpt, "--node-key-file", other,
-	    NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", rcpt,
+		     "--node-key-file", other, NULL);
 	expect_fail(&r, 1, "node key check failed", NULL);
 	tu_proc_free(&r);
 
 	tamper(rcpt, bad, "proof");
-	cli(&r, "proof", "verify", "--receipt", bad, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, "inclusion check failed", NULL);
 	tu_proc_free(&r);
 	unlink(bad);
 	tamper(rcpt, bad, "index");
-	cli(&r, "proof", "verify", "--receipt", bad, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, "inclusion check failed", NULL);
 	tu_proc_free(&r);
 	unlink(bad);
 	tamper(rcpt, bad, "root");
-	cli(&r, "proof", "verify", "--receipt", bad, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, "signature check failed", NULL);
 	tu_proc_free(&r);
 	tamper_json_root(rcpt, bad);
-	cli(&r, "proof", "verify", "--receipt", bad, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, bad, "hash");
 	tu_proc_free(&r);
 	write_file(bad, "{\"index\": 1", 11);
-	cli(&r, "proof", "verify", "--receipt", bad, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", bad, NULL);
 	expect_fail(&r, 1, bad, "JSON");
 	tu_proc_free(&r);
 	free(key);
@@ -660,8 +645,8 @@ START_TEST(proof_verify_pins_the_node_key_file)
 
 	tu_daemon_start(&d, NULL);
 	attest(&d, key, 10, 1, rcpt);
-	cli(&r, "proof", "verify", "--receipt", rcpt, "--node-key-file",
-	    d.node_pem, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", rcpt,
+		     "--node-key-file", d.node_pem, NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "pinned node key"));
 	tu_proc_free(&r);
@@ -720,15 +705,15 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	attest(&d, key, 100, 3, r3);
 	load_receipt(r1, &rec1);
 	load_receipt(r3, &rec3);
-	cli(&r, "head", "--server", d.url, "--out", later, NULL);
+	tu_medmarket(&r, "head", "--server", d.url, "--out", later, NULL);
 	expect_ok(&r);
 	tu_proc_free(&r);
 	load_head(later, &h);
 	ck_assert_int_eq(ledger_head_verify(&h, rec1.head.key), MM_OK);
 	ck_assert_uint_gt(h.size, rec1.head.size);
 
-	cli(&r, "proof", "verify", "--receipt", r1, "--head", later, "--server",
-	    d.url, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", r1, "--head", later,
+		     "--server", d.url, NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "consistency:"));
 	tu_proc_free(&r);
@@ -737,24 +722,24 @@ START_TEST(proof_verify_proves_consistency_with_a_later_head)
 	forge_head(d.node_pem, &h);
 	unlink(bad);
 	save_head(bad, &h);
-	cli(&r, "proof", "verify", "--receipt", r1, "--head", bad, "--server",
-	    d.url, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", r1, "--head", bad,
+		     "--server", d.url, NULL);
 	expect_fail(&r, 1, "consistency check failed", NULL);
 	tu_proc_free(&r);
 
 	/* A "later" head older than the receipt's. */
 	unlink(bad);
 	save_head(bad, &rec1.head);
-	cli(&r, "proof", "verify", "--receipt", r3, "--head", bad, "--server",
-	    d.url, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", r3, "--head", bad,
+		     "--server", d.url, NULL);
 	expect_fail(&r, 1, "consistency check failed", "smaller");
 	tu_proc_free(&r);
 
 	/* The receipt's own head: consistent with zero hashes. */
 	unlink(bad);
 	save_head(bad, &rec3.head);
-	cli(&r, "proof", "verify", "--receipt", r3, "--head", bad, "--server",
-	    d.url, NULL);
+	tu_medmarket(&r, "proof", "verify", "--receipt", r3, "--head", bad,
+		     "--server", d.url, NULL);
 	expect_ok(&r);
 	tu_proc_free(&r);
 	tu_daemon_stop(&d);
@@ -774,10 +759,10 @@ START_TEST(head_reports_http_errors)
 
 	tu_daemon_start(&d, NULL);
 	ck_assert_int_gt(asprintf(&url, "%s/no/such/prefix", d.url), 0);
-	cli(&r, "head", "--server", url, NULL);
+	tu_medmarket(&r, "head", "--server", url, NULL);
 	expect_fail(&r, 1, "404", NULL);
 	tu_proc_free(&r);
-	cli(&r, "head", "--server", d.url, "--json", NULL);
+	tu_medmarket(&r, "head", "--server", d.url, "--json", NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "\"root\""));
 	tu_proc_free(&r);
@@ -800,11 +785,11 @@ START_TEST(verify_checks_the_daemon_directory)
 	attest(&d, key, 10, 2, rcpt);
 	tu_daemon_stop_keep(&d);
 
-	cli(&r, "verify", "--data", d.dir, "--threads", "2", NULL);
+	tu_medmarket(&r, "verify", "--data", d.dir, "--threads", "2", NULL);
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "\nOK\n"));
 	tu_proc_free(&r);
-	cli(&r, "verify", "--data", d.dir, "--json", NULL);
+	tu_medmarket(&r, "verify", "--data", d.dir, "--json", NULL);
 	expect_ok(&r);
 	j = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(j);
@@ -813,7 +798,7 @@ START_TEST(verify_checks_the_daemon_directory)
 	json_decref(j);
 	tu_proc_free(&r);
 
-	cli(&r, "verify", "--data", missing, NULL);
+	tu_medmarket(&r, "verify", "--data", missing, NULL);
 	expect_fail(&r, 1, missing, NULL);
 	tu_proc_free(&r);
 	tu_daemon_restart(&d, NULL);

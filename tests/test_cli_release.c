@@ -19,7 +19,6 @@
 #include "testutil.h"
 #include "tokens/tokens.h"
 
-#define ARGS_MAX 32 /* arguments of one run */
 #define NPAT	 5  /* patients */
 #define PURPOSE	 "type-2-diabetes-outcomes"
 #define DAY_MS	 86400000ull
@@ -48,27 +47,8 @@ static void teardown(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Running medmarket.                                                  */
+/* Checking medmarket's answers.                                      */
 
-/* Runs medmarket with the NULL-terminated arguments after its name. */
-static void cli(struct tu_proc *r, ...)
-{
-	char *argv[ARGS_MAX + 2];
-	char *bin = tu_bin("cli/medmarket");
-	size_t n = 0;
-	va_list ap;
-
-	argv[n++] = bin;
-	va_start(ap, r);
-	for (char *a = va_arg(ap, char *); a; a = va_arg(ap, char *)) {
-		ck_assert_uint_lt(n, ARGS_MAX);
-		argv[n++] = a;
-	}
-	va_end(ap);
-	argv[n] = NULL;
-	tu_spawn(r, bin, false, argv);
-	free(bin);
-}
 /* Exit status want, stderr one line holding needle; frees r. */
 static void expect_fail(struct tu_proc *r, int want, const char *needle)
 {
@@ -128,36 +108,37 @@ START_TEST(usage_consent)
 	char *R = "--request", *RID = "00112233445566778899aabbccddeeff";
 	struct tu_proc r;
 
-	cli(&r, "consent", NULL);
+	tu_medmarket(&r, "consent", NULL);
 	expect_fail(&r, 2, "missing grant, revoke or show");
-	cli(&r, "consent", "frob", NULL);
+	tu_medmarket(&r, "consent", "frob", NULL);
 	expect_fail(&r, 2, "unknown subcommand 'frob'");
-	cli(&r, "consent", "grant", S, U, R, RID, NULL);
+	tu_medmarket(&r, "consent", "grant", S, U, R, RID, NULL);
 	expect_fail(&r, 2, "--key");
-	cli(&r, "consent", "grant", S, U, K, KF, R, "abcd", NULL);
+	tu_medmarket(&r, "consent", "grant", S, U, K, KF, R, "abcd", NULL);
 	expect_fail(&r, 2, "--request: expected 32 hex digits");
-	cli(&r, "consent", "grant", S, U, K, KF, R, RID, "--expires-days", "0",
-	    NULL);
+	tu_medmarket(&r, "consent", "grant", S, U, K, KF, R, RID,
+		     "--expires-days", "0", NULL);
 	expect_fail(&r, 2, "--expires-days");
-	cli(&r, "consent", "revoke", S, U, K, KF, R, RID, "--fields", "a",
-	    NULL);
+	tu_medmarket(&r, "consent", "revoke", S, U, K, KF, R, RID, "--fields",
+		     "a", NULL);
 	expect_fail(&r, 2, "apply to grant");
-	cli(&r, "consent", "grant", S, U, K, KF, R, RID, "--fhir", NULL);
+	tu_medmarket(&r, "consent", "grant", S, U, K, KF, R, RID, "--fhir",
+		     NULL);
 	expect_fail(&r, 2, "--fhir applies to show");
-	cli(&r, "consent", "show", K, KF, R, RID, NULL);
+	tu_medmarket(&r, "consent", "show", K, KF, R, RID, NULL);
 	expect_fail(&r, 2, "--server");
-	cli(&r, "contribute", S, U, K, KF, R, RID, NULL);
+	tu_medmarket(&r, "contribute", S, U, K, KF, R, RID, NULL);
 	expect_fail(&r, 2, "exactly one of --fhir and --csv");
-	cli(&r, "contribute", S, U, K, KF, R, RID, "--fhir", "a", "--csv", "b",
-	    NULL);
+	tu_medmarket(&r, "contribute", S, U, K, KF, R, RID, "--fhir", "a",
+		     "--csv", "b", NULL);
 	expect_fail(&r, 2, "exactly one of --fhir and --csv");
-	cli(&r, "contribute", S, U, K, KF, R, RID, "--csv", "b", NULL);
+	tu_medmarket(&r, "contribute", S, U, K, KF, R, RID, "--csv", "b", NULL);
 	expect_fail(&r, 2, "--csv needs --row");
-	cli(&r, "contribute", S, U, K, KF, R, RID, "--csv", "b", "--row", "0",
-	    NULL);
+	tu_medmarket(&r, "contribute", S, U, K, KF, R, RID, "--csv", "b",
+		     "--row", "0", NULL);
 	expect_fail(&r, 2, "--row");
-	cli(&r, "contribute", S, U, K, KF, R, RID, "--fhir", "a", "--row", "1",
-	    NULL);
+	tu_medmarket(&r, "contribute", S, U, K, KF, R, RID, "--fhir", "a",
+		     "--row", "1", NULL);
 	expect_fail(&r, 2, "--row applies to --csv");
 }
 END_TEST
@@ -169,40 +150,44 @@ START_TEST(usage_release)
 	char *L = "--release", *RID = "00112233445566778899aabbccddeeff";
 	struct tu_proc r;
 
-	cli(&r, "release", NULL);
+	tu_medmarket(&r, "release", NULL);
 	expect_fail(&r, 2, "missing propose");
-	cli(&r, "release", "publish", NULL);
+	tu_medmarket(&r, "release", "publish", NULL);
 	expect_fail(&r, 2, "unknown subcommand 'publish'");
-	cli(&r, "release", "review", S, U, K, KF, L, RID, NULL);
+	tu_medmarket(&r, "release", "review", S, U, K, KF, L, RID, NULL);
 	expect_fail(&r, 2, "exactly one of --approve and --reject");
-	cli(&r, "release", "review", S, U, K, KF, L, RID, "--approve",
-	    "--reject", NULL);
+	tu_medmarket(&r, "release", "review", S, U, K, KF, L, RID, "--approve",
+		     "--reject", NULL);
 	expect_fail(&r, 2, "exactly one of --approve and --reject");
-	cli(&r, "release", "download", S, U, K, KF, L, RID, NULL);
+	tu_medmarket(&r, "release", "download", S, U, K, KF, L, RID, NULL);
 	expect_fail(&r, 2, "--out");
-	cli(&r, "release", "show", S, U, K, KF, L, RID, "--out", "x", NULL);
+	tu_medmarket(&r, "release", "show", S, U, K, KF, L, RID, "--out", "x",
+		     NULL);
 	expect_fail(&r, 2, "--out applies to download");
-	cli(&r, "release", "propose", S, U, K, KF, L, RID, NULL);
+	tu_medmarket(&r, "release", "propose", S, U, K, KF, L, RID, NULL);
 	expect_fail(&r, 2, "--request");
-	cli(&r, "release", "review", S, U, K, KF, L, RID, "--reject",
-	    "--request", RID, NULL);
+	tu_medmarket(&r, "release", "review", S, U, K, KF, L, RID, "--reject",
+		     "--request", RID, NULL);
 	expect_fail(&r, 2, "--request does not apply");
-	cli(&r, "release", "show", S, U, K, KF, L, RID, "--approve", NULL);
+	tu_medmarket(&r, "release", "show", S, U, K, KF, L, RID, "--approve",
+		     NULL);
 	expect_fail(&r, 2, "apply to review");
-	cli(&r, "release", "show", S, U, K, KF, L, RID, "--bogus", NULL);
+	tu_medmarket(&r, "release", "show", S, U, K, KF, L, RID, "--bogus",
+		     NULL);
 	expect_fail(&r, 2, "unknown option '--bogus'");
 	/* Not usage: a key file that cannot be read fails with 1. */
-	cli(&r, "consent", "show", S, U, K, KF, "--request", RID, NULL);
+	tu_medmarket(&r, "consent", "show", S, U, K, KF, "--request", RID,
+		     NULL);
 	expect_fail(&r, 1, KF);
-	cli(&r, "release", "show", S, U, K, KF, L, RID, NULL);
+	tu_medmarket(&r, "release", "show", S, U, K, KF, L, RID, NULL);
 	expect_fail(&r, 1, KF);
-	cli(&r, "consent", "--help", NULL);
+	tu_medmarket(&r, "consent", "--help", NULL);
 	expect_ok(&r, "consent grant");
 	tu_proc_free(&r);
-	cli(&r, "release", "review", "--help", NULL);
+	tu_medmarket(&r, "release", "review", "--help", NULL);
 	expect_ok(&r, "--approve");
 	tu_proc_free(&r);
-	cli(&r, "contribute", "--help", NULL);
+	tu_medmarket(&r, "contribute", "--help", NULL);
 	expect_ok(&r, "--fhir");
 	tu_proc_free(&r);
 }
@@ -505,15 +490,15 @@ static void flow_consents(struct world *w)
 	struct tu_proc r;
 	json_t *j;
 
-	cli(&r, "consent", "grant", S, U, K, w->patient_pem[0], R, w->req_hex,
-	    NULL);
+	tu_medmarket(&r, "consent", "grant", S, U, K, w->patient_pem[0], R,
+		     w->req_hex, NULL);
 	expect_ok(&r, "granted");
 	tu_proc_free(&r);
 	for (int i = 1; i < 4; i++) {
-		cli(&r, "consent", "grant", S, U, K, w->patient_pem[i], R,
-		    w->req_hex, "--fields", "birth_year,sex,zip,diagnoses,labs",
-		    "--purpose", PURPOSE, "--expires-days", "30", "--json",
-		    NULL);
+		tu_medmarket(&r, "consent", "grant", S, U, K, w->patient_pem[i],
+			     R, w->req_hex, "--fields",
+			     "birth_year,sex,zip,diagnoses,labs", "--purpose",
+			     PURPOSE, "--expires-days", "30", "--json", NULL);
 		expect_ok(&r, NULL);
 		j = out_json(&r);
 		ck_assert_str_eq(
@@ -524,17 +509,17 @@ static void flow_consents(struct world *w)
 		tu_proc_free(&r);
 	}
 	/* A receipt under another node key than the pinned one fails. */
-	cli(&r, "consent", "grant", S, U, K, w->patient_pem[1], R, w->req_hex,
-	    "--node-key-file", w->researcher_pem, NULL);
+	tu_medmarket(&r, "consent", "grant", S, U, K, w->patient_pem[1], R,
+		     w->req_hex, "--node-key-file", w->researcher_pem, NULL);
 	expect_fail(&r, 1, "not the pinned node key");
-	cli(&r, "consent", "show", S, U, K, w->patient_pem[0], R, w->req_hex,
-	    NULL);
+	tu_medmarket(&r, "consent", "show", S, U, K, w->patient_pem[0], R,
+		     w->req_hex, NULL);
 	expect_ok(&r, "active");
 	ck_assert_ptr_nonnull(strstr(r.out, PURPOSE));
 	ck_assert_ptr_nonnull(strstr(r.out, "birth_year,sex,zip"));
 	tu_proc_free(&r);
-	cli(&r, "consent", "show", S, U, K, w->patient_pem[0], R, w->req_hex,
-	    "--fhir", NULL);
+	tu_medmarket(&r, "consent", "show", S, U, K, w->patient_pem[0], R,
+		     w->req_hex, "--fhir", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "resourceType")),
@@ -543,8 +528,8 @@ static void flow_consents(struct world *w)
 			 "active");
 	json_decref(j);
 	tu_proc_free(&r);
-	cli(&r, "consent", "show", S, U, K, w->patient_pem[0], R, w->req_hex,
-	    "--json", NULL);
+	tu_medmarket(&r, "consent", "show", S, U, K, w->patient_pem[0], R,
+		     w->req_hex, "--json", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert_int_eq(ledger_key_load(w->patient_pem[0], &master, NULL),
@@ -557,8 +542,8 @@ static void flow_consents(struct world *w)
 	ck_assert_str_ne(json_string_value(json_object_get(j, "author")), mhex);
 	json_decref(j);
 	tu_proc_free(&r);
-	cli(&r, "consent", "show", S, U, K, w->patient_pem[4], R, w->req_hex,
-	    NULL);
+	tu_medmarket(&r, "consent", "show", S, U, K, w->patient_pem[4], R,
+		     w->req_hex, NULL);
 	expect_fail(&r, 1, "404");
 }
 
@@ -574,8 +559,8 @@ static void flow_contributions(struct world *w)
 	struct tu_proc r;
 	json_t *j;
 
-	cli(&r, "contribute", S, U, K, w->patient_pem[0], R, w->req_hex,
-	    "--fhir", b0, "--json", NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[0], R,
+		     w->req_hex, "--fhir", b0, "--json", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert(json_is_true(
@@ -583,22 +568,22 @@ static void flow_contributions(struct world *w)
 	ck_assert_ptr_nonnull(json_object_get(j, "receipt"));
 	json_decref(j);
 	tu_proc_free(&r);
-	cli(&r, "contribute", S, U, K, w->patient_pem[0], R, w->req_hex,
-	    "--fhir", b0, NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[0], R,
+		     w->req_hex, "--fhir", b0, NULL);
 	expect_fail(&r, 1, "already_contributed");
-	cli(&r, "contribute", S, U, K, w->patient_pem[1], R, w->req_hex,
-	    "--fhir", b1, NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[1], R,
+		     w->req_hex, "--fhir", b1, NULL);
 	expect_ok(&r, "payee");
 	tu_proc_free(&r);
-	cli(&r, "contribute", S, U, K, w->patient_pem[2], R, w->req_hex,
-	    "--csv", csv, "--row", "9", NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[2], R,
+		     w->req_hex, "--csv", csv, "--row", "9", NULL);
 	expect_fail(&r, 1, "has 3 data rows");
-	cli(&r, "contribute", S, U, K, w->patient_pem[2], R, w->req_hex,
-	    "--csv", csv, "--row", "2", NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[2], R,
+		     w->req_hex, "--csv", csv, "--row", "2", NULL);
 	expect_ok(&r, "logged at");
 	tu_proc_free(&r);
-	cli(&r, "contribute", S, U, K, w->patient_pem[3], R, w->req_hex,
-	    "--fhir", b3, "--explain", NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[3], R,
+		     w->req_hex, "--fhir", b3, "--explain", NULL);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_ptr_nonnull(strstr(r.out, "not eligible"));
 	ck_assert_ptr_nonnull(strstr(r.out, "failed rule: hba1c_high"));
@@ -607,8 +592,8 @@ static void flow_contributions(struct world *w)
 		strstr(r.out, "- hba1c_high (HbA1c is at least 6.5%): no"),
 		"%s", r.out);
 	tu_proc_free(&r);
-	cli(&r, "contribute", S, U, K, w->patient_pem[3], R, w->req_hex,
-	    "--csv", csv, "--row", "1", "--json", NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[3], R,
+		     w->req_hex, "--csv", csv, "--row", "1", "--json", NULL);
 	ck_assert_int_eq(r.status, 1);
 	j = out_json(&r);
 	ck_assert(json_is_false(json_object_get(j, "eligible")));
@@ -616,8 +601,8 @@ static void flow_contributions(struct world *w)
 		json_object_get(json_object_get(j, "results"), "type2")));
 	json_decref(j);
 	tu_proc_free(&r);
-	cli(&r, "contribute", S, U, K, w->patient_pem[4], R, w->req_hex,
-	    "--fhir", b1, NULL);
+	tu_medmarket(&r, "contribute", S, U, K, w->patient_pem[4], R,
+		     w->req_hex, "--fhir", b1, NULL);
 	expect_fail(&r, 1, "consent grant");
 	free(b0);
 	free(b1);
@@ -631,20 +616,20 @@ static void flow_revoke(struct world *w)
 	char *S = "--server", *U = w->d.url, *K = "--key", *R = "--request";
 	struct tu_proc r;
 
-	cli(&r, "consent", "revoke", S, U, K, w->patient_pem[3], R, w->req_hex,
-	    NULL);
+	tu_medmarket(&r, "consent", "revoke", S, U, K, w->patient_pem[3], R,
+		     w->req_hex, NULL);
 	expect_ok(&r, "revoked");
 	tu_proc_free(&r);
-	cli(&r, "consent", "show", S, U, K, w->patient_pem[3], R, w->req_hex,
-	    NULL);
+	tu_medmarket(&r, "consent", "show", S, U, K, w->patient_pem[3], R,
+		     w->req_hex, NULL);
 	expect_ok(&r, "revoked");
 	tu_proc_free(&r);
-	cli(&r, "consent", "show", S, U, K, w->patient_pem[3], R, w->req_hex,
-	    "--fhir", NULL);
+	tu_medmarket(&r, "consent", "show", S, U, K, w->patient_pem[3], R,
+		     w->req_hex, "--fhir", NULL);
 	expect_ok(&r, "inactive");
 	tu_proc_free(&r);
-	cli(&r, "consent", "revoke", S, U, K, w->patient_pem[3], R, w->req_hex,
-	    NULL);
+	tu_medmarket(&r, "consent", "revoke", S, U, K, w->patient_pem[3], R,
+		     w->req_hex, NULL);
 	expect_fail(&r, 1, "already_revoked");
 }
 
@@ -654,9 +639,9 @@ static void propose(struct world *w, char rel[2 * MARKET_ID_BYTES + 1])
 	struct tu_proc r;
 	json_t *j;
 
-	cli(&r, "release", "propose", "--server", w->d.url, "--key",
-	    w->researcher_pem, "--request", w->req_hex, "--node-key-file",
-	    w->d.node_pem, "--json", NULL);
+	tu_medmarket(&r, "release", "propose", "--server", w->d.url, "--key",
+		     w->researcher_pem, "--request", w->req_hex,
+		     "--node-key-file", w->d.node_pem, "--json", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert_uint_eq(
@@ -676,25 +661,26 @@ static void flow_review(struct world *w, char *rel)
 	char *S = "--server", *U = w->d.url, *K = "--key", *L = "--release";
 	struct tu_proc r;
 
-	cli(&r, "release", "show", S, U, K, w->stew_pem[0], L, rel, NULL);
+	tu_medmarket(&r, "release", "show", S, U, K, w->stew_pem[0], L, rel,
+		     NULL);
 	expect_ok(&r, "proposed");
 	ck_assert_ptr_nonnull(strstr(r.out, "report:"));
 	tu_proc_free(&r);
-	cli(&r, "release", "download", S, U, K, w->researcher_pem, L, rel,
-	    "--out", "/nonexistent/never.csv", NULL);
+	tu_medmarket(&r, "release", "download", S, U, K, w->researcher_pem, L,
+		     rel, "--out", "/nonexistent/never.csv", NULL);
 	expect_fail(&r, 1, "not approved");
-	cli(&r, "release", "review", S, U, K, w->researcher_pem, L, rel,
-	    "--approve", NULL);
+	tu_medmarket(&r, "release", "review", S, U, K, w->researcher_pem, L,
+		     rel, "--approve", NULL);
 	expect_fail(&r, 1, "not_steward");
-	cli(&r, "release", "review", S, U, K, w->stew_pem[0], L, rel,
-	    "--approve", NULL);
+	tu_medmarket(&r, "release", "review", S, U, K, w->stew_pem[0], L, rel,
+		     "--approve", NULL);
 	expect_ok(&r, "proposed");
 	tu_proc_free(&r);
-	cli(&r, "release", "review", S, U, K, w->stew_pem[0], L, rel,
-	    "--reject", NULL);
+	tu_medmarket(&r, "release", "review", S, U, K, w->stew_pem[0], L, rel,
+		     "--reject", NULL);
 	expect_fail(&r, 1, "already_reviewed");
-	cli(&r, "release", "review", S, U, K, w->stew_pem[1], L, rel,
-	    "--approve", "--note", "k and risk acceptable", NULL);
+	tu_medmarket(&r, "release", "review", S, U, K, w->stew_pem[1], L, rel,
+		     "--approve", "--note", "k and risk acceptable", NULL);
 	expect_ok(&r, "approved");
 	tu_proc_free(&r);
 }
@@ -710,8 +696,8 @@ static void flow_download(struct world *w, char *rel)
 	struct tu_proc r;
 	json_t *j;
 
-	cli(&r, "release", "download", S, U, K, w->researcher_pem, L, rel,
-	    "--out", out, NULL);
+	tu_medmarket(&r, "release", "download", S, U, K, w->researcher_pem, L,
+		     rel, "--out", out, NULL);
 	expect_ok(&r, "rows");
 	tu_proc_free(&r);
 	csv = (char *)tu_read_file(out, &n);
@@ -720,15 +706,15 @@ static void flow_download(struct world *w, char *rel)
 	ck_assert_ptr_null(strstr(csv, "syn-csv-2"));
 	ck_assert_ptr_null(strstr(csv, "1970-03-04"));
 	free(csv);
-	cli(&r, "release", "download", S, U, K, w->researcher_pem, L, rel,
-	    "--out", out, NULL);
+	tu_medmarket(&r, "release", "download", S, U, K, w->researcher_pem, L,
+		     rel, "--out", out, NULL);
 	expect_fail(&r, 1, "already exists");
-	cli(&r, "release", "download", S, U, K, w->stew_pem[0], L, rel, "--out",
-	    out2, NULL);
+	tu_medmarket(&r, "release", "download", S, U, K, w->stew_pem[0], L, rel,
+		     "--out", out2, NULL);
 	expect_fail(&r, 1, "403");
 	ck_assert_int_ne(access(out2, F_OK), 0);
-	cli(&r, "release", "show", S, U, K, w->researcher_pem, L, rel, "--json",
-	    NULL);
+	tu_medmarket(&r, "release", "show", S, U, K, w->researcher_pem, L, rel,
+		     "--json", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "status")),
@@ -740,7 +726,7 @@ static void flow_download(struct world *w, char *rel)
 	ck_assert_int_ge(json_integer_value(json_object_get(j, "payouts")), 1);
 	json_decref(j);
 	tu_proc_free(&r);
-	cli(&r, "balance", S, U, K, w->patient_pem[0], "--json", NULL);
+	tu_medmarket(&r, "balance", S, U, K, w->patient_pem[0], "--json", NULL);
 	expect_ok(&r, NULL);
 	j = out_json(&r);
 	ck_assert_str_ne(json_string_value(json_object_get(j, "total")), "0");

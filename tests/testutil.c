@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,25 @@ void tu_proc_free(struct tu_proc *p)
 	free(p->out);
 	free(p->err);
 	p->out = p->err = NULL;
+}
+
+void tu_medmarket(struct tu_proc *p, ...)
+{
+	char *argv[TU_ARGS_MAX + 2];
+	char *bin = tu_bin("cli/medmarket");
+	size_t n = 0;
+	va_list ap;
+
+	argv[n++] = bin;
+	va_start(ap, p);
+	for (char *a = va_arg(ap, char *); a; a = va_arg(ap, char *)) {
+		ck_assert_uint_lt(n, TU_ARGS_MAX + 1);
+		argv[n++] = a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	tu_spawn(p, bin, false, argv);
+	free(bin);
 }
 
 int tu_run(Suite *s)

@@ -40,6 +40,10 @@ void tu_spawn(struct tu_proc *p, const char *prog, bool search,
 	      char *const argv[]);
 /* Frees the captured output and clears the pointers. */
 void tu_proc_free(struct tu_proc *p);
+/* Runs $MM_BIN_DIR/cli/medmarket with the NULL-terminated arguments after
+ * its name (at most TU_ARGS_MAX), as tu_spawn. */
+#define TU_ARGS_MAX 48
+void tu_medmarket(struct tu_proc *p, ...);
 /* Runs the suite (fork mode, CK_DEFAULT_TIMEOUT honoured) and returns the
  * process exit status for main. */
 int tu_run(Suite *s);

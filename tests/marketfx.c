@@ -9,6 +9,7 @@
 
 #include "policies/policies.h"
 #include "service/httpsig.h"
+#include "service/recinput.h"
 #include "testutil.h"
 
 #define LOGIN_HDR_MAX (2 * HTTPSIG_HEADER_MAX + 64) /* the two headers */
@@ -124,4 +125,100 @@ void mfx_admit(const struct tu_daemon *d, const struct ledger_key *reg,
 	ledger_sha256(ledger_key_public(k), LEDGER_PK_BYTES, id);
 	market_body_admit(mfx_nb(&b), id, role);
 	mfx_post(d, reg, MARKET_TYPE_ADMIT, &b);
+}
+
+/* The signed contribution envelope of the record's claim. */
+static json_t *claim_body(const struct recinput_outcome *o,
+			  const uint8_t request[16],
+			  const uint8_t record_hash[32])
+{
+	json_t *res = json_object();
+	char rh[65], rq[33];
+
+	for (unsigned i = 0; i < o->nresults; i++)
+		json_object_set_new(res, o->results[i].rule,
+				    json_boolean(o->results[i].passed));
+	ledger_hex(record_hash, 32, rh);
+	ledger_hex(request, 16, rq);
+	return json_pack("{s:i,s:b,s:I,s:s,s:s,s:o}", "completeness",
+			 (int)o->completeness, "eligible", o->eligible,
+			 "history_years", (json_int_t)o->history_years,
+			 "record_hash", rh, "request", rq, "results", res);
+}
+
+/* The JSON form of the signed envelope env with its body. */
+static json_t *envelope_json(const struct ledger_buf *env, json_t *body,
+			     bool bad_sig)
+{
+	struct ledger_tx *tx = NULL;
+	char hx[65], ak[65], sg[129];
+	json_t *j;
+
+	ck_assert_int_eq(ledger_tx_decode(env->p, env->len, &tx, NULL), MM_OK);
+	ledger_hex(tx->author, 32, hx);
+	ledger_hex(tx->key, 32, ak);
+	ledger_hex(tx->sig, 64, sg);
+	if (bad_sig)
+		sg[0] = sg[0] == '0' ? '1' : '0';
+	j = json_pack("{s:s,s:s,s:I,s:s,s:o,s:s}", "type",
+		      MARKET_TYPE_CONTRIBUTE, "author", hx, "created",
+		      (json_int_t)tx->created_ms, "key", ak, "body", body,
+		      "sig", sg);
+	ledger_tx_free(tx);
+	return j;
+}
+
+char *mfx_contribution(const struct market_request *req,
+		       const uint8_t request[16], const struct ledger_key *pk,
+		       const char *record, const struct market_consent *c,
+		       enum mfx_tamper t, bool *eligible, uint8_t tx_id[32])
+{
+	struct recinput_record *r = NULL;
+	struct recinput_outcome o;
+	struct market_contribution_spec s = {0};
+	struct ledger_buf b, env;
+	uint8_t salt[16];
+	uint64_t created = mfx_now_ms();
+	char sh[33], *out;
+	json_t *j;
+
+	memset(salt, 0x5a, sizeof(salt));
+	ck_assert_int_eq(recinput_read(RECINPUT_FHIR, record, strlen(record),
+				       RECINPUT_FIELDS(req->fields),
+				       req->nfields, &r, NULL),
+			 MM_OK);
+	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
+					   r, req, c, created, &o, NULL, 0,
+					   NULL),
+			 MM_OK);
+	recinput_record_free(r);
+	if (t == MFX_BAD_RESULT)
+		o.results[0].passed = !o.results[0].passed;
+	if (eligible)
+		*eligible = o.eligible;
+	memcpy(s.request, request, 16);
+	recinput_hash(salt, record, strlen(record), s.record_hash);
+	s.eligible = o.eligible;
+	s.results = o.results;
+	s.nresults = o.nresults;
+	s.completeness = o.completeness;
+	s.has_history = o.has_history;
+	s.history_years = o.history_years;
+	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
+	mfx_sign(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
+	ledger_buf_release(&b);
+	if (tx_id)
+		ledger_sha256(env.p, env.len, tx_id);
+	if (t == MFX_BAD_SALT)
+		salt[0] ^= 1;
+	ledger_hex(salt, 16, sh);
+	j = json_pack("{s:o,s:s,s:s,s:s}", "envelope",
+		      envelope_json(&env,
+				    claim_body(&o, request, s.record_hash),
+				    t == MFX_BAD_SIG),
+		      "record", record, "format", "fhir", "salt", sh);
+	out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	ledger_buf_release(&env);
+	return out;
 }

@@ -4,6 +4,7 @@
 #ifndef MARKETFX_H
 #define MARKETFX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +46,24 @@ void mfx_publish(const struct tu_daemon *d, const struct ledger_key *by,
 /* Registers k as role and admits it as reg. */
 void mfx_admit(const struct tu_daemon *d, const struct ledger_key *reg,
 	       const struct ledger_key *k, enum market_role role);
+
+/* How mfx_contribution spoils the body it builds (to test refusals). */
+enum mfx_tamper {
+	MFX_HONEST,
+	MFX_BAD_SALT,	/* the salt changed after hashing the record */
+	MFX_BAD_RESULT, /* the first rule's result flipped before signing */
+	MFX_BAD_SIG	/* one hex digit of the signature changed */
+};
+
+/*
+ * The POST /v1/contributions body (malloc'd JSON) for the FHIR record
+ * under request req (id request), signed by pk at created, its claim
+ * evaluated with MFX_ELIG_SRC and consent c (NULL: none).  *eligible and
+ * tx_id, when not NULL, get the claim and the envelope's id.
+ */
+char *mfx_contribution(const struct market_request *req,
+		       const uint8_t request[16], const struct ledger_key *pk,
+		       const char *record, const struct market_consent *c,
+		       enum mfx_tamper t, bool *eligible, uint8_t tx_id[32]);
 
 #endif

@@ -201,68 +201,11 @@ static char *contribution(const struct ledger_key *pk,
 			  uint8_t *tx_id)
 {
 	struct market_request req;
-	struct recinput_record *r = NULL;
-	struct recinput_outcome o;
-	struct market_contribution_spec s = {0};
-	struct ledger_buf b, env;
-	uint8_t salt[16];
-	char rh[65], sh[33], rq[33], *out, *record = bundle(++SEQ);
-	uint64_t created = mfx_now_ms();
-	json_t *res = json_object(), *body, *j;
+	char *record = bundle(++SEQ), *out;
 
 	request_terms(&req);
-	memset(salt, 0x5a, sizeof(salt));
-	ck_assert_int_eq(recinput_read(RECINPUT_FHIR, record, strlen(record),
-				       RECINPUT_FIELDS(req.fields), req.nfields,
-				       &r, NULL),
-			 MM_OK);
-	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
-					   r, &req, c, created, &o, NULL, 0,
-					   NULL),
-			 MM_OK);
-	recinput_record_free(r);
-	memcpy(s.request, REQ, 16);
-	recinput_hash(salt, record, strlen(record), s.record_hash);
-	s.eligible = o.eligible;
-	s.results = o.results;
-	s.nresults = o.nresults;
-	s.completeness = o.completeness;
-	s.has_history = o.has_history;
-	s.history_years = o.history_years;
-	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
-	sign_tx(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
-	if (tx_id) {
-		struct ledger_tx *tx = NULL;
-
-		ck_assert_int_eq(ledger_tx_decode(env.p, env.len, &tx, NULL),
-				 MM_OK);
-		memcpy(tx_id, tx->id, LEDGER_HASH_BYTES);
-		ledger_tx_free(tx);
-	}
-	for (unsigned i = 0; i < o.nresults; i++)
-		json_object_set_new(res, o.results[i].rule,
-				    json_boolean(o.results[i].passed));
-	hexs(s.record_hash, 32, rh);
-	hexs(REQ, 16, rq);
-	body = json_pack("{s:i,s:b,s:I,s:s,s:s,s:o}", "completeness",
-			 (int)o.completeness, "eligible", o.eligible,
-			 "history_years", (json_int_t)o.history_years,
-			 "record_hash", rh, "request", rq, "results", res);
-	hexs(salt, 16, sh);
-	j = env_json(&env, body);
-	if (flip) {
-		char sg[129];
-
-		snprintf(sg, sizeof(sg), "%s",
-			 json_string_value(json_object_get(j, "sig")));
-		sg[0] = sg[0] == '0' ? '1' : '0';
-		json_object_set_new(j, "sig", json_string(sg));
-	}
-	j = json_pack("{s:o,s:s,s:s,s:s}", "envelope", j, "record", record,
-		      "format", "fhir", "salt", sh);
-	out = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	ledger_buf_release(&env);
+	out = mfx_contribution(&req, REQ, pk, record, c,
+			       flip ? MFX_BAD_SIG : MFX_HONEST, NULL, tx_id);
 	free(record);
 	return out;
 }

@@ -147,66 +147,13 @@ static char *contribution(const struct ledger_key *pk, const char *record,
 			  bool *eligible)
 {
 	struct market_request req;
-	struct recinput_record *r = NULL;
-	struct recinput_outcome o;
-	struct market_contribution_spec s = {0};
-	struct ledger_buf b, env;
-	struct ledger_tx *tx = NULL;
-	uint8_t salt[16];
-	char hx[65], ak[65], sg[129], rh[65], sh[33], rq[33], *out;
-	uint64_t created = mfx_now_ms();
-	json_t *res = json_object(), *body, *j;
 
 	request_terms(&req);
-	memset(salt, 0x5a, sizeof(salt));
-	ck_assert_int_eq(recinput_read(RECINPUT_FHIR, record, strlen(record),
-				       RECINPUT_FIELDS(req.fields), req.nfields,
-				       &r, NULL),
-			 MM_OK);
-	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
-					   r, &req, c, created, &o, NULL, 0,
-					   NULL),
-			 MM_OK);
-	recinput_record_free(r);
-	if (tamper == 2)
-		o.results[0].passed = !o.results[0].passed;
-	*eligible = o.eligible;
-	memcpy(s.request, REQ, 16);
-	recinput_hash(salt, record, strlen(record), s.record_hash);
-	s.eligible = o.eligible;
-	s.results = o.results;
-	s.nresults = o.nresults;
-	s.completeness = o.completeness;
-	s.has_history = o.has_history;
-	s.history_years = o.history_years;
-	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
-	mfx_sign(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
-	ledger_buf_release(&b);
-	ck_assert_int_eq(ledger_tx_decode(env.p, env.len, &tx, NULL), MM_OK);
-	for (unsigned i = 0; i < o.nresults; i++)
-		json_object_set_new(res, o.results[i].rule,
-				    json_boolean(o.results[i].passed));
-	ledger_hex(s.record_hash, 32, rh);
-	ledger_hex(REQ, 16, rq);
-	body = json_pack("{s:i,s:b,s:I,s:s,s:s,s:o}", "completeness",
-			 (int)o.completeness, "eligible", o.eligible,
-			 "history_years", (json_int_t)o.history_years,
-			 "record_hash", rh, "request", rq, "results", res);
-	ledger_hex(tx->author, 32, hx);
-	ledger_hex(tx->key, 32, ak);
-	ledger_hex(tx->sig, 64, sg);
-	if (tamper == 1)
-		salt[0] ^= 1;
-	ledger_hex(salt, 16, sh);
-	j = json_pack("{s:{s:s,s:s,s:I,s:s,s:o,s:s},s:s,s:s,s:s}", "envelope",
-		      "type", MARKET_TYPE_CONTRIBUTE, "author", hx, "created",
-		      (json_int_t)created, "key", ak, "body", body, "sig", sg,
-		      "record", record, "format", "fhir", "salt", sh);
-	out = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	ledger_tx_free(tx);
-	ledger_buf_release(&env);
-	return out;
+	return mfx_contribution(&req, REQ, pk, record, c,
+				tamper == 1   ? MFX_BAD_SALT
+				: tamper == 2 ? MFX_BAD_RESULT
+					      : MFX_HONEST,
+				eligible, NULL);
 }
 
 static int contribute(const struct ledger_key *pk, const char *record,

@@ -14,9 +14,7 @@
 
 #include "ledger/ledger.h"
 #include "service/httpsig.h"
-#ifdef MM_MARKET
 #include "tokens/tokens.h"
-#endif
 
 /* Exit statuses: success, a failed operation or check, bad usage. */
 enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -225,7 +223,6 @@ int cmd_anonymize(int argc, char **argv);
 int cmd_whoami(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
-#ifdef MM_MARKET /* cmd_market.c, built with the market module */
 int cmd_requests(int argc, char **argv);
 int cmd_balance(int argc, char **argv);
 int cmd_synth(int argc, char **argv); /* cmd_synth.c */
@@ -347,6 +344,5 @@ json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
  * file at path (--key).  Prints the error; CLI_FAIL. */
 int cli_mkt_patient_key(const char *cmd, const char *path,
 			const uint8_t req[16], struct ledger_key **out);
-#endif
 
 #endif

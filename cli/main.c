@@ -20,7 +20,6 @@ static const struct {
 	{"login", cmd_login, "sign a login and print a session token"},
 	{"whoami", cmd_whoami, "ask the node who it takes you to be"},
 	{"logout", cmd_logout, "revoke a session token"},
-#ifdef MM_MARKET
 	{"requests", cmd_requests, "list the node's data requests"},
 	{"balance", cmd_balance,
 	 "a patient's balance over its per-request accounts (--sweep)"},
@@ -41,7 +40,6 @@ static const struct {
 	{"release", cmd_release, "propose, review, show or download a release"},
 	{"synth", cmd_synth,
 	 "write synthetic Synthea-like FHIR R4 patient bundles"},
-#endif
 };
 
 static void usage(FILE *f)

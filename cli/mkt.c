@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "cli.h"
@@ -45,22 +43,6 @@ int cli_mkt_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
 	return rc;
 }
 
-/* The raw Ed25519 seed of the PEM private key file at path. */
-static int load_seed(const char *path, uint8_t seed[LEDGER_SEED_BYTES])
-{
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *pk = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	size_t n = LEDGER_SEED_BYTES;
-	int ok = pk && EVP_PKEY_id(pk) == EVP_PKEY_ED25519 &&
-		 EVP_PKEY_get_raw_private_key(pk, seed, &n) == 1 &&
-		 n == LEDGER_SEED_BYTES;
-
-	EVP_PKEY_free(pk);
-	if (f)
-		fclose(f);
-	return ok ? MM_OK : MM_ERR_KEY;
-}
-
 int cli_mkt_key(const char *cmd, const char *opt, const char *path,
 		struct ledger_key **key, uint8_t *seed)
 {
@@ -71,12 +53,8 @@ int cli_mkt_key(const char *cmd, const char *opt, const char *path,
 		cli_err_file(cmd, opt, path, rc, &diag);
 		return CLI_FAIL;
 	}
-	if (seed && load_seed(path, seed) != MM_OK) {
-		ledger_key_free(*key);
-		*key = NULL;
-		cli_err(cmd, "%s %s: not an Ed25519 private key", opt, path);
-		return CLI_FAIL;
-	}
+	if (seed)
+		ledger_key_seed(*key, seed);
 	return CLI_OK;
 }
 

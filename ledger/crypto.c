@@ -289,6 +289,13 @@ const uint8_t *ledger_key_public(const struct ledger_key *key)
 	return key->pk;
 }
 
+void ledger_key_seed(const struct ledger_key *key,
+		     uint8_t seed[LEDGER_SEED_BYTES])
+{
+	MM_ASSERT(key != NULL);
+	memcpy(seed, key->seed, LEDGER_SEED_BYTES);
+}
+
 void ledger_pk_id(const uint8_t pk[LEDGER_PK_BYTES],
 		  uint8_t id[LEDGER_HASH_BYTES])
 {

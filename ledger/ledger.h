@@ -181,6 +181,10 @@ int ledger_key_save(const struct ledger_key *key, const char *path);
 int ledger_pubkey_load(const char *path, uint8_t pk[LEDGER_PK_BYTES],
 		       struct mm_diag *diag);
 const uint8_t *ledger_key_public(const struct ledger_key *key);
+/* Copies the key's secret seed (derivations such as the marketplace's
+ * per-request patient keys need it); the caller wipes it after use. */
+void ledger_key_seed(const struct ledger_key *key,
+		     uint8_t seed[LEDGER_SEED_BYTES]);
 /* The participant hash ID: SHA-256 of the public key. */
 void ledger_key_id(const struct ledger_key *key, uint8_t id[LEDGER_HASH_BYTES]);
 void ledger_pk_id(const uint8_t pk[LEDGER_PK_BYTES],

@@ -14,9 +14,7 @@
 #include "service/blobs.h"
 #include "tokens/tokens.h"
 #include "service/mkt.h"
-#ifdef MMD_MARKET
 #include "market/market.h"
-#endif
 
 #define LISTEN_BACKLOG 1024
 
@@ -176,7 +174,6 @@ int mmd_setup_ledger(struct mmd *srv)
 		return err;
 	}
 	srv->tokens = node_tokens;
-#ifdef MMD_MARKET
 	/* Like the tokens module, it lives for the process's whole life. */
 	err = market_open(srv->ledger, node_tokens,
 			  ledger_key_public(srv->node), &srv->market);
@@ -185,7 +182,6 @@ int mmd_setup_ledger(struct mmd *srv)
 			mm_strerror(err));
 		return err;
 	}
-#endif
 	srv->types = ledger_types(srv->ledger, &srv->ntypes);
 	{
 		struct ledger_head h;

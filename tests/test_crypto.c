@@ -210,6 +210,13 @@ START_TEST(test_rfc8032)
 	ck_assert_int_eq(ledger_key_from_seed(seed, &key), MM_OK);
 	ck_assert_msg(memcmp(ledger_key_public(key), pk, LEDGER_PK_BYTES) == 0,
 		      "%s: public key", v->name);
+	{
+		uint8_t back[LEDGER_SEED_BYTES];
+		ledger_key_seed(key, back);
+		ck_assert_msg(memcmp(back, seed, LEDGER_SEED_BYTES) == 0,
+			      "%s: seed", v->name);
+		ledger_wipe(back, sizeof(back));
+	}
 	ledger_sign(key, msg, msg_n, got);
 	ck_assert_msg(memcmp(got, sig, LEDGER_SIG_BYTES) == 0, "%s: signature",
 		      v->name);

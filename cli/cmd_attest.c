@@ -29,59 +29,21 @@ static const char attest_usage[] =
 
 /* The parsed options of one attest run. */
 struct attest_opts {
-	const char *key, *label, *file, *server, *out, *timeout;
-	const char *node_hex, *node_file, *ca_file;
-	bool json, insecure;
+	const char *key, *label, *file, *out;
+	struct cli_mkt m; /* --server, TLS, --timeout-s, node pin, --json */
 };
 
-/* The length of the UTF-8 sequence led by b, its payload bits and the
- * smallest code point it may encode; 0 for a byte that cannot lead. */
-static size_t utf8_lead(uint8_t b, uint32_t *cp, uint32_t *min)
+/* Whether the label is UTF-8 as the ledger accepts it: the canonical
+ * writer refuses what its strict reader would (one validator for both). */
+static bool utf8_valid(const char *s, size_t n)
 {
-	if ((b & 0xe0) == 0xc0) {
-		*cp = b & 0x1fu;
-		*min = 0x80;
-		return 2;
-	}
-	if ((b & 0xf0) == 0xe0) {
-		*cp = b & 0x0fu;
-		*min = 0x800;
-		return 3;
-	}
-	if ((b & 0xf8) == 0xf0) {
-		*cp = b & 0x07u;
-		*min = 0x10000;
-		return 4;
-	}
-	return 0;
-}
+	struct ledger_buf b;
+	int err;
 
-/* Shortest-form UTF-8 without surrogates or code points past U+10FFFF. */
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint32_t cp = 0, min = 0;
-		size_t len;
-
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		len = utf8_lead(s[i], &cp, &min);
-		if (len == 0 || n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
+	ledger_buf_init(&b, n + 16);
+	err = ledger_enc_str(&b, s, n);
+	ledger_buf_release(&b);
+	return err == MM_OK;
 }
 
 /* SHA-256 of the file at path, read in chunks (any size). */
@@ -155,8 +117,8 @@ static int build_envelope(const struct ledger_key *key,
 }
 
 /* Checks the option values that need no I/O; prints the error. */
-static int check_opts(const char *cmd, const struct attest_opts *o,
-		      struct cli_url *url, unsigned *timeout_s)
+/* The options cli_mkt_parse does not check. */
+static int check_opts(const char *cmd, const struct attest_opts *o)
 {
 	int rc;
 
@@ -165,18 +127,14 @@ static int check_opts(const char *cmd, const struct attest_opts *o,
 		rc = cli_require(cmd, "label", o->label);
 	if (rc == CLI_OK)
 		rc = cli_require(cmd, "file", o->file);
-	if (rc == CLI_OK)
-		rc = cli_require(cmd, "server", o->server);
-	if (rc == CLI_OK)
-		rc = cli_timeout(cmd, o->timeout, timeout_s);
 	if (rc != CLI_OK)
 		return rc;
 	if (o->label[0] == '\0' || strlen(o->label) > CLI_LABEL_BYTES_MAX)
 		return cli_usage_err(cmd, "--label: expected 1 to %d bytes",
 				     CLI_LABEL_BYTES_MAX);
-	if (!utf8_valid((const uint8_t *)o->label, strlen(o->label)))
+	if (!utf8_valid(o->label, strlen(o->label)))
 		return cli_usage_err(cmd, "--label: not valid UTF-8");
-	return cli_server(cmd, o->server, o->ca_file, o->insecure, url);
+	return CLI_OK;
 }
 
 /* Posts env to the node; fills r from a 2xx receipt.  Prints errors. */
@@ -273,7 +231,7 @@ static int emit(const char *cmd, const struct attest_opts *o, int out_fd,
 			o->out, diag.msg);
 		rc = CLI_FAIL;
 	}
-	if (rc != CLI_OK || o->json)
+	if (rc != CLI_OK || o->m.json)
 		cli_print_json(j);
 	json_decref(j);
 	return rc;
@@ -315,7 +273,7 @@ static int run(const char *cmd, const struct attest_opts *o,
 		goto out;
 	rc = emit(cmd, o, out_fd, &r); /* closes out_fd */
 	out_fd = -1;
-	if (rc == CLI_OK && !o->json)
+	if (rc == CLI_OK && !o->m.json)
 		report(o, &r, digest, pin != NULL);
 out:
 	if (out_fd >= 0)
@@ -329,49 +287,26 @@ int cmd_attest(int argc, char **argv)
 {
 	struct attest_opts o = {0};
 	const struct cli_opt opts[] = {
-		{"key", &o.key, NULL},
-		{"label", &o.label, NULL},
-		{"file", &o.file, NULL},
-		{"server", &o.server, NULL},
-		{"out", &o.out, NULL},
-		{"timeout-s", &o.timeout, NULL},
-		{"node-key", &o.node_hex, NULL},
-		{"node-key-file", &o.node_file, NULL},
-		{"json", NULL, &o.json},
-		{"ca-file", &o.ca_file, NULL},
-		{"insecure-skip-verify", NULL, &o.insecure},
+		{"key", &o.key, NULL},	 {"label", &o.label, NULL},
+		{"file", &o.file, NULL}, {"out", &o.out, NULL},
+		CLI_MKT_OPTS(&o.m),
 	};
-	uint8_t pk[LEDGER_PK_BYTES];
 	struct mm_diag diag = {0};
-	struct cli_args args;
-	struct cli_url url;
-	unsigned timeout_s = 0;
-	bool pinned = false;
+	bool done = false;
 	int out_fd = -1;
-	int rc;
+	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+			       attest_usage, &o.m, &done);
 
-	rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
-	if (rc != CLI_OK)
-		return rc;
-	if (args.help) {
-		fputs(attest_usage, stdout);
-		return CLI_OK;
-	}
-	if (args.npos > 0)
-		return cli_usage_err(argv[0], "unexpected argument '%s'",
-				     args.pos[0]);
-	rc = check_opts(argv[0], &o, &url, &timeout_s);
-	if (rc == CLI_OK)
-		rc = cli_node_pin(argv[0], o.node_hex, o.node_file, pk,
-				  &pinned);
-	if (rc != CLI_OK)
+	if (rc == CLI_OK && !done)
+		rc = check_opts(argv[0], &o);
+	if (rc != CLI_OK || done)
 		return rc;
 	/* Reserve --out first: never attest and then lose the receipt. */
 	if (o.out && cli_create(o.out, 0644, &out_fd, &diag) != MM_OK) {
 		cli_err(argv[0], "--out %s: %s", o.out, diag.msg);
 		return CLI_FAIL;
 	}
-	rc = run(argv[0], &o, &url, timeout_s, out_fd, pinned ? pk : NULL);
+	rc = run(argv[0], &o, &o.m.u, o.m.timeout_s, out_fd, o.m.pin);
 	if (rc != CLI_OK && o.out)
 		unlink(o.out);
 	return rc;

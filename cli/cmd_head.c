@@ -17,8 +17,8 @@ static const char head_usage[] =
 
 /* The parsed options of one head run. */
 struct head_opts {
-	const char *server, *out, *timeout, *node_hex, *node_file, *ca_file;
-	bool json, insecure;
+	const char *out;
+	struct cli_mkt m; /* --server, TLS, --timeout-s, node pin, --json */
 };
 
 static int emit(const char *cmd, const struct head_opts *o, int out_fd,
@@ -38,7 +38,7 @@ static int emit(const char *cmd, const struct head_opts *o, int out_fd,
 		cli_err(cmd, "--out %s: %s", o->out, diag.msg);
 		rc = CLI_FAIL;
 	}
-	if (rc == CLI_OK && o->json) {
+	if (rc == CLI_OK && o->m.json) {
 		cli_print_json(j);
 	} else if (rc == CLI_OK) {
 		cli_print_head(h);
@@ -57,52 +57,25 @@ int cmd_head(int argc, char **argv)
 {
 	struct head_opts o = {0};
 	const struct cli_opt opts[] = {
-		{"server", &o.server, NULL},
 		{"out", &o.out, NULL},
-		{"timeout-s", &o.timeout, NULL},
-		{"node-key", &o.node_hex, NULL},
-		{"node-key-file", &o.node_file, NULL},
-		{"json", NULL, &o.json},
-		{"ca-file", &o.ca_file, NULL},
-		{"insecure-skip-verify", NULL, &o.insecure},
+		CLI_MKT_OPTS(&o.m),
 	};
-	uint8_t pk[LEDGER_PK_BYTES];
 	struct mm_diag diag = {0};
 	struct ledger_head h;
-	struct cli_args args;
-	struct cli_url url;
-	unsigned timeout_s = 0;
-	bool pinned = false;
+	bool done = false;
 	int out_fd = -1;
-	int rc;
+	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts), head_usage,
+			       &o.m, &done);
 
-	rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
-	if (rc != CLI_OK)
-		return rc;
-	if (args.help) {
-		fputs(head_usage, stdout);
-		return CLI_OK;
-	}
-	if (args.npos > 0)
-		return cli_usage_err(argv[0], "unexpected argument '%s'",
-				     args.pos[0]);
-	rc = cli_require(argv[0], "server", o.server);
-	if (rc == CLI_OK)
-		rc = cli_timeout(argv[0], o.timeout, &timeout_s);
-	if (rc == CLI_OK)
-		rc = cli_server(argv[0], o.server, o.ca_file, o.insecure, &url);
-	if (rc == CLI_OK)
-		rc = cli_node_pin(argv[0], o.node_hex, o.node_file, pk,
-				  &pinned);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || done)
 		return rc;
 	if (o.out && cli_create(o.out, 0644, &out_fd, &diag) != MM_OK) {
 		cli_err(argv[0], "--out %s: %s", o.out, diag.msg);
 		return CLI_FAIL;
 	}
-	rc = cli_fetch_head(argv[0], &url, timeout_s, pinned ? pk : NULL, &h);
+	rc = cli_fetch_head(argv[0], &o.m.u, o.m.timeout_s, o.m.pin, &h);
 	if (rc == CLI_OK) {
-		rc = emit(argv[0], &o, out_fd, &h, pinned);
+		rc = emit(argv[0], &o, out_fd, &h, o.m.pin != NULL);
 	} else if (out_fd >= 0) {
 		close(out_fd);
 	}

@@ -26,7 +26,8 @@
  * Without wrk nothing is measured; without nginx the nginx figure and the
  * read ratio are skipped; each skip is said on stdout with its reason.
  *
- * Usage: bench_http [--quick] [--dir DIR]   (DIR: scratch, default /tmp)
+ * Usage: bench_http [--quick] [--dir DIR] [--only reads|writes]
+ *   DIR: scratch, default /tmp; --only: one half, for profiling
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,6 +80,7 @@ extern char **environ;
 static int runs = RUNS_FULL;
 static int run_s = RUN_S_FULL;
 static const char *scratch = "/tmp";
+static bool do_reads = true, do_writes = true; /* --only */
 static char tmp[PATH_BYTES_MAX];
 static pid_t daemon_pid = -1, nginx_pid = -1;
 static unsigned daemon_port;
@@ -1025,20 +1027,30 @@ static void writes(const char *wrk, struct figures *f)
 
 static void report(struct figures *f)
 {
-	double rd = median(f->read, runs), wr = median(f->write, runs);
-
 	printf("BENCH machine.ed25519_verify_per_s %.0f verify/s\n", f->verify);
-	printf("BENCH http.read_per_s %.0f req/s\n", rd);
-	if (f->have_nginx) {
-		double ngx = median(f->ngx, runs);
+	if (do_reads) {
+		double rd = median(f->read, runs);
 
-		printf("BENCH nginx.static_per_s %.0f req/s\n", ngx);
-		printf("BENCH http.read_ratio %.3f ratio\n", rd / ngx);
+		printf("BENCH http.read_per_s %.0f req/s\n", rd);
+		if (f->have_nginx) {
+			double ngx = median(f->ngx, runs);
+
+			printf("BENCH nginx.static_per_s %.0f req/s\n", ngx);
+			printf("BENCH http.read_ratio %.3f ratio\n", rd / ngx);
+		}
 	}
-	printf("BENCH http.write_per_s %.0f tx/s\n", wr);
-	printf("BENCH http.write_ratio %.3f ratio\n", wr / f->verify);
-	printf("BENCH http.read_p99_ms %.2f ms\n", median(f->read_p99, runs));
-	printf("BENCH http.write_p99_ms %.2f ms\n", median(f->write_p99, runs));
+	if (do_writes) {
+		double wr = median(f->write, runs);
+
+		printf("BENCH http.write_per_s %.0f tx/s\n", wr);
+		printf("BENCH http.write_ratio %.3f ratio\n", wr / f->verify);
+	}
+	if (do_reads)
+		printf("BENCH http.read_p99_ms %.2f ms\n",
+		       median(f->read_p99, runs));
+	if (do_writes)
+		printf("BENCH http.write_p99_ms %.2f ms\n",
+		       median(f->write_p99, runs));
 }
 
 static void keys(void)
@@ -1071,9 +1083,15 @@ static void args(int argc, char **argv)
 			run_s = RUN_S_QUICK;
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
 			scratch = argv[++i];
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+			   (strcmp(argv[i + 1], "reads") == 0 ||
+			    strcmp(argv[i + 1], "writes") == 0)) {
+			do_reads = strcmp(argv[++i], "reads") == 0;
+			do_writes = !do_reads;
 		} else {
 			fprintf(stderr,
-				"usage: bench_http [--quick] [--dir DIR]\n");
+				"usage: bench_http [--quick] [--dir DIR] "
+				"[--only reads|writes]\n");
 			exit(2);
 		}
 	}
@@ -1106,16 +1124,18 @@ int main(int argc, char **argv)
 	fund();
 	login();
 	write_scripts();
-	if (find_exe("nginx", ngx))
+	if (do_reads && find_exe("nginx", ngx))
 		f.have_nginx = nginx_start(ngx, &ngx_port);
-	else
+	else if (do_reads)
 		printf("bench_http: skipped nginx.static_per_s and "
 		       "http.read_ratio: nginx is not installed "
 		       "(scripts/install-deps --bench)\n");
-	reads(wrk, ngx_port, &f);
+	if (do_reads)
+		reads(wrk, ngx_port, &f);
 	if (nginx_pid > 0)
 		stop(&nginx_pid);
-	writes(wrk, &f);
+	if (do_writes)
+		writes(wrk, &f);
 	f.verify = median(verify_s, verify_n);
 	report(&f);
 	n = stop(&daemon_pid);

@@ -56,7 +56,7 @@ struct mmd_auth {
 	struct replay_entry *ring; /* MMD_REPLAY_MAX */
 	size_t head, count;
 	uint32_t *slots; /* REPLAY_SLOTS; ring index + 1, 0 = empty */
-	pthread_mutex_t revoke_mu;
+	pthread_rwlock_t revoke_mu; /* read by every token check */
 	struct revoked revoked[MMD_REVOKED_MAX];
 	size_t nrevoked;
 };
@@ -82,7 +82,7 @@ int mmd_auth_new(unsigned ttl_s, struct mmd_auth **out)
 	}
 	a->ttl_s = ttl_s;
 	pthread_mutex_init(&a->replay_mu, NULL);
-	pthread_mutex_init(&a->revoke_mu, NULL);
+	pthread_rwlock_init(&a->revoke_mu, NULL);
 	*out = a;
 	return MM_OK;
 }
@@ -93,7 +93,7 @@ void mmd_auth_free(struct mmd_auth *a)
 		return;
 	ledger_wipe(a->session_key, sizeof(a->session_key));
 	pthread_mutex_destroy(&a->replay_mu);
-	pthread_mutex_destroy(&a->revoke_mu);
+	pthread_rwlock_destroy(&a->revoke_mu);
 	free(a->ring);
 	free(a->slots);
 	free(a);
@@ -238,10 +238,10 @@ static bool revoked_has(struct mmd_auth *a, const uint8_t *sid)
 {
 	bool hit = false;
 
-	pthread_mutex_lock(&a->revoke_mu);
+	pthread_rwlock_rdlock(&a->revoke_mu);
 	for (size_t i = 0; i < a->nrevoked && !hit; i++)
 		hit = memcmp(a->revoked[i].sid, sid, MMD_SID_BYTES) == 0;
-	pthread_mutex_unlock(&a->revoke_mu);
+	pthread_rwlock_unlock(&a->revoke_mu);
 	return hit;
 }
 
@@ -284,7 +284,7 @@ int mmd_token_revoke(struct mmd_auth *a, const struct mmd_caller *who,
 	int err = MM_OK;
 	size_t k = 0;
 
-	pthread_mutex_lock(&a->revoke_mu);
+	pthread_rwlock_wrlock(&a->revoke_mu);
 	for (size_t i = 0; i < a->nrevoked; i++)
 		if (a->revoked[i].expires_s > now_s)
 			a->revoked[k++] = a->revoked[i];
@@ -296,6 +296,6 @@ int mmd_token_revoke(struct mmd_auth *a, const struct mmd_caller *who,
 		a->revoked[k].expires_s = who->expires_s;
 		a->nrevoked++;
 	}
-	pthread_mutex_unlock(&a->revoke_mu);
+	pthread_rwlock_unlock(&a->revoke_mu);
 	return err;
 }

@@ -2,9 +2,12 @@
  * bodies, headers or record contents. */
 #include "mmd.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define LOG_LINE_MAX 512 /* a request line; every field is bounded */
 #define LOG_TS_MAX   32
@@ -23,10 +26,27 @@ static void log_ts(char out[LOG_TS_MAX])
 		 (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
-/* One line in one write, so lines from workers never interleave. */
-static void log_write(const char *line, size_t n)
+/* Whole lines in one write(2) of at most PIPE_BUF bytes, so lines from
+ * workers never interleave.  A log that cannot be written is dropped:
+ * serving does not wait on it. */
+static void log_write(const char *p, size_t n)
 {
-	fwrite(line, 1, n, stderr);
+	while (n > 0) {
+		ssize_t k = write(STDERR_FILENO, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return;
+		p += k;
+		n -= (size_t)k;
+	}
+}
+
+void mmd_log_flush(struct mmd_worker *w)
+{
+	log_write(w->logbuf, w->logn);
+	w->logn = 0;
 }
 
 /* route, method and remote are ours (a pattern, a method name, a
@@ -47,8 +67,16 @@ void mmd_log_request(const struct mmd_req *rq, int status)
 		     mmd_route_name(rq->route), rq->method, status,
 		     (unsigned long long)(us / 1000),
 		     (unsigned long long)(us % 1000), rq->remote);
-	if (n > 0 && (size_t)n < sizeof(line))
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	if (!rq->w) {
 		log_write(line, (size_t)n);
+		return;
+	}
+	if (rq->w->logn + (size_t)n > sizeof(rq->w->logbuf))
+		mmd_log_flush(rq->w);
+	memcpy(rq->w->logbuf + rq->w->logn, line, (size_t)n);
+	rq->w->logn += (size_t)n;
 }
 
 void mmd_log(const char *level, json_t *extra, const char *fmt, ...)

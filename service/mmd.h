@@ -36,6 +36,10 @@
 #define MMD_DRAIN_MS_MAX    10000 /* shutdown waits this long for commits */
 #define MMD_FLUSH_MS	    50	  /* then lets replies flush this long */
 #define MMD_STEWARDS_MAX    16	  /* --steward (MARKET_STEWARDS_MAX) */
+/* A worker's request log buffer: PIPE_BUF, so that each write of it
+ * stays whole on a pipe shared with the other workers. */
+#define MMD_LOG_BUF_BYTES 4096
+#define MMD_LOG_FLUSH_MS  100 /* the longest a request line waits */
 
 /* ------------------------------------------------------------------ */
 /* Options (options.c).                                                */
@@ -203,6 +207,12 @@ struct mmd_worker {
 	size_t nconns;
 	size_t conns_cap;
 	struct mmd_pending *pending; /* list of submissions in flight */
+	/* Request log lines not yet written (log.c): flushed when the next
+	 * line would not fit, by flush_ev every MMD_LOG_FLUSH_MS, and as
+	 * the worker stops. */
+	struct event *flush_ev;
+	char logbuf[MMD_LOG_BUF_BYTES];
+	size_t logn;
 };
 
 /* A submission waiting for the committer (submit.c). */
@@ -353,8 +363,11 @@ void mmd_reply_gone(struct mmd_req *rq);
 /* Monotonic microseconds. */
 uint64_t mmd_now_us(void);
 
-/* log.c: JSON lines on stderr. */
+/* log.c: JSON lines on stderr.  Request lines go through rq's worker's
+ * buffer (on that worker's thread); mmd_log writes at once. */
 void mmd_log_request(const struct mmd_req *rq, int status);
+/* Writes what w's buffer holds. */
+void mmd_log_flush(struct mmd_worker *w);
 /* {"ts","level","msg"} plus the members of extra (stolen; may be NULL). */
 void mmd_log(const char *level, json_t *extra, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

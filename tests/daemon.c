@@ -225,10 +225,10 @@ void tu_daemon_stop_keep(struct tu_daemon *d)
 
 void tu_daemon_stop(struct tu_daemon *d)
 {
-	int status = terminate(d);
 	char *log = NULL;
 
-	check_exit(d, status);
+	if (d->pid > 0) /* else stopped by tu_daemon_stop_keep */
+		check_exit(d, terminate(d));
 	log = log_path(d);
 	unlink(log);
 	free(log);

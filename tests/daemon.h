@@ -23,7 +23,8 @@ struct tu_daemon {
 void tu_daemon_start(struct tu_daemon *d, const char *const *extra_args);
 /* Like start, but on an existing data directory (kept by stop_keep). */
 void tu_daemon_restart(struct tu_daemon *d, const char *const *extra_args);
-/* SIGTERM, waits for exit (asserts status 0), removes the directory. */
+/* SIGTERM, waits for exit (asserts status 0), removes the directory
+ * (and the log); after tu_daemon_stop_keep, only removes. */
 void tu_daemon_stop(struct tu_daemon *d);
 /* SIGTERM and wait, but keep the directory for a restart. */
 void tu_daemon_stop_keep(struct tu_daemon *d);

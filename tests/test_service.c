@@ -779,6 +779,96 @@ START_TEST(concurrent_submissions)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The request log.                                                    */
+
+#define LOG_THREADS 4
+#define LOG_PER_THR 100
+#define LOG_ROUTE   "\"route\":\"/v1/ledger/head\""
+#define LOG_WAIT_MS 3000 /* the flush interval is 100 ms */
+
+static void *log_main(void *arg)
+{
+	int *ok = arg;
+
+	for (int i = 0; i < LOG_PER_THR; i++)
+		*ok += tu_http(&D, "GET", "/v1/ledger/head", NULL, NULL, 0,
+			       NULL, NULL, NULL) == 200;
+	return NULL;
+}
+
+/* Lines of text naming the head route; every line is checked to be one
+ * whole JSON object with the request fields when check is set. */
+static int log_lines(const char *text, bool check)
+{
+	int n = 0;
+
+	for (const char *p = text; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		json_t *j = check ? json_loadb(p, len, 0, NULL) : NULL;
+
+		if (check) {
+			ck_assert_msg(j && json_is_object(j),
+				      "a torn line: %.*s", (int)len, p);
+			if (json_object_get(j, "route"))
+				ck_assert(
+					json_is_integer(
+						json_object_get(j, "status")) &&
+					json_is_string(
+						json_object_get(j, "ts")) &&
+					json_is_real(json_object_get(j, "ms")));
+			json_decref(j);
+		}
+		n += memmem(p, len, LOG_ROUTE, strlen(LOG_ROUTE)) != NULL;
+		p += len + (eol != NULL);
+	}
+	return n;
+}
+
+static char *log_text(void)
+{
+	char *path = NULL, *text;
+	size_t n;
+
+	ck_assert_int_gt(asprintf(&path, "%s.log", D.dir), 0);
+	text = (char *)tu_read_file(path, &n);
+	free(path);
+	return text;
+}
+
+/* Workers buffer request lines: while serving, every line reaches the
+ * log within the flush interval; lines from concurrent workers are
+ * never torn; stopping writes what is left. */
+START_TEST(request_log_lines)
+{
+	int ok[LOG_THREADS] = {0}, total = 0, seen = 0;
+	pthread_t t[LOG_THREADS];
+	char *text;
+
+	for (int i = 0; i < LOG_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, log_main, &ok[i]),
+				 0);
+	for (int i = 0; i < LOG_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		total += ok[i];
+	}
+	ck_assert_int_eq(total, LOG_THREADS * LOG_PER_THR);
+	for (int ms = 0; ms < LOG_WAIT_MS && seen < total; ms += 20) {
+		text = log_text();
+		seen = log_lines(text, false);
+		free(text);
+		usleep(20000);
+	}
+	ck_assert_int_eq(seen, total);
+	tu_daemon_stop_keep(&D);
+	text = log_text();
+	ck_assert_int_eq(log_lines(text, true), total);
+	free(text);
+	tu_daemon_restart(&D, NULL); /* for teardown */
+}
+END_TEST
+
 static int connect_daemon(void)
 {
 	struct sockaddr_in sa = {0};
@@ -1479,6 +1569,7 @@ static Suite *service_suite(void)
 	tcase_add_test(tc, routes_methods_and_queries);
 	tcase_add_test(tc, metrics_count_requests_and_commits);
 	tcase_add_test(tc, concurrent_submissions);
+	tcase_add_test(tc, request_log_lines);
 	tcase_add_test(tc, client_gone_before_commit);
 	tcase_add_test(tc, restart_keeps_everything);
 	tcase_add_test(tc, stop_with_submission_in_flight);

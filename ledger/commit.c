@@ -287,6 +287,7 @@ static void *committer_main(void *arg)
 {
 	struct ledger *l = arg;
 
+	pthread_setname_np(pthread_self(), "ledger-commit"); /* top -H, perf */
 	for (;;) {
 		struct ledger_item *batch;
 

@@ -265,21 +265,45 @@ int ledger_block(struct ledger *l, uint64_t height, struct ledger_head *out)
 }
 
 /* Binary search for the first block whose size exceeds index. */
+/*
+ * The block holding index: the lowest height whose size exceeds it.
+ * Receipts are asked for mostly just after their block commits, so the
+ * search gallops back from the head (1, 2, 4... blocks) before it
+ * bisects: two header reads for a transaction of the newest block,
+ * O(log distance) in general, instead of O(log height) every time.
+ */
 static int txn_block_of(struct ledger *l, MDB_txn *txn, uint64_t index,
 			struct ledger_head *out)
 {
 	struct ledger_head h;
-	uint64_t lo = 0, hi;
+	uint64_t lo = 0, hi, step = 1;
 	int err = ledger_txn_head(l, txn, &h);
 
 	if (err)
 		return err;
 	if (index >= h.size)
 		return MM_ERR_NOTFOUND;
+	/* Invariant: *out is block hi, whose size exceeds index; every
+	 * block below lo has a size at most index. */
 	hi = h.height;
 	*out = h;
 	while (lo < hi) {
+		uint64_t probe = hi - lo > step ? hi - step : lo;
+
+		err = ledger_txn_block(l, txn, probe, &h);
+		if (err)
+			return err == MM_ERR_NOTFOUND ? MM_ERR_CORRUPT : err;
+		if (h.size <= index) {
+			lo = probe + 1;
+			break;
+		}
+		hi = probe;
+		*out = h;
+		step *= 2;
+	}
+	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
+
 		err = ledger_txn_block(l, txn, mid, &h);
 		if (err)
 			return err == MM_ERR_NOTFOUND ? MM_ERR_CORRUPT : err;
@@ -290,7 +314,7 @@ static int txn_block_of(struct ledger *l, MDB_txn *txn, uint64_t index,
 			lo = mid + 1;
 		}
 	}
-	return ledger_txn_block(l, txn, lo, out);
+	return MM_OK;
 }
 
 int ledger_block_of(struct ledger *l, uint64_t index, struct ledger_head *out)

@@ -10,6 +10,7 @@
 #include "mmd.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,7 +89,11 @@ void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
 static void *worker_main(void *arg)
 {
 	struct mmd_worker *w = arg;
+	char name[16];
 
+	snprintf(name, sizeof(name), "mmd-http-%u",
+		 (unsigned)(w - w->srv->workers));
+	pthread_setname_np(pthread_self(), name); /* top -H, perf */
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	mmd_log_flush(w);
 	return NULL;

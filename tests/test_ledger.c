@@ -337,6 +337,32 @@ static void *submitter(void *arg)
 	return NULL;
 }
 
+/* ledger_block_of names, for every index, the block that appended it
+ * (the first whose size exceeds it), as a walk over every block says. */
+static void check_block_of(const struct ledger_head *head)
+{
+	struct ledger_head b, got;
+	uint64_t prev_size = 0;
+
+	for (uint64_t height = 0; height <= head->height; height++) {
+		ck_assert_int_eq(ledger_block(F.l, height, &b), MM_OK);
+		for (uint64_t i = prev_size; i < b.size; i++) {
+			ck_assert_int_eq(ledger_block_of(F.l, i, &got), MM_OK);
+			ck_assert_msg(got.height == height &&
+					      memcmp(got.hash, b.hash,
+						     sizeof(b.hash)) == 0,
+				      "index %llu: block %llu, not %llu",
+				      (unsigned long long)i,
+				      (unsigned long long)got.height,
+				      (unsigned long long)height);
+		}
+		prev_size = b.size;
+	}
+	ck_assert_uint_eq(prev_size, head->size);
+	ck_assert_int_eq(ledger_block_of(F.l, head->size, &got),
+			 MM_ERR_NOTFOUND);
+}
+
 START_TEST(concurrent_group_commit)
 {
 	enum { T = 4, N = 60 };
@@ -379,6 +405,7 @@ START_TEST(concurrent_group_commit)
 			ledger_receipt_verify(&r, ledger_key_public(F.node)),
 			MM_OK);
 	}
+	check_block_of(&h);
 }
 END_TEST
 

@@ -309,6 +309,88 @@ json_t *edge_receipt_json(const struct ledger_receipt *r)
 			 edge_head_json(&r->head));
 }
 
+/* A writer into a buffer known (by EDGE_RECEIPT_TEXT_MAX) to be large
+ * enough; the asserts hold that bound. */
+struct text {
+	char *p;
+	size_t n;
+};
+
+static void text_str(struct text *t, const char *s)
+{
+	size_t k = strlen(s);
+
+	MM_ASSERT(t->n + k < EDGE_RECEIPT_TEXT_MAX);
+	memcpy(t->p + t->n, s, k);
+	t->n += k;
+}
+
+/* "name":N, as uint_json prints it (a string past INT64_MAX). */
+static void text_uint(struct text *t, const char *name, uint64_t u)
+{
+	char s[64];
+
+	snprintf(s, sizeof(s),
+		 u <= (uint64_t)INT64_MAX ? "\"%s\":%llu" : "\"%s\":\"%llu\"",
+		 name, (unsigned long long)u);
+	text_str(t, s);
+}
+
+/* "name":"hex" (name NULL: the string alone). */
+static void text_hex(struct text *t, const char *name, const uint8_t *p,
+		     size_t n)
+{
+	if (name) {
+		text_str(t, "\"");
+		text_str(t, name);
+		text_str(t, "\":");
+	}
+	MM_ASSERT(t->n + 2 * n + 2 < EDGE_RECEIPT_TEXT_MAX);
+	t->p[t->n++] = '"';
+	ledger_hex(p, n, t->p + t->n);
+	t->n += 2 * n;
+	t->p[t->n++] = '"';
+}
+
+size_t edge_receipt_text(const struct ledger_receipt *r,
+			 char out[EDGE_RECEIPT_TEXT_MAX])
+{
+	struct text t = {out, 0};
+
+	MM_ASSERT(r->proof_n <= LEDGER_PROOF_MAX);
+	text_str(&t, "{");
+	text_uint(&t, "index", r->index);
+	text_str(&t, ",");
+	text_hex(&t, "tx_id", r->tx_id, sizeof(r->tx_id));
+	text_str(&t, ",");
+	text_hex(&t, "leaf", r->leaf, sizeof(r->leaf));
+	text_str(&t, ",\"proof\":[");
+	for (size_t i = 0; i < r->proof_n; i++) {
+		if (i)
+			text_str(&t, ",");
+		text_hex(&t, NULL, r->proof[i], LEDGER_HASH_BYTES);
+	}
+	text_str(&t, "],\"head\":{");
+	text_uint(&t, "height", r->head.height);
+	text_str(&t, ",");
+	text_uint(&t, "size", r->head.size);
+	text_str(&t, ",");
+	text_uint(&t, "time", r->head.time_ms);
+	text_str(&t, ",");
+	text_hex(&t, "prev", r->head.prev, sizeof(r->head.prev));
+	text_str(&t, ",");
+	text_hex(&t, "root", r->head.root, sizeof(r->head.root));
+	text_str(&t, ",");
+	text_hex(&t, "key", r->head.key, sizeof(r->head.key));
+	text_str(&t, ",");
+	text_hex(&t, "sig", r->head.sig, sizeof(r->head.sig));
+	text_str(&t, ",");
+	text_hex(&t, "hash", r->head.hash, sizeof(r->head.hash));
+	text_str(&t, "}}");
+	out[t.n] = '\0';
+	return t.n;
+}
+
 int edge_receipt_from_json(const json_t *j, struct ledger_receipt *out,
 			   struct mm_diag *diag)
 {

@@ -356,6 +356,8 @@ void mmd_reply_problemf(struct mmd_req *rq, int status, int err,
 	__attribute__((format(printf, 4, 5)));
 void mmd_reply_buffer(struct mmd_req *rq, int status, const char *ctype,
 		      struct evbuffer *body);
+/* 200 with a receipt's JSON (edge_receipt_text: no json_t built). */
+void mmd_reply_receipt(struct mmd_req *rq, const struct ledger_receipt *r);
 /* Adds a response header (before a reply). */
 void mmd_reply_header(struct mmd_req *rq, const char *name, const char *value);
 /* Logs and counts a request whose client went away (status 499). */

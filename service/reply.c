@@ -158,6 +158,24 @@ void mmd_reply_json(struct mmd_req *rq, int status, json_t *body)
 	evbuffer_free(b);
 }
 
+void mmd_reply_receipt(struct mmd_req *rq, const struct ledger_receipt *r)
+{
+	char text[EDGE_RECEIPT_TEXT_MAX];
+	size_t n = edge_receipt_text(r, text);
+	struct evbuffer *b = evbuffer_new();
+
+	text[n++] = '\n'; /* in place of the NUL, as dump() ends a body */
+	if (!b || evbuffer_add(b, text, n)) {
+		if (b)
+			evbuffer_free(b);
+		mmd_reply_problemf(rq, 500, MM_ERR_NOMEM,
+				   "cannot build the response");
+		return;
+	}
+	mmd_reply_buffer(rq, 200, "application/json", b);
+	evbuffer_free(b);
+}
+
 void mmd_reply_gone(struct mmd_req *rq)
 {
 	mmd_metrics_request(&rq->srv->metrics, rq->route, 499);

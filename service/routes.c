@@ -114,7 +114,7 @@ void mmd_get_tx(struct mmd_req *rq, const char *arg)
 	if (err)
 		mmd_reply_read_error(rq, err, "transaction");
 	else
-		mmd_reply_json(rq, 200, edge_receipt_json(r));
+		mmd_reply_receipt(rq, r);
 	free(r);
 }
 

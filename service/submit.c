@@ -105,7 +105,7 @@ static void reply_receipt(struct mmd_req *rq, uint64_t index)
 				   "cannot be read",
 				   (unsigned long long)index);
 	else
-		mmd_reply_json(rq, 200, edge_receipt_json(r));
+		mmd_reply_receipt(rq, r);
 	free(r);
 }
 

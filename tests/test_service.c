@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "daemon.h"
 #include "ledger/ledger.h"
 #include "service/edge.h"
@@ -1530,6 +1532,47 @@ START_TEST(edge_head_and_receipt_forms)
 }
 END_TEST
 
+/* The receipt text written by hand equals Jansson's dump of the json_t
+ * form, byte for byte: empty and full proofs, 0, 2^53, INT64_MAX and
+ * past it (a string), random bytes everywhere. */
+START_TEST(edge_receipt_text_equals_json)
+{
+	static const uint64_t nums[] = {
+		0,	   1, (1ull << 53), INT64_MAX, (uint64_t)INT64_MAX + 1,
+		UINT64_MAX};
+	static const size_t proofs[] = {0, 1, 17, LEDGER_PROOF_MAX};
+	struct ledger_receipt *r = calloc(1, sizeof(*r));
+	char text[EDGE_RECEIPT_TEXT_MAX];
+
+	ck_assert_ptr_nonnull(r);
+	for (size_t i = 0; i < MM_ARRAY_LEN(nums); i++) {
+		for (size_t k = 0; k < MM_ARRAY_LEN(proofs); k++) {
+			json_t *j;
+			char *want;
+			size_t n;
+
+			ck_assert_int_eq(
+				RAND_bytes((unsigned char *)r, sizeof(*r)), 1);
+			r->index = nums[i];
+			r->head.height = nums[(i + 1) % MM_ARRAY_LEN(nums)];
+			r->head.size = nums[(i + 2) % MM_ARRAY_LEN(nums)];
+			r->head.time_ms = nums[(i + 3) % MM_ARRAY_LEN(nums)];
+			r->proof_n = proofs[k];
+			j = edge_receipt_json(r);
+			want = json_dumps(j,
+					  JSON_COMPACT | JSON_PRESERVE_ORDER);
+			ck_assert_ptr_nonnull(want);
+			n = edge_receipt_text(r, text);
+			ck_assert_uint_eq(n, strlen(text));
+			ck_assert_str_eq(text, want);
+			free(want);
+			json_decref(j);
+		}
+	}
+	free(r);
+}
+END_TEST
+
 START_TEST(edge_problem_documents)
 {
 	struct mm_diag diag = {0};
@@ -1588,6 +1631,7 @@ static Suite *service_suite(void)
 	tcase_add_test(edge, edge_tx_limits);
 	tcase_add_test(edge, edge_head_and_receipt_forms);
 	tcase_add_test(edge, edge_problem_documents);
+	tcase_add_test(edge, edge_receipt_text_equals_json);
 	suite_add_tcase(s, edge);
 	return s;
 }

@@ -62,8 +62,9 @@ static void cleanup(struct mmd *srv)
 	ledger_close(srv->ledger);
 	srv->ledger = NULL;
 	mmd_workers_free(srv);
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
+	for (unsigned i = 0; i < srv->nlisten; i++)
+		close(srv->listen_fds[i]);
+	srv->nlisten = 0;
 	ledger_key_free(srv->node);
 	srv->node = NULL;
 	mmd_auth_free(srv->auth);
@@ -113,7 +114,6 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int sig = 0, rc;
 
-	srv.listen_fd = -1;
 	rc = mmd_opts_parse(argc, argv, &srv.opts);
 	if (rc != MMD_OPTS_OK)
 		return rc == MMD_OPTS_HELP ? 0 : 2;

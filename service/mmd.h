@@ -3,7 +3,8 @@
  * public forms are in edge.h; nothing outside service/ includes this).
  *
  * Threading: N worker threads each run their own event_base and evhttp,
- * all accepting on one listening socket, and serve reads directly with
+ * each accepting on its own SO_REUSEPORT socket of the one port (so the
+ * kernel spreads connections over them), and serve reads directly with
  * LMDB read transactions; POST /v1/tx hands the bytes to the ledger's
  * committer thread, whose done callback only records the result and
  * activates an event in the submitting worker's base, so every
@@ -162,8 +163,11 @@ struct mmd {
 	struct ledger_key *node;
 	const struct ledger_type *types;
 	size_t ntypes;
-	int listen_fd;
-	char listen_addr[MMD_ADDR_MAX]; /* what the socket is bound to */
+	/* One listening socket per worker, all on one port (setup.c);
+	 * each worker accepts on its own dup.  -1 when not open. */
+	int listen_fds[MMD_THREADS_MAX];
+	unsigned nlisten;
+	char listen_addr[MMD_ADDR_MAX]; /* what the sockets are bound to */
 	struct mmd_worker *workers;
 	unsigned nworkers;
 	atomic_uint connections; /* open connections counted by workers */

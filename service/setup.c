@@ -235,18 +235,19 @@ static void bound_name(int fd, char *out, size_t cap)
 		 port);
 }
 
-static int bind_one(const struct addrinfo *ai)
+/* A listening socket on sa; SO_REUSEPORT when shared.  -1 with errno. */
+static int bind_one(const struct sockaddr *sa, socklen_t len, bool shared)
 {
 	int one = 1;
-	int fd = socket(ai->ai_family,
-			ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
+	int fd = socket(sa->sa_family,
+			SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, LISTEN_BACKLOG) != 0) {
+	    (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+				  sizeof(one)) != 0) ||
+	    bind(fd, sa, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
 		int saved = errno;
 
 		close(fd);
@@ -254,6 +255,49 @@ static int bind_one(const struct addrinfo *ai)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * One listening socket per worker on the address ai names, all sharing
+ * its port through SO_REUSEPORT, so that the kernel spreads connections
+ * over the workers.  (With one socket shared by every worker, whichever
+ * worker woke first took a whole burst of connections: under bench_http's
+ * 64, one worker served them all and checked every signature on one core
+ * while the other idled.)  A plain bind comes first, so that a port some
+ * other process listens on is refused as without SO_REUSEPORT rather than
+ * silently shared, and so that port 0 picks the port the rest then bind.
+ */
+static int bind_all(struct mmd *srv, const struct addrinfo *ai)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = bind_one(ai->ai_addr, ai->ai_addrlen, false), saved;
+
+	if (fd < 0)
+		return -1;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (srv->opts.threads == 1) {
+		srv->listen_fds[srv->nlisten++] = fd;
+		return 0;
+	}
+	close(fd);
+	for (unsigned i = 0; i < srv->opts.threads; i++) {
+		fd = bind_one((struct sockaddr *)&ss, len, true);
+		if (fd < 0) {
+			saved = errno;
+			while (srv->nlisten > 0)
+				close(srv->listen_fds[--srv->nlisten]);
+			errno = saved;
+			return -1;
+		}
+		srv->listen_fds[srv->nlisten++] = fd;
+	}
+	return 0;
 }
 
 int mmd_setup_listen(struct mmd *srv)
@@ -272,19 +316,18 @@ int mmd_setup_listen(struct mmd *srv)
 			gai_strerror(rc));
 		return MM_ERR_INVALID;
 	}
-	srv->listen_fd = -1;
-	for (struct addrinfo *ai = res; ai && srv->listen_fd < 0;
+	for (struct addrinfo *ai = res; ai && srv->nlisten == 0;
 	     ai = ai->ai_next) {
-		srv->listen_fd = bind_one(ai);
-		if (srv->listen_fd < 0)
+		if (bind_all(srv, ai) != 0)
 			saved = errno;
 	}
 	freeaddrinfo(res);
-	if (srv->listen_fd < 0) {
+	if (srv->nlisten == 0) {
 		mmd_log("error", NULL, "--listen %s: cannot listen: %s",
 			o->listen, strerror(saved));
 		return MM_ERR_IO;
 	}
-	bound_name(srv->listen_fd, srv->listen_addr, sizeof(srv->listen_addr));
+	bound_name(srv->listen_fds[0], srv->listen_addr,
+		   sizeof(srv->listen_addr));
 	return MM_OK;
 }

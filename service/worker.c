@@ -1,8 +1,8 @@
 /*
- * worker.c - HTTP worker threads: one event_base and evhttp each, all
- * accepting on the same listening socket (each through its own dup of
- * the fd, since evhttp closes what it accepts on), plus the connection
- * count behind --connections-max.
+ * worker.c - HTTP worker threads: one event_base and evhttp each, each
+ * accepting on its own listening socket of the shared port (setup.c;
+ * through a dup of the fd, since evhttp closes what it accepts on), plus
+ * the connection count behind --connections-max.
  *
  * A connection is counted at its first request (evhttp 2.1 has no hook
  * at accept); one that never sends a request is closed by --timeout-s.
@@ -124,7 +124,8 @@ static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 static int worker_http(struct mmd_worker *w)
 {
 	const struct mmd_opts *o = &w->srv->opts;
-	int fd = fcntl(w->srv->listen_fd, F_DUPFD_CLOEXEC, 0);
+	int fd = fcntl(w->srv->listen_fds[w - w->srv->workers], F_DUPFD_CLOEXEC,
+		       0);
 
 	if (fd < 0)
 		return MM_ERR_IO;

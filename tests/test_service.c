@@ -1235,6 +1235,54 @@ START_TEST(command_line_errors)
 }
 END_TEST
 
+/* A second daemon on the port of a running one is refused, whether it
+ * would listen with one socket or with one per worker (SO_REUSEPORT must
+ * not let it share the port); the running one keeps serving. */
+START_TEST(port_in_use_refused)
+{
+	char *dir = tu_tmpdir(), out[8192], listen[64];
+	const char *one[] = {"--data", dir,	    "--init", "--listen",
+			     listen,   "--threads", "1",      NULL};
+	const char *four[] = {"--data", dir,	     "--init", "--listen",
+			      listen,	"--threads", "4",      NULL};
+	json_t *j;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", D.port);
+	ck_assert_int_eq(run_daemon(one, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "cannot listen: Address already in use"),
+		      "%s", out);
+	tu_rmtree(dir);
+	ck_assert_int_eq(run_daemon(four, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "cannot listen: Address already in use"),
+		      "%s", out);
+	j = get_json("/healthz", 200);
+	json_decref(j);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* With more workers than cores, every connection is served: each worker
+ * accepts on its own socket of the shared port. */
+START_TEST(many_workers_serve)
+{
+	const char *const args[] = {"--threads", "8", NULL};
+	int ok[LOG_THREADS] = {0}, total = 0;
+	pthread_t t[LOG_THREADS];
+
+	tu_daemon_stop(&D);
+	tu_daemon_start(&D, args);
+	for (int i = 0; i < LOG_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, log_main, &ok[i]),
+				 0);
+	for (int i = 0; i < LOG_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		total += ok[i];
+	}
+	ck_assert_int_eq(total, LOG_THREADS * LOG_PER_THR);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* The JSON edge library on its own (no daemon).                       */
 
@@ -1613,6 +1661,8 @@ static Suite *service_suite(void)
 	tcase_add_test(tc, metrics_count_requests_and_commits);
 	tcase_add_test(tc, concurrent_submissions);
 	tcase_add_test(tc, request_log_lines);
+	tcase_add_test(tc, port_in_use_refused);
+	tcase_add_test(tc, many_workers_serve);
 	tcase_add_test(tc, client_gone_before_commit);
 	tcase_add_test(tc, restart_keeps_everything);
 	tcase_add_test(tc, stop_with_submission_in_flight);

@@ -51,6 +51,15 @@ static void finish(struct mmd_req *rq, int status, struct evbuffer *body)
 {
 	mmd_metrics_request(&rq->srv->metrics, rq->route, status);
 	mmd_log_request(rq, status);
+	/* libevent 2.1 would send a HEAD answer's body after its headers:
+	 * say how long the GET answer is and send none (RFC 9110 9.3.2). */
+	if (evhttp_request_get_command(rq->req) == EVHTTP_REQ_HEAD && body) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%zu", evbuffer_get_length(body));
+		mmd_reply_header(rq, "Content-Length", n);
+		evbuffer_drain(body, evbuffer_get_length(body));
+	}
 	evhttp_send_reply(rq->req, status, reason(status), body);
 	/* libevent may free the request (and connection) from here on. */
 	rq->req = NULL;

@@ -326,9 +326,11 @@ static const char *find_header(const char *h, const char *end, const char *name)
 	return NULL;
 }
 
-/* Splits a response into status and body; -1 when malformed. */
-static int parse_response(const char *buf, size_t len, char **resp,
-			  size_t *resp_n)
+/* -1 when malformed; else the status; the body into *resp (none after HEAD,
+ * whatever its Content-Length says) and the status line and headers into *head.
+ */
+static int parse_response(const char *buf, size_t len, bool no_body,
+			  char **resp, size_t *resp_n, char **head)
 {
 	const char *end = strstr(buf, "\r\n\r\n");
 	const char *cl = NULL;
@@ -340,7 +342,7 @@ static int parse_response(const char *buf, size_t len, char **resp,
 	end += 4;
 	body_n = len - (size_t)(end - buf);
 	cl = find_header(buf, end, "Content-Length");
-	if (cl) {
+	if (cl && !no_body) {
 		unsigned long long v = strtoull(cl, NULL, 10);
 
 		if (v > body_n)
@@ -355,12 +357,17 @@ static int parse_response(const char *buf, size_t len, char **resp,
 	}
 	if (resp_n)
 		*resp_n = body_n;
+	if (head) {
+		*head = strndup(buf, (size_t)(end - buf));
+		ck_assert_ptr_nonnull(*head);
+	}
 	return status;
 }
 
-int tu_http(const struct tu_daemon *d, const char *method, const char *path,
-	    const char *ctype, const void *body, size_t n,
-	    const char *extra_headers, char **resp, size_t *resp_n)
+int tu_http_full(const struct tu_daemon *d, const char *method,
+		 const char *path, const char *ctype, const void *body,
+		 size_t n, const char *extra_headers, char **resp,
+		 size_t *resp_n, char **head_out)
 {
 	char *head = NULL, *buf = NULL;
 	size_t len = 0;
@@ -368,6 +375,8 @@ int tu_http(const struct tu_daemon *d, const char *method, const char *path,
 
 	if (resp)
 		*resp = NULL;
+	if (head_out)
+		*head_out = NULL;
 	fd = connect_local(d->port);
 	if (fd < 0)
 		return -1;
@@ -385,8 +394,17 @@ int tu_http(const struct tu_daemon *d, const char *method, const char *path,
 	buf = recv_all(fd, &len);
 	close(fd);
 	if (buf)
-		status = parse_response(buf, len, resp, resp_n);
+		status = parse_response(buf, len, strcmp(method, "HEAD") == 0,
+					resp, resp_n, head_out);
 	free(buf);
 	free(head);
 	return status;
+}
+
+int tu_http(const struct tu_daemon *d, const char *method, const char *path,
+	    const char *ctype, const void *body, size_t n,
+	    const char *extra_headers, char **resp, size_t *resp_n)
+{
+	return tu_http_full(d, method, path, ctype, body, n, extra_headers,
+			    resp, resp_n, NULL);
 }

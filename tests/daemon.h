@@ -39,5 +39,11 @@ void tu_daemon_stop_keep(struct tu_daemon *d);
 int tu_http(const struct tu_daemon *d, const char *method, const char *path,
 	    const char *ctype, const void *body, size_t n,
 	    const char *extra_headers, char **resp, size_t *resp_n);
+/* tu_http, and the response's status line and headers in a malloc'd
+ * *head (when head is not NULL); a HEAD request's answer has no body. */
+int tu_http_full(const struct tu_daemon *d, const char *method,
+		 const char *path, const char *ctype, const void *body,
+		 size_t n, const char *extra_headers, char **resp,
+		 size_t *resp_n, char **head);
 
 #endif

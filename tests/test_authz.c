@@ -2,7 +2,8 @@
  * `medmarketd --routes` prints x every role x every kind of credential,
  * against the status docs/openapi.yaml documents) and bad input on every
  * write route (a problem document with a stable code, and nothing
- * changed: the ledger head and the staged and blob files). */
+ * changed: the ledger head and the staged and blob files); 401s carry
+ * WWW-Authenticate; every route's 405 and HEAD. */
 #include <ftw.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -420,10 +421,27 @@ static void sign_req(struct req *r, const struct ledger_key *key,
 		add_header(r, "Content-Digest", digest);
 }
 
-static int send_req(const struct req *r, char **resp)
+static int send_req(const struct req *r, char **resp, char **head)
 {
-	return tu_http(&D, r->method, r->path, r->ctype, r->body, r->n,
-		       r->headers, resp, NULL);
+	return tu_http_full(&D, r->method, r->path, r->ctype, r->body, r->n,
+			    r->headers, resp, NULL, head);
+}
+
+/* Whether the response head has the header "name: value..." (the value
+ * compared over value's length). */
+static bool has_header(const char *head, const char *name, const char *value)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = head ? strstr(head, "\r\n") : NULL; l;
+	     l = strstr(l, "\r\n")) {
+		l += 2;
+		if (strncasecmp(l, name, n) == 0 && l[n] == ':' &&
+		    strncmp(l + n + 1 + strspn(l + n + 1, " "), value,
+			    strlen(value)) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* The credential kinds of the table's columns. */
@@ -895,14 +913,19 @@ static void check_send(const struct row *row, const struct op *o,
 		       const struct req *r, struct want w, const char *cell,
 		       struct report *rep)
 {
-	char *resp = NULL;
-	int st = send_req(r, &resp);
+	char *resp = NULL, *head = NULL;
+	int st = send_req(r, &resp, &head);
 
 	rep->cells++;
 	if (st != w.status || (w.code && !is_problem(resp, st, w.code)))
 		note(rep, "%s [%s]: expected %d %s, got %d: %.160s\n",
 		     row->route, cell, w.status, w.code ? w.code : "", st,
 		     resp ? resp : "");
+	if (st == 401 &&
+	    !has_header(head, "WWW-Authenticate", "Bearer realm=\"medmarket\""))
+		note(rep, "%s [%s]: 401 without WWW-Authenticate\n", row->route,
+		     cell);
+	free(head);
 	if (o && !documented(o, st, st >= 400))
 		note(rep,
 		     "%s [%s]: status %d is not in docs/openapi.yaml (as a "
@@ -996,6 +1019,63 @@ START_TEST(authz_every_route)
 	for (size_t i = 0; i < MM_ARRAY_LEN(ROWS); i++)
 		ck_assert_msg(seen[i], "row %s is not a route", ROWS[i].route);
 	ck_assert_uint_eq(n, MM_ARRAY_LEN(ROWS));
+}
+END_TEST
+
+/* Every route, without credentials: a method it does not serve gets 405
+ * with a problem document and an Allow header naming the route's method;
+ * HEAD, where Allow lists it, answers GET's status with no body (and a
+ * 401 says how to authenticate). */
+START_TEST(methods_head_and_405)
+{
+	const struct row *row = &ROWS[_i];
+	const char *method = strncmp(row->route, "GET ", 4) == 0    ? "GET"
+			     : strncmp(row->route, "POST ", 5) == 0 ? "POST"
+								    : "DELETE";
+	char path[PATH_MAX_BYTES], *resp = NULL, *head = NULL, len[24];
+	size_t n = 0, get_n = 0;
+	int st, get_st;
+	bool head_ok;
+	json_t *j;
+
+	expand(row->path, path);
+	st = tu_http_full(&D, "PUT", path, NULL, NULL, 0, NULL, &resp, NULL,
+			  &head);
+	j = json_loads(resp ? resp : "", 0, NULL);
+	ck_assert_msg(st == 405 && j &&
+			      json_integer_value(
+				      json_object_get(j, "status")) == 405 &&
+			      json_is_string(json_object_get(j, "code")),
+		      "%s: PUT answered %d %s", row->route, st, resp);
+	ck_assert_msg(has_header(head, "Allow", "") &&
+			      strstr(strcasestr(head, "\r\nAllow:"), method),
+		      "%s: no Allow header naming %s:\n%s", row->route, method,
+		      head);
+	head_ok = strstr(strcasestr(head, "\r\nAllow:"), "HEAD") != NULL;
+	json_decref(j);
+	free(resp);
+	free(head);
+	if (strcmp(method, "GET") != 0)
+		return;
+	get_st = tu_http(&D, "GET", path, NULL, NULL, 0, NULL, NULL, &get_n);
+	st = tu_http_full(&D, "HEAD", path, NULL, NULL, 0, NULL, &resp, &n,
+			  &head);
+	ck_assert_msg(st == (head_ok ? get_st : 405) && n == 0,
+		      "%s: HEAD answered %d with %zu body bytes (GET: %d)",
+		      row->route, st, n, get_st);
+	/* The length GET's body has (metrics and the head may have moved
+	 * on in between, so only where the answer is fixed). */
+	snprintf(len, sizeof(len), "%zu", get_n);
+	if (head_ok && st == 401)
+		ck_assert_msg(has_header(head, "Content-Length", len),
+			      "%s: HEAD without Content-Length %s:\n%s",
+			      row->route, len, head);
+	if (st == 401)
+		ck_assert_msg(has_header(head, "WWW-Authenticate", "Bearer"),
+			      "%s: HEAD 401 without WWW-Authenticate",
+			      row->route);
+	free(resp);
+	free(head);
 }
 END_TEST
 
@@ -1625,7 +1705,7 @@ START_TEST(bad_input)
 	ck_assert_ptr_nonnull(r);
 	b->build(r);
 	snap_take(&before);
-	st = send_req(r, &resp);
+	st = send_req(r, &resp, NULL);
 	snap_take(&after);
 	ck_assert_msg(st == b->status &&
 			      (!b->code || is_problem(resp, st, b->code)),
@@ -1660,6 +1740,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, authz_every_route);
 	tcase_add_loop_test(tc, authz_table, 0, MM_ARRAY_LEN(ROWS));
 	tcase_add_loop_test(tc, bad_input, 0, MM_ARRAY_LEN(BAD));
+	tcase_add_loop_test(tc, methods_head_and_405, 0, MM_ARRAY_LEN(ROWS));
 	suite_add_tcase(s, tc);
 	return s;
 }

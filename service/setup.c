@@ -169,8 +169,13 @@ int mmd_setup_ledger(struct mmd *srv)
 	err = tokens_open(srv->ledger, ledger_key_public(srv->node),
 			  &node_tokens);
 	if (err) {
-		mmd_log("error", NULL, "cannot register the token types: %s",
-			mm_strerror(err));
+		mmd_log("error", NULL, "cannot register the token types: %s%s",
+			mm_strerror(err),
+			err == MM_ERR_CORRUPT
+				? " (token state of another layout, written by "
+				  "an older medmarket: start a new data "
+				  "directory)"
+				: "");
 		return err;
 	}
 	srv->tokens = node_tokens;

@@ -685,6 +685,108 @@ START_TEST(history_pages)
 }
 END_TEST
 
+/* One movement the history must show, in order. */
+struct hist_want {
+	uint64_t index;
+	bool credit;
+	enum tokens_kind kind;
+	const uint8_t *other; /* NULL: none (the mint's source) */
+	const char *amount;
+};
+
+#define HIST_STRIDE_TEST 64 /* tokens/internal.h HIST_STRIDE */
+#define HIST_LONG_ROUNDS 60
+#define HIST_LONG_MAX	 256
+
+static struct hist_want HW[HIST_LONG_MAX];
+static size_t NHW;
+
+static void hist_check_page(uint64_t from, size_t max)
+{
+	static struct tokens_movement m[TOKENS_HISTORY_PAGE_MAX];
+	size_t n = 0, want = from >= NHW ? 0 : NHW - from;
+
+	if (want > max)
+		want = max;
+	ck_assert_int_eq(
+		tokens_history(F.t, TOKENS_ACCT_ID, F.uid[0], from, m, max, &n),
+		MM_OK);
+	ck_assert_msg(n == want, "from %llu max %zu: %zu movements, not %zu",
+		      (unsigned long long)from, max, n, want);
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_want *w = &HW[from + i];
+
+		ck_assert_uint_eq(m[i].seq, from + i);
+		ck_assert_msg(m[i].index == w->index &&
+				      m[i].credit == w->credit &&
+				      m[i].kind == w->kind &&
+				      strcmp(m[i].amount, w->amount) == 0,
+			      "from %llu: movement %llu differs",
+			      (unsigned long long)from,
+			      (unsigned long long)(from + i));
+		if (w->other)
+			ck_assert_mem_eq(m[i].other, w->other, 32);
+		else
+			ck_assert_int_eq(m[i].other_kind, TOKENS_ACCT_NONE);
+	}
+}
+
+/* An account with movements past several tokens.hidx strides, several
+ * of them in one transaction (a batch from it): every page, of every
+ * size, from every starting point, is the account's movements in order
+ * with the entries that made them. */
+START_TEST(history_long)
+{
+	static const char *const amounts[] = {"1", "2", "3", "4"};
+	static const size_t sizes[] = {1, 7, HIST_STRIDE_TEST, 1000};
+	struct tokens_xfer x[4];
+	struct ledger_buf b;
+	struct mm_diag d;
+	uint64_t idx, id = 500;
+
+	NHW = 0;
+	ck_assert_int_eq(init_tokens(F.node, 6, "1000000000000", &d), MM_OK);
+	ck_assert_int_eq(one(F.treasury, TOKENS_TYPE_MINT, id++, F.uid[0],
+			     "100000", &idx, &d),
+			 MM_OK);
+	HW[NHW++] = (struct hist_want){idx, true, TOKENS_MINT, NULL, "100000"};
+	for (int r = 0; r < HIST_LONG_ROUNDS; r++) {
+		size_t k = 1 + (size_t)r % 4;
+
+		for (size_t j = 0; j < k; j++) {
+			fx_id(x[j].id, id++);
+			memcpy(x[j].to, F.uid[1 + j % 3], 32);
+			x[j].amount = amounts[j];
+		}
+		ledger_buf_init(&b, LEDGER_TX_BYTES_MAX);
+		ck_assert_int_eq(
+			tokens_body_batch(&b, TOKENS_TYPE_TRANSFER, x, k),
+			MM_OK);
+		ck_assert_int_eq(send_body(F.user[0], TOKENS_TYPE_TRANSFER, &b,
+					   &idx, &d),
+				 MM_OK);
+		for (size_t j = 0; j < k; j++)
+			HW[NHW++] = (struct hist_want){
+				idx, false, TOKENS_TRANSFER, F.uid[1 + j % 3],
+				amounts[j]};
+		if (r % 5 == 4) {
+			ck_assert_int_eq(one(F.user[1], TOKENS_TYPE_TRANSFER,
+					     id++, F.uid[0], "2", &idx, &d),
+					 MM_OK);
+			HW[NHW++] = (struct hist_want){
+				idx, true, TOKENS_TRANSFER, F.uid[1], "2"};
+		}
+		ck_assert_uint_lt(NHW, HIST_LONG_MAX - 8);
+	}
+	ck_assert_uint_gt(NHW, 2 * HIST_STRIDE_TEST + 1);
+	for (size_t s = 0; s < MM_ARRAY_LEN(sizes) - 1; s++)
+		for (uint64_t from = 0; from <= NHW + 1; from++)
+			hist_check_page(from, sizes[s]);
+	for (uint64_t from = 0; from <= NHW; from += 13)
+		hist_check_page(from, 1000);
+}
+END_TEST
+
 START_TEST(verify_replays_and_audits)
 {
 	struct ledger_verify_report rep;
@@ -775,6 +877,47 @@ static int tamper_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	return ledger_state_put(a, tamper_db, key, 33, v->v.bytes, v->n);
 }
 
+static unsigned meta_db;
+
+static int unlayout_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			  void *arg)
+{
+	(void)tx;
+	(void)arg;
+	return ledger_state_del(a, meta_db, "layout", 6);
+}
+
+/* Token state without the layout mark (as an older medmarket wrote it)
+ * is refused at open, not misread. */
+START_TEST(other_layout_refused)
+{
+	struct ledger_type tt = {"test.unlayout", tamper_fields, 1,
+				 unlayout_apply, NULL};
+	struct tokens *t = NULL;
+	struct ledger_buf b;
+	struct mm_diag d;
+
+	ready();
+	fx_stop(&F);
+	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
+	ck_assert_int_eq(tokens_open(F.l, NULL, &F.t), MM_OK);
+	ck_assert_int_eq(ledger_state_open(F.l, "tokens.meta", &meta_db),
+			 MM_OK);
+	ck_assert_int_eq(ledger_register_type(F.l, &tt), MM_OK);
+	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_buf_init(&b, 64);
+	ledger_enc_map(&b, 1);
+	ledger_enc_cstr(&b, "v");
+	ledger_enc_bin(&b, "x", 1);
+	ck_assert_int_eq(send_body(F.user[0], "test.unlayout", &b, NULL, &d),
+			 MM_OK);
+	fx_stop(&F);
+	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
+	ck_assert_int_eq(tokens_open(F.l, NULL, &t), MM_ERR_CORRUPT);
+	ck_assert_ptr_null(t);
+}
+END_TEST
+
 /*
  * A block that breaks minted - burned = balances + escrows: debug builds
  * (the test build) re-sum every account after each block and stop the
@@ -787,7 +930,9 @@ START_TEST(audit_catches_a_wrong_balance)
 				 NULL};
 	struct ledger_buf b;
 	struct mm_diag d;
-	uint8_t rec[8 + 4] = {0, 0, 0, 0, 0, 0, 0, 1, '1', '0', '0', '1'};
+	/* moves 1, last 0, balance 1001 (the mint made it 1000) */
+	uint8_t rec[16 + 4] = {0, 0, 0, 0, 0, 0, 0,   1,   0,	0,
+			       0, 0, 0, 0, 0, 0, '1', '0', '0', '1'};
 
 	ready();
 	ck_assert_int_eq(tokens_audit(F.t, &d), MM_OK);
@@ -833,6 +978,8 @@ static Suite *tokens_suite(void)
 	tcase_add_test(ops, escrow_rules);
 	tcase_add_test(ops, escrow_payouts_linked);
 	tcase_add_test(ops, history_pages);
+	tcase_add_test(ops, history_long);
+	tcase_add_test(ops, other_layout_refused);
 	tcase_add_test(ops, verify_replays_and_audits);
 	tcase_add_test(ops, verify_without_escrow_type);
 #ifndef NDEBUG

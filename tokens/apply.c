@@ -165,18 +165,21 @@ static int update_totals(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
+/* Movement seq of ac: appended to tokens.moves, linked to the account's
+ * previous one, and every HIST_STRIDE-th indexed in tokens.hidx. */
 static int hist_put(struct tokens *t, struct ledger_apply *a, struct acct *ac,
 		    const struct mv *m, bool credit)
 {
-	uint8_t k[HIST_KEY_BYTES], v[HIST_FIXED_BYTES + TOKENS_DIGITS_MAX];
+	uint8_t k[MOVE_KEY_BYTES], v[HIST_FIXED_BYTES + TOKENS_DIGITS_MAX];
+	uint8_t x[HIDX_KEY_BYTES], xv[8];
 	uint64_t idx = ledger_apply_index(a), seq = ac->moves;
+	uint64_t prev = seq ? ac->last : 0;
 	size_t n = strlen(m->amount);
+	int err;
 
-	memcpy(k, ac->key, ACCT_KEY_BYTES);
-	for (int i = 7; i >= 0; i--, seq >>= 8, idx >>= 8) {
-		k[ACCT_KEY_BYTES + i] = (uint8_t)seq;
-		v[i] = (uint8_t)idx;
-	}
+	move_key(k, idx, ac->key, seq);
+	for (int i = 7; i >= 0; i--, prev >>= 8)
+		v[i] = (uint8_t)prev;
 	v[8] = (uint8_t)m->kind;
 	v[9] = credit;
 	memset(v + 10, 0, ACCT_KEY_BYTES);
@@ -185,9 +188,20 @@ static int hist_put(struct tokens *t, struct ledger_apply *a, struct acct *ac,
 			 credit ? m->from : m->to);
 	memcpy(v + 10 + ACCT_KEY_BYTES, m->id, TOKENS_ID_BYTES);
 	memcpy(v + HIST_FIXED_BYTES, m->amount, n);
+	err = ledger_state_put(a, t->db_moves, k, sizeof(k), v,
+			       HIST_FIXED_BYTES + n);
+	if (!err && seq % HIST_STRIDE == 0) {
+		memcpy(x, ac->key, ACCT_KEY_BYTES);
+		for (int i = 7; i >= 0; i--, seq >>= 8, idx >>= 8) {
+			x[ACCT_KEY_BYTES + i] = (uint8_t)seq;
+			xv[i] = (uint8_t)idx;
+		}
+		err = ledger_state_put(a, t->db_hidx, x, sizeof(x), xv,
+				       sizeof(xv));
+	}
+	ac->last = ledger_apply_index(a);
 	ac->moves++;
-	return ledger_state_put(a, t->db_hist, k, sizeof(k), v,
-				HIST_FIXED_BYTES + n);
+	return err;
 }
 
 /* Writes a checked movement: accounts, history, id record, totals. */

@@ -91,7 +91,8 @@ int tokens_transfer_find(struct tokens *t, const uint8_t id[TOKENS_ID_BYTES],
 }
 
 static int movement_parse(const uint8_t *v, size_t n, uint64_t seq,
-			  struct tokens_movement *m)
+			  uint64_t index, struct tokens_movement *m,
+			  uint64_t *prev)
 {
 	if (n <= HIST_FIXED_BYTES || n > HIST_FIXED_BYTES + TOKENS_DIGITS_MAX ||
 	    v[8] < TOKENS_MINT || v[8] > TOKENS_REFUND || v[9] > 1 ||
@@ -99,8 +100,12 @@ static int movement_parse(const uint8_t *v, size_t n, uint64_t seq,
 	    !tokens_units_ok((const char *)v + HIST_FIXED_BYTES,
 			     n - HIST_FIXED_BYTES))
 		return MM_ERR_CORRUPT;
+	*prev = get_be64(v);
+	/* Links go back in the log, and seq 0 has none. */
+	if (seq > 0 ? *prev > index : *prev != 0)
+		return MM_ERR_CORRUPT;
 	m->seq = seq;
-	m->index = get_be64(v);
+	m->index = index;
 	m->kind = (enum tokens_kind)v[8];
 	m->credit = v[9];
 	m->other_kind = (enum tokens_acct)v[10];
@@ -111,32 +116,91 @@ static int movement_parse(const uint8_t *v, size_t n, uint64_t seq,
 	return MM_OK;
 }
 
+/* Movement seq of account acct, made at index; *prev links to seq - 1.
+ * A link to nothing is corruption. */
+static int move_read(struct tokens *t, const uint8_t acct[ACCT_KEY_BYTES],
+		     uint64_t seq, uint64_t index, struct tokens_movement *m,
+		     uint64_t *prev)
+{
+	uint8_t k[MOVE_KEY_BYTES], *v = NULL;
+	size_t n = 0;
+	int err;
+
+	move_key(k, index, acct, seq);
+	err = ledger_state_read(t->l, t->db_moves, k, sizeof(k), &v, &n);
+	if (!err)
+		err = movement_parse(v, n, seq, index, m, prev);
+	free(v);
+	return err == MM_ERR_NOTFOUND ? MM_ERR_CORRUPT : err;
+}
+
+/* The index of ac's movement seq (< ac->moves): from the first tokens.hidx
+ * entry at or after it, or from the newest movement, back along the
+ * links: at most HIST_STRIDE reads. */
+static int move_locate(struct tokens *t, const struct acct *ac, uint64_t seq,
+		       uint64_t *index)
+{
+	uint64_t at = ac->moves - 1, i = ac->last;
+	uint64_t c = seq / HIST_STRIDE * HIST_STRIDE;
+	struct tokens_movement m;
+	int err = MM_OK;
+
+	if (c < seq)
+		c += HIST_STRIDE;
+	if (c < at) {
+		uint8_t x[HIDX_KEY_BYTES], *v = NULL;
+		size_t n = 0;
+
+		memcpy(x, ac->key, ACCT_KEY_BYTES);
+		put_be64(c, x + ACCT_KEY_BYTES);
+		err = ledger_state_read(t->l, t->db_hidx, x, sizeof(x), &v, &n);
+		if (!err && n != 8)
+			err = MM_ERR_CORRUPT;
+		if (!err) {
+			i = get_be64(v);
+			at = c;
+		}
+		free(v);
+		if (err)
+			return err == MM_ERR_NOTFOUND ? MM_ERR_CORRUPT : err;
+	}
+	for (; at > seq && !err; at--)
+		err = move_read(t, ac->key, at, i, &m, &i);
+	*index = i;
+	return err;
+}
+
 int tokens_history(struct tokens *t, enum tokens_acct kind,
 		   const uint8_t key[LEDGER_HASH_BYTES], uint64_t from,
 		   struct tokens_movement *out, size_t max, size_t *n)
 {
-	uint8_t k[HIST_KEY_BYTES];
-	int err = MM_OK;
+	struct acct ac;
+	uint64_t last, i = 0;
+	int err;
 
 	*n = 0;
 	if (max == 0 || max > TOKENS_HISTORY_PAGE_MAX ||
 	    (kind != TOKENS_ACCT_ID && kind != TOKENS_ACCT_ESCROW))
 		return MM_ERR_INVALID;
-	acct_key(k, kind, key);
-	while (*n < max && !err && from + *n >= from) {
-		uint8_t *v = NULL;
-		size_t vn = 0;
-
-		put_be64(from + *n, k + ACCT_KEY_BYTES);
-		err = ledger_state_read(t->l, t->db_hist, k, sizeof(k), &v,
-					&vn);
-		if (!err)
-			err = movement_parse(v, vn, from + *n, &out[*n]);
-		if (!err)
-			(*n)++;
-		free(v);
+	mpz_init(ac.bal);
+	acct_key(ac.key, kind, key);
+	err = acct_read(t, &ac);
+	if (err || !ac.exists || from >= ac.moves) {
+		mpz_clear(ac.bal);
+		return err;
 	}
-	return err == MM_ERR_NOTFOUND ? MM_OK : err;
+	/* Newest first along the links, into place oldest first. */
+	last = ac.moves - from > max ? from + max - 1 : ac.moves - 1;
+	err = move_locate(t, &ac, last, &i);
+	for (uint64_t s = last; !err; s--) {
+		err = move_read(t, ac.key, s, i, &out[s - from], &i);
+		if (s == from)
+			break;
+	}
+	if (!err)
+		*n = (size_t)(last - from + 1);
+	mpz_clear(ac.bal);
+	return err;
 }
 
 /* Reads tokens.meta's key into an allocated copy.  MM_ERR_NOTFOUND. */

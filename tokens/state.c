@@ -46,16 +46,25 @@ void acct_key(uint8_t out[ACCT_KEY_BYTES], enum tokens_acct kind,
 	memcpy(out + 1, id, LEDGER_HASH_BYTES);
 }
 
+void move_key(uint8_t out[MOVE_KEY_BYTES], uint64_t index,
+	      const uint8_t acct[ACCT_KEY_BYTES], uint64_t seq)
+{
+	put_be64(index, out);
+	memcpy(out + 8, acct, ACCT_KEY_BYTES);
+	put_be64(seq, out + 8 + ACCT_KEY_BYTES);
+}
+
 int acct_parse(struct acct *ac, const uint8_t *v, size_t n)
 {
-	size_t fixed = 8 + (ac->key[0] == TOKENS_ACCT_ESCROW ? 32 : 0);
+	size_t fixed = 16 + (ac->key[0] == TOKENS_ACCT_ESCROW ? 32 : 0);
 
 	if (n <= fixed)
 		return MM_ERR_CORRUPT;
 	ac->exists = true;
 	ac->moves = get_be64(v);
-	if (fixed > 8)
-		memcpy(ac->funder, v + 8, LEDGER_HASH_BYTES);
+	ac->last = get_be64(v + 8);
+	if (fixed > 16)
+		memcpy(ac->funder, v + 16, LEDGER_HASH_BYTES);
 	return mpz_from(ac->bal, v + fixed, n - fixed);
 }
 
@@ -69,6 +78,7 @@ int acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 
 	ac->exists = false;
 	ac->moves = 0;
+	ac->last = 0;
 	memset(ac->funder, 0, sizeof(ac->funder));
 	mpz_set_ui(ac->bal, 0);
 	if (err == MM_ERR_NOTFOUND)
@@ -105,13 +115,14 @@ static int acct_create(struct tokens *t, struct ledger_apply *a,
 
 int acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 {
-	uint8_t v[8 + LEDGER_HASH_BYTES + TOKENS_AMOUNT_STR_MAX];
-	size_t n = 8;
+	uint8_t v[16 + LEDGER_HASH_BYTES + TOKENS_AMOUNT_STR_MAX];
+	size_t n = 16;
 	int err = MM_OK;
 
 	if (!ac->exists)
 		err = acct_create(t, a, ac);
 	put_be64(ac->moves, v);
+	put_be64(ac->last, v + 8);
 	if (ac->key[0] == TOKENS_ACCT_ESCROW) {
 		memcpy(v + n, ac->funder, LEDGER_HASH_BYTES);
 		n += LEDGER_HASH_BYTES;

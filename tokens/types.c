@@ -60,6 +60,9 @@ static int write_config(struct tokens *t, struct ledger_apply *a,
 	err = b.err;
 	if (!err)
 		err = ledger_state_put(a, t->db_meta, "config", 6, b.p, b.len);
+	if (!err)
+		err = ledger_state_put(a, t->db_meta, "layout", 6,
+				       (const uint8_t[]){TOKENS_LAYOUT}, 1);
 	ledger_buf_release(&b);
 	totals_init(&s);
 	if (!err)
@@ -247,8 +250,30 @@ static int open_dbs(struct tokens *t)
 	if (!err)
 		err = ledger_state_open(t->l, "tokens.ids", &t->db_ids);
 	if (!err)
-		err = ledger_state_open(t->l, "tokens.hist", &t->db_hist);
+		err = ledger_state_open(t->l, "tokens.moves", &t->db_moves);
+	if (!err)
+		err = ledger_state_open(t->l, "tokens.hidx", &t->db_hidx);
 	return err;
+}
+
+/* A token state written under another layout (an older medmarket's) is
+ * refused rather than misread: MM_ERR_CORRUPT. */
+static int layout_check(struct tokens *t)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int err = ledger_state_read(t->l, t->db_meta, "config", 6, &v, &n);
+
+	free(v);
+	v = NULL;
+	if (err == MM_ERR_NOTFOUND)
+		return MM_OK; /* before tokens.init: nothing written yet */
+	if (!err)
+		err = ledger_state_read(t->l, t->db_meta, "layout", 6, &v, &n);
+	if (!err && (n != 1 || v[0] != TOKENS_LAYOUT))
+		err = MM_ERR_CORRUPT;
+	free(v);
+	return err == MM_ERR_NOTFOUND ? MM_ERR_CORRUPT : err;
 }
 
 #ifndef NDEBUG
@@ -283,6 +308,8 @@ int tokens_open(struct ledger *l, const uint8_t node_pk[LEDGER_PK_BYTES],
 		memcpy(t->node_pk, node_pk ? node_pk : h.key, LEDGER_PK_BYTES);
 		err = open_dbs(t);
 	}
+	if (!err)
+		err = layout_check(t);
 	for (size_t i = 0; i < MM_ARRAY_LEN(types) && !err; i++) {
 		types[i].arg = t;
 		err = ledger_register_type(l, &types[i]);

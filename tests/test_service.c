@@ -799,6 +799,24 @@ static void *log_main(void *arg)
 	return NULL;
 }
 
+/* LOG_THREADS clients GET the head LOG_PER_THR times each, all answered
+ * 200; the number of requests. */
+static int head_load(void)
+{
+	int ok[LOG_THREADS] = {0}, total = 0;
+	pthread_t t[LOG_THREADS];
+
+	for (int i = 0; i < LOG_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, log_main, &ok[i]),
+				 0);
+	for (int i = 0; i < LOG_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		total += ok[i];
+	}
+	ck_assert_int_eq(total, LOG_THREADS * LOG_PER_THR);
+	return total;
+}
+
 /* Lines of text naming the head route; every line is checked to be one
  * whole JSON object with the request fields when check is set. */
 static int log_lines(const char *text, bool check)
@@ -844,18 +862,9 @@ static char *log_text(void)
  * never torn; stopping writes what is left. */
 START_TEST(request_log_lines)
 {
-	int ok[LOG_THREADS] = {0}, total = 0, seen = 0;
-	pthread_t t[LOG_THREADS];
+	int total = head_load(), seen = 0;
 	char *text;
 
-	for (int i = 0; i < LOG_THREADS; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, log_main, &ok[i]),
-				 0);
-	for (int i = 0; i < LOG_THREADS; i++) {
-		pthread_join(t[i], NULL);
-		total += ok[i];
-	}
-	ck_assert_int_eq(total, LOG_THREADS * LOG_PER_THR);
 	for (int ms = 0; ms < LOG_WAIT_MS && seen < total; ms += 20) {
 		text = log_text();
 		seen = log_lines(text, false);
@@ -1267,19 +1276,10 @@ END_TEST
 START_TEST(many_workers_serve)
 {
 	const char *const args[] = {"--threads", "8", NULL};
-	int ok[LOG_THREADS] = {0}, total = 0;
-	pthread_t t[LOG_THREADS];
 
 	tu_daemon_stop(&D);
 	tu_daemon_start(&D, args);
-	for (int i = 0; i < LOG_THREADS; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, log_main, &ok[i]),
-				 0);
-	for (int i = 0; i < LOG_THREADS; i++) {
-		pthread_join(t[i], NULL);
-		total += ok[i];
-	}
-	ck_assert_int_eq(total, LOG_THREADS * LOG_PER_THR);
+	head_load();
 }
 END_TEST
 

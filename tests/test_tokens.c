@@ -877,6 +877,27 @@ static int tamper_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	return ledger_state_put(a, tamper_db, key, 33, v->v.bytes, v->n);
 }
 
+/* Reopens the ledger with tt registered (writing to state db, whose
+ * handle goes to *handle) and has it applied with body {v: bytes}. */
+static void tamper_send(struct ledger_type *tt, const char *db,
+			unsigned *handle, const void *bytes, size_t n)
+{
+	struct ledger_buf b;
+	struct mm_diag d;
+
+	fx_stop(&F);
+	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
+	ck_assert_int_eq(tokens_open(F.l, NULL, &F.t), MM_OK);
+	ck_assert_int_eq(ledger_state_open(F.l, db, handle), MM_OK);
+	ck_assert_int_eq(ledger_register_type(F.l, tt), MM_OK);
+	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_buf_init(&b, 64);
+	ledger_enc_map(&b, 1);
+	ledger_enc_cstr(&b, "v");
+	ledger_enc_bin(&b, bytes, n);
+	ck_assert_int_eq(send_body(F.user[0], tt->name, &b, NULL, &d), MM_OK);
+}
+
 static unsigned meta_db;
 
 static int unlayout_apply(struct ledger_apply *a, const struct ledger_tx *tx,
@@ -894,23 +915,9 @@ START_TEST(other_layout_refused)
 	struct ledger_type tt = {"test.unlayout", tamper_fields, 1,
 				 unlayout_apply, NULL};
 	struct tokens *t = NULL;
-	struct ledger_buf b;
-	struct mm_diag d;
 
 	ready();
-	fx_stop(&F);
-	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
-	ck_assert_int_eq(tokens_open(F.l, NULL, &F.t), MM_OK);
-	ck_assert_int_eq(ledger_state_open(F.l, "tokens.meta", &meta_db),
-			 MM_OK);
-	ck_assert_int_eq(ledger_register_type(F.l, &tt), MM_OK);
-	ck_assert_int_eq(ledger_start(F.l), MM_OK);
-	ledger_buf_init(&b, 64);
-	ledger_enc_map(&b, 1);
-	ledger_enc_cstr(&b, "v");
-	ledger_enc_bin(&b, "x", 1);
-	ck_assert_int_eq(send_body(F.user[0], "test.unlayout", &b, NULL, &d),
-			 MM_OK);
+	tamper_send(&tt, "tokens.meta", &meta_db, "x", 1);
 	fx_stop(&F);
 	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
 	ck_assert_int_eq(tokens_open(F.l, NULL, &t), MM_ERR_CORRUPT);
@@ -928,7 +935,6 @@ START_TEST(audit_catches_a_wrong_balance)
 {
 	struct ledger_type tt = {"test.tamper", tamper_fields, 1, tamper_apply,
 				 NULL};
-	struct ledger_buf b;
 	struct mm_diag d;
 	/* moves 1, last 0, balance 1001 (the mint made it 1000) */
 	uint8_t rec[16 + 4] = {0, 0, 0, 0, 0, 0, 0,   1,   0,	0,
@@ -936,19 +942,7 @@ START_TEST(audit_catches_a_wrong_balance)
 
 	ready();
 	ck_assert_int_eq(tokens_audit(F.t, &d), MM_OK);
-	fx_stop(&F);
-	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
-	ck_assert_int_eq(tokens_open(F.l, NULL, &F.t), MM_OK);
-	ck_assert_int_eq(ledger_state_open(F.l, "tokens.acct", &tamper_db),
-			 MM_OK);
-	ck_assert_int_eq(ledger_register_type(F.l, &tt), MM_OK);
-	ck_assert_int_eq(ledger_start(F.l), MM_OK);
-	ledger_buf_init(&b, 64);
-	ledger_enc_map(&b, 1);
-	ledger_enc_cstr(&b, "v");
-	ledger_enc_bin(&b, rec, sizeof(rec));
-	ck_assert_int_eq(send_body(F.user[0], "test.tamper", &b, NULL, &d),
-			 MM_OK);
+	tamper_send(&tt, "tokens.acct", &tamper_db, rec, sizeof(rec));
 	expect_balance(F.uid[0], "1001");
 	ck_assert_int_eq(tokens_audit(F.t, &d), MM_ERR_CORRUPT);
 	ck_assert_ptr_nonnull(strstr(d.msg, "balances do not add up"));

@@ -103,7 +103,11 @@ static void reply_bare_500(struct mmd_req *rq)
 {
 	mmd_metrics_request(&rq->srv->metrics, rq->route, 500);
 	mmd_log_request(rq, 500);
-	evhttp_send_error(rq->req, 500, NULL);
+	/* evhttp_send_error writes an HTML body, which HEAD must not get. */
+	if (evhttp_request_get_command(rq->req) == EVHTTP_REQ_HEAD)
+		evhttp_send_reply(rq->req, 500, reason(500), NULL);
+	else
+		evhttp_send_error(rq->req, 500, NULL);
 	rq->req = NULL;
 }
 

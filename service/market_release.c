@@ -189,23 +189,68 @@ static bool numeric(enum anon_type t)
 	return t == ANON_T_DATE || t == ANON_T_AGE || t == ANON_T_INTEGER;
 }
 
-/* One generalization of v by step into out (LEVEL_BYTES_MAX). */
+/* Whether v[0..n) is a decimal number of at most 9 integer digits
+ * ("72", "72.5"); *whole gets the integer part, *frac whether there is
+ * a fraction. */
+static bool decimal(const char *v, size_t n, uint64_t *whole, bool *frac)
+{
+	size_t i = 0;
+
+	*whole = 0;
+	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+		*whole = *whole * 10 + (uint64_t)(v[i] - '0');
+	if (i == 0 || i > 9)
+		return false;
+	*frac = i < n;
+	if (i < n && (v[i] != '.' || i + 1 == n))
+		return false;
+	for (i++; i < n; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
+/* A column is generalized as numbers when its type says so or when every
+ * value is a decimal number (the labs: weight, height, BMI...). */
+static bool numeric_column(const struct batch *b, size_t col)
+{
+	uint64_t whole;
+	bool frac, any = false;
+
+	if (numeric(b->cols[col].type))
+		return true;
+	for (size_t id = 0; id < anon_table_distinct(b->table, col); id++) {
+		const char *v = anon_table_value(b->table, col, (uint32_t)id);
+
+		if (*v == '\0')
+			continue; /* absent */
+		if (!decimal(v, strlen(v), &whole, &frac))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * One generalization of v by step into out (LEVEL_BYTES_MAX).  Numbers:
+ * a band of step units of the integer part ("70-74"), the integer part
+ * itself at step 1 ("72" for "72.5"); other values: step leading
+ * characters; step 0: "*".
+ */
 static void level(const char *v, size_t n, bool num, int64_t step, char *out)
 {
 	uint64_t y = 0;
-	bool digits = n > 0 && n <= 9;
+	bool frac = false, dec = num && decimal(v, n, &y, &frac);
 
-	for (size_t i = 0; digits && i < n; i++) {
-		digits = v[i] >= '0' && v[i] <= '9';
-		y = y * 10 + (uint64_t)(v[i] - '0');
-	}
 	if (step <= 0)
 		snprintf(out, LEVEL_BYTES_MAX, "*");
-	else if (num && digits && step > 1)
+	else if (dec && step > 1)
 		snprintf(out, LEVEL_BYTES_MAX, "%llu-%llu",
 			 (unsigned long long)(y - y % (uint64_t)step),
 			 (unsigned long long)(y - y % (uint64_t)step +
 					      (uint64_t)step - 1));
+	else if (dec && frac)
+		snprintf(out, LEVEL_BYTES_MAX, "%llu", (unsigned long long)y);
 	else if (num || n <= (uint64_t)step)
 		snprintf(out, LEVEL_BYTES_MAX, "%.*s", (int)n, v);
 	else
@@ -219,7 +264,7 @@ static int hierarchy(const struct batch *b, size_t col,
 {
 	struct anon_buf text = {.max = HIER_BYTES_MAX};
 	size_t nsteps = steps ? policy_value_size(steps) : 0;
-	bool num = numeric(b->cols[col].type);
+	bool num = numeric_column(b, col);
 	char g[LEVEL_BYTES_MAX];
 	int err = nsteps <= STEPS_MAX ? MM_OK : MM_ERR_LIMIT;
 

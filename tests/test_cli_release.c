@@ -19,10 +19,10 @@
 #include "testutil.h"
 #include "tokens/tokens.h"
 
-#define NPAT	 5  /* patients */
-#define PURPOSE	 "type-2-diabetes-outcomes"
-#define DAY_MS	 86400000ull
-#define TOKEN	 "000000" /* precision 6: append to whole tokens */
+#define NPAT	5 /* patients */
+#define PURPOSE "type-2-diabetes-outcomes"
+#define DAY_MS	86400000ull
+#define TOKEN	"000000" /* precision 6: append to whole tokens */
 
 static char *tmp; /* this test's directory (checked fixture) */
 
@@ -202,11 +202,11 @@ static const char PROFILE[] =
 	"kind profile\n"
 	"\n"
 	"rule quasi_identifiers \"the linkable columns\"\n"
-	"  [\"birth_year\", \"zip\", \"sex\"]\n"
+	"  [\"birth_year\", \"zip\", \"sex\", \"hba1c_pct\"]\n"
 	"\n"
 	"rule hierarchies \"generalization steps per column\"\n"
 	"  {\"birth_year\": [1, 5, 10, 20], \"zip\": [5, 3, 2, 0], "
-	"\"sex\": [1, 0]}\n"
+	"\"sex\": [1, 0], \"hba1c_pct\": [1, 5, 0]}\n"
 	"\n"
 	"rule k \"groups of at least 2 rows\"\n"
 	"  2\n"
@@ -685,6 +685,39 @@ static void flow_review(struct world *w, char *rel)
 	tu_proc_free(&r);
 }
 
+/* The lab column of the dataset csv, a quasi-identifier of the profile,
+ * holds no exact value: each cell is whole units ("7"), a band ("5-9"),
+ * "*" or empty, never a decimal from a record ("7.2"). */
+static void check_lab_generalized(const char *csv, const char *column)
+{
+	const char *line = csv, *eol = strchr(csv, '\n');
+	int col = -1, c = 0, rows = 0;
+
+	for (const char *p = line; p < eol; c++) {
+		size_t len = strcspn(p, ",\n");
+
+		if (len == strlen(column) && strncmp(p, column, len) == 0)
+			col = c;
+		p += len + 1;
+	}
+	ck_assert_msg(col >= 0, "no %s column in:\n%s", column, csv);
+	for (line = eol + 1; *line; line = eol + 1, rows++) {
+		const char *p = line;
+		size_t len;
+
+		eol = strchr(line, '\n');
+		ck_assert_ptr_nonnull(eol);
+		for (c = 0; c < col; c++)
+			p += strcspn(p, ",\n") + 1;
+		len = strcspn(p, ",\n");
+		ck_assert_msg(memchr(p, '.', len) == NULL &&
+				      strspn(p, "0123456789-*") >= len,
+			      "%s kept an exact value: %.*s", column, (int)len,
+			      p);
+	}
+	ck_assert_int_gt(rows, 0);
+}
+
 /* The researcher downloads once; the dataset holds no raw identifier;
  * the disclosure is counted; a steward cannot download. */
 static void flow_download(struct world *w, char *rel)
@@ -702,6 +735,7 @@ static void flow_download(struct world *w, char *rel)
 	tu_proc_free(&r);
 	csv = (char *)tu_read_file(out, &n);
 	ck_assert_ptr_nonnull(strstr(csv, "birth_year"));
+	check_lab_generalized(csv, "hba1c_pct");
 	ck_assert_ptr_null(strstr(csv, "syn-pat-0"));
 	ck_assert_ptr_null(strstr(csv, "syn-csv-2"));
 	ck_assert_ptr_null(strstr(csv, "1970-03-04"));

@@ -465,7 +465,7 @@ START_TEST(example_profile)
 	ck_assert_int_eq(policy_run(ev, p, NULL, &d), MM_OK);
 	ck_assert_int_eq(policy_value_int(policy_run_value(ev, 2)), 5);
 	ck_assert_int_eq(policy_value_int(policy_run_value(ev, 3)), 2);
-	ck_assert_uint_eq(policy_value_size(policy_run_value(ev, 0)), 3);
+	ck_assert_uint_eq(policy_value_size(policy_run_value(ev, 0)), 6);
 	ck_assert_int_eq(policy_value_units(policy_run_value(ev, 4), 4, &units),
 			 MM_OK);
 	ck_assert_int_eq(units, 500);

@@ -74,6 +74,12 @@ static int verify_all(const char *dir, unsigned threads,
 	struct mm_diag d = {0};
 	int rc = market_setup_load(dir, &ms, &d);
 
+	if (rc == MM_ERR_CORRUPT) { /* state it cannot read: say so */
+		rep->err = rc;
+		rep->bad_kind = "state";
+		snprintf(rep->msg, sizeof(rep->msg), "%s", d.msg);
+		return rc;
+	}
 	if (rc != MM_OK) /* not a ledger: let the verifier say why */
 		return ledger_verify_dir(dir, NULL, NULL, threads, rep);
 	rc = ledger_verify_dir(dir, market_setup, &ms, threads, rep);

@@ -915,10 +915,16 @@ START_TEST(other_layout_refused)
 	struct ledger_type tt = {"test.unlayout", tamper_fields, 1,
 				 unlayout_apply, NULL};
 	struct tokens *t = NULL;
+	struct tokens_setup s;
+	struct mm_diag d = {0};
 
 	ready();
 	tamper_send(&tt, "tokens.meta", &meta_db, "x", 1);
 	fx_stop(&F);
+	/* Offline (verify's setup): refused with a reason, not taken for a
+	 * ledger without tokens. */
+	ck_assert_int_eq(tokens_setup_load(F.dir, &s, &d), MM_ERR_CORRUPT);
+	ck_assert_msg(strstr(d.msg, "another layout"), "%s", d.msg);
 	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
 	ck_assert_int_eq(tokens_open(F.l, NULL, &t), MM_ERR_CORRUPT);
 	ck_assert_ptr_null(t);

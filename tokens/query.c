@@ -361,6 +361,12 @@ static int open_ro(const char *dir, struct ledger **l, struct tokens **t,
 		err = tokens_open(*l, NULL, t);
 		if (err == MM_ERR_NOTFOUND)
 			err = MM_OK; /* no tokens state: *t stays NULL */
+		else if (err == MM_ERR_CORRUPT)
+			mm_fail(diag, err, 0,
+				"tokens: the state in %s has another layout "
+				"(an older medmarket's); start a new data "
+				"directory",
+				dir);
 	}
 	return err;
 }

@@ -239,23 +239,6 @@ int tokens_refund(struct tokens *t, struct ledger_apply *a,
 /* ------------------------------------------------------------------ */
 /* Registration.                                                       */
 
-static int open_dbs(struct tokens *t)
-{
-	int err = ledger_state_open(t->l, "tokens.meta", &t->db_meta);
-
-	if (!err)
-		err = ledger_state_open(t->l, "tokens.acct", &t->db_acct);
-	if (!err)
-		err = ledger_state_open(t->l, "tokens.list", &t->db_list);
-	if (!err)
-		err = ledger_state_open(t->l, "tokens.ids", &t->db_ids);
-	if (!err)
-		err = ledger_state_open(t->l, "tokens.moves", &t->db_moves);
-	if (!err)
-		err = ledger_state_open(t->l, "tokens.hidx", &t->db_hidx);
-	return err;
-}
-
 /* A token state written under another layout (an older medmarket's) is
  * refused rather than misread: MM_ERR_CORRUPT. */
 static int layout_check(struct tokens *t)
@@ -274,6 +257,28 @@ static int layout_check(struct tokens *t)
 		err = MM_ERR_CORRUPT;
 	free(v);
 	return err == MM_ERR_NOTFOUND ? MM_ERR_CORRUPT : err;
+}
+
+/* The layout is checked before the databases of this layout are opened:
+ * a read-only open of an older state would find them missing and take
+ * the token state for absent. */
+static int open_dbs(struct tokens *t)
+{
+	int err = ledger_state_open(t->l, "tokens.meta", &t->db_meta);
+
+	if (!err)
+		err = layout_check(t);
+	if (!err)
+		err = ledger_state_open(t->l, "tokens.acct", &t->db_acct);
+	if (!err)
+		err = ledger_state_open(t->l, "tokens.list", &t->db_list);
+	if (!err)
+		err = ledger_state_open(t->l, "tokens.ids", &t->db_ids);
+	if (!err)
+		err = ledger_state_open(t->l, "tokens.moves", &t->db_moves);
+	if (!err)
+		err = ledger_state_open(t->l, "tokens.hidx", &t->db_hidx);
+	return err;
 }
 
 #ifndef NDEBUG
@@ -308,8 +313,6 @@ int tokens_open(struct ledger *l, const uint8_t node_pk[LEDGER_PK_BYTES],
 		memcpy(t->node_pk, node_pk ? node_pk : h.key, LEDGER_PK_BYTES);
 		err = open_dbs(t);
 	}
-	if (!err)
-		err = layout_check(t);
 	for (size_t i = 0; i < MM_ARRAY_LEN(types) && !err; i++) {
 		types[i].arg = t;
 		err = ledger_register_type(l, &types[i]);

@@ -264,7 +264,6 @@ int ledger_block(struct ledger *l, uint64_t height, struct ledger_head *out)
 	return err;
 }
 
-/* Binary search for the first block whose size exceeds index. */
 /*
  * The block holding index: the lowest height whose size exceeds it.
  * Receipts are asked for mostly just after their block commits, so the

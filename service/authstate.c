@@ -64,6 +64,7 @@ struct mmd_auth {
 int mmd_auth_new(unsigned ttl_s, struct mmd_auth **out)
 {
 	struct mmd_auth *a = calloc(1, sizeof(*a));
+	pthread_rwlockattr_t ra;
 
 	*out = NULL;
 	if (!a)
@@ -82,7 +83,13 @@ int mmd_auth_new(unsigned ttl_s, struct mmd_auth **out)
 	}
 	a->ttl_s = ttl_s;
 	pthread_mutex_init(&a->replay_mu, NULL);
-	pthread_rwlock_init(&a->revoke_mu, NULL);
+	/* Writers first: a revocation must not wait behind a stream of
+	 * token checks (glibc's default lets readers overtake it). */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(
+		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&a->revoke_mu, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	*out = a;
 	return MM_OK;
 }

@@ -34,7 +34,7 @@ int edge_receipt_from_json(const json_t *j, struct ledger_receipt *r,
  * time.  Returns the length; out must hold EDGE_RECEIPT_TEXT_MAX bytes.
  */
 #define EDGE_RECEIPT_TEXT_MAX                                                  \
-	(512 + 4 * 2 * LEDGER_HASH_BYTES + 2 * LEDGER_PK_BYTES +               \
+	(512 + 5 * 2 * LEDGER_HASH_BYTES + 2 * LEDGER_PK_BYTES +               \
 	 2 * LEDGER_SIG_BYTES +                                                \
 	 LEDGER_PROOF_MAX * (2 * LEDGER_HASH_BYTES + 3))
 size_t edge_receipt_text(const struct ledger_receipt *r,

@@ -62,8 +62,9 @@ static void cleanup(struct mmd *srv)
 	ledger_close(srv->ledger);
 	srv->ledger = NULL;
 	mmd_workers_free(srv);
-	for (unsigned i = 0; i < srv->nlisten; i++)
-		close(srv->listen_fds[i]);
+	for (unsigned i = 0; i < srv->nlisten; i++) /* not handed over */
+		if (srv->listen_fds[i] >= 0)
+			close(srv->listen_fds[i]);
 	srv->nlisten = 0;
 	ledger_key_free(srv->node);
 	srv->node = NULL;

@@ -8,8 +8,9 @@
  * (docs/PROTOCOL.md "Contributions and releases over HTTP"): every column
  * the profile lists in quasi_identifiers, and every catalogue quasi
  * column, is a quasi-identifier; its hierarchy is built over the batch's
- * values from the profile's steps (numeric columns: band widths in years,
- * others: characters kept, 0 = "*"), "*" last; a quasi column the profile
+ * values from the profile's steps (date, age and integer columns and the
+ * labs: bands of that many units of the integer part, 1 = whole units;
+ * others: characters kept; 0 = "*"), "*" last; a quasi column the profile
  * does not list is only kept or suppressed.  k and suppression_max are the
  * profile's; l >= 2 asks distinct l-diversity of the sensitive column.
  */
@@ -210,25 +211,44 @@ static bool decimal(const char *v, size_t n, uint64_t *whole, bool *frac)
 	return true;
 }
 
-/* A column is generalized as numbers when its type says so or when every
- * value is a decimal number (the labs: weight, height, BMI...). */
+/* A column is generalized as numbers when its type says so or when it
+ * is a lab (from the catalogue, not from the batch's values: one odd
+ * value must not turn a column into text). */
 static bool numeric_column(const struct batch *b, size_t col)
 {
-	uint64_t whole;
-	bool frac, any = false;
+	return numeric(b->cols[col].type) || recinput_is_lab(b->cols[col].name);
+}
 
-	if (numeric(b->cols[col].type))
-		return true;
-	for (size_t id = 0; id < anon_table_distinct(b->table, col); id++) {
-		const char *v = anon_table_value(b->table, col, (uint32_t)id);
+/*
+ * Whether steps nest, so that every level maps onto the next: numbers in
+ * bands each a multiple of the one before, text keeping no more leading
+ * characters than the level before; 0 ("*") only at the end.  A
+ * profile's steps for a column are refused (MM_ERR_SCHEMA, naming the
+ * column) before any value is generalized.
+ */
+static int steps_check(const char *column, bool num,
+		       const struct policy_value *steps, struct mm_diag *d)
+{
+	size_t n = steps ? policy_value_size(steps) : 0;
+	int64_t prev = 0;
 
-		if (*v == '\0')
-			continue; /* absent */
-		if (!decimal(v, strlen(v), &whole, &frac))
-			return false;
-		any = true;
+	for (size_t i = 0; i < n; i++) {
+		int64_t s = policy_value_int(policy_value_at(steps, i));
+
+		if (s < 0 || (prev == 0 && i > 0) ||
+		    (s > 0 && prev > 0 && (num ? s % prev != 0 : s > prev)))
+			return mm_fail(d, MM_ERR_SCHEMA, 0,
+				       "column %s: step %zu (%lld) does not "
+				       "nest in the one before: %s",
+				       column, i, (long long)s,
+				       num ? "each band must be a multiple of "
+					     "the one before, 0 last"
+					   : "each step must keep no more "
+					     "characters than the one before, "
+					     "0 last");
+		prev = s;
 	}
-	return any;
+	return MM_OK;
 }
 
 /*
@@ -266,7 +286,12 @@ static int hierarchy(const struct batch *b, size_t col,
 	size_t nsteps = steps ? policy_value_size(steps) : 0;
 	bool num = numeric_column(b, col);
 	char g[LEVEL_BYTES_MAX];
-	int err = nsteps <= STEPS_MAX ? MM_OK : MM_ERR_LIMIT;
+	int err = nsteps <= STEPS_MAX
+			  ? steps_check(b->cols[col].name, num, steps, d)
+			  : MM_ERR_LIMIT;
+
+	if (err == MM_ERR_SCHEMA)
+		return err;
 
 	for (size_t id = 0; !err && id < anon_table_distinct(b->table, col);
 	     id++) {
@@ -288,14 +313,22 @@ static int hierarchy(const struct batch *b, size_t col,
 		if (!err)
 			err = anon_buf_write(&text, "|*\n", 3);
 	}
-	if (!err)
+	if (!err) {
 		err = anon_hierarchy_parse_csv(out, text.data, text.len, '|',
 					       d);
-	else
+		if (err) { /* name the column, which the parser cannot */
+			char why[MM_DIAG_MSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", d->msg);
+			mm_fail(d, err, 0, "column %s: %s", b->cols[col].name,
+				why);
+		}
+	} else {
 		mm_fail(d, err, 0,
 			"column %s: cannot build its hierarchy from the "
 			"profile's steps",
 			b->cols[col].name);
+	}
 	anon_buf_release(&text);
 	return err;
 }

@@ -164,7 +164,7 @@ struct mmd {
 	const struct ledger_type *types;
 	size_t ntypes;
 	/* One listening socket per worker, all on one port (setup.c);
-	 * each worker accepts on its own dup.  -1 when not open. */
+	 * -1 once handed to its worker's evhttp (which closes it). */
 	int listen_fds[MMD_THREADS_MAX];
 	unsigned nlisten;
 	char listen_addr[MMD_ADDR_MAX]; /* what the sockets are bound to */

@@ -169,6 +169,13 @@ int recinput_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
 	return err;
 }
 
+bool recinput_is_lab(const char *column)
+{
+	int s = slot_find(column, strlen(column));
+
+	return s >= S_HBA1C && s <= S_CHOLESTEROL;
+}
+
 void recinput_record_free(struct recinput_record *r)
 {
 	if (!r)

@@ -85,6 +85,10 @@ int recinput_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
 		     struct anon_column cols[RECINPUT_COLS_MAX], size_t *ncols,
 		     struct mm_diag *diag);
 
+/* Whether column is one of the catalogue's labs (numbers, generalized
+ * as such when a profile lists them as quasi-identifiers). */
+bool recinput_is_lab(const char *column);
+
 /* One patient's record, read for one request (raw values: wiped on free). */
 struct recinput_record;
 

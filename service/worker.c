@@ -1,15 +1,14 @@
 /*
  * worker.c - HTTP worker threads: one event_base and evhttp each, each
- * accepting on its own listening socket of the shared port (setup.c;
- * through a dup of the fd, since evhttp closes what it accepts on), plus
- * the connection count behind --connections-max.
+ * accepting on its own listening socket of the shared port (setup.c),
+ * which its evhttp owns and closes, plus the connection count behind
+ * --connections-max.
  *
  * A connection is counted at its first request (evhttp 2.1 has no hook
  * at accept); one that never sends a request is closed by --timeout-s.
  */
 #include "mmd.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,19 +120,18 @@ static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, &flush);
 }
 
+/* The worker's own listening socket goes to its evhttp, which closes
+ * it when it stops accepting (no other fd may keep it open: the epoll
+ * changelist removes a closed fd from the set only when the file itself
+ * closes). */
 static int worker_http(struct mmd_worker *w)
 {
 	const struct mmd_opts *o = &w->srv->opts;
-	int fd = fcntl(w->srv->listen_fds[w - w->srv->workers], F_DUPFD_CLOEXEC,
-		       0);
+	int *slot = &w->srv->listen_fds[w - w->srv->workers];
 
-	if (fd < 0)
-		return MM_ERR_IO;
 	w->http = evhttp_new(w->base);
-	if (!w->http) {
-		close(fd);
+	if (!w->http)
 		return MM_ERR_NOMEM;
-	}
 	evhttp_set_max_body_size(w->http, o->body_bytes_max);
 	evhttp_set_max_headers_size(w->http, o->headers_bytes_max);
 	evhttp_set_timeout(w->http, (int)o->timeout_s);
@@ -146,11 +144,10 @@ static int worker_http(struct mmd_worker *w)
 	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(w->http, mmd_route, w);
 	mmd_tls_attach(w);
-	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
-	if (!w->bound) {
-		close(fd);
-		return MM_ERR_IO;
-	}
+	w->bound = evhttp_accept_socket_with_handle(w->http, *slot);
+	if (!w->bound)
+		return MM_ERR_IO; /* the socket stays the server's to close */
+	*slot = -1;
 	return MM_OK;
 }
 
@@ -158,9 +155,10 @@ static int worker_http(struct mmd_worker *w)
  * The epoll changelist folds the interest changes one loop iteration
  * makes on a socket into one epoll_ctl: evhttp turns reading off and
  * writing on for each answer, then the reverse once it is sent, four
- * calls a request without it.  (Its caveat, one file description open
- * under two fds in the same base, does not arise: each worker has its
- * own base and its own dup of the listening socket.)
+ * calls a request without it.  Its caveat: a removal is applied after
+ * the fd is closed, so it only works when closing the fd closes the file
+ * (epoll then drops it by itself).  Hence no fd here is ever dup'd: each
+ * worker's listening socket is its own (worker_http).
  */
 static struct event_base *worker_base(void)
 {

@@ -24,12 +24,12 @@
 
 #include "market/market.h"
 #include "service/blobs.h"
+#include "service/gensteps.h"
 #include "service/httpsig.h"
 #include "service/mkt.h"
 #include "service/recinput.h"
 
 #define HIER_BYTES_MAX	  (4u << 20) /* one generated hierarchy text */
-#define LEVEL_BYTES_MAX	  ANON_VALUE_BYTES_MAX
 #define DATASET_BYTES_MAX (64u << 20)
 #define REPORT_BYTES_MAX  (1u << 20)
 #define STEPS_MAX	  (ANON_HIER_LEVELS_MAX - 2)
@@ -190,91 +190,12 @@ static bool numeric(enum anon_type t)
 	return t == ANON_T_DATE || t == ANON_T_AGE || t == ANON_T_INTEGER;
 }
 
-/* Whether v[0..n) is a decimal number of at most 9 integer digits
- * ("72", "72.5"); *whole gets the integer part, *frac whether there is
- * a fraction. */
-static bool decimal(const char *v, size_t n, uint64_t *whole, bool *frac)
-{
-	size_t i = 0;
-
-	*whole = 0;
-	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
-		*whole = *whole * 10 + (uint64_t)(v[i] - '0');
-	if (i == 0 || i > 9)
-		return false;
-	*frac = i < n;
-	if (i < n && (v[i] != '.' || i + 1 == n))
-		return false;
-	for (i++; i < n; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-	return true;
-}
-
 /* A column is generalized as numbers when its type says so or when it
  * is a lab (from the catalogue, not from the batch's values: one odd
  * value must not turn a column into text). */
 static bool numeric_column(const struct batch *b, size_t col)
 {
 	return numeric(b->cols[col].type) || recinput_is_lab(b->cols[col].name);
-}
-
-/*
- * Whether steps nest, so that every level maps onto the next: numbers in
- * bands each a multiple of the one before, text keeping no more leading
- * characters than the level before; 0 ("*") only at the end.  A
- * profile's steps for a column are refused (MM_ERR_SCHEMA, naming the
- * column) before any value is generalized.
- */
-static int steps_check(const char *column, bool num,
-		       const struct policy_value *steps, struct mm_diag *d)
-{
-	size_t n = steps ? policy_value_size(steps) : 0;
-	int64_t prev = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int64_t s = policy_value_int(policy_value_at(steps, i));
-
-		if (s < 0 || (prev == 0 && i > 0) ||
-		    (s > 0 && prev > 0 && (num ? s % prev != 0 : s > prev)))
-			return mm_fail(d, MM_ERR_SCHEMA, 0,
-				       "column %s: step %zu (%lld) does not "
-				       "nest in the one before: %s",
-				       column, i, (long long)s,
-				       num ? "each band must be a multiple of "
-					     "the one before, 0 last"
-					   : "each step must keep no more "
-					     "characters than the one before, "
-					     "0 last");
-		prev = s;
-	}
-	return MM_OK;
-}
-
-/*
- * One generalization of v by step into out (LEVEL_BYTES_MAX).  Numbers:
- * a band of step units of the integer part ("70-74"), the integer part
- * itself at step 1 ("72" for "72.5"); other values: step leading
- * characters; step 0: "*".
- */
-static void level(const char *v, size_t n, bool num, int64_t step, char *out)
-{
-	uint64_t y = 0;
-	bool frac = false, dec = num && decimal(v, n, &y, &frac);
-
-	if (step <= 0)
-		snprintf(out, LEVEL_BYTES_MAX, "*");
-	else if (dec && step > 1)
-		snprintf(out, LEVEL_BYTES_MAX, "%llu-%llu",
-			 (unsigned long long)(y - y % (uint64_t)step),
-			 (unsigned long long)(y - y % (uint64_t)step +
-					      (uint64_t)step - 1));
-	else if (dec && frac)
-		snprintf(out, LEVEL_BYTES_MAX, "%llu", (unsigned long long)y);
-	else if (num || n <= (uint64_t)step)
-		snprintf(out, LEVEL_BYTES_MAX, "%.*s", (int)n, v);
-	else
-		snprintf(out, LEVEL_BYTES_MAX, "%.*s*", (int)step, v);
 }
 
 /* The hierarchy of column col: its values through steps, then "*". */
@@ -285,11 +206,14 @@ static int hierarchy(const struct batch *b, size_t col,
 	struct anon_buf text = {.max = HIER_BYTES_MAX};
 	size_t nsteps = steps ? policy_value_size(steps) : 0;
 	bool num = numeric_column(b, col);
-	char g[LEVEL_BYTES_MAX];
-	int err = nsteps <= STEPS_MAX
-			  ? steps_check(b->cols[col].name, num, steps, d)
-			  : MM_ERR_LIMIT;
+	char g[GENSTEPS_LEVEL_MAX];
+	int64_t step[STEPS_MAX];
+	int err = nsteps <= STEPS_MAX ? MM_OK : MM_ERR_LIMIT;
 
+	for (size_t s = 0; !err && s < nsteps; s++)
+		step[s] = policy_value_int(policy_value_at(steps, s));
+	if (!err)
+		err = gensteps_check(b->cols[col].name, num, step, nsteps, d);
 	if (err == MM_ERR_SCHEMA)
 		return err;
 
@@ -298,14 +222,13 @@ static int hierarchy(const struct batch *b, size_t col,
 		const char *v = anon_table_value(b->table, col, (uint32_t)id);
 		size_t n = strlen(v);
 
-		if (strpbrk(v, "|\r\n") || n >= LEVEL_BYTES_MAX) {
+		if (strpbrk(v, "|\r\n") || n >= GENSTEPS_LEVEL_MAX) {
 			err = MM_ERR_SCHEMA;
 			break;
 		}
 		err = anon_buf_write(&text, v, n);
 		for (size_t s = 0; !err && s < nsteps; s++) {
-			level(v, n, num,
-			      policy_value_int(policy_value_at(steps, s)), g);
+			gensteps_level(v, n, num, step[s], g);
 			err = anon_buf_write(&text, "|", 1);
 			if (!err)
 				err = anon_buf_write(&text, g, strlen(g));

@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include <openssl/rand.h>
+
 /* Whether v[0..n) is a decimal number of at most 9 integer digits
  * ("72", "72.5"); *whole gets the integer part, *frac whether there is
  * a fraction. */
@@ -68,4 +70,24 @@ void gensteps_level(const char *v, size_t n, bool num, int64_t step,
 		snprintf(out, GENSTEPS_LEVEL_MAX, "%.*s", (int)n, v);
 	else
 		snprintf(out, GENSTEPS_LEVEL_MAX, "%.*s*", (int)step, v);
+}
+
+int gensteps_shuffle(size_t *perm, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		uint64_t r, lim = UINT64_MAX - UINT64_MAX % i; /* no bias */
+		size_t j, t;
+
+		do {
+			if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+				return MM_ERR_CRYPTO;
+		} while (r >= lim);
+		j = (size_t)(r % i);
+		t = perm[i - 1];
+		perm[i - 1] = perm[j];
+		perm[j] = t;
+	}
+	return MM_OK;
 }

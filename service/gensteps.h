@@ -35,4 +35,13 @@ int gensteps_check(const char *column, bool num, const int64_t *steps, size_t n,
 void gensteps_level(const char *v, size_t n, bool num, int64_t step,
 		    char out[GENSTEPS_LEVEL_MAX]);
 
+/*
+ * perm[0..n) becomes a uniformly random permutation of 0..n-1
+ * (Fisher-Yates over the OpenSSL RNG).  A release's rows are added in
+ * this order: the ledger shows release.propose's contributions to anyone,
+ * in order, so rows in that order would tie row i to contribution i (its
+ * payee key and its payout).  MM_ERR_CRYPTO when the RNG fails.
+ */
+int gensteps_shuffle(size_t *perm, size_t n);
+
 #endif

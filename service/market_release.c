@@ -168,11 +168,13 @@ static int add_row(struct mmd *srv, struct batch *b, size_t i,
 	return err;
 }
 
-/* The batch's table: the request's columns, roles from the profile. */
+/* The batch's table: the request's columns, roles from the profile;
+ * rows in a random order (gensteps_shuffle says why). */
 static int build_table(struct mmd *srv, struct batch *b, struct mm_diag *d)
 {
 	int err = recinput_columns(RECINPUT_FIELDS(b->req.fields),
 				   b->req.nfields, b->cols, &b->ncols, d);
+	size_t *order = NULL;
 
 	for (size_t c = 0; !err && c < b->ncols; c++)
 		if (b->cols[c].role != ANON_IDENTIFIER &&
@@ -180,8 +182,13 @@ static int build_table(struct mmd *srv, struct batch *b, struct mm_diag *d)
 			b->cols[c].role = ANON_QUASI;
 	if (!err)
 		err = anon_table_new(&b->table, b->cols, b->ncols, d);
+	if (!err) {
+		order = calloc(b->ntx, sizeof(*order));
+		err = order ? gensteps_shuffle(order, b->ntx) : MM_ERR_NOMEM;
+	}
 	for (size_t i = 0; !err && i < b->ntx; i++)
-		err = add_row(srv, b, i, d);
+		err = add_row(srv, b, order[i], d);
+	free(order);
 	return err;
 }
 

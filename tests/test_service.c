@@ -1692,6 +1692,37 @@ START_TEST(gensteps_nest_and_generalize)
 }
 END_TEST
 
+/* The release row order: every value reaches every position about as
+ * often (2000 shuffles of 5: 400 expected per cell, sd ~18; the bounds
+ * are over 5 sd away), and every permutation of 3 occurs. */
+START_TEST(gensteps_shuffle_uniform)
+{
+	enum { N = 5, TRIALS = 2000 };
+	unsigned count[N][N] = {{0}}, seen[6] = {0};
+	size_t p[N];
+
+	for (int t = 0; t < TRIALS; t++) {
+		ck_assert_int_eq(gensteps_shuffle(p, N), MM_OK);
+		for (size_t i = 0; i < N; i++)
+			count[i][p[i]]++;
+	}
+	for (size_t i = 0; i < N; i++)
+		for (size_t v = 0; v < N; v++)
+			ck_assert_msg(count[i][v] > 300 && count[i][v] < 500,
+				      "value %zu at %zu: %u of %d", v, i,
+				      count[i][v], TRIALS);
+	for (int t = 0; t < 600; t++) {
+		ck_assert_int_eq(gensteps_shuffle(p, 3), MM_OK);
+		seen[p[0] * 2 + (p[1] > p[2])]++;
+	}
+	for (int k = 0; k < 6; k++)
+		ck_assert_uint_gt(seen[k], 0);
+	ck_assert_int_eq(gensteps_shuffle(p, 0), MM_OK);
+	ck_assert_int_eq(gensteps_shuffle(p, 1), MM_OK);
+	ck_assert_uint_eq(p[0], 0);
+}
+END_TEST
+
 START_TEST(edge_problem_documents)
 {
 	struct mm_diag diag = {0};
@@ -1754,6 +1785,7 @@ static Suite *service_suite(void)
 	tcase_add_test(edge, edge_problem_documents);
 	tcase_add_test(edge, edge_receipt_text_equals_json);
 	tcase_add_test(edge, gensteps_nest_and_generalize);
+	tcase_add_test(edge, gensteps_shuffle_uniform);
 	suite_add_tcase(s, edge);
 	return s;
 }

@@ -240,6 +240,14 @@ static int init_stewards(struct ledger_apply *a, const struct ledger_tx *tx,
 				return ledger_apply_fail(
 					a, MM_ERR_INVALID,
 					"duplicate_steward: stewards[%u]", i);
+		/* One participant, one role: the registrar could never
+		 * review, and the threshold might never be reached. */
+		if (memcmp(c->registrar, x->v.bytes, LEDGER_HASH_BYTES) == 0)
+			return ledger_apply_fail(a, MM_ERR_INVALID,
+						 "registrar_steward: "
+						 "stewards[%u] is the "
+						 "registrar, who cannot review",
+						 i);
 		memcpy(c->stewards[i], x->v.bytes, LEDGER_HASH_BYTES);
 	}
 	c->nstewards = s->n;

@@ -77,6 +77,10 @@ int val_cstr(const struct ledger_val *v, char *out, size_t cap)
 		return MM_ERR_INVALID;
 	if ((size_t)v->n >= cap)
 		return MM_ERR_LIMIT;
+	/* A str with a NUL would be cut here and stored shorter than it was
+	 * signed (two rule names "a" and "a\0" would collide). */
+	if (v->kind == LEDGER_V_STR && memchr(v->v.bytes, 0, v->n))
+		return MM_ERR_INVALID;
 	memcpy(out, v->v.bytes, v->n);
 	out[v->n] = 0;
 	return MM_OK;

@@ -242,6 +242,12 @@ static void world(void)
 	ck_assert_int_eq(tokens_body_init(b, &tc), MM_OK);
 	ok(F.node, TOKENS_TYPE_INIT, b);
 	id_of(F.registrar, reg);
+	/* The registrar named a steward: a slot that could never review. */
+	memcpy(st[0], reg, 32);
+	id_of(F.steward[1], st[1]);
+	ck_assert_int_eq(market_body_init(b = nb(), reg, st[0], 2, 2), MM_OK);
+	refuse(F.node, MARKET_TYPE_INIT, b, MM_ERR_INVALID,
+	       "registrar_steward");
 	for (int i = 0; i < NSTEW; i++)
 		id_of(F.steward[i], st[i]);
 	ck_assert_int_eq(market_body_init(b = nb(), reg, st[0], NSTEW, 2),
@@ -701,6 +707,17 @@ START_TEST(test_refusals)
 	market_body_open(b = nb(), &s);
 	refuse(F.researcher, MARKET_TYPE_OPEN, b, MM_ERR_REJECTED,
 	       "deadline_past");
+	/* A NUL inside a str (valid UTF-8) would be stored cut short. */
+	open_spec(&s, F.req, 3);
+	s.purpose = "xNULy";
+	market_body_open(b = nb(), &s);
+	{
+		uint8_t *at = memmem(b->p, b->len, "xNULy", 5);
+
+		ck_assert_ptr_nonnull(at);
+		memcpy(at, "x\0\0\0y", 5);
+	}
+	refuse(F.researcher, MARKET_TYPE_OPEN, b, MM_ERR_INVALID, "purpose");
 	open_spec(&s, F.req, 3);
 	market_body_open(b = nb(), &s);
 	ok(F.researcher, MARKET_TYPE_OPEN, b);

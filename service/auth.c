@@ -245,7 +245,7 @@ bool mmd_authenticate(struct mmd_req *rq, unsigned allow,
 			return false;
 		}
 		if (field(rq->req, "authorization", &v) != HTTPSIG_FIELD_OK ||
-		    strncmp(authz, "Bearer ", 7) != 0 || !authz[7]) {
+		    strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7]) {
 			refuse(rq, "unauthenticated",
 			       "Authorization: expected one 'Bearer TOKEN'");
 			return false;
@@ -320,6 +320,7 @@ static void session_post(struct mmd_req *rq)
 static void session_delete(struct mmd_req *rq)
 {
 	struct mmd_caller who;
+	bool rotated = false;
 	int err;
 
 	if (!mmd_authenticate(rq, MMD_AUTH_ALLOW_TOKEN, &who))
@@ -330,15 +331,16 @@ static void session_delete(struct mmd_req *rq)
 		       "carries");
 		return;
 	}
-	err = mmd_token_revoke(rq->srv->auth, &who, wall_s());
+	err = mmd_token_revoke(rq->srv->auth, &who, wall_s(), &rotated);
 	if (err) {
-		mmd_reply_header(rq, "Retry-After", "1");
-		mmd_reply_problemf(rq, 503, err,
-				   "the revocation list is full (%d live "
-				   "entries)",
-				   MMD_REVOKED_MAX);
+		mmd_reply_problemf(rq, 500, err, "cannot revoke the session");
 		return;
 	}
+	if (rotated)
+		mmd_log("warn", NULL,
+			"%u live revocations: the session key was renewed, "
+			"every session token has ended",
+			rq->srv->opts.revoked_max);
 	mmd_reply_json(rq, 200,
 		       json_pack("{s:b,s:I}", "revoked", 1, "expires",
 				 (json_int_t)who.expires_s));

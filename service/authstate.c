@@ -57,11 +57,11 @@ struct mmd_auth {
 	size_t head, count;
 	uint32_t *slots; /* REPLAY_SLOTS; ring index + 1, 0 = empty */
 	pthread_rwlock_t revoke_mu; /* read by every token check */
-	struct revoked revoked[MMD_REVOKED_MAX];
-	size_t nrevoked;
+	struct revoked *revoked;    /* revoked_max */
+	size_t nrevoked, revoked_max;
 };
 
-int mmd_auth_new(unsigned ttl_s, struct mmd_auth **out)
+int mmd_auth_new(unsigned ttl_s, unsigned revoked_max, struct mmd_auth **out)
 {
 	struct mmd_auth *a = calloc(1, sizeof(*a));
 	pthread_rwlockattr_t ra;
@@ -71,9 +71,12 @@ int mmd_auth_new(unsigned ttl_s, struct mmd_auth **out)
 		return MM_ERR_NOMEM;
 	a->ring = calloc(MMD_REPLAY_MAX, sizeof(*a->ring));
 	a->slots = calloc(REPLAY_SLOTS, sizeof(*a->slots));
-	if (!a->ring || !a->slots) {
+	a->revoked = calloc(revoked_max ? revoked_max : 1, sizeof(*a->revoked));
+	a->revoked_max = revoked_max ? revoked_max : 1;
+	if (!a->ring || !a->slots || !a->revoked) {
 		free(a->ring);
 		free(a->slots);
+		free(a->revoked);
 		free(a);
 		return MM_ERR_NOMEM;
 	}
@@ -103,6 +106,7 @@ void mmd_auth_free(struct mmd_auth *a)
 	pthread_rwlock_destroy(&a->revoke_mu);
 	free(a->ring);
 	free(a->slots);
+	free(a->revoked);
 	free(a);
 }
 
@@ -232,8 +236,10 @@ int mmd_token_mint(struct mmd_auth *a, const uint8_t id[LEDGER_HASH_BYTES],
 	put_be64(raw + 1 + LEDGER_HASH_BYTES, *expires_s);
 	if (RAND_bytes(raw + 1 + LEDGER_HASH_BYTES + 8, MMD_SID_BYTES) != 1)
 		return MM_ERR_CRYPTO;
+	pthread_rwlock_rdlock(&a->revoke_mu); /* the key may be rotated */
 	err = ledger_hmac_sha256(a->session_key, sizeof(a->session_key), raw,
 				 TOKEN_MAC_OFFSET, raw + TOKEN_MAC_OFFSET);
+	pthread_rwlock_unlock(&a->revoke_mu);
 	if (!err)
 		MM_ASSERT(httpsig_b64_encode(raw, sizeof(raw), true, out,
 					     MMD_TOKEN_MAX) > 0);
@@ -264,8 +270,10 @@ int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 	    n != sizeof(raw) || raw[0] != TOKEN_VERSION)
 		return mm_fail(diag, MM_ERR_DECODE, 0,
 			       "not a session token of this node");
+	pthread_rwlock_rdlock(&a->revoke_mu);
 	err = ledger_hmac_sha256(a->session_key, sizeof(a->session_key), raw,
 				 TOKEN_MAC_OFFSET, mac);
+	pthread_rwlock_unlock(&a->revoke_mu);
 	if (!err && !ledger_ct_equal(mac, raw + TOKEN_MAC_OFFSET, sizeof(mac)))
 		err = mm_fail(diag, MM_ERR_SIGNATURE, 0,
 			      "the token's MAC does not verify (forged, or "
@@ -286,18 +294,29 @@ int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 }
 
 int mmd_token_revoke(struct mmd_auth *a, const struct mmd_caller *who,
-		     uint64_t now_s)
+		     uint64_t now_s, bool *rotated)
 {
 	int err = MM_OK;
 	size_t k = 0;
+
+	*rotated = false;
 
 	pthread_rwlock_wrlock(&a->revoke_mu);
 	for (size_t i = 0; i < a->nrevoked; i++)
 		if (a->revoked[i].expires_s > now_s)
 			a->revoked[k++] = a->revoked[i];
 	a->nrevoked = k;
-	if (a->nrevoked == MMD_REVOKED_MAX) {
-		err = MM_ERR_BUSY;
+	if (a->nrevoked == a->revoked_max) {
+		/* Full of live revocations: fail closed.  A new session key
+		 * ends every token at once, this one included, so a logout
+		 * is never refused (a flood of logins and logouts can only
+		 * make everyone log in again). */
+		if (RAND_bytes(a->session_key, sizeof(a->session_key)) == 1)
+			a->nrevoked = 0;
+		else
+			err = MM_ERR_CRYPTO;
+		if (!err)
+			*rotated = true;
 	} else {
 		memcpy(a->revoked[k].sid, who->sid, MMD_SID_BYTES);
 		a->revoked[k].expires_s = who->expires_s;

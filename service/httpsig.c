@@ -286,11 +286,16 @@ static int ser_string(struct httpsig_params *p, struct mm_diag *diag,
 	size_t o = 0;
 
 	q[o++] = '"';
-	for (; *s && o + 4 < sizeof(q); s++) {
+	for (; *s && o + 4 <= sizeof(q); s++) { /* "\x", '"' and NUL fit */
 		if (*s == '"' || *s == '\\')
 			q[o++] = '\\';
 		q[o++] = *s;
 	}
+	if (*s) /* never cut: the base must be what was signed */
+		return mm_fail(diag, MM_ERR_LIMIT, 0,
+			       "a signature parameter string is longer than "
+			       "%d bytes",
+			       HTTPSIG_PARAM_MAX);
 	q[o++] = '"';
 	q[o] = '\0';
 	return ser_add(p, diag, q);

@@ -91,7 +91,8 @@ static int start(struct mmd *srv)
 	}
 	err = mmd_tls_setup(srv);
 	if (!err) {
-		err = mmd_auth_new(srv->opts.session_ttl_s, &srv->auth);
+		err = mmd_auth_new(srv->opts.session_ttl_s,
+				   srv->opts.revoked_max, &srv->auth);
 		if (err)
 			mmd_log("error", NULL, "cannot set up sessions: %s",
 				mm_strerror(err));

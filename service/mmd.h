@@ -66,7 +66,8 @@ struct mmd_opts {
 	const char *tls_cert; /* PEM chain; NULL: plain HTTP */
 	const char *tls_key;  /* PEM private key (with tls_cert) */
 	unsigned session_ttl_s;
-	bool routes; /* --routes: print the route table and exit */
+	unsigned revoked_max; /* --revocations-max */
+	bool routes;	      /* --routes: print the route table and exit */
 	/* --init --registrar --steward... --threshold: tokens.init and
 	 * market.init after genesis (docs/OPERATIONS.md). */
 	bool market_init; /* --registrar given */
@@ -271,7 +272,8 @@ void mmd_tls_attach(struct mmd_worker *w);
 
 #define MMD_SIG_WINDOW_S	  60	/* created within now +- this */
 #define MMD_REPLAY_MAX		  65536 /* signatures remembered (2 windows) */
-#define MMD_REVOKED_MAX		  4096	/* live revoked session tokens */
+#define MMD_REVOKED_MAX		  4096	/* --revocations-max default */
+#define MMD_REVOKED_MAX_MAX	  1000000 /* and its ceiling */
 #define MMD_SESSION_TTL_S_DEFAULT 900
 #define MMD_SESSION_TTL_S_MAX	  86400
 #define MMD_SID_BYTES		  16
@@ -305,7 +307,7 @@ void mmd_get_whoami(struct mmd_req *rq, const char *arg);
 void mmd_session(struct mmd_req *rq, const char *arg);
 
 /* A fresh session key; MM_ERR_NOMEM, MM_ERR_CRYPTO. */
-int mmd_auth_new(unsigned ttl_s, struct mmd_auth **out);
+int mmd_auth_new(unsigned ttl_s, unsigned revoked_max, struct mmd_auth **out);
 void mmd_auth_free(struct mmd_auth *a);
 /* Records an accepted signature: MM_OK the first time, MM_ERR_EXISTS
  * after, MM_ERR_BUSY when MMD_REPLAY_MAX live entries fill the cache. */
@@ -320,9 +322,11 @@ int mmd_token_mint(struct mmd_auth *a, const uint8_t id[LEDGER_HASH_BYTES],
  * (revoked). */
 int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 		    struct mmd_caller *who, struct mm_diag *diag);
-/* Revokes who's session until it expires.  MM_ERR_BUSY when full. */
+/* Revokes who's session until it expires.  When --revocations-max live
+ * revocations fill the list, the session key is renewed instead, which
+ * ends every token (*rotated true).  MM_ERR_CRYPTO. */
 int mmd_token_revoke(struct mmd_auth *a, const struct mmd_caller *who,
-		     uint64_t now_s);
+		     uint64_t now_s, bool *rotated);
 
 /* routes.c and submit.c: handlers; arg is the {param} of the path. */
 void mmd_get_healthz(struct mmd_req *rq, const char *arg);

@@ -32,6 +32,7 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_SESSION_TTL,
+	OPT_REVOKED_MAX,
 	OPT_ROUTES,
 	OPT_REGISTRAR,
 	OPT_STEWARD,
@@ -60,6 +61,7 @@ static const struct option longopts[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
+	{"revocations-max", required_argument, NULL, OPT_REVOKED_MAX},
 	{"routes", no_argument, NULL, OPT_ROUTES},
 	{"registrar", required_argument, NULL, OPT_REGISTRAR},
 	{"steward", required_argument, NULL, OPT_STEWARD},
@@ -101,6 +103,8 @@ static void usage(FILE *f)
 	      "neither)\n"
 	      "  --session-ttl-s N       session token lifetime, 1-86400 "
 	      "(default 900)\n"
+	      "  --revocations-max N     live revoked tokens before every "
+	      "token ends (default 4096)\n"
 	      "  --routes                print the routes served and exit\n"
 	      "With --init, a marketplace (tokens.init and market.init "
 	      "signed by the node key):\n"
@@ -187,6 +191,7 @@ static void defaults(struct mmd_opts *o)
 	o->timeout_s = DEFAULT_TIMEOUT_S;
 	o->connections_max = DEFAULT_CONNECTIONS;
 	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
+	o->revoked_max = MMD_REVOKED_MAX;
 	o->precision = 6;
 }
 
@@ -253,6 +258,11 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 		ok = opt_num("session-ttl-s", arg, 1, MMD_SESSION_TTL_S_MAX,
 			     &v);
 		o->session_ttl_s = (unsigned)v;
+		break;
+	case OPT_REVOKED_MAX:
+		ok = opt_num("revocations-max", arg, 1, MMD_REVOKED_MAX_MAX,
+			     &v);
+		o->revoked_max = (unsigned)v;
 		break;
 	default:
 		return opt_numeric(c, arg, o);

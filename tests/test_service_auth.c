@@ -173,6 +173,41 @@ START_TEST(parser_refusals)
 }
 END_TEST
 
+/* A string parameter at its longest, every character escaped, comes
+ * back whole in @signature-params (it was cut by one once); one byte
+ * longer is refused, not cut. */
+START_TEST(escaped_params_whole)
+{
+	char input[2 * HTTPSIG_PARAM_MAX + 128],
+		want[2 * HTTPSIG_PARAM_MAX + 3];
+	struct httpsig_params p;
+	struct mm_diag diag;
+	size_t o;
+
+	for (size_t len = HTTPSIG_PARAM_MAX; len <= HTTPSIG_PARAM_MAX + 1;
+	     len++) {
+		o = (size_t)snprintf(input, sizeof(input),
+				     "sig1=(\"@method\");nonce=\"");
+		for (size_t i = 0; i < len; i++) {
+			input[o++] = '\\';
+			input[o++] = i % 2 ? '\\' : '"';
+		}
+		snprintf(input + o, sizeof(input) - o, "\"");
+		if (len > HTTPSIG_PARAM_MAX) {
+			ck_assert_int_ne(httpsig_parse_input(input, &p, &diag),
+					 MM_OK);
+			continue;
+		}
+		ck_assert_int_eq(httpsig_parse_input(input, &p, &diag), MM_OK);
+		ck_assert_uint_eq(strlen(p.nonce), len);
+		memcpy(want, input + strlen("sig1=(\"@method\");nonce="),
+		       2 * len + 2);
+		want[2 * len + 2] = '\0';
+		ck_assert_ptr_nonnull(strstr(p.serialized, want));
+	}
+}
+END_TEST
+
 START_TEST(signature_and_digest)
 {
 	uint8_t sig[LEDGER_SIG_BYTES], out[8];
@@ -440,6 +475,50 @@ static void p_revoked_token(struct req *r)
 	ck_assert_int_eq(send_req(&del, NULL), 200);
 	add_header(r, "Authorization", token);
 }
+
+/* GET /v1/whoami with token: its status. */
+static int whoami(const char *token)
+{
+	struct req r = {"GET", "/v1/whoami", NULL, ""};
+
+	add_header(&r, "Authorization", token);
+	return send_req(&r, NULL);
+}
+
+static int logout(const char *token)
+{
+	struct req r = {"DELETE", "/v1/session", NULL, ""};
+
+	add_header(&r, "Authorization", token);
+	return send_req(&r, NULL);
+}
+
+/* A full revocation list never refuses a logout: the node renews its
+ * session key, which ends every token (the one revoked, those revoked
+ * before and those still live); a new login works. */
+START_TEST(revocations_full_end_every_token)
+{
+	const char *args[] = {"--revocations-max", "2", NULL};
+	char t[4][256];
+
+	tu_daemon_start(&D, args);
+	ck_assert_int_eq(ledger_key_generate(&USER), MM_OK);
+	for (int i = 0; i < 4; i++)
+		login(t[i], sizeof(t[i]));
+	ck_assert_int_eq(logout(t[0]), 200);
+	ck_assert_int_eq(logout(t[1]), 200);
+	ck_assert_int_eq(whoami(t[0]), 401);
+	ck_assert_int_eq(whoami(t[3]), 200);
+	ck_assert_int_eq(logout(t[2]), 200); /* the list is full: renewal */
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(whoami(t[i]), 401);
+	login(t[0], sizeof(t[0]));
+	ck_assert_int_eq(whoami(t[0]), 200);
+	ledger_key_free(USER);
+	USER = NULL;
+	tu_daemon_stop(&D);
+}
+END_TEST
 
 static void p_forged_token(struct req *r)
 {
@@ -1087,18 +1166,23 @@ static Suite *suite(void)
 	TCase *lib = tcase_create("httpsig");
 	TCase *table = tcase_create("auth_table");
 	TCase *tls = tcase_create("tls");
+	TCase *revoke = tcase_create("revocation");
 	TCase *api = tcase_create("openapi");
 
 	tcase_set_timeout(lib, 10);
 	tcase_add_test(lib, rfc9421_b26);
 	tcase_add_loop_test(lib, parser_refusals, 0, MM_ARRAY_LEN(bad_inputs));
 	tcase_add_test(lib, signature_and_digest);
+	tcase_add_test(lib, escaped_params_whole);
 	suite_add_tcase(s, lib);
 	tcase_set_timeout(table, 30);
 	/* One daemon for the table (rows are independent: fresh nonces). */
 	tcase_add_unchecked_fixture(table, auth_setup, auth_teardown);
 	tcase_add_loop_test(table, auth_table, 0, MM_ARRAY_LEN(rows));
 	suite_add_tcase(s, table);
+	tcase_set_timeout(revoke, 30);
+	tcase_add_test(revoke, revocations_full_end_every_token);
+	suite_add_tcase(s, revoke);
 	tcase_set_timeout(tls, 60);
 	tcase_add_test(tls, tls_serves);
 	tcase_add_test(tls, tls_cli);

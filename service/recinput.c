@@ -3,6 +3,7 @@
  * (recinput.h has the catalogue and the mapping). */
 #include "service/recinput.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,10 +190,123 @@ void recinput_record_free(struct recinput_record *r)
 	free(r);
 }
 
-static int keep(struct recinput_record *r, int s, const char *v, size_t n)
+/* One ICD-10 code: a letter, a digit, a letter or digit, then an
+ * optional part of 1 to 4 letters or digits (after a dot or not). */
+static bool icd10_ok(const char *v, size_t n)
 {
+	size_t i = 3;
+
+	if (n < 3 || !isalpha((unsigned char)v[0]) ||
+	    !isdigit((unsigned char)v[1]) || !isalnum((unsigned char)v[2]))
+		return false;
+	if (i < n && v[i] == '.')
+		i++;
+	if (i == n)
+		return v[n - 1] != '.';
+	if (n - i > 4)
+		return false;
+	for (; i < n; i++)
+		if (!isalnum((unsigned char)v[i]))
+			return false;
+	return true;
+}
+
+/* A number as a FHIR valueQuantity or a CSV cell gives it: digits, an
+ * optional fraction and exponent ("5.8", "72", "1e-05"). */
+static bool number_ok(const char *v, size_t n)
+{
+	size_t i = 0, d = 0;
+
+	for (; i < n && isdigit((unsigned char)v[i]); i++)
+		d++;
+	if (i < n && v[i] == '.')
+		for (i++; i < n && isdigit((unsigned char)v[i]); i++)
+			d++;
+	if (d == 0)
+		return false;
+	if (i < n && (v[i] == 'e' || v[i] == 'E')) {
+		size_t e = 0;
+
+		if (++i < n && (v[i] == '+' || v[i] == '-'))
+			i++;
+		for (; i < n && isdigit((unsigned char)v[i]); i++)
+			e++;
+		if (e == 0)
+			return false;
+	}
+	return i == n;
+}
+
+/* A place name: letters (any script: bytes >= 0x80), spaces and . ' -
+ * but no digit or other sign that free text or an identifier brings. */
+static bool place_ok(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (!(isalpha(c) || c >= 0x80 || c == ' ' || c == '.' ||
+		      c == '\'' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The value of slot s has its field's form, so that no free text rides
+ * into a column that Safe Harbor keeps as it is (a name typed where the
+ * sex goes, a note after a lab value).  The refusal names the field,
+ * never the value.
+ */
+static int value_check(int s, const char *v, size_t n, struct mm_diag *diag)
+{
+	static const char *const genders[] = {"male", "female", "other",
+					      "unknown"};
+	bool ok = true;
+
+	switch (s) {
+	case S_SEX:
+		ok = false;
+		for (size_t i = 0; i < MM_ARRAY_LEN(genders); i++)
+			ok = ok || (n == strlen(genders[i]) &&
+				    memcmp(v, genders[i], n) == 0);
+		break;
+	case S_DIAG:
+		for (size_t i = 0, start = 0; ok && i <= n; i++)
+			if (i == n || v[i] == ';') {
+				ok = icd10_ok(v + start, i - start);
+				start = i + 1;
+			}
+		break;
+	case S_STATE:
+	case S_COUNTRY:
+		ok = n <= RECINPUT_PLACE_BYTES_MAX && place_ok(v, n);
+		break;
+	default:
+		if (s >= S_LAB_FIRST)
+			ok = n <= RECINPUT_NUMBER_BYTES_MAX && number_ok(v, n);
+		break;
+	}
+	if (ok)
+		return MM_OK;
+	return mm_fail(
+		diag, MM_ERR_SCHEMA, 0, "record: %s: %s", catalogue[s].name,
+		s == S_SEX	   ? "not male, female, other or unknown"
+		: s == S_DIAG	   ? "not a ';'-separated list of ICD-10 codes"
+		: s >= S_LAB_FIRST ? "not a number"
+				   : "not a place name (letters, spaces, "
+				     ". ' -)");
+}
+
+static int keep(struct recinput_record *r, int s, const char *v, size_t n,
+		struct mm_diag *diag)
+{
+	int err;
+
 	if (n == 0)
 		return MM_OK;
+	err = value_check(s, v, n, diag);
+	if (err)
+		return err;
 	r->val[s] = malloc(n + 1);
 	if (!r->val[s])
 		return MM_ERR_NOMEM;
@@ -271,7 +385,7 @@ static int read_fhir(struct recinput_record *r, const char *text, size_t n,
 		size_t vn = anon_table_cell_len(t, 0, c);
 
 		if (slot_of[c] < S__COUNT)
-			err = keep(r, slot_of[c], v, vn);
+			err = keep(r, slot_of[c], v, vn, diag);
 		else
 			note_year(r, v, vn);
 	}
@@ -351,7 +465,7 @@ static int read_csv(struct recinput_record *r, const char *text, size_t n,
 		int s = slot_find(cols[c].name, strlen(cols[c].name));
 
 		if (s >= 0 && r->want[s])
-			err = keep(r, s, v, vn);
+			err = keep(r, s, v, vn, diag);
 		else if (s < 0)
 			note_year(r, v, vn);
 	}

@@ -30,7 +30,11 @@
  * earliest such year).  A CSV record is a header line and one data line;
  * its header names catalogue fields only (any order; "patient" for the
  * patient id, "updated_year" and "first_year" for the derived values),
- * diagnoses are ';'-separated ICD-10 codes.
+ * diagnoses are ';'-separated ICD-10 codes.  Values must have their
+ * field's form, so that no free text rides into a column kept as it is:
+ * sex one of male, female, other, unknown; diagnoses ICD-10 codes; labs
+ * numbers; state and country letters, spaces and . ' - (MM_ERR_SCHEMA
+ * naming the field, never the value).
  *
  * The policy input (only the request's fields are visible to a policy;
  * an empty value is absent, so has() and size() work):
@@ -62,6 +66,8 @@
 #define RECINPUT_SALT_BYTES	  16
 #define RECINPUT_RECORD_BYTES_MAX (4u << 20) /* one raw record */
 #define RECINPUT_COLS_MAX	  32 /* patient + every catalogue field */
+#define RECINPUT_PLACE_BYTES_MAX  64 /* a state or country name */
+#define RECINPUT_NUMBER_BYTES_MAX 32 /* a lab value */
 #define RECINPUT_EXPLAIN_MAX	  POLICY_EXPLAIN_BYTES_MAX
 
 enum recinput_format { RECINPUT_FHIR, RECINPUT_CSV };

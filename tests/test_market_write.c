@@ -401,6 +401,58 @@ START_TEST(test_flow)
 END_TEST
 
 /* The shared mapping on CSV, without a daemon. */
+/* Free text where a field has a form is refused, naming the field and
+ * never quoting the value (it may be a name or a phone number). */
+START_TEST(test_recinput_forms)
+{
+	static const struct {
+		const char *csv, *field;
+	} bad[] = {
+		{"sex\nJane Q. Doe\n", "sex"},
+		{"sex\nMALE\n", "sex"},
+		{"diagnoses\nE11.9;SSN 123-45-6789\n", "diagnoses"},
+		{"diagnoses\nE11.\n", "diagnoses"},
+		{"diagnoses\nE11.12345\n", "diagnoses"},
+		{"hba1c_pct\n7.1 (call 617-555-0199)\n", "hba1c_pct"},
+		{"hba1c_pct\n<7\n", "hba1c_pct"},
+		{"country\nFR 75001\n", "country"},
+	};
+	static const char *const good[] = {
+		"sex,diagnoses,hba1c_pct,country\nfemale,E11.9;I10;S52521A,"
+		"6.9,Côte d'Ivoire\n",
+		"sex,diagnoses,hba1c_pct\nunknown,C50.911,1e-05\n",
+	};
+	static const char *const fields[] = {"sex", "diagnoses", "labs",
+					     "country"};
+	char f[4][MARKET_FIELD_BYTES_MAX + 1];
+	struct recinput_record *r = NULL;
+	struct mm_diag d = {0};
+
+	for (size_t i = 0; i < 4; i++)
+		snprintf(f[i], sizeof(f[i]), "%s", fields[i]);
+	for (size_t i = 0; i < MM_ARRAY_LEN(bad); i++) {
+		ck_assert_int_eq(recinput_read(RECINPUT_CSV, bad[i].csv,
+					       strlen(bad[i].csv),
+					       RECINPUT_FIELDS(f), 4, &r, &d),
+				 MM_ERR_SCHEMA);
+		ck_assert_ptr_null(r);
+		ck_assert_msg(strstr(d.msg, bad[i].field) &&
+				      !strstr(d.msg, "Doe") &&
+				      !strstr(d.msg, "555") &&
+				      !strstr(d.msg, "123-45"),
+			      "%s: %s", bad[i].field, d.msg);
+	}
+	for (size_t i = 0; i < MM_ARRAY_LEN(good); i++) {
+		ck_assert_msg(recinput_read(RECINPUT_CSV, good[i],
+					    strlen(good[i]), RECINPUT_FIELDS(f),
+					    4, &r, &d) == MM_OK,
+			      "%s: %s", good[i], d.msg);
+		recinput_record_free(r);
+		r = NULL;
+	}
+}
+END_TEST
+
 START_TEST(test_recinput_csv)
 {
 	static const char ok[] =
@@ -496,6 +548,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tu, 30);
 	tcase_add_test(tu, test_recinput_csv);
+	tcase_add_test(tu, test_recinput_forms);
 	tcase_add_loop_test(tu, test_init_options, 0, 6);
 	suite_add_tcase(s, tu);
 	return s;

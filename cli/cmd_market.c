@@ -28,7 +28,9 @@ static const char market_usage[] =
 	"account of KEY and every per-request account derived from it\n"
 	"(one per request listed by the node), each read signed with its own\n"
 	"key, and prints the non-zero ones and their sum; --sweep then\n"
-	"transfers each per-request balance to the master account.  receipts\n"
+	"transfers each per-request balance to the master account (public\n"
+	"transfers that link your studies to each other and to you: the\n"
+	"per-request keys exist so that nothing else does).  receipts\n"
 	"lists the payouts received on the per-request accounts, each with\n"
 	"its receipt checked (inclusion proof and signed head); --out saves\n"
 	"each receipt as DIR/REQUEST-INDEX.json.\n";
@@ -239,6 +241,13 @@ static int sweep(const char *cmd, const struct market_opts *o,
 	size_t i;
 
 	ledger_key_id(master, mid);
+	if (json_array_size(rows) > 0)
+		fprintf(stderr,
+			"%s: note: each sweep is a public transfer from a "
+			"per-request key to your master account; together they "
+			"show on the ledger that one person took part in these "
+			"studies\n",
+			cmd);
 	json_array_foreach(rows, i, row)
 	{
 		int rc = sweep_one(cmd, o, seed, reqs, row, mid);

@@ -247,14 +247,13 @@ int mmd_token_mint(struct mmd_auth *a, const uint8_t id[LEDGER_HASH_BYTES],
 	return err;
 }
 
-static bool revoked_has(struct mmd_auth *a, const uint8_t *sid)
+/* Under revoke_mu (read). */
+static bool revoked_has(const struct mmd_auth *a, const uint8_t *sid)
 {
 	bool hit = false;
 
-	pthread_rwlock_rdlock(&a->revoke_mu);
 	for (size_t i = 0; i < a->nrevoked && !hit; i++)
 		hit = memcmp(a->revoked[i].sid, sid, MMD_SID_BYTES) == 0;
-	pthread_rwlock_unlock(&a->revoke_mu);
 	return hit;
 }
 
@@ -263,6 +262,7 @@ int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 {
 	uint8_t raw[MMD_TOKEN_RAW], mac[LEDGER_HASH_BYTES];
 	size_t n = 0, len = strlen(token);
+	bool forged, revoked;
 	int err = MM_OK;
 
 	if (len >= MMD_TOKEN_MAX ||
@@ -270,11 +270,17 @@ int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 	    n != sizeof(raw) || raw[0] != TOKEN_VERSION)
 		return mm_fail(diag, MM_ERR_DECODE, 0,
 			       "not a session token of this node");
+	/* One read lock for the key (which a full revocation list renews)
+	 * and the list. */
 	pthread_rwlock_rdlock(&a->revoke_mu);
 	err = ledger_hmac_sha256(a->session_key, sizeof(a->session_key), raw,
 				 TOKEN_MAC_OFFSET, mac);
+	forged = !err &&
+		 !ledger_ct_equal(mac, raw + TOKEN_MAC_OFFSET, sizeof(mac));
+	revoked = !err && !forged &&
+		  revoked_has(a, raw + 1 + LEDGER_HASH_BYTES + 8);
 	pthread_rwlock_unlock(&a->revoke_mu);
-	if (!err && !ledger_ct_equal(mac, raw + TOKEN_MAC_OFFSET, sizeof(mac)))
+	if (forged)
 		err = mm_fail(diag, MM_ERR_SIGNATURE, 0,
 			      "the token's MAC does not verify (forged, or "
 			      "from before a restart)");
@@ -287,7 +293,7 @@ int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 	who->how = MMD_AUTH_TOKEN;
 	if (who->expires_s <= now_s)
 		return mm_fail(diag, MM_ERR_STALE, 0, "the token has expired");
-	if (revoked_has(a, who->sid))
+	if (revoked)
 		return mm_fail(diag, MM_ERR_DENIED, 0,
 			       "the token has been revoked");
 	return MM_OK;

@@ -305,6 +305,35 @@ static int review_store(struct market *m, struct ledger_apply *a,
 	return put_buf(a, m->db_review, k, sizeof(k), &b);
 }
 
+/*
+ * An approval needs every included patient's consent to hold still:
+ * revoked or expired since the proposal, and the approval is refused
+ * (consent_revoked / consent_expired naming the contribution), so that
+ * revocation stops the release; the stewards then reject it, and a new
+ * proposal cannot include that contribution.
+ */
+static int consents_hold(struct market *m, struct ledger_apply *a,
+			 const struct market_release *rel,
+			 const struct market_request *r)
+{
+	struct market_contribution *c = malloc(sizeof(*c));
+	uint8_t t[LEDGER_HASH_BYTES], k[KEYN_BYTES];
+	char where[40];
+	int err = c ? MM_OK : MM_ERR_NOMEM;
+
+	for (uint64_t i = 0; !err && i < rel->ncontributions; i++) {
+		snprintf(where, sizeof(where), "contributions[%llu]",
+			 (unsigned long long)i);
+		err = release_tx(m, a, rel->id, i, t);
+		if (!err)
+			err = contrib_by_tx(m, a, t, c, k);
+		if (!err)
+			err = consent_check(m, a, r, c->payee, where);
+	}
+	free(c);
+	return err;
+}
+
 /* Counts the review and decides the release when it is decisive. */
 static int review_decide(struct market *m, struct ledger_apply *a,
 			 const struct ledger_tx *tx,
@@ -355,6 +384,8 @@ int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 		err = ledger_apply_fail(
 			a, MM_ERR_REJECTED,
 			"request_closed: the request is closed");
+	if (!err && ledger_map_get(tx->body, "approve")->v.b)
+		err = consents_hold(m, a, &rel, r);
 	if (!err)
 		err = review_store(m, a, tx, &rel);
 	if (!err)

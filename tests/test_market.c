@@ -620,6 +620,10 @@ START_TEST(test_reject_and_deadline)
 	memcpy(pick[1], tx[2], 32);
 	propose(F.rel, F.req, pick, 2, MM_OK, NULL);
 	propose(F.rel, F.req, pick, 2, MM_ERR_EXISTS, "release_exists");
+	/* A consent revoked after the proposal stops its approval. */
+	market_body_request(b = nb(), F.req);
+	ok(pk[2], MARKET_TYPE_REVOKE, b);
+	review(0, true, MM_ERR_REJECTED, "consent_revoked: contributions[1]");
 	review(0, false, MM_OK, NULL);
 	review(1, false, MM_OK, NULL);
 	ck_assert_int_eq(market_release_get(F.m, F.rel, &rel), MM_OK);

@@ -119,6 +119,11 @@ int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 /* payout.c: the payouts of an approved release, inside review's apply. */
 /* Consent of author on request valid at the block time and covering the
  * request's purpose and fields; refuses with the reason otherwise. */
+/* At request.close: every release of r still waiting for review lapses
+ * (rejected at the close; its contributions return to staged), so that
+ * none is left that can never be reviewed. */
+int lapse_proposals(struct market *m, struct ledger_apply *a,
+		    const struct market_request *r);
 int consent_check(struct market *m, struct ledger_apply *a,
 		  const struct market_request *r,
 		  const uint8_t author[LEDGER_HASH_BYTES], const char *where);

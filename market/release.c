@@ -243,6 +243,39 @@ static int unstage(struct market *m, struct ledger_apply *a,
 	return err;
 }
 
+int lapse_proposals(struct market *m, struct ledger_apply *a,
+		    const struct market_request *r)
+{
+	struct market_contribution *c = malloc(sizeof(*c));
+	struct market_release rel;
+	uint8_t k[KEYN_BYTES];
+	const void *v;
+	size_t n;
+	int err = c ? MM_OK : MM_ERR_NOMEM;
+
+	for (uint64_t i = 0; !err && i < r->contributions; i++) {
+		keyn(k, r->id, i);
+		err = ledger_state_get(a, m->db_contrib, k, KEYN_BYTES, &v, &n);
+		if (!err && rec_contrib_dec(v, n, c))
+			err = ledger_apply_fail(a, MM_ERR_CORRUPT,
+						"corrupt: a contribution");
+		if (err || c->status != MARKET_C_PROPOSED)
+			continue;
+		/* Unstaging returns all of the release's contributions, so
+		 * each release is met once. */
+		err = load_release(m, a, c->release, &rel);
+		if (!err && rel.status == MARKET_R_PROPOSED) {
+			err = unstage(m, a, &rel);
+			rel.status = MARKET_R_REJECTED;
+			rel.decided_index = ledger_apply_index(a);
+			if (!err)
+				err = store_release(m, a, &rel);
+		}
+	}
+	free(c);
+	return err;
+}
+
 /* Named in market.init and admitted as a steward; reviews once. */
 static int review_who(struct market *m, struct ledger_apply *a,
 		      const struct ledger_tx *tx, const struct market_config *c,

@@ -269,6 +269,8 @@ static int close_checked(struct market *m, struct ledger_apply *a,
 		if (!err)
 			memcpy(r->refunded, r->escrow, sizeof(r->refunded));
 	}
+	if (!err)
+		err = lapse_proposals(m, a, r);
 	r->closed = true;
 	r->closed_index = ledger_apply_index(a);
 	return err ? err : store_request(m, a, r);

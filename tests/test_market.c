@@ -633,12 +633,21 @@ START_TEST(test_reject_and_deadline)
 	market_body_disclosure(b = nb(), F.rel);
 	refuse(F.researcher, MARKET_TYPE_DISCLOSURE, b, MM_ERR_REJECTED,
 	       "not_approved");
+	/* A second proposal, never reviewed before the deadline. */
+	memset(F.rel, 0x77, sizeof(F.rel));
+	propose(F.rel, F.req, pick, 1, MM_OK, NULL);
 	g_now += 11 * HOUR; /* past the deadline */
 	F.created = g_now - HOUR;
 	ck_assert_int_eq(contribute(pk[3], F.req, 1961, 95, 12, tx[3], &d),
 			 MM_ERR_REJECTED);
 	market_body_request(b = nb(), F.req);
 	ok(F.sponsor, MARKET_TYPE_CLOSE, b); /* anyone, after the deadline */
+	/* The close let it lapse: rejected, its row staged again. */
+	ck_assert_int_eq(market_release_get(F.m, F.rel, &rel), MM_OK);
+	ck_assert_int_eq(rel.status, MARKET_R_REJECTED);
+	ck_assert_int_eq(market_contribution_get(F.m, tx[0], &c), MM_OK);
+	ck_assert_int_eq(c.status, MARKET_C_STAGED);
+	review(0, true, MM_ERR_REJECTED, "release_decided");
 	balance_is(F.sponsor, TOK("1000"));
 	audit();
 	for (int i = 0; i < NPAT; i++)

@@ -567,7 +567,6 @@ static int payrun_amount(struct ledger_apply *a, struct payrun *p,
 			 char out[TOKENS_AMOUNT_STR_MAX])
 {
 	struct mm_diag d = {0};
-	int64_t units = 0;
 	int err = payrun_bind(p, r, c);
 
 	if (!err && policy_run(p->ev, p->pol, p->in, &d))
@@ -575,15 +574,16 @@ static int payrun_amount(struct ledger_apply *a, struct payrun *p,
 					 "payout_failed: contribution %llu: "
 					 "the payout policy gave no amount",
 					 (unsigned long long)i);
-	if (!err && (policy_value_units(policy_run_payout(p->ev), p->precision,
-					&units) ||
-		     units < 0))
+	/* Base units as digits (GMP): at 18 decimals a payout of ten tokens
+	 * is already past int64. */
+	if (!err &&
+	    (policy_value_units_digits(policy_run_payout(p->ev), p->precision,
+				       out, TOKENS_DIGITS_MAX + 1) ||
+	     !tokens_units_ok(out, strlen(out))))
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
 					 "payout_range: contribution %llu: "
 					 "the payout is negative or too large",
 					 (unsigned long long)i);
-	if (!err)
-		snprintf(out, TOKENS_AMOUNT_STR_MAX, "%lld", (long long)units);
 	return err;
 }
 

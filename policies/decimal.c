@@ -175,6 +175,35 @@ int policy_value_units(const struct policy_value *v, unsigned places,
 	return rc;
 }
 
+int policy_value_units_digits(const struct policy_value *v, unsigned places,
+			      char *out, size_t cap)
+{
+	mpq_t q;
+	mpz_t f;
+	int rc = MM_OK;
+
+	if (v == NULL || places > UNITS_PLACES_MAX || cap == 0)
+		return MM_ERR_INVALID;
+	mpq_init(q);
+	mpz_init(f);
+	if (!as_rational(v, q)) {
+		rc = MM_ERR_INVALID;
+	} else {
+		mpz_ui_pow_ui(f, 10, places);
+		mpz_mul(f, f, mpq_numref(q));
+		mpz_fdiv_q(f, f, mpq_denref(q));
+		if (mpz_sgn(f) < 0)
+			rc = MM_ERR_RANGE;
+		else if (mpz_sizeinbase(f, 10) + 1 > cap)
+			rc = MM_ERR_LIMIT;
+		else
+			mpz_get_str(out, 10, f);
+	}
+	mpz_clear(f);
+	mpq_clear(q);
+	return rc;
+}
+
 /* The special operations: 0xfe decimal(x), 0xff int(d), 0xfd
  * floor_units(d, places). */
 static struct policy_value special(struct policy_eval *ev, unsigned op,

@@ -196,6 +196,11 @@ size_t policy_value_format(const struct policy_value *v, char *buf, size_t cap);
  * MM_ERR_INVALID (other kinds, places > 30), MM_ERR_RANGE (not in int64). */
 int policy_value_units(const struct policy_value *v, unsigned places,
 		       int64_t *units);
+/* The same floor as canonical decimal digits into out[0..cap) (no sign,
+ * no leading zero), for amounts past int64 (tokens of up to 18 decimals).
+ * MM_ERR_INVALID, MM_ERR_RANGE (negative), MM_ERR_LIMIT (cap). */
+int policy_value_units_digits(const struct policy_value *v, unsigned places,
+			      char *out, size_t cap);
 
 /* ---- Expressions --------------------------------------------------------- */
 

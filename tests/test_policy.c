@@ -437,7 +437,7 @@ START_TEST(example_payout)
 	struct policy *p = load_example("tiered_payout.policy");
 	struct policy_eval *ev = policy_eval_new();
 	struct policy_input *in = policy_input_new();
-	char text[POLICY_EXPLAIN_BYTES_MAX];
+	char text[POLICY_EXPLAIN_BYTES_MAX], digits[32];
 	struct mm_diag d;
 	int64_t units = 0;
 
@@ -446,6 +446,16 @@ START_TEST(example_payout)
 	ck_assert_int_eq(policy_value_units(policy_run_payout(ev), 2, &units),
 			 MM_OK);
 	ck_assert_int_eq(units, 1700); /* 10 + 5 + 2 */
+	/* At 18 decimals, past int64: only the digits form holds it. */
+	ck_assert_int_eq(policy_value_units(policy_run_payout(ev), 18, &units),
+			 MM_ERR_RANGE);
+	ck_assert_int_eq(policy_value_units_digits(policy_run_payout(ev), 18,
+						   digits, sizeof(digits)),
+			 MM_OK);
+	ck_assert_str_eq(digits, "17000000000000000000");
+	ck_assert_int_eq(policy_value_units_digits(policy_run_payout(ev), 18,
+						   digits, 20),
+			 MM_ERR_LIMIT);
 	policy_explain(ev, text, sizeof(text));
 	ck_assert_msg(strncmp(text, "payout 17\n", 10) == 0, "%s", text);
 	policy_input_free(in);

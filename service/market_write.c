@@ -146,12 +146,38 @@ static bool staged_uses(const struct mmd *srv, const uint8_t request[16],
 	return used;
 }
 
+/* Whether a staged row of any request names blob: blobs are named by
+ * their content, so two requests can share one (identical rows). */
+static bool staged_uses_any(const struct mmd *srv, const uint8_t blob[32])
+{
+	char root[MMD_PATH_MAX + 64];
+	struct dirent *de;
+	DIR *d = NULL;
+	bool used = false;
+	int n = snprintf(root, sizeof(root), "%s/" STAGED_DIR,
+			 srv->opts.data_dir);
+
+	if (n <= 0 || (size_t)n >= sizeof(root))
+		return true; /* cannot tell: keep it */
+	d = opendir(root);
+	if (!d)
+		return errno != ENOENT;
+	while (!used && (de = readdir(d)) != NULL) {
+		uint8_t req[16];
+
+		used = strlen(de->d_name) == 32 &&
+		       ledger_unhex(de->d_name, 32, req, 16) == MM_OK &&
+		       staged_uses(srv, req, blob);
+	}
+	closedir(d);
+	return used;
+}
+
 void mmd_mkt_undo(struct mmd *srv, const struct mmd_mkt_pending *t)
 {
 	static const uint8_t zero[LEDGER_HASH_BYTES];
 
-	if (t->then == MMD_THEN_CONTRIBUTION &&
-	    !staged_uses(srv, t->request, t->blob))
+	if (t->then == MMD_THEN_CONTRIBUTION && !staged_uses_any(srv, t->blob))
 		mmd_blobs_delete(srv->blobs, t->blob, NULL);
 	if (t->then != MMD_THEN_RELEASE)
 		return;

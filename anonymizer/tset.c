@@ -77,11 +77,9 @@ static void reindex(struct tset *s)
 	}
 }
 
-static int grow(struct tset *s)
+/* Arrays and index sized for cap keys (>= s->n), keys kept. */
+static int resize(struct tset *s, size_t cap)
 {
-	if (s->cap >= TSET_N_MAX)
-		return MM_ERR_LIMIT;
-	size_t cap = s->cap * 2;
 	uint32_t *keys = realloc(s->keys, cap * s->width * sizeof(*keys));
 	if (keys == NULL)
 		return MM_ERR_NOMEM;
@@ -100,6 +98,13 @@ static int grow(struct tset *s)
 	s->cap = cap;
 	reindex(s);
 	return MM_OK;
+}
+
+static int grow(struct tset *s)
+{
+	if (s->cap >= TSET_N_MAX)
+		return MM_ERR_LIMIT;
+	return resize(s, s->cap * 2);
 }
 
 int tset_add(struct tset *s, const uint32_t *key, uint32_t count, uint32_t *at)
@@ -174,22 +179,5 @@ int tset_compact(struct tset *s)
 	size_t cap = s->n > 0 ? s->n : 1;
 	if (cap * 4 >= s->cap)
 		return MM_OK;
-	uint32_t *keys = realloc(s->keys, cap * s->width * sizeof(*keys));
-	if (keys == NULL)
-		return MM_ERR_NOMEM;
-	s->keys = keys;
-	uint32_t *counts = realloc(s->counts, cap * sizeof(*counts));
-	if (counts == NULL)
-		return MM_ERR_NOMEM;
-	s->counts = counts;
-	size_t nslots = slots_for(cap);
-	uint64_t *slots = calloc(nslots, sizeof(*slots));
-	if (slots == NULL)
-		return MM_ERR_NOMEM;
-	free(s->slots);
-	s->slots = slots;
-	s->nslots = nslots;
-	s->cap = cap;
-	reindex(s);
-	return MM_OK;
+	return resize(s, cap);
 }

@@ -389,12 +389,36 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* Proofs.                                                             */
 
+/* GET path (200): its "proof" array into proof[0..*n). */
+static json_t *get_proof(const char *path,
+			 uint8_t proof[LEDGER_PROOF_MAX][LEDGER_HASH_BYTES],
+			 size_t *n)
+{
+	struct mm_diag diag = {0};
+	json_t *j = get_json(path, 200);
+
+	ck_assert_int_eq(edge_proof_from_json(json_object_get(j, "proof"),
+					      proof, LEDGER_PROOF_MAX, n,
+					      &diag),
+			 MM_OK);
+	return j;
+}
+
+/* The 64-hex-digit member name of j. */
+static void member_hash(const json_t *j, const char *name,
+			uint8_t out[LEDGER_HASH_BYTES])
+{
+	ck_assert_int_eq(
+		ledger_unhex(json_string_value(json_object_get(j, name)), 64,
+			     out, LEDGER_HASH_BYTES),
+		MM_OK);
+}
+
 static void check_inclusion(uint64_t index, uint64_t size,
 			    const uint8_t root_want[LEDGER_HASH_BYTES])
 {
 	uint8_t proof[LEDGER_PROOF_MAX][LEDGER_HASH_BYTES];
 	uint8_t leaf[LEDGER_HASH_BYTES], root[LEDGER_HASH_BYTES];
-	struct mm_diag diag = {0};
 	char path[128];
 	size_t n = 0;
 	json_t *j;
@@ -402,19 +426,9 @@ static void check_inclusion(uint64_t index, uint64_t size,
 	snprintf(path, sizeof(path),
 		 "/v1/ledger/proof/inclusion?index=%llu&size=%llu",
 		 (unsigned long long)index, (unsigned long long)size);
-	j = get_json(path, 200);
-	ck_assert_int_eq(edge_proof_from_json(json_object_get(j, "proof"),
-					      proof, LEDGER_PROOF_MAX, &n,
-					      &diag),
-			 MM_OK);
-	ck_assert_int_eq(
-		ledger_unhex(json_string_value(json_object_get(j, "leaf")), 64,
-			     leaf, sizeof(leaf)),
-		MM_OK);
-	ck_assert_int_eq(
-		ledger_unhex(json_string_value(json_object_get(j, "root")), 64,
-			     root, sizeof(root)),
-		MM_OK);
+	j = get_proof(path, proof, &n);
+	member_hash(j, "leaf", leaf);
+	member_hash(j, "root", root);
 	if (root_want)
 		ck_assert_mem_eq(root, root_want, sizeof(root));
 	ck_assert_int_eq(ledger_merkle_verify_inclusion(
@@ -436,7 +450,6 @@ static void check_consistency(uint64_t from, uint64_t to,
 {
 	uint8_t proof[LEDGER_PROOF_MAX][LEDGER_HASH_BYTES];
 	uint8_t r1[LEDGER_HASH_BYTES], r2[LEDGER_HASH_BYTES];
-	struct mm_diag diag = {0};
 	char path[128];
 	size_t n = 0;
 	json_t *j;
@@ -444,19 +457,9 @@ static void check_consistency(uint64_t from, uint64_t to,
 	snprintf(path, sizeof(path),
 		 "/v1/ledger/proof/consistency?from=%llu&to=%llu",
 		 (unsigned long long)from, (unsigned long long)to);
-	j = get_json(path, 200);
-	ck_assert_int_eq(edge_proof_from_json(json_object_get(j, "proof"),
-					      proof, LEDGER_PROOF_MAX, &n,
-					      &diag),
-			 MM_OK);
-	ck_assert_int_eq(
-		ledger_unhex(json_string_value(json_object_get(j, "root_from")),
-			     64, r1, sizeof(r1)),
-		MM_OK);
-	ck_assert_int_eq(
-		ledger_unhex(json_string_value(json_object_get(j, "root_to")),
-			     64, r2, sizeof(r2)),
-		MM_OK);
+	j = get_proof(path, proof, &n);
+	member_hash(j, "root_from", r1);
+	member_hash(j, "root_to", r2);
 	ck_assert_mem_eq(r2, root_to_want, sizeof(r2));
 	ck_assert_int_eq(ledger_merkle_verify_consistency(
 				 from, to, r1, r2,

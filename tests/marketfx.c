@@ -222,3 +222,31 @@ char *mfx_contribution(const struct market_request *req,
 	ledger_buf_release(&env);
 	return out;
 }
+
+void mfx_request_terms(struct market_request *req, uint64_t cohort)
+{
+	memset(req, 0, sizeof(*req));
+	snprintf(req->purpose, sizeof(req->purpose), "t2d-outcomes");
+	for (unsigned i = 0; i < MFX_NFIELDS; i++)
+		snprintf(req->fields[i], sizeof(req->fields[i]), "%s",
+			 MFX_FIELDS[i]);
+	req->nfields = MFX_NFIELDS;
+	req->cohort = cohort;
+}
+
+void mfx_grant(const struct tu_daemon *d, const struct ledger_key *pk,
+	       const uint8_t request[16], struct market_consent *c)
+{
+	struct ledger_buf b;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->purpose, sizeof(c->purpose), "t2d-outcomes");
+	for (unsigned i = 0; i < MFX_NFIELDS; i++)
+		snprintf(c->fields[i], sizeof(c->fields[i]), "%s",
+			 MFX_FIELDS[i]);
+	c->nfields = MFX_NFIELDS;
+	c->expires_ms = mfx_now_ms() + MFX_DAY_MS;
+	market_body_consent(mfx_nb(&b), request, MFX_FIELDS, MFX_NFIELDS,
+			    c->purpose, c->expires_ms);
+	mfx_post(d, pk, MARKET_TYPE_CONSENT, &b);
+}

@@ -47,6 +47,14 @@ void mfx_publish(const struct tu_daemon *d, const struct ledger_key *by,
 void mfx_admit(const struct tu_daemon *d, const struct ledger_key *reg,
 	       const struct ledger_key *k, enum market_role role);
 
+/* The terms a request opened with MFX_FIELDS and purpose "t2d-outcomes"
+ * has, as the contributions see them. */
+void mfx_request_terms(struct market_request *req, uint64_t cohort);
+/* consent.grant on request by pk for MFX_FIELDS and "t2d-outcomes",
+ * a day long, logged on d; c gets its terms. */
+void mfx_grant(const struct tu_daemon *d, const struct ledger_key *pk,
+	       const uint8_t request[16], struct market_consent *c);
+
 /* How mfx_contribution spoils the body it builds (to test refusals). */
 enum mfx_tamper {
 	MFX_HONEST,

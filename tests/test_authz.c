@@ -141,29 +141,6 @@ static char *bundle(unsigned i)
 	return s;
 }
 
-static void consent_terms(struct market_consent *c)
-{
-	memset(c, 0, sizeof(*c));
-	snprintf(c->purpose, sizeof(c->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
-		snprintf(c->fields[i], sizeof(c->fields[i]), "%s",
-			 MFX_FIELDS[i]);
-	c->nfields = MM_ARRAY_LEN(MFX_FIELDS);
-	c->expires_ms = mfx_now_ms() + DAY_MS;
-}
-
-/* consent.grant on REQ by pk, logged; c describes it. */
-static void grant(const struct ledger_key *pk, struct market_consent *c)
-{
-	struct ledger_buf b;
-
-	consent_terms(c);
-	market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS,
-			    MM_ARRAY_LEN(MFX_FIELDS), c->purpose,
-			    c->expires_ms);
-	post(pk, MARKET_TYPE_CONSENT, &b);
-}
-
 /* The envelope's JSON form from its canonical bytes (body: body_j). */
 static json_t *env_json(const struct ledger_buf *env, json_t *body_j)
 {
@@ -182,18 +159,6 @@ static json_t *env_json(const struct ledger_buf *env, json_t *body_j)
 	return j;
 }
 
-/* The terms of REQ as the contributions see them. */
-static void request_terms(struct market_request *req)
-{
-	memset(req, 0, sizeof(*req));
-	snprintf(req->purpose, sizeof(req->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
-		snprintf(req->fields[i], sizeof(req->fields[i]), "%s",
-			 MFX_FIELDS[i]);
-	req->nfields = MM_ARRAY_LEN(MFX_FIELDS);
-	req->cohort = 40;
-}
-
 /* The POST /v1/contributions body (malloc'd) of a fresh record signed by
  * pk, its claim evaluated with consent c (NULL: none); flip corrupts the
  * envelope's signature.  *tx_id gets the envelope's id when not NULL. */
@@ -204,7 +169,7 @@ static char *contribution(const struct ledger_key *pk,
 	struct market_request req;
 	char *record = bundle(++SEQ), *out;
 
-	request_terms(&req);
+	mfx_request_terms(&req, 40);
 	out = mfx_contribution(&req, REQ, pk, record, c,
 			       flip ? MFX_BAD_SIG : MFX_HONEST, NULL, tx_id);
 	free(record);
@@ -233,7 +198,7 @@ static void contribute_three(void)
 		uint8_t tx[32];
 		int st;
 
-		grant(pk, &c);
+		mfx_grant(&D, pk, REQ, &c);
 		body = contribution(pk, &c, false, tx);
 		st = tu_http(&D, "POST", "/v1/contributions",
 			     "application/json", body, strlen(body), NULL,
@@ -557,7 +522,7 @@ static void b_contribute(struct req *r, enum role role, enum mode m)
 	(void)m;
 	if (role == R_PAT || role == R_ANON) {
 		pk = fresh_patient();
-		grant(pk, &c);
+		mfx_grant(&D, pk, REQ, &c);
 		body = contribution(pk, &c, role == R_ANON, NULL);
 		ledger_key_free(pk);
 	} else {

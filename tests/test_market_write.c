@@ -112,34 +112,6 @@ static char *bundle(int i, const char *birth)
 	return s;
 }
 
-static void request_terms(struct market_request *req)
-{
-	memset(req, 0, sizeof(*req));
-	snprintf(req->purpose, sizeof(req->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
-		snprintf(req->fields[i], sizeof(req->fields[i]), "%s",
-			 MFX_FIELDS[i]);
-	req->nfields = MM_ARRAY_LEN(MFX_FIELDS);
-	req->cohort = 10;
-}
-
-static void consent(const struct ledger_key *pk, struct market_consent *c)
-{
-	struct ledger_buf b;
-
-	memset(c, 0, sizeof(*c));
-	snprintf(c->purpose, sizeof(c->purpose), "t2d-outcomes");
-	for (unsigned i = 0; i < MM_ARRAY_LEN(MFX_FIELDS); i++)
-		snprintf(c->fields[i], sizeof(c->fields[i]), "%s",
-			 MFX_FIELDS[i]);
-	c->nfields = MM_ARRAY_LEN(MFX_FIELDS);
-	c->expires_ms = mfx_now_ms() + MFX_DAY_MS;
-	market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS,
-			    MM_ARRAY_LEN(MFX_FIELDS), c->purpose,
-			    c->expires_ms);
-	post(pk, MARKET_TYPE_CONSENT, &b);
-}
-
 /* The POST /v1/contributions body for record, signed by pk.  tamper:
  * 1 flips the salt after hashing, 2 flips the first result. */
 static char *contribution(const struct ledger_key *pk, const char *record,
@@ -148,7 +120,7 @@ static char *contribution(const struct ledger_key *pk, const char *record,
 {
 	struct market_request req;
 
-	request_terms(&req);
+	mfx_request_terms(&req, 10);
 	return mfx_contribution(&req, REQ, pk, record, c,
 				tamper == 1   ? MFX_BAD_SALT
 				: tamper == 2 ? MFX_BAD_RESULT
@@ -249,7 +221,7 @@ static void contribute_all(void)
 		struct ledger_key *pk = patient(i);
 
 		rec = bundle(i, births[i]);
-		consent(pk, &c);
+		mfx_grant(&D, pk, REQ, &c);
 		if (i == 0) {
 			ck_assert_int_eq(contribute(pk, rec, &c, 1, &el, &resp),
 					 422);
@@ -468,7 +440,7 @@ START_TEST(test_recinput_csv)
 	struct anon_buf out = {0};
 	uint8_t key[32];
 
-	request_terms(&req);
+	mfx_request_terms(&req, 10);
 	snprintf(c.purpose, sizeof(c.purpose), "t2d-outcomes");
 	c.expires_ms = mfx_now_ms() + 1000;
 	ck_assert_int_eq(recinput_read(RECINPUT_CSV, unknown, strlen(unknown),

@@ -8,26 +8,6 @@
 
 #define NANOS 1000000000
 
-static struct policy_value vbool(bool b)
-{
-	struct policy_value v;
-
-	memset(&v, 0, sizeof(v));
-	v.kind = POLICY_V_BOOL;
-	v.b = b;
-	return v;
-}
-
-static struct policy_value vint(int64_t i)
-{
-	struct policy_value v;
-
-	memset(&v, 0, sizeof(v));
-	v.kind = POLICY_V_INT;
-	v.i = i;
-	return v;
-}
-
 static struct policy_value int_op(struct policy_eval *ev, unsigned op,
 				  int64_t a, int64_t b)
 {

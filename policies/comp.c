@@ -26,21 +26,9 @@ static void bind_vars(struct policy_eval *ev, const struct node *n,
 		s[0] = r->items[2 * i];
 		s[1] = r->items[2 * i + 1];
 	} else {
-		memset(&s[0], 0, sizeof(s[0]));
-		s[0].kind = POLICY_V_INT;
-		s[0].i = i;
+		s[0] = vint(i);
 		s[1] = r->items[i];
 	}
-}
-
-static struct policy_value vbool(bool b)
-{
-	struct policy_value v;
-
-	memset(&v, 0, sizeof(v));
-	v.kind = POLICY_V_BOOL;
-	v.b = b;
-	return v;
 }
 
 /* all (stop=false) and exists (stop=true), absorbing errors like && / ||. */
@@ -107,50 +95,23 @@ static int keep(struct policy_eval *ev, const struct node *n, bool has_filter,
 	return -1;
 }
 
-/* map, filter, transformList (with or without a filter) -> a list. */
-static struct policy_value to_list(struct policy_eval *ev, const struct node *n,
+/* map, filter and transformList (-> a list) and transformMap (as_map: same
+ * keys, transformed values): the kept elements, or the body's value for each
+ * when transform. */
+static struct policy_value collect(struct policy_eval *ev, const struct node *n,
 				   const struct iter *it, bool has_filter,
-				   bool transform)
+				   bool transform, bool as_map)
 {
-	struct policy_value out, err;
+	struct policy_value out, err, *dst;
 	unsigned body = n->nargs - 1;
+	uint32_t width = as_map ? 2 : 1; /* values per kept element */
 
-	memset(&out, 0, sizeof(out));
-	out.kind = POLICY_V_LIST;
-	out.items = arena_alloc(&ev->arena, (it->n ? it->n : 1) * sizeof(out));
-	if (out.items == NULL)
-		return verr(ev, POLICY_E_MEMORY);
-	for (uint32_t i = 0; i < it->n; i++) {
-		int k;
-
-		bind_vars(ev, n, it, i);
-		k = keep(ev, n, has_filter, &err);
-		if (k < 0)
-			return err;
-		if (k == 0)
-			continue;
-		out.items[out.n] = transform ? eval_node(ev, n->args[body])
-					     : ev->locals[n->slot];
-		if (out.items[out.n].kind == POLICY_V_ERROR)
-			return out.items[out.n];
-		out.n++;
-	}
-	return out;
-}
-
-/* transformMap: same keys, transformed values. */
-static struct policy_value to_map(struct policy_eval *ev, const struct node *n,
-				  const struct iter *it, bool has_filter)
-{
-	struct policy_value out, err;
-	unsigned body = n->nargs - 1;
-
-	if (!it->map)
+	if (as_map && !it->map)
 		return verr(ev, POLICY_E_NO_OVERLOAD);
 	memset(&out, 0, sizeof(out));
-	out.kind = POLICY_V_MAP;
-	out.items =
-		arena_alloc(&ev->arena, (it->n ? 2 * it->n : 1) * sizeof(out));
+	out.kind = as_map ? POLICY_V_MAP : POLICY_V_LIST;
+	out.items = arena_alloc(&ev->arena,
+				(it->n ? width * it->n : 1) * sizeof(out));
 	if (out.items == NULL)
 		return verr(ev, POLICY_E_MEMORY);
 	for (uint32_t i = 0; i < it->n; i++) {
@@ -162,10 +123,13 @@ static struct policy_value to_map(struct policy_eval *ev, const struct node *n,
 			return err;
 		if (k == 0)
 			continue;
-		out.items[2 * out.n] = it->range->items[2 * i];
-		out.items[2 * out.n + 1] = eval_node(ev, n->args[body]);
-		if (out.items[2 * out.n + 1].kind == POLICY_V_ERROR)
-			return out.items[2 * out.n + 1];
+		dst = &out.items[width * out.n];
+		if (as_map)
+			*dst++ = it->range->items[2 * i];
+		*dst = transform ? eval_node(ev, n->args[body])
+				 : ev->locals[n->slot];
+		if (dst->kind == POLICY_V_ERROR)
+			return *dst;
 		out.n++;
 	}
 	return out;
@@ -190,19 +154,19 @@ struct policy_value eval_comp(struct policy_eval *ev, const struct node *n)
 	case C_EXISTS_ONE:
 		return exists_one(ev, n, &it);
 	case C_MAP:
-		return to_list(ev, n, &it, false, true);
+		return collect(ev, n, &it, false, true, false);
 	case C_MAP_FILTER:
-		return to_list(ev, n, &it, true, true);
+		return collect(ev, n, &it, true, true, false);
 	case C_FILTER:
-		return to_list(ev, n, &it, true, false);
+		return collect(ev, n, &it, true, false, false);
 	case C_TLIST:
-		return to_list(ev, n, &it, false, true);
+		return collect(ev, n, &it, false, true, false);
 	case C_TLIST_FILTER:
-		return to_list(ev, n, &it, true, true);
+		return collect(ev, n, &it, true, true, false);
 	case C_TMAP:
-		return to_map(ev, n, &it, false);
+		return collect(ev, n, &it, false, true, true);
 	case C_TMAP_FILTER:
-		return to_map(ev, n, &it, true);
+		return collect(ev, n, &it, true, true, true);
 	}
 	return verr(ev, POLICY_E_NO_OVERLOAD);
 }

@@ -131,16 +131,6 @@ static struct policy_value vdec(struct policy_eval *ev, mpq_srcptr q)
 	return v;
 }
 
-static struct policy_value vint(int64_t i)
-{
-	struct policy_value v;
-
-	memset(&v, 0, sizeof(v));
-	v.kind = POLICY_V_INT;
-	v.i = i;
-	return v;
-}
-
 /* floor(q * 10^places) into *units; false if not in int64. */
 static bool floor_units(mpq_srcptr q, unsigned places, int64_t *units)
 {

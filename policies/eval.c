@@ -57,16 +57,6 @@ static bool is_err(const struct policy_value *v)
 	return v->kind == POLICY_V_ERROR;
 }
 
-static struct policy_value vbool(bool b)
-{
-	struct policy_value v;
-
-	memset(&v, 0, sizeof(v));
-	v.kind = POLICY_V_BOOL;
-	v.b = b;
-	return v;
-}
-
 static struct policy_value vtype(const char *name)
 {
 	struct policy_value v;

@@ -75,25 +75,6 @@ uint8_t builtin_lookup(const char *name, size_t n, bool receiver)
 	return F_NONE;
 }
 
-static struct policy_value vint(int64_t i)
-{
-	struct policy_value v;
-
-	memset(&v, 0, sizeof(v));
-	v.kind = POLICY_V_INT;
-	v.i = i;
-	return v;
-}
-
-static struct policy_value vbool(bool b)
-{
-	struct policy_value v = vint(0);
-
-	v.kind = POLICY_V_BOOL;
-	v.b = b;
-	return v;
-}
-
 static struct policy_value f_size(struct policy_eval *ev,
 				  const struct policy_value *a)
 {

@@ -4,6 +4,7 @@
 #define POLICIES_INTERNAL_H
 
 #include <gmp.h>
+#include <string.h>
 
 #include "policies/policies.h"
 
@@ -212,6 +213,27 @@ struct policy_value eval_root(struct policy_eval *ev, const struct node *root,
 struct policy_value verr(struct policy_eval *ev, enum policy_error e);
 
 /* ---- values (value.c) ---------------------------------------------------- */
+
+/* An int or bool value, every other byte zero. */
+static inline struct policy_value vint(int64_t i)
+{
+	struct policy_value v;
+
+	memset(&v, 0, sizeof(v));
+	v.kind = POLICY_V_INT;
+	v.i = i;
+	return v;
+}
+
+static inline struct policy_value vbool(bool b)
+{
+	struct policy_value v;
+
+	memset(&v, 0, sizeof(v));
+	v.kind = POLICY_V_BOOL;
+	v.b = b;
+	return v;
+}
 
 const char *vkind_type_name(const struct policy_value *v);
 /* CEL equality: -1 for an error (no overload), 0 false, 1 true. */

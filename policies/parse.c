@@ -163,24 +163,29 @@ static int literal(struct parser *p, struct node **out)
 	return advance(p);
 }
 
+/* Consumes the current token as a literal node holding v. */
+static int token_literal(struct parser *p, struct policy_value v,
+			 struct node **out)
+{
+	struct node *n = node_new(p, N_LIT, p->tok.start, 0);
+
+	if (n == NULL)
+		return node_fail(p, p->tok.start);
+	n->lit = v;
+	*out = n;
+	return advance(p);
+}
+
 static int word_literal(struct parser *p, struct node **out, bool *done)
 {
-	struct node *n;
+	struct policy_value v = vbool(tok_is(p, "true"));
 
 	*done = tok_is(p, "true") || tok_is(p, "false") || tok_is(p, "null");
 	if (!*done)
 		return MM_OK;
-	n = node_new(p, N_LIT, p->tok.start, 0);
-	if (n == NULL)
-		return node_fail(p, p->tok.start);
-	if (tok_is(p, "null")) {
-		n->lit.kind = POLICY_V_NULL;
-	} else {
-		n->lit.kind = POLICY_V_BOOL;
-		n->lit.b = tok_is(p, "true");
-	}
-	*out = n;
-	return advance(p);
+	if (tok_is(p, "null"))
+		v.kind = POLICY_V_NULL; /* every other byte is zero */
+	return token_literal(p, v, out);
 }
 
 /* ---- lists, maps, argument lists ------------------------------------------
@@ -566,18 +571,10 @@ static int member_rest(struct parser *p, struct node **n)
 /* -9223372036854775808 is a literal, not the negation of one. */
 static int min_int(struct parser *p, struct node **out, bool *done)
 {
-	struct node *n;
-
 	*done = p->tok.type == T_INT && p->tok.u == (uint64_t)INT64_MAX + 1;
 	if (!*done)
 		return MM_OK;
-	n = node_new(p, N_LIT, p->tok.start, 0);
-	if (n == NULL)
-		return node_fail(p, p->tok.start);
-	n->lit.kind = POLICY_V_INT;
-	n->lit.i = INT64_MIN;
-	*out = n;
-	return advance(p);
+	return token_literal(p, vint(INT64_MIN), out);
 }
 
 static int unary(struct parser *p, struct node **out)

@@ -173,37 +173,6 @@ int anon_date_shift_days_cached(struct anon_record_out *o, const uint8_t *key,
 	return MM_OK;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static long days_from_civil(long y, unsigned m, unsigned d)
-{
-	long era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long)doe - 719468;
-}
-
-static void civil_from_days(long z, long *y, unsigned *m, unsigned *d)
-{
-	long era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (long)yoe + era * 400 + (*m <= 2);
-}
-
 static unsigned month_days(long y, unsigned m)
 {
 	static const unsigned len[12] = {31, 28, 31, 30, 31, 30,
@@ -214,7 +183,7 @@ static unsigned month_days(long y, unsigned m)
 }
 
 /* Parses "YYYY-MM-DD" at in (n >= 10 checked by the caller). */
-static bool parse_ymd(const char *in, long *y, unsigned *m, unsigned *d)
+static bool parse_ymd(const char *in, int64_t *y, unsigned *m, unsigned *d)
 {
 	unsigned v[8];
 	size_t i, k = 0;
@@ -238,7 +207,7 @@ static bool parse_ymd(const char *in, long *y, unsigned *m, unsigned *d)
 int anon_date_shift(const char *in, size_t n, int days, char *out,
 		    size_t out_cap, size_t *out_len, struct mm_diag *diag)
 {
-	long y;
+	int64_t y;
 	unsigned m, d;
 	int k;
 
@@ -248,13 +217,13 @@ int anon_date_shift(const char *in, size_t n, int days, char *out,
 	    (n > 10 && in[10] != 'T' && in[10] != ' '))
 		return mm_fail(diag, MM_ERR_DECODE, 0,
 			       "expected an ISO 8601 date YYYY-MM-DD");
-	civil_from_days(days_from_civil(y, m, d) + days, &y, &m, &d);
+	mm_civil_from_days(mm_days_from_civil(y, m, d) + days, &y, &m, &d);
 	if (y < DATE_YEAR_MIN || y > DATE_YEAR_MAX)
 		return mm_fail(diag, MM_ERR_DECODE, 0,
 			       "shifted date outside years 1..9999");
 	if (out_cap < n + 1)
 		return mm_fail(diag, MM_ERR_LIMIT, 0, "output too small");
-	k = snprintf(out, out_cap, "%04ld-%02u-%02u", y, m, d);
+	k = snprintf(out, out_cap, "%04lld-%02u-%02u", (long long)y, m, d);
 	MM_ASSERT(k == 10);
 	memcpy(out + 10, in + 10, n - 10);
 	out[n] = 0;

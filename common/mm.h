@@ -81,4 +81,10 @@ void mm_assert_fail(const char *expr, const char *file, int line)
 
 #define MM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back
+ * (H. Hinnant's days_from_civil / civil_from_days): for calendars that
+ * must not depend on the C library's time zone or locale. */
+int64_t mm_days_from_civil(int64_t y, unsigned m, unsigned d);
+void mm_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
 #endif

@@ -4,40 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/mm.h"
 #include "policies/timefmt.h"
 
 #define NANOS		     1000000000LL
 #define DURATION_SECONDS_MAX 315576000000LL
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 /* k digits at s into *v. */
 static bool digits(const char *s, size_t n, size_t at, unsigned k, int *v)
@@ -114,7 +85,7 @@ bool timestamp_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec)
 	}
 	if (!zone(s, n, at, &off))
 		return false;
-	*sec = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	*sec = mm_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
 	       h * 3600 + mi * 60 + se - off;
 	return *sec >= -62135596800LL && *sec <= 253402300799LL;
 }
@@ -129,7 +100,7 @@ size_t timestamp_format(int64_t sec, int32_t nsec, char *buf, size_t cap)
 		rem += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	mm_civil_from_days(days, &y, &m, &d);
 	len = snprintf(buf, cap, "%04lld-%02u-%02uT%02d:%02d:%02d",
 		       (long long)y, m, d, (int)(rem / 3600),
 		       (int)(rem / 60 % 60), (int)(rem % 60));

@@ -187,6 +187,16 @@ void cli_report_problem(const char *cmd, const struct cli_resp *resp);
 json_t *cli_resp_json(const char *cmd, const struct cli_resp *resp);
 
 /*
+ * cli_http_h, then cli_resp_json: the 2xx JSON answer, or NULL after
+ * printing the error (the connection's, the problem document's or the
+ * JSON parser's).
+ */
+json_t *cli_http_json(const char *cmd, const struct cli_url *u,
+		      const char *method, const char *path, const char *ctype,
+		      const void *body, size_t n, const char *const *headers,
+		      unsigned timeout_s);
+
+/*
  * Fetches GET /v1/ledger/head from url and checks it (cli_check_head).
  * Prints the error and returns CLI_FAIL.
  */
@@ -200,6 +210,14 @@ int cli_fetch_head(const char *cmd, const struct cli_url *url,
  */
 int cli_check_head(const char *cmd, const char *what,
 		   const struct ledger_head *h, const uint8_t *pin);
+/*
+ * POSTs the signed envelope env to url's /v1/tx and checks the receipt:
+ * its leaf and tx id are those of env, then cli_check_receipt with pin.
+ * Fills r.  Prints the failing step; CLI_FAIL.
+ */
+int cli_post_tx(const char *cmd, const struct cli_url *url, unsigned timeout_s,
+		const struct ledger_buf *env, const uint8_t *pin,
+		struct ledger_receipt *r);
 /* Prints a head in human form (one "name: value" line per field). */
 void cli_print_head(const struct ledger_head *h);
 
@@ -299,8 +317,21 @@ void cli_mkt_tokens(const char *units, unsigned precision,
 /* The chain's token precision (from its tokens.init entry).  CLI_FAIL. */
 int cli_mkt_precision(const char *cmd, const struct cli_mkt *m,
 		      unsigned *precision);
-/* GET path, RFC 9421-signed with key when key is not NULL: the 2xx JSON
- * answer, or NULL after printing the error. */
+#define CLI_MKT_HEADERS_MAX 16 /* header strings (names and values) */
+
+/*
+ * method on path with body[0..n) of type ctype (NULL: no body), RFC
+ * 9421-signed with key when key is not NULL, plus the NULL-terminated
+ * name, value, ... list extra (may be NULL): the 2xx JSON answer, or NULL
+ * after printing the error.
+ */
+json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
+		     const char *method, const char *path, const char *ctype,
+		     const void *body, size_t n, const struct ledger_key *key,
+		     const char *const *extra);
+/* GET path (cli_mkt_send without a body or extra headers), signed with
+ * key when key is not NULL: the 2xx JSON answer, or NULL after printing
+ * the error. */
 json_t *cli_mkt_get(const char *cmd, const struct cli_mkt *m, const char *path,
 		    const struct ledger_key *key);
 /* Every request of the node's listing (at most CLI_MKT_REQUESTS_MAX), as
@@ -328,18 +359,6 @@ void cli_mkt_emit(const struct cli_mkt *m, json_t *result,
 
 /* ---- cmd_consent.c: shared by consent, contribute and release ---------- */
 
-#define CLI_MKT_HEADERS_MAX 16 /* header strings (names and values) */
-
-/*
- * method on path with body[0..n) of type ctype (NULL: no body), RFC
- * 9421-signed with key when key is not NULL, plus the NULL-terminated
- * name, value, ... list extra (may be NULL): the 2xx JSON answer, or NULL
- * after printing the error.
- */
-json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
-		     const char *method, const char *path, const char *ctype,
-		     const void *body, size_t n, const struct ledger_key *key,
-		     const char *const *extra);
 /* The patient's key for request (16 bytes) derived from the master key
  * file at path (--key).  Prints the error; CLI_FAIL. */
 int cli_mkt_patient_key(const char *cmd, const char *path,

@@ -137,57 +137,6 @@ static int check_opts(const char *cmd, const struct attest_opts *o)
 	return CLI_OK;
 }
 
-/* Posts env to the node; fills r from a 2xx receipt.  Prints errors. */
-static int submit(const char *cmd, const struct cli_url *url,
-		  unsigned timeout_s, const struct ledger_buf *env,
-		  struct ledger_receipt *r)
-{
-	struct cli_resp resp = {0};
-	struct mm_diag diag = {0};
-	json_t *j = NULL;
-	int rc;
-
-	rc = cli_http(url, "POST", "/v1/tx", "application/msgpack", env->p,
-		      env->len, timeout_s, &resp, &diag);
-	if (rc != MM_OK) {
-		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
-		return CLI_FAIL;
-	}
-	j = cli_resp_json(cmd, &resp);
-	if (!j) {
-		cli_resp_release(&resp);
-		return CLI_FAIL;
-	}
-	rc = edge_receipt_from_json(j, r, &diag);
-	if (rc != MM_OK)
-		cli_err(cmd, "the server's receipt is malformed: %s",
-			cli_why(rc, &diag));
-	json_decref(j);
-	cli_resp_release(&resp);
-	return rc == MM_OK ? CLI_OK : CLI_FAIL;
-}
-
-/* The receipt must be for exactly the bytes we sent, and verify. */
-static int check_ours(const char *cmd, const struct ledger_receipt *r,
-		      const struct ledger_buf *env, const uint8_t *pin)
-{
-	uint8_t h[LEDGER_HASH_BYTES];
-
-	ledger_merkle_leaf(env->p, env->len, h);
-	if (!ledger_ct_equal(h, r->leaf, sizeof(h))) {
-		cli_err(cmd, "receipt check failed: its leaf is not the hash "
-			     "of the transaction we sent");
-		return CLI_FAIL;
-	}
-	ledger_sha256(env->p, env->len, h);
-	if (!ledger_ct_equal(h, r->tx_id, sizeof(h))) {
-		cli_err(cmd, "receipt check failed: its tx_id is not the id "
-			     "of the transaction we sent");
-		return CLI_FAIL;
-	}
-	return cli_check_receipt(cmd, r, pin);
-}
-
 static void report(const struct attest_opts *o, const struct ledger_receipt *r,
 		   const uint8_t digest[LEDGER_HASH_BYTES], bool pinned)
 {
@@ -266,9 +215,7 @@ static int run(const char *cmd, const struct attest_opts *o,
 			mm_strerror(rc));
 		goto out;
 	}
-	rc = submit(cmd, url, timeout_s, &env, &r);
-	if (rc == CLI_OK)
-		rc = check_ours(cmd, &r, &env, pin);
+	rc = cli_post_tx(cmd, url, timeout_s, &env, pin, &r);
 	if (rc != CLI_OK)
 		goto out;
 	rc = emit(cmd, o, out_fd, &r); /* closes out_fd */

@@ -1,6 +1,5 @@
 /* cmd_consent.c - medmarket consent grant/revoke/show under the patient's
- * per-request key, and the client pieces the marketplace write commands
- * share (options, keys, signed envelopes, checked receipts). */
+ * per-request key, and that key, which contribute and release share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,45 +14,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Shared by consent, contribute and release (declared in cli.h).      */
-
-json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
-		     const char *method, const char *path, const char *ctype,
-		     const void *body, size_t n, const struct ledger_key *key,
-		     const char *const *extra)
-{
-	struct cli_signed *s = calloc(1, sizeof(*s));
-	const char *hdrs[CLI_MKT_HEADERS_MAX + 1];
-	struct cli_resp resp = {0};
-	struct mm_diag diag = {0};
-	json_t *j = NULL;
-	size_t k = 0;
-	int err = s ? MM_OK : MM_ERR_NOMEM;
-
-	if (!err && key)
-		err = cli_sign_request(key, &m->u, method, path, body, n, s,
-				       &diag);
-	for (size_t i = 0; !err && key && s->headers[i]; i++)
-		hdrs[k++] = s->headers[i];
-	for (size_t i = 0; !err && extra && extra[i]; i++) {
-		if (k == CLI_MKT_HEADERS_MAX)
-			err = mm_fail(&diag, MM_ERR_LIMIT, 0,
-				      "more than %d request header strings",
-				      CLI_MKT_HEADERS_MAX);
-		else
-			hdrs[k++] = extra[i];
-	}
-	hdrs[k] = NULL;
-	if (!err)
-		err = cli_http_h(&m->u, method, path, ctype, body, n, hdrs,
-				 m->timeout_s, &resp, &diag);
-	if (err)
-		cli_err(cmd, "--server: %s", cli_why(err, &diag));
-	else
-		j = cli_resp_json(cmd, &resp);
-	cli_resp_release(&resp);
-	free(s);
-	return j;
-}
 
 _Static_assert(MARKET_ID_BYTES == 16, "cli.h declares request ids of 16");
 

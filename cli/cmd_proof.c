@@ -75,7 +75,6 @@ static int fetch_consistency(const char *cmd, const struct cli_url *url,
 			     unsigned timeout_s, uint64_t from, uint64_t to,
 			     uint8_t proof[][LEDGER_HASH_BYTES], size_t *n)
 {
-	struct cli_resp resp = {0};
 	struct mm_diag diag = {0};
 	const json_t *p = NULL;
 	char path[128];
@@ -85,13 +84,8 @@ static int fetch_consistency(const char *cmd, const struct cli_url *url,
 	snprintf(path, sizeof(path),
 		 "/v1/ledger/proof/consistency?from=%llu&to=%llu",
 		 (unsigned long long)from, (unsigned long long)to);
-	rc = cli_http(url, "GET", path, NULL, NULL, 0, timeout_s, &resp, &diag);
-	if (rc != MM_OK) {
-		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
-		return CLI_FAIL;
-	}
-	j = cli_resp_json(cmd, &resp);
-	cli_resp_release(&resp);
+	j = cli_http_json(cmd, url, "GET", path, NULL, NULL, 0, NULL,
+			  timeout_s);
 	if (!j)
 		return CLI_FAIL;
 	p = json_is_array(j) ? j : json_object_get(j, "proof");

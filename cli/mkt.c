@@ -1,5 +1,5 @@
 /* mkt.c - what the marketplace commands share: their common options, key
- * files, amounts in tokens, signed reads, and submitting a signed
+ * files, amounts in tokens, signed requests, and submitting a signed
  * transaction with its receipt checked. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,29 +129,45 @@ void cli_mkt_tokens(const char *units, unsigned precision,
 		snprintf(out, CLI_MKT_AMOUNT_MAX, "%s", units ? units : "?");
 }
 
-json_t *cli_mkt_get(const char *cmd, const struct cli_mkt *m, const char *path,
-		    const struct ledger_key *key)
+json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
+		     const char *method, const char *path, const char *ctype,
+		     const void *body, size_t n, const struct ledger_key *key,
+		     const char *const *extra)
 {
 	struct cli_signed *s = calloc(1, sizeof(*s));
-	struct cli_resp resp = {0};
+	const char *hdrs[CLI_MKT_HEADERS_MAX + 1];
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
+	size_t k = 0;
 	int err = s ? MM_OK : MM_ERR_NOMEM;
 
 	if (!err && key)
-		err = cli_sign_request(key, &m->u, "GET", path, NULL, 0, s,
+		err = cli_sign_request(key, &m->u, method, path, body, n, s,
 				       &diag);
-	if (!err)
-		err = cli_http_h(&m->u, "GET", path, NULL, NULL, 0,
-				 key ? s->headers : NULL, m->timeout_s, &resp,
-				 &diag);
+	for (size_t i = 0; !err && key && s->headers[i]; i++)
+		hdrs[k++] = s->headers[i];
+	for (size_t i = 0; !err && extra && extra[i]; i++) {
+		if (k == CLI_MKT_HEADERS_MAX)
+			err = mm_fail(&diag, MM_ERR_LIMIT, 0,
+				      "more than %d request header strings",
+				      CLI_MKT_HEADERS_MAX);
+		else
+			hdrs[k++] = extra[i];
+	}
+	hdrs[k] = NULL;
 	if (err)
 		cli_err(cmd, "--server: %s", cli_why(err, &diag));
 	else
-		j = cli_resp_json(cmd, &resp);
-	cli_resp_release(&resp);
+		j = cli_http_json(cmd, &m->u, method, path, ctype, body, n,
+				  hdrs, m->timeout_s);
 	free(s);
 	return j;
+}
+
+json_t *cli_mkt_get(const char *cmd, const struct cli_mkt *m, const char *path,
+		    const struct ledger_key *key)
+{
+	return cli_mkt_send(cmd, m, "GET", path, NULL, NULL, 0, key, NULL);
 }
 
 /* The precision of entry i when it is tokens.init: 1 found, 0 not, -1
@@ -235,40 +251,10 @@ json_t *cli_mkt_requests(const char *cmd, const struct cli_mkt *m)
 	}
 }
 
-/* POSTs env; fills r from a 2xx receipt.  Prints errors. */
-static int post_tx(const char *cmd, const struct cli_mkt *m,
-		   const struct ledger_buf *env, struct ledger_receipt *r)
-{
-	struct cli_resp resp = {0};
-	struct mm_diag diag = {0};
-	json_t *j = NULL;
-	int rc;
-
-	rc = cli_http(&m->u, "POST", "/v1/tx", "application/msgpack", env->p,
-		      env->len, m->timeout_s, &resp, &diag);
-	if (rc != MM_OK) {
-		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
-		return CLI_FAIL;
-	}
-	j = cli_resp_json(cmd, &resp);
-	cli_resp_release(&resp);
-	if (!j)
-		return CLI_FAIL;
-	rc = edge_receipt_from_json(j, r, &diag);
-	json_decref(j);
-	if (rc != MM_OK) {
-		cli_err(cmd, "the server's receipt is malformed: %s",
-			cli_why(rc, &diag));
-		return CLI_FAIL;
-	}
-	return CLI_OK;
-}
-
 int cli_mkt_submit(const char *cmd, const struct cli_mkt *m,
 		   const struct ledger_key *key, const char *type,
 		   const struct ledger_buf *body, struct ledger_receipt *r)
 {
-	uint8_t h[LEDGER_HASH_BYTES];
 	struct ledger_buf env;
 	int rc;
 
@@ -287,23 +273,7 @@ int cli_mkt_submit(const char *cmd, const struct cli_mkt *m,
 		rc = CLI_FAIL;
 		goto out;
 	}
-	rc = post_tx(cmd, m, &env, r);
-	if (rc != CLI_OK)
-		goto out;
-	rc = CLI_FAIL;
-	ledger_merkle_leaf(env.p, env.len, h);
-	if (!ledger_ct_equal(h, r->leaf, sizeof(h))) {
-		cli_err(cmd, "receipt check failed: its leaf is not the hash "
-			     "of the transaction we sent");
-		goto out;
-	}
-	ledger_sha256(env.p, env.len, h);
-	if (!ledger_ct_equal(h, r->tx_id, sizeof(h))) {
-		cli_err(cmd, "receipt check failed: its tx_id is not the id "
-			     "of the transaction we sent");
-		goto out;
-	}
-	rc = cli_check_receipt(cmd, r, m->pin);
+	rc = cli_post_tx(cmd, &m->u, m->timeout_s, &env, m->pin, r);
 out:
 	ledger_buf_release(&env);
 	return rc;

@@ -1,5 +1,5 @@
-/* remote.c - the node's answers: JSON bodies, problem documents and the
- * signed tree head. */
+/* remote.c - the node's answers: JSON bodies, problem documents, the
+ * signed tree head and the receipt of a submitted transaction. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -65,23 +65,37 @@ json_t *cli_resp_json(const char *cmd, const struct cli_resp *resp)
 	return j;
 }
 
-int cli_fetch_head(const char *cmd, const struct cli_url *url,
-		   unsigned timeout_s, const uint8_t *pin,
-		   struct ledger_head *h)
+json_t *cli_http_json(const char *cmd, const struct cli_url *u,
+		      const char *method, const char *path, const char *ctype,
+		      const void *body, size_t n, const char *const *headers,
+		      unsigned timeout_s)
 {
 	struct cli_resp resp = {0};
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
 	int rc;
 
-	rc = cli_http(url, "GET", "/v1/ledger/head", NULL, NULL, 0, timeout_s,
-		      &resp, &diag);
+	rc = cli_http_h(u, method, path, ctype, body, n, headers, timeout_s,
+			&resp, &diag);
 	if (rc != MM_OK) {
 		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
-		return CLI_FAIL;
+		return NULL;
 	}
 	j = cli_resp_json(cmd, &resp);
 	cli_resp_release(&resp);
+	return j;
+}
+
+int cli_fetch_head(const char *cmd, const struct cli_url *url,
+		   unsigned timeout_s, const uint8_t *pin,
+		   struct ledger_head *h)
+{
+	struct mm_diag diag = {0};
+	json_t *j = NULL;
+	int rc;
+
+	j = cli_http_json(cmd, url, "GET", "/v1/ledger/head", NULL, NULL, 0,
+			  NULL, timeout_s);
 	if (!j)
 		return CLI_FAIL;
 	rc = edge_head_from_json(j, h, &diag);
@@ -92,6 +106,49 @@ int cli_fetch_head(const char *cmd, const struct cli_url *url,
 		return CLI_FAIL;
 	}
 	return cli_check_head(cmd, "the server's head", h, pin);
+}
+
+/* The receipt must be for exactly the bytes of env, and verify. */
+static int check_ours(const char *cmd, const struct ledger_receipt *r,
+		      const struct ledger_buf *env, const uint8_t *pin)
+{
+	uint8_t h[LEDGER_HASH_BYTES];
+
+	ledger_merkle_leaf(env->p, env->len, h);
+	if (!ledger_ct_equal(h, r->leaf, sizeof(h))) {
+		cli_err(cmd, "receipt check failed: its leaf is not the hash "
+			     "of the transaction we sent");
+		return CLI_FAIL;
+	}
+	ledger_sha256(env->p, env->len, h);
+	if (!ledger_ct_equal(h, r->tx_id, sizeof(h))) {
+		cli_err(cmd, "receipt check failed: its tx_id is not the id "
+			     "of the transaction we sent");
+		return CLI_FAIL;
+	}
+	return cli_check_receipt(cmd, r, pin);
+}
+
+int cli_post_tx(const char *cmd, const struct cli_url *url, unsigned timeout_s,
+		const struct ledger_buf *env, const uint8_t *pin,
+		struct ledger_receipt *r)
+{
+	struct mm_diag diag = {0};
+	json_t *j = NULL;
+	int rc;
+
+	j = cli_http_json(cmd, url, "POST", "/v1/tx", "application/msgpack",
+			  env->p, env->len, NULL, timeout_s);
+	if (!j)
+		return CLI_FAIL;
+	rc = edge_receipt_from_json(j, r, &diag);
+	json_decref(j);
+	if (rc != MM_OK) {
+		cli_err(cmd, "the server's receipt is malformed: %s",
+			cli_why(rc, &diag));
+		return CLI_FAIL;
+	}
+	return check_ours(cmd, r, env, pin);
 }
 
 void cli_print_head(const struct ledger_head *h)

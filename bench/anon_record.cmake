@@ -5,5 +5,5 @@ add_executable(bench_anon_record bench_anon_record.c
 target_include_directories(bench_anon_record PRIVATE ${CMAKE_SOURCE_DIR}/tests)
 target_compile_definitions(bench_anon_record PRIVATE
                            MM_SHARED_DATA_DIR="${MM_SHARED_DATA}")
-target_link_libraries(bench_anon_record PRIVATE anonymizer PkgConfig::JANSSON)
+target_link_libraries(bench_anon_record PRIVATE benchutil anonymizer PkgConfig::JANSSON)
 mm_target(bench_anon_record)

@@ -3,5 +3,5 @@
 add_executable(bench_anon bench_anon.c)
 target_compile_definitions(bench_anon PRIVATE
                            MM_SHARED_DATA_DIR="${MM_SHARED_DATA}")
-target_link_libraries(bench_anon PRIVATE anonymizer)
+target_link_libraries(bench_anon PRIVATE benchutil anonymizer)
 mm_target(bench_anon)

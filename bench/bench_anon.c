@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "anonymizer/anonymizer.h"
+#include "benchutil.h"
 
 #define RUNS	       5
 #define ADULT_COLS     9
@@ -43,15 +43,7 @@ static const char *adult_names[ADULT_COLS] = {"sex",	     "age",
 
 static double now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
+	return bench_now_s() * 1e3;
 }
 
 static char *slurp(const char *path, size_t *n)
@@ -153,12 +145,6 @@ static double adult_run(const struct adult *a, double supp)
 	return ms;
 }
 
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 static void bench_adult(const char *dir, int runs)
 {
 	struct adult a;
@@ -168,10 +154,10 @@ static void bench_adult(const char *dir, int runs)
 	double v[RUNS];
 	for (int i = 0; i < runs; i++)
 		v[i] = adult_run(&a, 0);
-	printf("BENCH anon.adult_k5_ms %.2f ms\n", median(v, runs));
+	printf("BENCH anon.adult_k5_ms %.2f ms\n", bench_median(v, runs));
 	for (int i = 0; i < runs; i++)
 		v[i] = adult_run(&a, 0.02);
-	printf("BENCH anon.adult_k5_s2_ms %.2f ms\n", median(v, runs));
+	printf("BENCH anon.adult_k5_s2_ms %.2f ms\n", bench_median(v, runs));
 	for (size_t j = 0; j < ADULT_QIS; j++)
 		anon_hierarchy_free(a.h[j]);
 	free(a.rows);

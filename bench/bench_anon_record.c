@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "anon_phi_eval.h"
 #include "anonymizer/anonymizer.h"
+#include "benchutil.h"
 
 #define RUNS	 3
 #define COLS	 9
@@ -33,21 +33,6 @@ static const struct anon_column cols[COLS] = {
 	{"state", ANON_T_STATE, ANON_QUASI},
 	{"icd10", ANON_T_ICD10, ANON_SENSITIVE},
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* Record i's cells, generated (xorshift on i). */
 static void gen(uint64_t i, char cell[COLS][CELL_MAX], size_t *lens)
@@ -101,7 +86,7 @@ static double sh_run(size_t n)
 		m = n - i < BATCH ? n - i : BATCH;
 		for (b = 0; b < m; b++)
 			gen(i + b, batch_cell[b], batch_lens[b]);
-		t0 = now_s();
+		t0 = bench_now_s();
 		for (b = 0; b < m; b++) {
 			for (c = 0; c < COLS; c++)
 				cells[c] = batch_cell[b][c];
@@ -112,7 +97,7 @@ static double sh_run(size_t n)
 			}
 			bytes += out.len;
 		}
-		total_s += now_s() - t0;
+		total_s += bench_now_s() - t0;
 	}
 	anon_record_out_release(&out);
 	if (bytes == 0)
@@ -135,8 +120,8 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < RUNS; i++)
 		r[i] = sh_run(n);
-	qsort(r, RUNS, sizeof(r[0]), cmp_double);
-	printf("BENCH anon.safe_harbor_per_s %.0f records/s\n", r[RUNS / 2]);
+	printf("BENCH anon.safe_harbor_per_s %.0f records/s\n",
+	       bench_median(r, RUNS));
 	snprintf(path, sizeof(path),
 		 "%s/phi/presidio-research/synth_dataset_v2.json",
 		 dir ? dir : MM_SHARED_DATA_DIR);

@@ -47,9 +47,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "ledger/ledger.h"
 #include "service/httpsig.h"
 #include "tokens/tokens.h"
@@ -90,35 +90,6 @@ static char token[512];
 
 /* ------------------------------------------------------------------ */
 /* Small helpers.                                                      */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static int rm_one(const char *p, const struct stat *st, int flag,
 		  struct FTW *ftw)
@@ -484,7 +455,7 @@ static int sign_submit(struct ledger_key *key, const char *type,
 
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
 	if (b->err ||
-	    ledger_tx_sign(key, NULL, type, wall_ms(), b->p, b->len, &tx))
+	    ledger_tx_sign(key, NULL, type, bench_wall_ms(), b->p, b->len, &tx))
 		die("cannot sign %s", type);
 	status = submit(&tx, type, also_ok);
 	ledger_buf_release(&tx);
@@ -548,7 +519,8 @@ static void login(void)
 
 	snprintf(authority, sizeof(authority), "127.0.0.1:%u", daemon_port);
 	if (httpsig_sign(reader, &rq, comps, MM_ARRAY_LEN(comps),
-			 (int64_t)(wall_ms() / 1000), NULL, input, sig, &diag))
+			 (int64_t)(bench_wall_ms() / 1000), NULL, input, sig,
+			 &diag))
 		die("cannot sign the login: %s", diag.msg);
 	snprintf(headers, sizeof(headers),
 		 "Signature-Input: %s\r\nSignature: %s\r\n", input, sig);
@@ -567,23 +539,6 @@ static void login(void)
 /* ------------------------------------------------------------------ */
 /* The machine's limit.                                                */
 
-static double verify_rate_once(void)
-{
-	enum { N = 20000 };
-	unsigned char pk[32], sk[64], msg[200], sig[64];
-	double t0;
-
-	crypto_sign_keypair(pk, sk);
-	randombytes_buf(msg, sizeof(msg));
-	crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-	t0 = now_s();
-	for (int i = 0; i < N; i++)
-		if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk))
-			die("the verify loop failed");
-	sodium_memzero(sk, sizeof(sk));
-	return N / (now_s() - t0);
-}
-
 /* Samples of the verify rate: RUNS_FULL at the start and one before each
  * write run, so the ratio's two sides see the same machine. */
 static double verify_s[RUNS_FULL + 2 * RUNS_FULL * 16];
@@ -591,8 +546,14 @@ static int verify_n;
 
 static void verify_sample(void)
 {
-	if (verify_n < (int)MM_ARRAY_LEN(verify_s))
-		verify_s[verify_n++] = verify_rate_once();
+	double per_s;
+
+	if (verify_n >= (int)MM_ARRAY_LEN(verify_s))
+		return;
+	per_s = bench_ed25519_verify_per_s();
+	if (per_s < 0)
+		die("the verify loop failed");
+	verify_s[verify_n++] = per_s;
 }
 
 /* ------------------------------------------------------------------ */
@@ -856,7 +817,7 @@ static void sign_transfer(unsigned run, unsigned i, struct ledger_buf *tx)
 	ledger_buf_init(tx, LEDGER_TX_BYTES_MAX);
 	if (tokens_body_batch(&body, TOKENS_TYPE_TRANSFER, &x, 1) ||
 	    ledger_tx_sign(users[i % USERS], NULL, TOKENS_TYPE_TRANSFER,
-			   wall_ms(), body.p, body.len, tx))
+			   bench_wall_ms(), body.p, body.len, tx))
 		die("cannot sign a transfer");
 	ledger_buf_release(&body);
 }
@@ -1007,7 +968,7 @@ static struct wrk_run write_run(const char *wrk, const char *url, unsigned run,
 
 static void writes(const char *wrk, struct figures *f)
 {
-	double want = median(verify_s, verify_n) * run_s * WRITE_HEADROOM;
+	double want = bench_median(verify_s, verify_n) * run_s * WRITE_HEADROOM;
 	unsigned n = want < WRITE_N_MIN	  ? WRITE_N_MIN
 		     : want > WRITE_N_MAX ? WRITE_N_MAX
 					  : (unsigned)want;
@@ -1029,28 +990,28 @@ static void report(struct figures *f)
 {
 	printf("BENCH machine.ed25519_verify_per_s %.0f verify/s\n", f->verify);
 	if (do_reads) {
-		double rd = median(f->read, runs);
+		double rd = bench_median(f->read, runs);
 
 		printf("BENCH http.read_per_s %.0f req/s\n", rd);
 		if (f->have_nginx) {
-			double ngx = median(f->ngx, runs);
+			double ngx = bench_median(f->ngx, runs);
 
 			printf("BENCH nginx.static_per_s %.0f req/s\n", ngx);
 			printf("BENCH http.read_ratio %.3f ratio\n", rd / ngx);
 		}
 	}
 	if (do_writes) {
-		double wr = median(f->write, runs);
+		double wr = bench_median(f->write, runs);
 
 		printf("BENCH http.write_per_s %.0f tx/s\n", wr);
 		printf("BENCH http.write_ratio %.3f ratio\n", wr / f->verify);
 	}
 	if (do_reads)
 		printf("BENCH http.read_p99_ms %.2f ms\n",
-		       median(f->read_p99, runs));
+		       bench_median(f->read_p99, runs));
 	if (do_writes)
 		printf("BENCH http.write_p99_ms %.2f ms\n",
-		       median(f->write_p99, runs));
+		       bench_median(f->write_p99, runs));
 }
 
 static void keys(void)
@@ -1136,7 +1097,7 @@ int main(int argc, char **argv)
 		stop(&nginx_pid);
 	if (do_writes)
 		writes(wrk, &f);
-	f.verify = median(verify_s, verify_n);
+	f.verify = bench_median(verify_s, verify_n);
 	report(&f);
 	n = stop(&daemon_pid);
 	if (!WIFEXITED(n) || WEXITSTATUS(n) != 0)

@@ -22,7 +22,6 @@
  */
 #include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,43 +75,24 @@ static double verify_rate_2t(void)
 	return bench_median(r, RUNS);
 }
 
-static double verify_rate_once(void)
-{
-	enum { N = 20000 };
-	unsigned char pk[32], sk[64], msg[200], sig[64];
-	double t0, t;
-
-	crypto_sign_keypair(pk, sk);
-	randombytes_buf(msg, sizeof(msg));
-	crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-	t0 = bench_now_s();
-	for (int i = 0; i < N; i++)
-		if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk))
-			bench_die("bench_ledger", "verify loop",
-				  MM_ERR_SIGNATURE);
-	t = bench_now_s() - t0;
-	return N / t;
-}
-
 static double verify_rate(void)
 {
 	double r[RUNS];
 
-	for (int i = 0; i < RUNS; i++)
-		r[i] = verify_rate_once();
+	for (int i = 0; i < RUNS; i++) {
+		r[i] = bench_ed25519_verify_per_s();
+		if (r[i] < 0)
+			bench_die("bench_ledger", "verify loop",
+				  MM_ERR_SIGNATURE);
+	}
 	return bench_median(r, RUNS);
 }
 
 /* ------------------------------------------------------------------ */
 /* Appends.                                                            */
 
-struct signed_tx {
-	uint8_t *p;
-	size_t n;
-};
-
 struct sign_job {
-	struct signed_tx *txs;
+	struct bench_tx *txs;
 	unsigned from, to;
 	struct ledger_key *key;
 	uint64_t created;
@@ -146,9 +126,9 @@ static void *sign_range(void *arg)
 	return NULL;
 }
 
-static struct signed_tx *sign_all(unsigned n, struct ledger_key *key)
+static struct bench_tx *sign_all(unsigned n, struct ledger_key *key)
 {
-	struct signed_tx *txs = calloc(n, sizeof(*txs));
+	struct bench_tx *txs = calloc(n, sizeof(*txs));
 	struct sign_job j[2];
 	pthread_t th[2];
 
@@ -162,52 +142,13 @@ static struct signed_tx *sign_all(unsigned n, struct ledger_key *key)
 	return txs;
 }
 
-struct submit_job {
-	struct ledger *l;
-	struct signed_tx *txs;
-	unsigned from, to;
-};
-
-static atomic_uint acked;
-static atomic_uint refused;
-
-static void on_done(void *arg, int err, uint64_t index,
-		    const struct mm_diag *why)
-{
-	(void)arg;
-	(void)index;
-	(void)why;
-	if (err)
-		atomic_fetch_add(&refused, 1);
-	atomic_fetch_add(&acked, 1);
-}
-
-/* Asynchronous submitters: each decodes and verifies on its own thread,
- * the committer batches what queues up meanwhile. */
-static void *submit_range(void *arg)
-{
-	struct submit_job *j = arg;
-
-	for (unsigned i = j->from; i < j->to; i++) {
-		int err;
-		while ((err = ledger_submit_async(j->l, j->txs[i].p,
-						  j->txs[i].n, on_done, NULL,
-						  NULL)) == MM_ERR_BUSY)
-			usleep(100);
-		if (err)
-			bench_die("bench_ledger", "submit", err);
-	}
-	return NULL;
-}
-
 static double append(const char *dir, struct ledger_key *node,
-		     struct signed_tx *txs, unsigned n)
+		     struct bench_tx *txs, unsigned n)
 {
 	struct ledger_config cfg;
 	struct ledger *l = NULL;
-	struct submit_job j[2];
-	pthread_t th[2];
-	double t0, t;
+	unsigned refused;
+	double rate;
 	int err;
 
 	ledger_config_default(&cfg);
@@ -221,21 +162,11 @@ static double append(const char *dir, struct ledger_key *node,
 		err = ledger_start(l);
 	if (err)
 		bench_die("bench_ledger", "open", err);
-	atomic_store(&acked, 0);
-	t0 = bench_now_s();
-	for (int k = 0; k < 2; k++) {
-		j[k] = (struct submit_job){l, txs, n * k / 2, n * (k + 1) / 2};
-		pthread_create(&th[k], NULL, submit_range, &j[k]);
-	}
-	for (int k = 0; k < 2; k++)
-		pthread_join(th[k], NULL);
-	while (atomic_load(&acked) < n)
-		usleep(200);
-	t = bench_now_s() - t0;
+	rate = bench_submit_all("bench_ledger", l, txs, n, &refused);
 	ledger_close(l);
-	if (atomic_load(&refused))
+	if (refused)
 		bench_die("bench_ledger", "appends refused", MM_ERR_REJECTED);
-	return n / t;
+	return rate;
 }
 
 /* ------------------------------------------------------------------ */
@@ -260,7 +191,7 @@ static void proofs_child(const char *dir, int fd)
 	struct ledger_key *node = NULL, *user = NULL;
 	struct ledger_config cfg;
 	struct ledger *l = NULL;
-	struct signed_tx *one;
+	struct bench_tx *one;
 	uint8_t proof[LEDGER_PROOF_MAX][32];
 	double res[3], ti[RUNS], tc[RUNS];
 	size_t pn;
@@ -336,21 +267,13 @@ int main(int argc, char **argv)
 {
 	struct ledger_key *node = NULL, *user = NULL;
 	struct ledger_verify_report rep;
-	struct signed_tx *txs;
+	struct bench_tx *txs;
 	double vrate, arate, vdir, v2, t0, pr[3];
 	char *dir;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0) {
-			append_n = 20000;
-			fill_n = 100000;
-		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-			scratch = argv[++i];
-		} else {
-			fprintf(stderr,
-				"usage: bench_ledger [--quick] [--dir DIR]\n");
-			return 2;
-		}
+	if (bench_args(argc, argv, "bench_ledger", &scratch)) {
+		append_n = 20000;
+		fill_n = 100000;
 	}
 	if (ledger_crypto_init())
 		bench_die("bench_ledger", "init", MM_ERR_CRYPTO);

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "benchutil.h"
 #include "policies/policies.h"
 
 #define RUNS 5
@@ -43,21 +43,6 @@ void *realloc(void *p, size_t n)
 {
 	allocs++;
 	return __libc_realloc(p, n);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static char *read_all(const char *path, size_t *n)
@@ -143,15 +128,15 @@ int main(int argc, char **argv)
 	}
 	before = allocs;
 	for (int r = 0; r < RUNS; r++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 
 		for (unsigned long i = 0; i < iters; i++)
 			policy_run(ev, p, in, NULL);
-		rates[r] = (double)iters / (now_s() - t0);
+		rates[r] = (double)iters / (bench_now_s() - t0);
 	}
 	before = allocs - before; /* before any printing (stdio allocates) */
-	qsort(rates, RUNS, sizeof(rates[0]), cmp_double);
-	printf("BENCH policy.eval_per_s %.0f evals/s\n", rates[RUNS / 2]);
+	printf("BENCH policy.eval_per_s %.0f evals/s\n",
+	       bench_median(rates, RUNS));
 	printf("BENCH policy.eval_allocs %lu allocations\n", before);
 	policy_free(p);
 	policy_input_free(in);

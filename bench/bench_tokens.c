@@ -12,12 +12,10 @@
  * Usage: bench_tokens [--quick] [--dir DIR]   (DIR: scratch, default /tmp)
  */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "benchutil.h"
 #include "ledger/ledger.h"
@@ -31,21 +29,16 @@ static const char *scratch = "/tmp";
 static struct ledger_key *node, *treasury, *users[USERS];
 static uint8_t uid[USERS][LEDGER_HASH_BYTES];
 
-struct signed_tx {
-	uint8_t *p;
-	size_t n;
-};
-
 /* ------------------------------------------------------------------ */
 /* Signing (two threads, before any timing).                           */
 
 struct sign_job {
-	struct signed_tx *txs;
+	struct bench_tx *txs;
 	unsigned from, to;
 	bool transfer;
 };
 
-static void sign_one(unsigned i, bool transfer, struct signed_tx *out)
+static void sign_one(unsigned i, bool transfer, struct bench_tx *out)
 {
 	struct ledger_buf body, tx;
 	const struct ledger_key *key = users[i % USERS];
@@ -89,9 +82,9 @@ static void *sign_range(void *arg)
 	return NULL;
 }
 
-static struct signed_tx *sign_all(unsigned n, bool transfer)
+static struct bench_tx *sign_all(unsigned n, bool transfer)
 {
-	struct signed_tx *txs = calloc(n, sizeof(*txs));
+	struct bench_tx *txs = calloc(n, sizeof(*txs));
 	struct sign_job j[2];
 	pthread_t th[2];
 
@@ -108,67 +101,7 @@ static struct signed_tx *sign_all(unsigned n, bool transfer)
 }
 
 /* ------------------------------------------------------------------ */
-/* Submitting (bench_ledger's method).                                 */
-
-static atomic_uint acked, refused;
-
-static void on_done(void *arg, int err, uint64_t index,
-		    const struct mm_diag *why)
-{
-	(void)arg;
-	(void)index;
-	(void)why;
-	if (err)
-		atomic_fetch_add(&refused, 1);
-	atomic_fetch_add(&acked, 1);
-}
-
-struct submit_job {
-	struct ledger *l;
-	struct signed_tx *txs;
-	unsigned from, to;
-};
-
-static void *submit_range(void *arg)
-{
-	struct submit_job *j = arg;
-
-	for (unsigned i = j->from; i < j->to; i++) {
-		int err;
-		while ((err = ledger_submit_async(j->l, j->txs[i].p,
-						  j->txs[i].n, on_done, NULL,
-						  NULL)) == MM_ERR_BUSY)
-			usleep(100);
-		if (err)
-			bench_die("bench_tokens", "submit", err);
-	}
-	return NULL;
-}
-
-/* Submits txs[0..n) from two threads; the rate once all are answered. */
-static double submit_all(struct ledger *l, struct signed_tx *txs, unsigned n)
-{
-	struct submit_job j[2];
-	pthread_t th[2];
-	double t0, t;
-
-	atomic_store(&acked, 0);
-	atomic_store(&refused, 0);
-	t0 = bench_now_s();
-	for (int k = 0; k < 2; k++) {
-		j[k] = (struct submit_job){l, txs, n * k / 2, n * (k + 1) / 2};
-		pthread_create(&th[k], NULL, submit_range, &j[k]);
-	}
-	for (int k = 0; k < 2; k++)
-		pthread_join(th[k], NULL);
-	while (atomic_load(&acked) < n)
-		usleep(200);
-	t = bench_now_s() - t0;
-	if (atomic_load(&refused))
-		bench_die("bench_tokens", "transactions refused",
-			  MM_ERR_REJECTED);
-	return n / t;
-}
+/* Submitting (bench_ledger's method, bench_submit_all).               */
 
 /* A started ledger in a fresh dir, with tokens when t is not NULL. */
 static struct ledger *start(const char *dir, struct tokens **t)
@@ -230,17 +163,21 @@ static void fund(struct ledger *l)
 	}
 }
 
-static double run_once(struct signed_tx *txs, bool transfer)
+static double run_once(struct bench_tx *txs, bool transfer)
 {
 	struct tokens *t = NULL;
 	char *dir = bench_fresh_dir("bench_tokens", scratch,
 				    transfer ? "tokens" : "append");
 	struct ledger *l = start(dir, transfer ? &t : NULL);
+	unsigned refused;
 	double rate;
 
 	if (transfer)
 		fund(l);
-	rate = submit_all(l, txs, tx_n);
+	rate = bench_submit_all("bench_tokens", l, txs, tx_n, &refused);
+	if (refused)
+		bench_die("bench_tokens", "transactions refused",
+			  MM_ERR_REJECTED);
 	ledger_close(l);
 	tokens_free(t);
 	bench_rm_dir(dir);
@@ -249,20 +186,11 @@ static double run_once(struct signed_tx *txs, bool transfer)
 
 int main(int argc, char **argv)
 {
-	struct signed_tx *attest, *transfer;
+	struct bench_tx *attest, *transfer;
 	double ra[RUNS], rt[RUNS], a, t;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0)
-			tx_n = 10000;
-		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-			scratch = argv[++i];
-		else {
-			fprintf(stderr,
-				"usage: bench_tokens [--quick] [--dir DIR]\n");
-			return 2;
-		}
-	}
+	if (bench_args(argc, argv, "bench_tokens", &scratch))
+		tx_n = 10000;
 	if (ledger_crypto_init() || ledger_key_generate(&node) ||
 	    ledger_key_generate(&treasury))
 		bench_die("bench_tokens", "keys", MM_ERR_CRYPTO);

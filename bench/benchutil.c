@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,24 @@ void bench_die(const char *prog, const char *what, int err)
 {
 	fprintf(stderr, "%s: %s: %s\n", prog, what, mm_strerror(err));
 	exit(1);
+}
+
+bool bench_args(int argc, char **argv, const char *prog, const char **scratch)
+{
+	bool quick = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			quick = true;
+		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+			*scratch = argv[++i];
+		} else {
+			fprintf(stderr, "usage: %s [--quick] [--dir DIR]\n",
+				prog);
+			exit(2);
+		}
+	}
+	return quick;
 }
 
 char *bench_fresh_dir(const char *prog, const char *scratch, const char *tag)

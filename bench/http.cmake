@@ -3,7 +3,7 @@
 # ../service/medmarketd next to its own directory, so it depends on it).
 if(TARGET medmarketd AND TARGET tokens AND TARGET mmedge)
   add_executable(bench_http bench_http.c)
-  target_link_libraries(bench_http PRIVATE mmedge tokens ledger
+  target_link_libraries(bench_http PRIVATE benchledger mmedge tokens ledger
                         PkgConfig::SODIUM PkgConfig::JANSSON Threads::Threads)
   add_dependencies(bench_http medmarketd)
   mm_target(bench_http)

@@ -101,6 +101,9 @@ void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
  * role (after author_is_key and the config); the request types. */
 int need_role(struct market *m, struct ledger_apply *a,
 	      const struct ledger_tx *tx, enum market_role role);
+/* Refuses (MM_ERR_REJECTED) unless r is open and before its deadline at
+ * the block time: what funding and contributing both need. */
+int request_accepting(struct ledger_apply *a, const struct market_request *r);
 int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int fund_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);

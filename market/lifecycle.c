@@ -289,16 +289,10 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	const void *v;
 	size_t n;
-	int err;
+	int err = request_accepting(a, r);
 
-	if (r->closed)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "request_closed: the request is "
-					 "closed");
-	if (ledger_apply_time_ms(a) >= r->deadline_ms)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "deadline_passed: the request's "
-					 "deadline has passed");
+	if (err)
+		return err;
 	key2(k, r->id, tx->author);
 	err = ledger_state_get(a, m->db_cpay, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)

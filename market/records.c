@@ -27,6 +27,19 @@ static int rd_open(struct rd *r, const uint8_t *v, size_t n, uint32_t pairs)
 	return r->err;
 }
 
+/* rd_open for a record with one optional key: pairs or pairs + 1 keys,
+ * and *has says whether the optional one is there. */
+static int rd_open_opt(struct rd *r, const uint8_t *v, size_t n, uint32_t pairs,
+		       bool *has)
+{
+	rd_open(r, v, n, pairs);
+	if (r->err && r->m && r->m->kind == LEDGER_V_MAP &&
+	    r->m->n == pairs + 1)
+		r->err = MM_OK;
+	*has = r->m && r->m->n == pairs + 1;
+	return r->err;
+}
+
 static int rd_close(struct rd *r)
 {
 	ledger_doc_free(r->doc);
@@ -234,10 +247,7 @@ int rec_request_dec(const uint8_t *v, size_t n, struct market_request *r)
 	const size_t A = TOKENS_AMOUNT_STR_MAX;
 
 	memset(r, 0, sizeof(*r));
-	rd_open(&d, v, n, 19);
-	if (d.err && d.m && d.m->kind == LEDGER_V_MAP && d.m->n == 20)
-		d.err = MM_OK;
-	r->funded = d.m && d.m->n == 20;
+	rd_open_opt(&d, v, n, 19, &r->funded);
 	r->closed = rd_b(&d, "closed");
 	r->closed_index = rd_u(&d, "closed_index");
 	r->cohort = rd_u(&d, "cohort");
@@ -373,10 +383,7 @@ int rec_contrib_dec(const uint8_t *v, size_t n, struct market_contribution *c)
 	struct rd r;
 
 	memset(c, 0, sizeof(*c));
-	rd_open(&r, v, n, 11);
-	if (r.err && r.m && r.m->kind == LEDGER_V_MAP && r.m->n == 12)
-		r.err = MM_OK;
-	c->has_history = r.m && r.m->n == 12;
+	rd_open_opt(&r, v, n, 11, &c->has_history);
 	c->completeness = (unsigned)rd_u(&r, "completeness");
 	c->eligible = rd_b(&r, "eligible");
 	if (c->has_history)

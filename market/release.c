@@ -395,20 +395,31 @@ static int review_decide(struct market *m, struct ledger_apply *a,
 	return err ? err : store_request(m, a, r);
 }
 
+/* What review and disclosure start with: the author signs with its own
+ * key, the market is configured (into c) and the body's release exists
+ * (into rel). */
+static int load_tx_release(struct market *m, struct ledger_apply *a,
+			   const struct ledger_tx *tx, struct market_config *c,
+			   struct market_release *rel)
+{
+	int err = author_is_key(a, tx);
+
+	if (!err)
+		err = load_config(m, a, c);
+	return err ? err
+		   : load_release(m, a,
+				  ledger_map_get(tx->body, "release")->v.bytes,
+				  rel);
+}
+
 int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
 	struct market_release rel;
 	struct market_config c;
-	int err = author_is_key(a, tx);
+	int err = load_tx_release(m, a, tx, &c, &rel);
 
-	if (!err)
-		err = load_config(m, a, &c);
-	if (!err)
-		err = load_release(m, a,
-				   ledger_map_get(tx->body, "release")->v.bytes,
-				   &rel);
 	if (!err)
 		err = review_who(m, a, tx, &c, &rel);
 	if (!err)
@@ -440,14 +451,8 @@ int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	struct market_disclosure d;
 	struct ledger_buf b;
 	uint8_t k[KEYN_BYTES];
-	int err = author_is_key(a, tx);
+	int err = load_tx_release(m, a, tx, &c, &rel);
 
-	if (!err)
-		err = load_config(m, a, &c);
-	if (!err)
-		err = load_release(m, a,
-				   ledger_map_get(tx->body, "release")->v.bytes,
-				   &rel);
 	if (!err)
 		err = load_request(m, a, rel.request, &r);
 	if (!err &&

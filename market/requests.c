@@ -186,15 +186,8 @@ int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	return err;
 }
 
-/* request.fund: the sponsor's amount into escrow, before the deadline. */
-static int fund_checked(struct market *m, struct ledger_apply *a,
-			const struct ledger_tx *tx, struct market_request *r)
+int request_accepting(struct ledger_apply *a, const struct market_request *r)
 {
-	const struct ledger_val *am = ledger_map_get(tx->body, "amount");
-	char amount[TOKENS_AMOUNT_STR_MAX];
-	struct tokens_move mv;
-	int err;
-
 	if (r->closed)
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
 					 "request_closed: the request is "
@@ -203,6 +196,20 @@ static int fund_checked(struct market *m, struct ledger_apply *a,
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
 					 "deadline_passed: the request's "
 					 "deadline has passed");
+	return MM_OK;
+}
+
+/* request.fund: the sponsor's amount into escrow, before the deadline. */
+static int fund_checked(struct market *m, struct ledger_apply *a,
+			const struct ledger_tx *tx, struct market_request *r)
+{
+	const struct ledger_val *am = ledger_map_get(tx->body, "amount");
+	char amount[TOKENS_AMOUNT_STR_MAX];
+	struct tokens_move mv;
+	int err = request_accepting(a, r);
+
+	if (err)
+		return err;
 	if (r->funded &&
 	    !ledger_ct_equal(r->funder, tx->author, LEDGER_HASH_BYTES))
 		return ledger_apply_fail(a, MM_ERR_DENIED,

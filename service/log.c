@@ -69,10 +69,6 @@ void mmd_log_request(const struct mmd_req *rq, int status)
 		     (unsigned long long)(us % 1000), rq->remote);
 	if (n <= 0 || (size_t)n >= sizeof(line))
 		return;
-	if (!rq->w) {
-		log_write(line, (size_t)n);
-		return;
-	}
 	if (rq->w->logn + (size_t)n > sizeof(rq->w->logbuf))
 		mmd_log_flush(rq->w);
 	memcpy(rq->w->logbuf + rq->w->logn, line, (size_t)n);

@@ -227,9 +227,12 @@ static void reply_dataset(struct mmd_req *rq, const uint8_t release[16])
 	free(p);
 }
 
-/* The answer once the committer logged the submission. */
-static void reply_done(struct mmd_mkt_pending *p, int after)
+/* The answer once the committer logged the submission; ctx points to
+ * the staging error (int). */
+static void reply_done(struct mmd_pending *base, void *ctx)
 {
+	struct mmd_mkt_pending *p = (struct mmd_mkt_pending *)base;
+	int after = *(const int *)ctx;
 	struct mmd_req *rq = &p->base.rq;
 	json_t *rj = receipt_json(rq->srv, p->base.index);
 	char hex[33];
@@ -260,19 +263,6 @@ static void reply_done(struct mmd_mkt_pending *p, int after)
 				 (json_int_t)p->suppressed));
 }
 
-static void pending_unlink(struct mmd_pending *p)
-{
-	struct mmd_worker *w = p->rq.w;
-
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		w->pending = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = p->next = NULL;
-}
-
 /* On the worker thread, after the committer answered. */
 static void mkt_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -291,34 +281,7 @@ static void mkt_cb(evutil_socket_t fd, short what, void *arg)
 	if (after)
 		mmd_log("error", NULL, "staging a contribution failed: %s",
 			mm_strerror(after));
-	if (!p->base.rq.req) {
-		mmd_reply_gone(&p->base.rq);
-	} else {
-		mmd_conn_set_pending(p->base.rq.w, p->base.rq.req, NULL);
-		if (p->base.err == MM_OK)
-			reply_done(p, after);
-		else
-			mmd_reply_problem(&p->base.rq,
-					  mmd_status_done(p->base.err),
-					  p->base.err, &p->base.why);
-	}
-	pending_unlink(&p->base);
-	mmd_pending_free(&p->base);
-	atomic_fetch_sub(&srv->inflight, 1);
-}
-
-/* On the committer thread: record and wake the worker, nothing else. */
-static void mkt_done(void *arg, int err, uint64_t index,
-		     const struct mm_diag *why)
-{
-	struct mmd_mkt_pending *p = arg;
-
-	p->base.err = err;
-	p->base.index = index;
-	if (why)
-		p->base.why = *why;
-	p->base.t_done_us = mmd_now_us();
-	event_active(p->base.ev, EV_READ, 0);
+	mmd_pending_answer(&p->base, reply_done, &after);
 }
 
 void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
@@ -341,26 +304,18 @@ void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 		err = mm_fail(&diag, MM_ERR_CLOSED, 0, "the node is stopping");
 	if (!err) {
 		atomic_fetch_add(&srv->inflight, 1);
-		err = ledger_submit_async(srv->ledger, bytes, n, mkt_done, p,
-					  &diag);
+		err = ledger_submit_async(srv->ledger, bytes, n,
+					  mmd_pending_done, &p->base, &diag);
 		if (err)
 			atomic_fetch_sub(&srv->inflight, 1);
 	}
 	if (err) {
 		mmd_mkt_undo(srv, t);
 		mmd_pending_free(p ? &p->base : NULL);
-		atomic_fetch_add_explicit(&srv->metrics.refused, 1,
-					  memory_order_relaxed);
-		if (err == MM_ERR_BUSY || err == MM_ERR_CLOSED)
-			mmd_reply_header(rq, "Retry-After", "1");
-		mmd_reply_problem(rq, mmd_status_refused(err), err, &diag);
+		mmd_reply_refused(rq, err, &diag);
 		return;
 	}
-	p->base.next = rq->w->pending;
-	if (p->base.next)
-		p->base.next->prev = &p->base;
-	rq->w->pending = &p->base;
-	mmd_conn_set_pending(rq->w, rq->req, &p->base);
+	mmd_pending_queue(rq, &p->base);
 }
 
 /* ------------------------------------------------------------------ */

@@ -344,6 +344,24 @@ bool mmd_parse_u64(const char *s, uint64_t *out);
 void mmd_reply_read_error(struct mmd_req *rq, int err, const char *what);
 /* Frees a submission whose event never ran (shutdown only). */
 void mmd_pending_free(struct mmd_pending *p);
+/* The ledger_submit_async callback for a submission (arg is its struct
+ * mmd_pending), on the committer thread: records the answer in it and
+ * wakes its worker, nothing else. */
+void mmd_pending_done(void *arg, int err, uint64_t index,
+		      const struct mm_diag *why);
+/* On the worker thread, once the committer answered: answers p's client
+ * (ok(p, ctx) when logged, else the committer's problem; only logged
+ * and counted as 499 when the client is gone), then unlinks and frees p
+ * and drops it from the inflight count. */
+void mmd_pending_answer(struct mmd_pending *p,
+			void (*ok)(struct mmd_pending *p, void *ctx),
+			void *ctx);
+/* After a successful ledger_submit_async: links p into rq's worker's list
+ * and marks rq's connection as waiting for it. */
+void mmd_pending_queue(struct mmd_req *rq, struct mmd_pending *p);
+/* Counts and answers a submission refused before queueing (with
+ * Retry-After when busy or closed). */
+void mmd_reply_refused(struct mmd_req *rq, int err, const struct mm_diag *diag);
 /* The HTTP status for a submission refused before queueing (400, 422,
  * 503, 500) and for one the committer answered with err (422, 503, 507,
  * 500); submit.c documents each. */

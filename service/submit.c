@@ -81,6 +81,7 @@ void mmd_pending_free(struct mmd_pending *p)
 	free(p);
 }
 
+/* Takes p off its worker's list of submissions in flight. */
 static void pending_unlink(struct mmd_pending *p)
 {
 	struct mmd_worker *w = p->rq.w;
@@ -94,11 +95,15 @@ static void pending_unlink(struct mmd_pending *p)
 	p->prev = p->next = NULL;
 }
 
-static void reply_receipt(struct mmd_req *rq, uint64_t index)
+/* The answer to a logged submission: its receipt. */
+static void reply_receipt(struct mmd_pending *p, void *ctx)
 {
+	struct mmd_req *rq = &p->rq;
+	uint64_t index = p->index;
 	struct ledger_receipt *r = malloc(sizeof(*r));
 	int err = r ? ledger_receipt(rq->srv->ledger, index, r) : MM_ERR_NOMEM;
 
+	(void)ctx;
 	if (err)
 		mmd_reply_problemf(rq, 500, err,
 				   "logged at index %llu but the receipt "
@@ -109,22 +114,17 @@ static void reply_receipt(struct mmd_req *rq, uint64_t index)
 	free(r);
 }
 
-/* On the worker thread, after the committer answered. */
-static void pending_cb(evutil_socket_t fd, short what, void *arg)
+void mmd_pending_answer(struct mmd_pending *p,
+			void (*ok)(struct mmd_pending *p, void *ctx), void *ctx)
 {
-	struct mmd_pending *p = arg;
 	struct mmd *srv = p->rq.srv;
 
-	(void)fd;
-	(void)what;
-	mmd_metrics_commit(&srv->metrics, p->err,
-			   p->t_done_us - p->t_submit_us);
 	if (!p->rq.req) {
 		mmd_reply_gone(&p->rq);
 	} else {
 		mmd_conn_set_pending(p->rq.w, p->rq.req, NULL);
 		if (p->err == MM_OK)
-			reply_receipt(&p->rq, p->index);
+			ok(p, ctx);
 		else
 			mmd_reply_problem(&p->rq, mmd_status_done(p->err),
 					  p->err, &p->why);
@@ -134,9 +134,20 @@ static void pending_cb(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_sub(&srv->inflight, 1);
 }
 
-/* On the committer thread: record and wake the worker, nothing else. */
-static void pending_done(void *arg, int err, uint64_t index,
-			 const struct mm_diag *why)
+/* On the worker thread, after the committer answered. */
+static void pending_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mmd_pending *p = arg;
+
+	(void)fd;
+	(void)what;
+	mmd_metrics_commit(&p->rq.srv->metrics, p->err,
+			   p->t_done_us - p->t_submit_us);
+	mmd_pending_answer(p, reply_receipt, NULL);
+}
+
+void mmd_pending_done(void *arg, int err, uint64_t index,
+		      const struct mm_diag *why)
 {
 	struct mmd_pending *p = arg;
 
@@ -210,6 +221,24 @@ static struct mmd_pending *pending_new(struct mmd_req *rq)
 	return p;
 }
 
+void mmd_pending_queue(struct mmd_req *rq, struct mmd_pending *p)
+{
+	p->next = rq->w->pending;
+	if (p->next)
+		p->next->prev = p;
+	rq->w->pending = p;
+	mmd_conn_set_pending(rq->w, rq->req, p);
+}
+
+void mmd_reply_refused(struct mmd_req *rq, int err, const struct mm_diag *diag)
+{
+	atomic_fetch_add_explicit(&rq->srv->metrics.refused, 1,
+				  memory_order_relaxed);
+	if (err == MM_ERR_BUSY || err == MM_ERR_CLOSED)
+		mmd_reply_header(rq, "Retry-After", "1");
+	mmd_reply_problem(rq, mmd_status_refused(err), err, diag);
+}
+
 /* Queues bytes; on success the pending struct owns the request. */
 static void submit(struct mmd_req *rq, const uint8_t *bytes, size_t n)
 {
@@ -222,25 +251,17 @@ static void submit(struct mmd_req *rq, const uint8_t *bytes, size_t n)
 		err = mm_fail(&diag, MM_ERR_CLOSED, 0, "the node is stopping");
 	if (!err) {
 		atomic_fetch_add(&srv->inflight, 1);
-		err = ledger_submit_async(srv->ledger, bytes, n, pending_done,
-					  p, &diag);
+		err = ledger_submit_async(srv->ledger, bytes, n,
+					  mmd_pending_done, p, &diag);
+		if (err) /* counted only while the committer holds it */
+			atomic_fetch_sub(&srv->inflight, 1);
 	}
 	if (err) {
-		if (p)
-			atomic_fetch_sub(&srv->inflight, 1);
 		mmd_pending_free(p);
-		atomic_fetch_add_explicit(&srv->metrics.refused, 1,
-					  memory_order_relaxed);
-		if (err == MM_ERR_BUSY || err == MM_ERR_CLOSED)
-			mmd_reply_header(rq, "Retry-After", "1");
-		mmd_reply_problem(rq, mmd_status_refused(err), err, &diag);
+		mmd_reply_refused(rq, err, &diag);
 		return;
 	}
-	p->next = rq->w->pending;
-	if (p->next)
-		p->next->prev = p;
-	rq->w->pending = p;
-	mmd_conn_set_pending(rq->w, rq->req, p);
+	mmd_pending_queue(rq, p);
 }
 
 void mmd_post_tx(struct mmd_req *rq, const char *arg)

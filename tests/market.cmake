@@ -2,3 +2,7 @@
 if(TARGET market)
   mm_test(test_market market)
 endif()
+# market/records.c: the state record codec (golden bytes, refusals).
+if(TARGET market)
+  mm_test(test_market_records market)
+endif()

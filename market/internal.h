@@ -55,26 +55,51 @@ int amount_op(const char *a, const char *b, int sign,
  * MM_ERR_LIMIT when it does not fit. */
 int val_cstr(const struct ledger_val *v, char *out, size_t cap);
 
-/* records.c: canonical encodings and strict decodings of the records.
- * Decoders return MM_ERR_CORRUPT for anything but their own encoding. */
-int rec_config_enc(struct ledger_buf *b, const struct market_config *c);
-int rec_config_dec(const uint8_t *v, size_t n, struct market_config *c);
-int rec_part_enc(struct ledger_buf *b, const struct market_participant *p);
-int rec_part_dec(const uint8_t *v, size_t n, struct market_participant *p);
-int rec_request_enc(struct ledger_buf *b, const struct market_request *r);
-int rec_request_dec(const uint8_t *v, size_t n, struct market_request *r);
-int rec_consent_enc(struct ledger_buf *b, const struct market_consent *c);
-int rec_consent_dec(const uint8_t *v, size_t n, struct market_consent *c);
-int rec_contrib_enc(struct ledger_buf *b, const struct market_contribution *c);
-int rec_contrib_dec(const uint8_t *v, size_t n, struct market_contribution *c);
-int rec_release_enc(struct ledger_buf *b, const struct market_release *r);
-int rec_release_dec(const uint8_t *v, size_t n, struct market_release *r);
-int rec_review_enc(struct ledger_buf *b, const struct market_review *r);
-int rec_review_dec(const uint8_t *v, size_t n, struct market_review *r);
-int rec_payout_enc(struct ledger_buf *b, const struct market_payout *p);
-int rec_payout_dec(const uint8_t *v, size_t n, struct market_payout *p);
-int rec_disc_enc(struct ledger_buf *b, const struct market_disclosure *d);
-int rec_disc_dec(const uint8_t *v, size_t n, struct market_disclosure *d);
+/*
+ * records.c: the state records' codec.  A struct rec_schema is the field
+ * table of one record kind; rec_enc appends the record's canonical map
+ * to b (returns b->err; a record breaking its own limits is a bug and
+ * stops the process); rec_dec fills rec (zeroed first) from exactly that
+ * encoding, and refuses anything else with MM_ERR_CORRUPT and the field
+ * and offset in diag (which may be NULL).  The typed rec_KIND_enc/_dec
+ * below are what the rest of market calls.
+ */
+struct rec_schema;
+int rec_enc(struct ledger_buf *b, const struct rec_schema *s, const void *rec);
+int rec_dec(const struct rec_schema *s, const uint8_t *v, size_t n, void *rec,
+	    struct mm_diag *diag);
+
+#define REC_KIND(kind, type)                                                   \
+	extern const struct rec_schema rec_##kind;                             \
+	static inline int rec_##kind##_enc(struct ledger_buf *b,               \
+					   const type *r)                      \
+	{                                                                      \
+		return rec_enc(b, &rec_##kind, r);                             \
+	}                                                                      \
+	static inline int rec_##kind##_dec(const uint8_t *v, size_t n,         \
+					   type *r)                            \
+	{                                                                      \
+		return rec_dec(&rec_##kind, v, n, r, NULL);                    \
+	}
+REC_KIND(config, struct market_config)
+REC_KIND(part, struct market_participant)
+REC_KIND(request, struct market_request)
+REC_KIND(consent, struct market_consent)
+REC_KIND(contrib, struct market_contribution)
+REC_KIND(release, struct market_release)
+REC_KIND(review, struct market_review)
+REC_KIND(payout, struct market_payout)
+REC_KIND(disc, struct market_disclosure)
+#undef REC_KIND
+
+/* query.c: reads key from db outside apply and decodes it with s into
+ * out.  MM_ERR_NOTFOUND, MM_ERR_CORRUPT, storage errors. */
+int rec_read(struct market *m, unsigned db, const void *key, size_t key_n,
+	     const struct rec_schema *s, void *out);
+/* Reads a value that must be exactly size bytes into out (MM_ERR_CORRUPT
+ * otherwise), as rec_read. */
+int val_read(struct market *m, unsigned db, const void *key, size_t key_n,
+	     void *out, size_t size);
 
 /* apply helpers (types.c). */
 /* Refuses unless author = SHA-256(key). */

@@ -3,6 +3,7 @@
  * record kind pinned to what records.c's former field-by-field encoders
  * wrote (stored ledger state and verify compare them byte for byte),
  * round trips, and the decoder's refusals. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,39 +295,18 @@ static const char G_DISC[] =
 /* ------------------------------------------------------------------ */
 /* The record kinds.                                                   */
 
-/* Typed codec functions behind one signature for the table. */
-#define ADAPT(name, type)                                                      \
-	static int name##_enc_v(struct ledger_buf *b, const void *r)           \
-	{                                                                      \
-		return rec_##name##_enc(b, (const type *)r);                   \
-	}                                                                      \
-	static int name##_dec_v(const uint8_t *v, size_t n, void *r)           \
-	{                                                                      \
-		return rec_##name##_dec(v, n, (type *)r);                      \
-	}
-ADAPT(config, struct market_config)
-ADAPT(part, struct market_participant)
-ADAPT(request, struct market_request)
-ADAPT(consent, struct market_consent)
-ADAPT(contrib, struct market_contribution)
-ADAPT(release, struct market_release)
-ADAPT(review, struct market_review)
-ADAPT(payout, struct market_payout)
-ADAPT(disc, struct market_disclosure)
-
 struct kind {
 	const char *name;
 	void (*sample)(void *);
 	size_t size;
-	int (*enc)(struct ledger_buf *, const void *);
-	int (*dec)(const uint8_t *, size_t, void *);
+	const struct rec_schema *schema;
 	const char *golden;   /* hex of the former encoder's bytes */
 	const char *optional; /* the key that may be absent, or NULL */
 };
 
 #define KIND(label, fn, name, type, hex, opt)                                  \
 	{                                                                      \
-		label, fn, sizeof(type), name##_enc_v, name##_dec_v, hex, opt  \
+		label, fn, sizeof(type), &rec_##name, hex, opt                 \
 	}
 
 static const struct kind kinds[] = {
@@ -363,7 +343,7 @@ static void *sample(const struct kind *k)
 static void encode(const struct kind *k, const void *r, struct ledger_buf *b)
 {
 	ledger_buf_init(b, REC_BYTES_MAX);
-	ck_assert_int_eq(k->enc(b, r), MM_OK);
+	ck_assert_int_eq(rec_enc(b, k->schema, r), MM_OK);
 }
 
 /* The encoding is the former encoder's, byte for byte. */
@@ -394,7 +374,7 @@ START_TEST(round_trip)
 	ck_assert_ptr_nonnull(back);
 	encode(k, r, &b);
 	memset(back, 0xA5, k->size);
-	ck_assert_int_eq(k->dec(b.p, b.len, back), MM_OK);
+	ck_assert_int_eq(rec_dec(k->schema, b.p, b.len, back, NULL), MM_OK);
 	ck_assert_msg(memcmp(r, back, k->size) == 0, "%s", k->name);
 	ledger_buf_release(&b);
 	free(back);
@@ -412,11 +392,485 @@ START_TEST(truncated)
 	ck_assert_ptr_nonnull(back);
 	encode(k, r, &b);
 	for (size_t n = 0; n < b.len; n++)
-		ck_assert_msg(k->dec(b.p, n, back) == MM_ERR_CORRUPT,
+		ck_assert_msg(rec_dec(k->schema, b.p, n, back, NULL) ==
+				      MM_ERR_CORRUPT,
 			      "%s: prefix of %zu bytes accepted", k->name, n);
 	ledger_buf_release(&b);
 	free(back);
 	free(r);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Refusals: a record re-encoded canonically with one change.          */
+
+enum mut {
+	MUT_DROP,    /* pair at left out */
+	MUT_REPLACE, /* pair at's value written by put */
+	MUT_EXTRA,   /* a key just after pair at's (still canonical order) */
+	MUT_SWAP     /* pairs at and at + 1 exchanged (not canonical) */
+};
+
+struct mutation {
+	enum mut how;
+	uint32_t at;
+	void (*put)(struct ledger_buf *b, const void *arg);
+	const void *arg;
+};
+
+/* Re-encodes the map good with the mutation mu into out (initialised). */
+static void mutate(const struct ledger_buf *good, const struct mutation *mu,
+		   struct ledger_buf *out)
+{
+	struct ledger_doc *doc = NULL;
+	const struct ledger_val *m;
+	char extra[80];
+	uint32_t n;
+
+	ck_assert_int_eq(ledger_decode(good->p, good->len, &doc, NULL), MM_OK);
+	m = ledger_doc_root(doc);
+	n = m->n;
+	ck_assert_uint_lt(mu->at, n);
+	ledger_buf_init(out, 2 * REC_BYTES_MAX);
+	ledger_enc_map(out, mu->how == MUT_DROP	   ? n - 1
+			    : mu->how == MUT_EXTRA ? n + 1
+						   : n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t j = i;
+
+		if (mu->how == MUT_SWAP && (i == mu->at || i == mu->at + 1))
+			j = i == mu->at ? i + 1 : i - 1;
+		if (mu->how == MUT_DROP && i == mu->at)
+			continue;
+		ledger_enc_val(out, &m->v.items[2 * j]);
+		if (mu->how == MUT_REPLACE && i == mu->at)
+			mu->put(out, mu->arg);
+		else
+			ledger_enc_val(out, &m->v.items[2 * j + 1]);
+		if (mu->how == MUT_EXTRA && i == mu->at) {
+			snprintf(extra, sizeof(extra), "%.*s0",
+				 (int)m->v.items[2 * i].n,
+				 (const char *)m->v.items[2 * i].v.bytes);
+			ledger_enc_cstr(out, extra);
+			ledger_enc_uint(out, 1);
+		}
+	}
+	ck_assert_int_eq(out->err, MM_OK);
+	ledger_doc_free(doc);
+}
+
+/* The key of pair i of the encoding, NUL-terminated into out. */
+static void key_at(const struct ledger_buf *good, uint32_t i, char out[80])
+{
+	struct ledger_doc *doc = NULL;
+	const struct ledger_val *k;
+
+	ck_assert_int_eq(ledger_decode(good->p, good->len, &doc, NULL), MM_OK);
+	k = &ledger_doc_root(doc)->v.items[2 * i];
+	snprintf(out, 80, "%.*s", (int)k->n, (const char *)k->v.bytes);
+	ledger_doc_free(doc);
+}
+
+static uint32_t pairs(const struct ledger_buf *good)
+{
+	struct ledger_doc *doc = NULL;
+	uint32_t n;
+
+	ck_assert_int_eq(ledger_decode(good->p, good->len, &doc, NULL), MM_OK);
+	n = ledger_doc_root(doc)->n;
+	ledger_doc_free(doc);
+	return n;
+}
+
+/* Decodes bytes as k: the result, and the diagnostic in d. */
+static int decode_as(const struct kind *k, const struct ledger_buf *bytes,
+		     struct mm_diag *d)
+{
+	void *r = malloc(k->size);
+	int err;
+
+	ck_assert_ptr_nonnull(r);
+	memset(d, 0, sizeof(*d));
+	err = rec_dec(k->schema, bytes->p, bytes->len, r, d);
+	free(r);
+	return err;
+}
+
+/* Each field left out: refused naming it, unless it is optional (then the
+ * record reads as without it and writes back the same bytes). */
+START_TEST(missing_field)
+{
+	const struct kind *k = &kinds[_i];
+	void *r = sample(k), *back = malloc(k->size);
+	struct ledger_buf good, bad, again;
+	struct mm_diag d;
+	char key[80], want[100];
+
+	encode(k, r, &good);
+	for (uint32_t i = 0; i < pairs(&good); i++) {
+		struct mutation mu = {MUT_DROP, i, NULL, NULL};
+
+		key_at(&good, i, key);
+		mutate(&good, &mu, &bad);
+		if (k->optional && strcmp(key, k->optional) == 0) {
+			ck_assert_int_eq(decode_as(k, &bad, &d), MM_OK);
+			ck_assert_int_eq(
+				rec_dec(k->schema, bad.p, bad.len, back, NULL),
+				MM_OK);
+			encode(k, back, &again);
+			ck_assert_mem_eq(again.p, bad.p, bad.len);
+			ledger_buf_release(&again);
+		} else {
+			ck_assert_int_eq(decode_as(k, &bad, &d),
+					 MM_ERR_CORRUPT);
+			snprintf(want, sizeof(want), ": %s: missing", key);
+			ck_assert_msg(strstr(d.msg, want), "%s: %s", k->name,
+				      d.msg);
+		}
+		ledger_buf_release(&bad);
+	}
+	ledger_buf_release(&good);
+	free(back);
+	free(r);
+}
+END_TEST
+
+/* A value of another kind: an unsigned integer becomes a str, anything
+ * else becomes the integer 1. */
+static void put_other_kind(struct ledger_buf *b, const void *arg)
+{
+	const struct ledger_val *old = arg;
+
+	if (old->kind == LEDGER_V_UINT)
+		ledger_enc_cstr(b, "1");
+	else
+		ledger_enc_uint(b, 1);
+}
+
+START_TEST(wrong_kind)
+{
+	const struct kind *k = &kinds[_i];
+	void *r = sample(k);
+	struct ledger_buf good, bad;
+	struct ledger_doc *doc = NULL;
+	struct mm_diag d;
+	char key[80], want[100];
+
+	encode(k, r, &good);
+	ck_assert_int_eq(ledger_decode(good.p, good.len, &doc, NULL), MM_OK);
+	for (uint32_t i = 0; i < pairs(&good); i++) {
+		struct mutation mu = {
+			MUT_REPLACE, i, put_other_kind,
+			&ledger_doc_root(doc)->v.items[2 * i + 1]};
+
+		key_at(&good, i, key);
+		mutate(&good, &mu, &bad);
+		ck_assert_int_eq(decode_as(k, &bad, &d), MM_ERR_CORRUPT);
+		snprintf(want, sizeof(want), ": %s: ", key);
+		ck_assert_msg(strstr(d.msg, want), "%s: %s", k->name, d.msg);
+		ck_assert_uint_gt(d.offset, 0); /* where the value is */
+		ledger_buf_release(&bad);
+	}
+	ledger_doc_free(doc);
+	ledger_buf_release(&good);
+	free(r);
+}
+END_TEST
+
+/* A key the record does not have, at every position (canonical order,
+ * so the codec and not the msgpack reader refuses it). */
+START_TEST(extra_field)
+{
+	const struct kind *k = &kinds[_i];
+	void *r = sample(k);
+	struct ledger_buf good, bad;
+	struct ledger_doc *doc = NULL;
+	struct mm_diag d;
+
+	encode(k, r, &good);
+	for (uint32_t i = 0; i < pairs(&good); i++) {
+		struct mutation mu = {MUT_EXTRA, i, NULL, NULL};
+
+		mutate(&good, &mu, &bad);
+		ck_assert_int_eq(ledger_decode(bad.p, bad.len, &doc, NULL),
+				 MM_OK);
+		ledger_doc_free(doc);
+		ck_assert_int_eq(decode_as(k, &bad, &d), MM_ERR_CORRUPT);
+		ck_assert_msg(strncmp(d.msg,
+				      k->schema == &rec_part ? "participant"
+							     : k->name,
+				      4) == 0,
+			      "%s: %s", k->name, d.msg);
+		ledger_buf_release(&bad);
+	}
+	ledger_buf_release(&good);
+	free(r);
+}
+END_TEST
+
+/* Two neighbouring keys exchanged. */
+START_TEST(out_of_order)
+{
+	const struct kind *k = &kinds[_i];
+	void *r = sample(k);
+	struct ledger_buf good, bad;
+	struct mm_diag d;
+
+	encode(k, r, &good);
+	for (uint32_t i = 0; i + 1 < pairs(&good); i++) {
+		struct mutation mu = {MUT_SWAP, i, NULL, NULL};
+
+		mutate(&good, &mu, &bad);
+		ck_assert_int_eq(decode_as(k, &bad, &d), MM_ERR_CORRUPT);
+		ck_assert_ptr_nonnull(strstr(d.msg, "not a canonical map"));
+		ledger_buf_release(&bad);
+	}
+	ledger_buf_release(&good);
+	free(r);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Limits: each one past is refused, naming the field and why.         */
+
+enum vk {
+	V_UINT,	   /* the integer a */
+	V_NEG,	   /* a negative integer */
+	V_STR,	   /* the string s */
+	V_NUL,	   /* "a", NUL, "b" */
+	V_DIGITS,  /* a string of a nines */
+	V_STRN,	   /* a string of a bytes ('a') */
+	V_BIN,	   /* a bin of a bytes */
+	V_STRS,	   /* an array of a strings of b bytes */
+	V_HASHES,  /* an array of a bins of b bytes */
+	V_RESULTS, /* a map of a rule names of b bytes to true */
+};
+
+struct past {
+	int kind; /* index in kinds[] */
+	const char *key;
+	enum vk vk;
+	uint64_t a, b;
+	const char *s;
+	const char *why; /* in the diagnostic */
+};
+
+enum {
+	K_CONFIG,
+	K_PART,
+	K_REQ_OPEN,
+	K_REQ_FUNDED,
+	K_CONSENT,
+	K_CONTRIB_H,
+	K_CONTRIB,
+	K_RELEASE,
+	K_REVIEW,
+	K_PAYOUT,
+	K_DISC
+};
+
+static const struct past pasts[] = {
+	{K_CONFIG, "precision", V_UINT, 19, 0, NULL, "out of range"},
+	{K_CONFIG, "threshold", V_UINT, 0, 0, NULL, "out of range"},
+	{K_CONFIG, "threshold", V_UINT, 17, 0, NULL, "out of range"},
+	{K_CONFIG, "stewards", V_HASHES, 17, 32, NULL, "too many items"},
+	{K_CONFIG, "stewards", V_HASHES, 2, 31, NULL, "not a bin"},
+	{K_CONFIG, "registrar", V_BIN, 33, 0, NULL, "not a bin"},
+	{K_PART, "role", V_STR, 0, 0, "none", "not a role"},
+	{K_PART, "role", V_STR, 0, 0, "admin", "not a role"},
+	{K_REQ_OPEN, "cohort", V_UINT, 0, 0, NULL, "out of range"},
+	{K_REQ_OPEN, "cohort", V_UINT, 1025, 0, NULL, "out of range"},
+	{K_REQ_OPEN, "contributions", V_UINT, 1025, 0, NULL, "out of range"},
+	{K_REQ_OPEN, "fields", V_STRS, 65, 5, NULL, "too many items"},
+	{K_REQ_OPEN, "fields", V_STRS, 2, 65, NULL, "too long"},
+	{K_REQ_OPEN, "purpose", V_STRN, 257, 0, NULL, "too long"},
+	{K_REQ_OPEN, "purpose", V_NUL, 0, 0, NULL, "without NUL"},
+	{K_REQ_OPEN, "id", V_BIN, 15, 0, NULL, "not a bin"},
+	{K_REQ_OPEN, "held", V_STR, 0, 0, "01", "not canonical"},
+	{K_REQ_OPEN, "reward", V_STR, 0, 0, "1.5", "not canonical"},
+	{K_REQ_OPEN, "reward", V_DIGITS, 65, 0, NULL, "not canonical"},
+	{K_REQ_OPEN, "reward", V_DIGITS, 67, 0, NULL, "too long"},
+	{K_REQ_FUNDED, "paid", V_STR, 0, 0, "100000001", "exceed held"},
+	{K_REQ_FUNDED, "funder", V_BIN, 16, 0, NULL, "not a bin"},
+	{K_CONSENT, "fields", V_STRS, 65, 5, NULL, "too many items"},
+	{K_CONSENT, "expires", V_NEG, 0, 0, NULL, "not an unsigned"},
+	{K_CONTRIB_H, "history_years", V_UINT, 201, 0, NULL, "out of range"},
+	{K_CONTRIB, "completeness", V_UINT, 101, 0, NULL, "out of range"},
+	{K_CONTRIB, "ordinal", V_UINT, 1024, 0, NULL, "out of range"},
+	{K_CONTRIB, "status", V_UINT, 0, 0, NULL, "out of range"},
+	{K_CONTRIB, "status", V_UINT, 4, 0, NULL, "out of range"},
+	{K_CONTRIB, "results", V_RESULTS, 65, 5, NULL, "too many items"},
+	{K_CONTRIB, "results", V_RESULTS, 1, 65, NULL, "too long"},
+	{K_RELEASE, "status", V_UINT, 4, 0, NULL, "out of range"},
+	{K_RELEASE, "approvals", V_UINT, 17, 0, NULL, "out of range"},
+	{K_RELEASE, "paid", V_STR, 0, 0, "-1", "not canonical"},
+	{K_REVIEW, "note", V_STRN, 257, 0, NULL, "too long"},
+	{K_PAYOUT, "transfer", V_BIN, 17, 0, NULL, "not a bin"},
+	{K_PAYOUT, "amount", V_STR, 0, 0, "", "not canonical"},
+	{K_DISC, "time", V_NEG, 0, 0, NULL, "not an unsigned"},
+};
+
+/* A name of n >= 5 bytes unique for i < 10000 ("r0042aaa..."), into
+ * out (n + 1 bytes). */
+static void name_n(char *out, size_t n, uint64_t i)
+{
+	ck_assert_uint_ge(n, 5);
+	snprintf(out, 6, "r%04llu", (unsigned long long)i);
+	memset(out + 5, 'a', n - 5);
+	out[n] = 0;
+}
+
+static void put_past(struct ledger_buf *b, const void *arg)
+{
+	const struct past *p = arg;
+	char name[300];
+	uint8_t bin[300];
+
+	memset(bin, 0x5A, sizeof(bin));
+	switch (p->vk) {
+	case V_UINT:
+		ledger_enc_uint(b, p->a);
+		break;
+	case V_NEG:
+		ledger_enc_int(b, -1);
+		break;
+	case V_STR:
+		ledger_enc_cstr(b, p->s);
+		break;
+	case V_DIGITS:
+		memset(name, '9', p->a);
+		ledger_enc_str(b, name, p->a);
+		break;
+	case V_NUL:
+		ledger_enc_str(b, "a\0b", 3);
+		break;
+	case V_STRN:
+		name_n(name, p->a, 0);
+		ledger_enc_cstr(b, name);
+		break;
+	case V_BIN:
+		ledger_enc_bin(b, bin, p->a);
+		break;
+	case V_STRS:
+	case V_HASHES:
+		ledger_enc_array(b, (uint32_t)p->a);
+		for (uint64_t i = 0; i < p->a; i++) {
+			name_n(name, p->b, i);
+			if (p->vk == V_STRS)
+				ledger_enc_cstr(b, name);
+			else
+				ledger_enc_bin(b, bin, p->b);
+		}
+		break;
+	case V_RESULTS:
+		ledger_enc_map(b, (uint32_t)p->a);
+		for (uint64_t i = 0; i < p->a; i++) {
+			name_n(name, p->b, i);
+			ledger_enc_cstr(b, name);
+			ledger_enc_bool(b, true);
+		}
+		break;
+	}
+}
+
+START_TEST(one_past_the_limit)
+{
+	const struct past *p = &pasts[_i];
+	const struct kind *k = &kinds[p->kind];
+	void *r = sample(k);
+	struct ledger_buf good, bad;
+	struct mutation mu = {MUT_REPLACE, 0, put_past, p};
+	struct mm_diag d;
+	char key[80], want[100];
+
+	encode(k, r, &good);
+	for (mu.at = 0; mu.at < pairs(&good); mu.at++) {
+		key_at(&good, mu.at, key);
+		if (strcmp(key, p->key) == 0)
+			break;
+	}
+	ck_assert_uint_lt(mu.at, pairs(&good));
+	mutate(&good, &mu, &bad);
+	ck_assert_int_eq(decode_as(k, &bad, &d), MM_ERR_CORRUPT);
+	snprintf(want, sizeof(want), "%s", p->why);
+	ck_assert_msg(strstr(d.msg, want), "%s %s: %s", k->name, p->key, d.msg);
+	if (strcmp(p->why, "exceed held") != 0) {
+		snprintf(want, sizeof(want), ": %s: ", p->key);
+		ck_assert_msg(strstr(d.msg, want), "%s: %s", k->name, d.msg);
+	}
+	ledger_buf_release(&bad);
+	ledger_buf_release(&good);
+	free(r);
+}
+END_TEST
+
+/* At every limit the record still reads back as it was. */
+START_TEST(at_the_limits)
+{
+	struct market_request *r = malloc(sizeof(*r)),
+			      *back = malloc(sizeof(*r));
+	struct market_contribution *c = malloc(sizeof(*c)),
+				   *cb = malloc(sizeof(*c));
+	struct market_config cfg, cfgb;
+	struct ledger_buf b;
+
+	ck_assert(r && back && c && cb);
+	s_request_funded(r);
+	for (unsigned i = 0; i < MARKET_FIELDS_MAX; i++)
+		name_n(r->fields[i], MARKET_FIELD_BYTES_MAX, i);
+	r->nfields = MARKET_FIELDS_MAX;
+	name_n(r->purpose, MARKET_PURPOSE_BYTES_MAX, 7);
+	memset(r->held, '9', TOKENS_DIGITS_MAX);
+	r->held[TOKENS_DIGITS_MAX] = 0;
+	r->cohort = r->contributions = r->included = MARKET_COHORT_MAX;
+	snprintf(r->escrow, sizeof(r->escrow), "%s", "");
+	ck_assert_int_eq(amount_op(r->held, "100000000", -1, r->escrow), MM_OK);
+	ledger_buf_init(&b, REC_BYTES_MAX);
+	ck_assert_int_eq(rec_request_enc(&b, r), MM_OK);
+	ck_assert_int_eq(rec_request_dec(b.p, b.len, back), MM_OK);
+	ck_assert_mem_eq(r, back, sizeof(*r));
+	ledger_buf_release(&b);
+	s_contrib_history(c);
+	for (unsigned i = 0; i < MARKET_RESULTS_MAX; i++) {
+		name_n(c->results[i].rule, MARKET_RULE_BYTES_MAX, i);
+		c->results[i].passed = i % 2;
+	}
+	c->nresults = MARKET_RESULTS_MAX;
+	c->completeness = 100;
+	c->history_years = 200;
+	c->ordinal = MARKET_COHORT_MAX - 1;
+	ck_assert_int_eq(rec_contrib_enc(&b, c), MM_OK);
+	ck_assert_int_eq(rec_contrib_dec(b.p, b.len, cb), MM_OK);
+	ck_assert_mem_eq(c, cb, sizeof(*c));
+	ledger_buf_release(&b);
+	s_config(&cfg);
+	for (unsigned i = 0; i < MARKET_STEWARDS_MAX; i++)
+		fill(cfg.stewards[i], 32, (uint8_t)i);
+	cfg.nstewards = cfg.threshold = MARKET_STEWARDS_MAX;
+	cfg.precision = TOKENS_PRECISION_MAX;
+	ck_assert_int_eq(rec_config_enc(&b, &cfg), MM_OK);
+	ck_assert_int_eq(rec_config_dec(b.p, b.len, &cfgb), MM_OK);
+	ck_assert_mem_eq(&cfg, &cfgb, sizeof(cfg));
+	ledger_buf_release(&b);
+	free(r);
+	free(back);
+	free(c);
+	free(cb);
+}
+END_TEST
+
+/* The encoder never writes what the decoder refuses: a record breaking
+ * its limits is a bug, and stops the process (SIGABRT below). */
+START_TEST(encoder_stops_on_a_broken_record)
+{
+	struct market_contribution c;
+	struct ledger_buf b;
+
+	s_contrib_plain(&c);
+	c.status = 0;
+	ledger_buf_init(&b, REC_BYTES_MAX);
+	rec_contrib_enc(&b, &c);
+	ledger_buf_release(&b);
 }
 END_TEST
 
@@ -430,6 +884,15 @@ static Suite *records_suite(void)
 	tcase_add_loop_test(tc, golden_bytes, 0, n);
 	tcase_add_loop_test(tc, round_trip, 0, n);
 	tcase_add_loop_test(tc, truncated, 0, n);
+	tcase_add_loop_test(tc, missing_field, 0, n);
+	tcase_add_loop_test(tc, wrong_kind, 0, n);
+	tcase_add_loop_test(tc, extra_field, 0, n);
+	tcase_add_loop_test(tc, out_of_order, 0, n);
+	tcase_add_loop_test(tc, one_past_the_limit, 0,
+			    (int)MM_ARRAY_LEN(pasts));
+	tcase_add_test(tc, at_the_limits);
+	tcase_add_test_raise_signal(tc, encoder_stops_on_a_broken_record,
+				    SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
 }

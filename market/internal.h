@@ -8,7 +8,7 @@
  *
  *   market.meta     "config"                 -> config record
  *                   "requests"               -> u64be requests opened
- *   market.part     participant id(32)       -> {index, role, active}
+ *   market.part     participant id(32)       -> {active, index, role}
  *   market.policy   policy id(32)            -> {kind, source}
  *   market.req      request id(16)           -> request record
  *   market.reqlist  u64be ordinal            -> request id(16)
@@ -40,20 +40,26 @@ struct market {
 		db_disc, db_tokens_meta;
 };
 
-/* util.c: keys, big-endian, amounts. */
+/* util.c: keys, big-endian, amounts, strings, tokens move ids. */
 void put_u64be(uint8_t out[8], uint64_t v);
 uint64_t get_u64be(const uint8_t in[8]);
 void key2(uint8_t out[KEY2_BYTES], const uint8_t id[MARKET_ID_BYTES],
 	  const uint8_t h[LEDGER_HASH_BYTES]);
 void keyn(uint8_t out[KEYN_BYTES], const uint8_t id[MARKET_ID_BYTES],
 	  uint64_t n);
-/* out = a + sign * b (sign +1 or -1) over canonical digit strings.
- * MM_ERR_RANGE when negative, MM_ERR_LIMIT past TOKENS_DIGITS_MAX. */
+/* out = a + sign * b (sign +1 or -1) over canonical digit strings; out
+ * may be a or b and is written only on success.  MM_ERR_INVALID for an
+ * operand that is not canonical, MM_ERR_RANGE when the result is
+ * negative, MM_ERR_LIMIT past TOKENS_DIGITS_MAX digits. */
 int amount_op(const char *a, const char *b, int sign,
 	      char out[TOKENS_AMOUNT_STR_MAX]);
 /* A str/bin value copied NUL-terminated into out (cap bytes).
- * MM_ERR_LIMIT when it does not fit. */
+ * MM_ERR_LIMIT when it does not fit, MM_ERR_INVALID for another kind or
+ * a str with a NUL inside. */
 int val_cstr(const struct ledger_val *v, char *out, size_t cap);
+/* A tokens move id: the first 16 bytes of SHA-256(tag ‖ tx id ‖ u64be i). */
+void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
+	     const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i);
 
 /*
  * records.c: the state records' codec.  A struct rec_schema is the field
@@ -118,9 +124,6 @@ int store_request(struct market *m, struct ledger_apply *a,
 /* Puts b's bytes (a finished record) under key in db and releases b. */
 int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
 	    struct ledger_buf *b);
-/* A tokens move id: the first 16 bytes of SHA-256(tag ‖ tx id ‖ u64be i). */
-void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
-	     const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i);
 
 /* requests.c: refuses unless the author is an admitted participant of
  * role (after author_is_key and the config); the request types. */
@@ -133,28 +136,33 @@ int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int fund_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 
-/* lifecycle.c: the consent / contribution / release types. */
+/* lifecycle.c: the consent and contribution types. */
 int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		  void *arg);
 int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		     void *arg);
+/* Consent of author on request valid at the block time and covering the
+ * request's purpose and fields; refuses with the reason otherwise. */
+int consent_check(struct market *m, struct ledger_apply *a,
+		  const struct market_request *r,
+		  const uint8_t author[LEDGER_HASH_BYTES], const char *where);
+
+/* release.c: the release types, and what request.close and the deciding
+ * review need from them. */
 int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		  void *arg);
 int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		     void *arg);
-/* payout.c: the payouts of an approved release, inside review's apply. */
-/* Consent of author on request valid at the block time and covering the
- * request's purpose and fields; refuses with the reason otherwise. */
 /* At request.close: every release of r still waiting for review lapses
  * (rejected at the close; its contributions return to staged), so that
  * none is left that can never be reviewed. */
 int lapse_proposals(struct market *m, struct ledger_apply *a,
 		    const struct market_request *r);
-int consent_check(struct market *m, struct ledger_apply *a,
-		  const struct market_request *r,
-		  const uint8_t author[LEDGER_HASH_BYTES], const char *where);
+/* The payouts of an approved release, inside the deciding review's apply:
+ * the payout policy per contribution, tokens_release from the escrow,
+ * the payout records, rel->paid and r->paid / r->included. */
 int payout_release(struct market *m, struct ledger_apply *a,
 		   const struct ledger_tx *tx, struct market_release *rel,
 		   struct market_request *req);

@@ -175,9 +175,9 @@ struct market_request {
 	char paid[TOKENS_AMOUNT_STR_MAX];     /* sum of payouts */
 	char refunded[TOKENS_AMOUNT_STR_MAX]; /* refund at close */
 	char escrow[TOKENS_AMOUNT_STR_MAX];   /* held - paid - refunded */
-	uint64_t contributions;		      /* submitted (ordinals 0..n) */
+	uint64_t contributions;		      /* submitted (ordinals 0..n-1) */
 	uint64_t included;		      /* paid in approved releases */
-	uint64_t releases;		      /* proposed (ordinals 0..n) */
+	uint64_t releases;		      /* proposed (found by id) */
 	uint64_t opened_index;
 	uint64_t closed_index; /* 0 while open */
 };
@@ -243,7 +243,7 @@ struct market_contribution {
 	uint8_t release[MARKET_ID_BYTES]; /* when PROPOSED or INCLUDED */
 	uint64_t index;
 };
-/* Contribution ordinal i (0..request.contributions) of a request, or the
+/* Contribution ordinal i (< request.contributions) of a request, or the
  * one whose submit transaction is tx.  MM_ERR_NOTFOUND. */
 int market_contribution_at(struct market *m,
 			   const uint8_t request[MARKET_ID_BYTES], uint64_t i,

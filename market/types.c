@@ -1,9 +1,9 @@
 /*
- * types.c - the marketplace's set-up and request types (market.init,
- * register, admit, policy.publish, request.open, request.fund,
- * request.close), the helpers every apply shares, and registering the
- * whole module on a ledger.  The consent / contribution / release
- * lifecycle is in lifecycle.c.
+ * types.c - the marketplace's set-up types (market.init, register, admit,
+ * policy.publish), the body schema of every type, the helpers every apply
+ * shares, and registering the whole module on a ledger.  The request
+ * types are in requests.c, consent and contribution in lifecycle.c,
+ * releases, reviews and payouts in release.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -714,8 +714,12 @@ static const struct past pasts[] = {
  * out (n + 1 bytes). */
 static void name_n(char *out, size_t n, uint64_t i)
 {
+	char head[24];
+
 	ck_assert_uint_ge(n, 5);
-	snprintf(out, 6, "r%04llu", (unsigned long long)i);
+	ck_assert_uint_lt(i, 10000);
+	snprintf(head, sizeof(head), "r%04u", (unsigned)i);
+	memcpy(out, head, 5);
 	memset(out + 5, 'a', n - 5);
 	out[n] = 0;
 }

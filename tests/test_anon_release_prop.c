@@ -337,7 +337,7 @@ static void thier_load(struct thier *th, char *text)
 
 static char *load_text(const char *rel, size_t *n)
 {
-	char *path = tu_shared(rel);
+	char *path = tu_data(rel);
 	char *text = (char *)tu_read_file(path, n);
 	free(path);
 	return text;

@@ -1,6 +1,7 @@
-/* test_blobs.c - the service's encrypted blob store: round trips,
- * content addressing, encryption at rest, tamper and swap detection,
- * limits, deletion, key handling and atomic writes. */
+/* test_blobs.c - the node's encrypted blob store (intake/blobs.c): round
+ * trips, content addressing, encryption at rest, tamper and swap
+ * detection, limits, deletion, key handling, atomic writes and derived
+ * keys. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -349,6 +350,32 @@ START_TEST(no_temporaries_left)
 }
 END_TEST
 
+/* Derived keys are HMAC-SHA256 under DIR/blob.key (docs/PROTOCOL.md: the
+ * pseudonym root is HMAC-SHA256(blob key, "medmarket/pseudonym/v1")). */
+START_TEST(derive_is_hmac_of_the_key_file)
+{
+	static const char info[] = "medmarket/pseudonym/v1";
+	struct intake_blobs *b = open_ok(INTAKE_BLOB_BYTES_MAX_DEFAULT);
+	uint8_t got[32], want[32], *key;
+	char *path = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(intake_blobs_derive(b, info, strlen(info), got),
+			 MM_OK);
+	ck_assert_int_gt(asprintf(&path, "%s/blob.key", dir), 0);
+	key = tu_read_file(path, &n);
+	ck_assert_uint_eq(n, INTAKE_BLOB_KEY_BYTES);
+	ck_assert_int_eq(ledger_hmac_sha256(key, n, info, strlen(info), want),
+			 MM_OK);
+	ck_assert_mem_eq(got, want, sizeof(want));
+	ck_assert_int_eq(intake_blobs_derive(b, "other", 5, want), MM_OK);
+	ck_assert(memcmp(got, want, sizeof(want)) != 0);
+	free(key);
+	free(path);
+	intake_blobs_close(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("blobs");
@@ -366,6 +393,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, key_shredding);
 	tcase_add_test(tc, key_file_checks);
 	tcase_add_test(tc, no_temporaries_left);
+	tcase_add_test(tc, derive_is_hmac_of_the_key_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

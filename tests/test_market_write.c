@@ -5,6 +5,7 @@
  * GET /v1/releases/{id}/dataset with and without a disclosure; the raw
  * record never reaches the daemon's log. */
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,31 @@ static void check_request_paid(void)
 	free(resp);
 }
 
+/* Files under D.dir/sub (blobs: in its xx/ subdirectories). */
+static size_t count_files(const char *sub)
+{
+	char path[512], inner[1024];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", D.dir, sub);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (strcmp(sub, "blobs") != 0) {
+			n++;
+			continue;
+		}
+		snprintf(inner, sizeof(inner), "%s/%s", sub, de->d_name);
+		n += count_files(inner);
+	}
+	closedir(d);
+	return n;
+}
+
 static char *read_log(void)
 {
 	char *path = NULL, *text;
@@ -340,7 +366,14 @@ START_TEST(test_flow)
 	ck_assert(has(resp, "\"eligibility\"") && has(resp, "rule adult"));
 	free(resp);
 	contribute_all();
+	/* The child's row was staged before its submission; the refusal
+	 * removed it and its blob again. */
+	ck_assert_uint_eq(count_files("staged/4242424242424242"
+				      "4242424242424242"),
+			  3);
+	ck_assert_uint_eq(count_files("blobs"), 3);
 	propose(rel);
+	ck_assert_uint_eq(count_files("releases"), 1);
 	market_body_review(mfx_nb(&b), rel, true, "fine");
 	post(STEW, MARKET_TYPE_REVIEW, &b);
 	check_request_paid();

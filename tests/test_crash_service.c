@@ -2,7 +2,9 @@
  * test_crash_service.c - crash consistency of staged rows and releases
  * through a real medmarketd (intake.h, invariants I1-I3): while threads
  * post contributions and a researcher proposes releases, the daemon is
- * SIGKILLed at a random moment, KILLS times over one data directory.
+ * SIGKILLed at a random moment, KILLS times over one data directory
+ * (each patient's consent and then contribution are posted while it
+ * runs).
  * After each restart (which reconciles the index), with the ledger open
  * read-only beside the running daemon:
  *
@@ -40,7 +42,7 @@
 #include "tokens/tokens.h"
 
 #define KILLS	     20
-#define PATIENTS     480 /* contributions prepared (each posted once) */
+#define PATIENTS     400 /* contributions prepared (each posted once) */
 #define POSTERS	     3	 /* threads posting contributions */
 #define KILL_MS_MIN  150 /* posting runs this long at least, */
 #define KILL_MS_SPAN 350 /* plus up to this, before the kill */
@@ -53,8 +55,13 @@ static struct ledger_key *REG, *STEW, *RES, *SPON;
 static uint8_t REQ[MARKET_ID_BYTES];
 static const char *const THREADS[] = {"--threads", "2", NULL};
 
-/* The contributions, prepared before the kills (consents logged). */
-static char *BODY[PATIENTS];
+/* A patient: the consent.grant envelope (msgpack) and the POST
+ * /v1/contributions body that relies on it, prepared before the kills. */
+struct patient {
+	struct ledger_buf consent;
+	char *body;
+};
+static struct patient PAT[PATIENTS];
 static atomic_uint NEXT;     /* the next body to post */
 static atomic_bool STOP;     /* posters and proposer stop */
 static atomic_uint ACCEPTED; /* 200 answers over the whole run */
@@ -143,26 +150,37 @@ static void world(void)
 	mfx_post(&D, SPON, MARKET_TYPE_FUND, &b);
 }
 
-/* Patient i's key, consent (logged) and POST /v1/contributions body. */
-static char *prepare(unsigned i)
+/* Patient i's consent envelope and contribution body (nothing posted). */
+static void prepare(unsigned i, struct patient *p)
 {
 	uint8_t seed[LEDGER_SEED_BYTES] = {0};
 	struct market_request req;
-	struct market_consent c;
+	struct market_consent c = {0};
 	struct ledger_key *pk = NULL;
-	char *rec = bundle(i), *body;
+	struct ledger_buf b;
+	char *rec = bundle(i);
 	bool el = false;
 
 	memcpy(seed, &i, sizeof(i));
 	seed[LEDGER_SEED_BYTES - 1] = 0xc5;
 	ck_assert_int_eq(market_patient_key(seed, REQ, &pk), MM_OK);
-	mfx_grant(&D, pk, REQ, &c);
+	snprintf(c.purpose, sizeof(c.purpose), "t2d-outcomes");
+	for (unsigned f = 0; f < MFX_NFIELDS; f++)
+		snprintf(c.fields[f], sizeof(c.fields[f]), "%s", MFX_FIELDS[f]);
+	c.nfields = MFX_NFIELDS;
+	c.expires_ms = mfx_now_ms() + MFX_DAY_MS;
+	ck_assert_int_eq(market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS,
+					     MFX_NFIELDS, c.purpose,
+					     c.expires_ms),
+			 MM_OK);
+	mfx_sign(pk, MARKET_TYPE_CONSENT, &b, &p->consent, mfx_now_ms());
+	ledger_buf_release(&b);
 	mfx_request_terms(&req, MARKET_COHORT_MAX);
-	body = mfx_contribution(&req, REQ, pk, rec, &c, MFX_HONEST, &el, NULL);
+	p->body =
+		mfx_contribution(&req, REQ, pk, rec, &c, MFX_HONEST, &el, NULL);
 	ck_assert(el);
 	ledger_key_free(pk);
 	free(rec);
-	return body;
 }
 
 #define PREPARERS 4
@@ -171,12 +189,12 @@ static void *preparer(void *arg)
 {
 	for (unsigned i = (unsigned)(uintptr_t)arg; i < PATIENTS;
 	     i += PREPARERS)
-		BODY[i] = prepare(i);
+		prepare(i, &PAT[i]);
 	return NULL;
 }
 
-/* Every body, the consents logged by several threads at once (group
- * commit makes that much faster than one after the other). */
+/* Every patient's envelopes, by several threads (signing and evaluating
+ * under ASan take a while). */
 static void prepare_all(void)
 {
 	pthread_t th[PREPARERS];
@@ -191,6 +209,19 @@ static void prepare_all(void)
 /* Load while the daemon may die (nothing here asserts on a transport  */
 /* error: the ledger, not the client, says what was logged).           */
 
+/* Posts a patient's consent, then the contribution; the status of the
+ * last request made (-1: the daemon is gone). */
+static int post_patient(const struct patient *p)
+{
+	int st = tu_http(&D, "POST", "/v1/tx", "application/msgpack",
+			 p->consent.p, p->consent.len, NULL, NULL, NULL);
+
+	if (st != 200)
+		return st;
+	return tu_http(&D, "POST", "/v1/contributions", "application/json",
+		       p->body, strlen(p->body), NULL, NULL, NULL);
+}
+
 static void *poster(void *arg)
 {
 	(void)arg;
@@ -200,13 +231,11 @@ static void *poster(void *arg)
 
 		if (i >= PATIENTS)
 			break;
-		st = tu_http(&D, "POST", "/v1/contributions",
-			     "application/json", BODY[i], strlen(BODY[i]), NULL,
-			     NULL, NULL);
+		st = post_patient(&PAT[i]);
 		if (st == 200)
 			atomic_fetch_add(&ACCEPTED, 1);
 		if (st < 0)
-			break; /* killed: do not burn the bodies left */
+			break; /* killed: do not burn the patients left */
 	}
 	return NULL;
 }
@@ -510,11 +539,17 @@ static uint64_t log_sum(const char *key)
  * start must say that a logged, staged contribution has no row. */
 static void unstaged_is_reported(void)
 {
-	char *body = prepare(PATIENTS + 7), *resp = NULL, *text, *path = NULL;
-	json_t *j = json_loads(body, 0, NULL), *env;
+	struct patient p;
+	char *resp = NULL, *text, *path = NULL;
+	json_t *j, *env;
 	size_t n = 0;
 	int st;
 
+	prepare(PATIENTS + 7, &p);
+	ck_assert_int_eq(tu_http(&D, "POST", "/v1/tx", "application/msgpack",
+				 p.consent.p, p.consent.len, NULL, NULL, NULL),
+			 200);
+	j = json_loads(p.body, 0, NULL);
 	env = json_object_get(j, "envelope");
 	text = json_dumps(env, JSON_COMPACT);
 	st = tu_http(&D, "POST", "/v1/tx", "application/json", text,
@@ -531,7 +566,8 @@ static void unstaged_is_reported(void)
 	free(resp);
 	free(text);
 	json_decref(j);
-	free(body);
+	free(p.body);
+	ledger_buf_release(&p.consent);
 }
 
 START_TEST(sigkill_while_contributing)
@@ -569,8 +605,10 @@ START_TEST(sigkill_while_contributing)
 	ck_assert_uint_gt(releases, 0);
 	unstaged_is_reported();
 	tu_daemon_stop(&D);
-	for (unsigned i = 0; i < PATIENTS; i++)
-		free(BODY[i]);
+	for (unsigned i = 0; i < PATIENTS; i++) {
+		free(PAT[i].body);
+		ledger_buf_release(&PAT[i].consent);
+	}
 	ledger_key_free(REG);
 	ledger_key_free(STEW);
 	ledger_key_free(RES);

@@ -194,7 +194,8 @@ static bool json_fields(const json_t *a,
 	return true;
 }
 
-/* GET /v1/requests/{id}: the terms recinput reads, and the policy hash. */
+/* GET /v1/requests/{id}: the terms the record catalogue reads, and the policy
+ * hash. */
 static int fetch_request(const char *cmd, struct contrib *c)
 {
 	char path[CLI_MKT_PATH_MAX];

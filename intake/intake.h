@@ -276,7 +276,8 @@ int intake_blobs_derive(const struct intake_blobs *b, const void *info,
  *   I1  every logged contribution.submit staged through this node has
  *       its entry, and the entry's blob is stored;
  *   I2  every entry names a logged transaction, or one whose submission
- *       has not been settled yet;
+ *       has not been settled yet (or whose removal failed, which the
+ *       next intake_reconcile finishes);
  *   I3  a blob is deleted only when no entry names it.
  *
  * Every function is safe to call from several threads: one lock orders

@@ -28,7 +28,7 @@
 #include <strings.h>
 #include <string.h>
 
-#include "service/edge.h"
+#include "edge/edge.h"
 
 int mmd_status_refused(int err)
 {

@@ -1,6 +1,6 @@
 /* edge.c - JSON forms of ledger objects (heads, receipts, proofs,
  * envelopes, problems): the only place ledger values meet Jansson. */
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #include <stdio.h>
 #include <stdlib.h>

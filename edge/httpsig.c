@@ -1,6 +1,6 @@
 /* httpsig.c - RFC 9421 signatures (Ed25519) with a strict RFC 8941
- * parser for the few structured fields they need; see httpsig.h. */
-#include "service/httpsig.h"
+ * parser for the few structured fields they need; see edge.h. */
+#include "edge/edge.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +17,8 @@ static const char b64_url[] =
 /* ------------------------------------------------------------------ */
 /* Base64.                                                             */
 
-size_t httpsig_b64_encode(const uint8_t *p, size_t n, bool url, char *out,
-			  size_t cap)
+size_t edge_b64_encode(const uint8_t *p, size_t n, bool url, char *out,
+		       size_t cap)
 {
 	const char *abc = url ? b64_url : b64_std;
 	size_t o = 0;
@@ -56,8 +56,8 @@ static int b64_value(char c, bool url)
 	return hit ? (int)(hit - abc) : -1;
 }
 
-int httpsig_b64_decode(const char *s, size_t slen, bool url, uint8_t *out,
-		       size_t cap, size_t *n, struct mm_diag *diag)
+int edge_b64_decode(const char *s, size_t slen, bool url, uint8_t *out,
+		    size_t cap, size_t *n, struct mm_diag *diag)
 {
 	uint32_t acc = 0;
 	size_t bits = 0, o = 0, len = slen;
@@ -233,8 +233,8 @@ static int sf_bytes(struct sf *c, uint8_t *out, size_t cap, size_t *n)
 	if (!end)
 		return mm_fail(c->diag, MM_ERR_DECODE, c->i,
 			       "unterminated byte sequence");
-	err = httpsig_b64_decode(c->s + start, (size_t)(end - c->s) - start,
-				 false, out, cap, n, c->diag);
+	err = edge_b64_decode(c->s + start, (size_t)(end - c->s) - start, false,
+			      out, cap, n, c->diag);
 	if (err) {
 		if (c->diag)
 			c->diag->offset += start;
@@ -265,7 +265,7 @@ static int sf_member_end(struct sf *c, bool *more)
 /* Signature-Input.                                                    */
 
 /* Appends text to p->serialized. */
-static int ser_add(struct httpsig_params *p, struct mm_diag *diag,
+static int ser_add(struct edge_sig_params *p, struct mm_diag *diag,
 		   const char *text)
 {
 	size_t have = strlen(p->serialized), n = strlen(text);
@@ -273,16 +273,16 @@ static int ser_add(struct httpsig_params *p, struct mm_diag *diag,
 	if (have + n >= sizeof(p->serialized))
 		return mm_fail(diag, MM_ERR_LIMIT, 0,
 			       "signature parameters longer than %d bytes",
-			       HTTPSIG_HEADER_MAX);
+			       EDGE_SIG_HEADER_MAX);
 	memcpy(p->serialized + have, text, n + 1);
 	return MM_OK;
 }
 
 /* Appends "\"s\"" with RFC 8941 escapes. */
-static int ser_string(struct httpsig_params *p, struct mm_diag *diag,
+static int ser_string(struct edge_sig_params *p, struct mm_diag *diag,
 		      const char *s)
 {
-	char q[2 * HTTPSIG_PARAM_MAX + 3];
+	char q[2 * EDGE_SIG_PARAM_MAX + 3];
 	size_t o = 0;
 
 	q[o++] = '"';
@@ -295,13 +295,13 @@ static int ser_string(struct httpsig_params *p, struct mm_diag *diag,
 		return mm_fail(diag, MM_ERR_LIMIT, 0,
 			       "a signature parameter string is longer than "
 			       "%d bytes",
-			       HTTPSIG_PARAM_MAX);
+			       EDGE_SIG_PARAM_MAX);
 	q[o++] = '"';
 	q[o] = '\0';
 	return ser_add(p, diag, q);
 }
 
-static int input_components(struct sf *c, struct httpsig_params *p)
+static int input_components(struct sf *c, struct edge_sig_params *p)
 {
 	int err = sf_expect(c, '(', "'(' opening the component list");
 
@@ -312,11 +312,11 @@ static int input_components(struct sf *c, struct httpsig_params *p)
 		char *name = p->comp[p->ncomp];
 		size_t at = c->i;
 
-		if (p->ncomp == HTTPSIG_COMPONENTS_MAX)
+		if (p->ncomp == EDGE_SIG_COMPONENTS_MAX)
 			return mm_fail(c->diag, MM_ERR_LIMIT, at,
 				       "more than %d components",
-				       HTTPSIG_COMPONENTS_MAX);
-		err = sf_string(c, name, HTTPSIG_NAME_MAX + 1);
+				       EDGE_SIG_COMPONENTS_MAX);
+		err = sf_string(c, name, EDGE_SIG_NAME_MAX + 1);
 		if (err)
 			return err;
 		if (sf_peek(c) == ';')
@@ -344,7 +344,7 @@ static int input_components(struct sf *c, struct httpsig_params *p)
 }
 
 /* The string parameter slot for key, or NULL for created/expires. */
-static char *param_slot(struct httpsig_params *p, const char *key)
+static char *param_slot(struct edge_sig_params *p, const char *key)
 {
 	if (strcmp(key, "keyid") == 0)
 		return p->keyid;
@@ -357,7 +357,7 @@ static char *param_slot(struct httpsig_params *p, const char *key)
 	return NULL;
 }
 
-static int input_int_param(struct sf *c, struct httpsig_params *p,
+static int input_int_param(struct sf *c, struct edge_sig_params *p,
 			   const char *key, size_t at)
 {
 	bool created = strcmp(key, "created") == 0;
@@ -383,9 +383,9 @@ static int input_int_param(struct sf *c, struct httpsig_params *p,
 	return ser_add(p, c->diag, num);
 }
 
-static int input_param(struct sf *c, struct httpsig_params *p)
+static int input_param(struct sf *c, struct edge_sig_params *p)
 {
-	char key[HTTPSIG_NAME_MAX + 1], *slot;
+	char key[EDGE_SIG_NAME_MAX + 1], *slot;
 	size_t at = c->i;
 	int err = sf_key(c, key, sizeof(key));
 
@@ -415,25 +415,25 @@ static int input_param(struct sf *c, struct httpsig_params *p)
 	if (sf_peek(c) != '"')
 		return mm_fail(c->diag, MM_ERR_SCHEMA, c->i,
 			       "parameter %s must be a string", key);
-	err = sf_string(c, slot, HTTPSIG_PARAM_MAX + 1);
+	err = sf_string(c, slot, EDGE_SIG_PARAM_MAX + 1);
 	if (!err && !slot[0])
 		err = mm_fail(c->diag, MM_ERR_SCHEMA, at,
 			      "parameter %s is empty", key);
 	return err ? err : ser_string(p, c->diag, slot);
 }
 
-int httpsig_parse_input(const char *value, struct httpsig_params *p,
-			struct mm_diag *diag)
+int edge_sig_parse_input(const char *value, struct edge_sig_params *p,
+			 struct mm_diag *diag)
 {
 	struct sf c = {value, 0, strlen(value), diag};
 	bool more = false;
 	int err;
 
 	memset(p, 0, sizeof(*p));
-	if (c.n > HTTPSIG_HEADER_MAX)
+	if (c.n > EDGE_SIG_HEADER_MAX)
 		return mm_fail(diag, MM_ERR_LIMIT, 0,
 			       "Signature-Input longer than %d bytes",
-			       HTTPSIG_HEADER_MAX);
+			       EDGE_SIG_HEADER_MAX);
 	sf_sp(&c);
 	err = sf_key(&c, p->label, sizeof(p->label));
 	if (!err)
@@ -453,20 +453,21 @@ int httpsig_parse_input(const char *value, struct httpsig_params *p,
 	return err;
 }
 
-int httpsig_parse_signature(const char *value, const char *label,
-			    uint8_t sig[LEDGER_SIG_BYTES], struct mm_diag *diag)
+int edge_sig_parse_signature(const char *value, const char *label,
+			     uint8_t sig[LEDGER_SIG_BYTES],
+			     struct mm_diag *diag)
 {
 	struct sf c = {value, 0, strlen(value), diag};
-	char key[HTTPSIG_NAME_MAX + 1];
+	char key[EDGE_SIG_NAME_MAX + 1];
 	uint8_t raw[LEDGER_SIG_BYTES];
 	size_t n = 0;
 	bool more = false;
 	int err;
 
-	if (c.n > HTTPSIG_HEADER_MAX)
+	if (c.n > EDGE_SIG_HEADER_MAX)
 		return mm_fail(diag, MM_ERR_LIMIT, 0,
 			       "Signature longer than %d bytes",
-			       HTTPSIG_HEADER_MAX);
+			       EDGE_SIG_HEADER_MAX);
 	sf_sp(&c);
 	err = sf_key(&c, key, sizeof(key));
 	if (!err && strcmp(key, label) != 0)
@@ -529,7 +530,7 @@ static int out_lower(struct out *o, const char *s)
 }
 
 static int out_derived(struct out *o, const char *name,
-		       const struct httpsig_request *r)
+		       const struct edge_sig_request *r)
 {
 	const char *q = strchr(r->target, '?');
 	size_t plen = q ? (size_t)(q - r->target) : strlen(r->target);
@@ -564,7 +565,7 @@ static int out_derived(struct out *o, const char *name,
 
 /* A header field's value, trimmed of surrounding whitespace. */
 static int out_field(struct out *o, const char *name,
-		     const struct httpsig_request *r)
+		     const struct edge_sig_request *r)
 {
 	const char *v = NULL;
 	size_t n;
@@ -575,9 +576,9 @@ static int out_field(struct out *o, const char *name,
 				       "a field component must be a lower-case "
 				       "field name");
 	switch (r->field(r->ctx, name, &v)) {
-	case HTTPSIG_FIELD_OK:
+	case EDGE_SIG_FIELD_OK:
 		break;
-	case HTTPSIG_FIELD_DUP:
+	case EDGE_SIG_FIELD_DUP:
 		return mm_fail(o->diag, MM_ERR_SCHEMA, 0,
 			       "covered field %s occurs more than once", name);
 	default:
@@ -592,9 +593,9 @@ static int out_field(struct out *o, const char *name,
 	return out_add(o, v, n);
 }
 
-int httpsig_base(const struct httpsig_params *p,
-		 const struct httpsig_request *r, char *out, size_t cap,
-		 size_t *n, struct mm_diag *diag)
+int edge_sig_base(const struct edge_sig_params *p,
+		  const struct edge_sig_request *r, char *out, size_t cap,
+		  size_t *n, struct mm_diag *diag)
 {
 	struct out o = {out, 0, cap, diag};
 	int err = MM_OK;
@@ -623,14 +624,14 @@ int httpsig_base(const struct httpsig_params *p,
 	return err;
 }
 
-int httpsig_verify(const struct httpsig_params *p,
-		   const struct httpsig_request *r,
-		   const uint8_t sig[LEDGER_SIG_BYTES],
-		   const uint8_t pk[LEDGER_PK_BYTES], struct mm_diag *diag)
+int edge_sig_verify(const struct edge_sig_params *p,
+		    const struct edge_sig_request *r,
+		    const uint8_t sig[LEDGER_SIG_BYTES],
+		    const uint8_t pk[LEDGER_PK_BYTES], struct mm_diag *diag)
 {
-	char base[HTTPSIG_BASE_MAX];
+	char base[EDGE_SIG_BASE_MAX];
 	size_t n = 0;
-	int err = httpsig_base(p, r, base, sizeof(base), &n, diag);
+	int err = edge_sig_base(p, r, base, sizeof(base), &n, diag);
 
 	if (err)
 		return err;
@@ -645,14 +646,14 @@ int httpsig_verify(const struct httpsig_params *p,
 static int sign_params(const struct ledger_key *key,
 		       const char *const *components, size_t ncomp,
 		       int64_t created, const char *nonce, char *input,
-		       struct httpsig_params *p, struct mm_diag *diag)
+		       struct edge_sig_params *p, struct mm_diag *diag)
 {
 	char pk_hex[2 * LEDGER_PK_BYTES + 1];
 	int len;
 	int err = MM_OK;
 
 	memset(p, 0, sizeof(*p));
-	if (ncomp > HTTPSIG_COMPONENTS_MAX)
+	if (ncomp > EDGE_SIG_COMPONENTS_MAX)
 		return mm_fail(diag, MM_ERR_LIMIT, 0, "too many components");
 	ledger_hex(ledger_key_public(key), LEDGER_PK_BYTES, pk_hex);
 	err = ser_add(p, diag, "(");
@@ -661,27 +662,28 @@ static int sign_params(const struct ledger_key *key,
 		if (!err)
 			err = ser_string(p, diag, components[i]);
 	}
-	len = snprintf(input, HTTPSIG_HEADER_MAX + 1,
+	len = snprintf(input, EDGE_SIG_HEADER_MAX + 1,
 		       "sig1=%s);created=%lld;keyid=\"%s\"%s%s%s",
 		       p->serialized, (long long)created, pk_hex,
 		       nonce ? ";nonce=\"" : "", nonce ? nonce : "",
 		       nonce ? "\"" : "");
-	if (!err && (len < 0 || len > HTTPSIG_HEADER_MAX))
+	if (!err && (len < 0 || len > EDGE_SIG_HEADER_MAX))
 		err = mm_fail(diag, MM_ERR_LIMIT, 0,
 			      "Signature-Input longer than %d bytes",
-			      HTTPSIG_HEADER_MAX);
+			      EDGE_SIG_HEADER_MAX);
 	/* Parsing what we wrote keeps one definition of the format. */
-	return err ? err : httpsig_parse_input(input, p, diag);
+	return err ? err : edge_sig_parse_input(input, p, diag);
 }
 
-int httpsig_sign(const struct ledger_key *key, const struct httpsig_request *r,
-		 const char *const *components, size_t ncomp, int64_t created,
-		 const char *nonce, char *input, char *sig,
-		 struct mm_diag *diag)
+int edge_sig_sign(const struct ledger_key *key,
+		  const struct edge_sig_request *r,
+		  const char *const *components, size_t ncomp, int64_t created,
+		  const char *nonce, char *input, char *sig,
+		  struct mm_diag *diag)
 {
-	struct httpsig_params *p = malloc(sizeof(*p));
+	struct edge_sig_params *p = malloc(sizeof(*p));
 	uint8_t raw[LEDGER_SIG_BYTES];
-	char base[HTTPSIG_BASE_MAX], b64[LEDGER_SIG_BYTES * 2];
+	char base[EDGE_SIG_BASE_MAX], b64[LEDGER_SIG_BYTES * 2];
 	size_t n = 0;
 	int err = p ? MM_OK : MM_ERR_NOMEM;
 
@@ -689,12 +691,12 @@ int httpsig_sign(const struct ledger_key *key, const struct httpsig_request *r,
 		err = sign_params(key, components, ncomp, created, nonce, input,
 				  p, diag);
 	if (!err)
-		err = httpsig_base(p, r, base, sizeof(base), &n, diag);
+		err = edge_sig_base(p, r, base, sizeof(base), &n, diag);
 	if (!err) {
 		ledger_sign(key, base, n, raw);
-		MM_ASSERT(httpsig_b64_encode(raw, sizeof(raw), false, b64,
-					     sizeof(b64)) > 0);
-		snprintf(sig, HTTPSIG_HEADER_MAX + 1, "sig1=:%s:", b64);
+		MM_ASSERT(edge_b64_encode(raw, sizeof(raw), false, b64,
+					  sizeof(b64)) > 0);
+		snprintf(sig, EDGE_SIG_HEADER_MAX + 1, "sig1=:%s:", b64);
 	}
 	free(p);
 	return err;
@@ -703,20 +705,19 @@ int httpsig_sign(const struct ledger_key *key, const struct httpsig_request *r,
 /* ------------------------------------------------------------------ */
 /* Content-Digest (RFC 9530).                                          */
 
-void httpsig_content_digest(const void *body, size_t n,
-			    char out[HTTPSIG_DIGEST_MAX])
+void edge_sig_content_digest(const void *body, size_t n,
+			     char out[EDGE_SIG_DIGEST_MAX])
 {
 	uint8_t h[LEDGER_HASH_BYTES];
 	char b64[48];
 
 	ledger_sha256(body, n, h);
-	MM_ASSERT(httpsig_b64_encode(h, sizeof(h), false, b64, sizeof(b64)) >
-		  0);
-	snprintf(out, HTTPSIG_DIGEST_MAX, "sha-256=:%s:", b64);
+	MM_ASSERT(edge_b64_encode(h, sizeof(h), false, b64, sizeof(b64)) > 0);
+	snprintf(out, EDGE_SIG_DIGEST_MAX, "sha-256=:%s:", b64);
 }
 
-int httpsig_check_digest(const char *value, const void *body, size_t n,
-			 struct mm_diag *diag)
+int edge_sig_check_digest(const char *value, const void *body, size_t n,
+			  struct mm_diag *diag)
 {
 	struct sf c = {value, 0, strlen(value), diag};
 	uint8_t want[LEDGER_HASH_BYTES], got[64];
@@ -724,13 +725,13 @@ int httpsig_check_digest(const char *value, const void *body, size_t n,
 	int err = MM_OK;
 
 	ledger_sha256(body, n, want);
-	if (c.n > HTTPSIG_HEADER_MAX)
+	if (c.n > EDGE_SIG_HEADER_MAX)
 		return mm_fail(diag, MM_ERR_LIMIT, 0,
 			       "Content-Digest longer than %d bytes",
-			       HTTPSIG_HEADER_MAX);
+			       EDGE_SIG_HEADER_MAX);
 	sf_sp(&c);
 	for (unsigned m = 0; !err && more; m++) {
-		char key[HTTPSIG_NAME_MAX + 1];
+		char key[EDGE_SIG_NAME_MAX + 1];
 		size_t len = 0;
 
 		if (m == DIGEST_MEMBERS_MAX)

@@ -1,5 +1,5 @@
-/* blobs.c - the encrypted, content-addressed blob store (see blobs.h). */
-#include "service/blobs.h"
+/* blobs.c - the encrypted, content-addressed blob store (see intake.h). */
+#include "intake/intake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,17 +20,18 @@
 #define TAG_BYTES      16
 #define MAGIC	       "MMB1"
 #define MAGIC_BYTES    4
-#define BLOB_NAME_ROOM (4 + 2 * MMD_BLOB_ID_BYTES + 16)
+#define BLOB_NAME_ROOM (4 + 2 * INTAKE_BLOB_ID_BYTES + 16)
 #define BLOB_FILE_MAX  (BLOB_PATH_MAX + BLOB_NAME_ROOM)
 
-_Static_assert(MMD_BLOB_OVERHEAD_BYTES == MAGIC_BYTES + NONCE_BYTES + TAG_BYTES,
+_Static_assert(INTAKE_BLOB_OVERHEAD_BYTES ==
+		       MAGIC_BYTES + NONCE_BYTES + TAG_BYTES,
 	       "the file layout is magic | nonce | ciphertext | tag");
-_Static_assert(MMD_BLOB_BYTES_MAX < (size_t)1 << 31, "EVP lengths are int");
+_Static_assert(INTAKE_BLOB_BYTES_MAX < (size_t)1 << 31, "EVP lengths are int");
 
-struct mmd_blobs {
+struct intake_blobs {
 	char dir[BLOB_PATH_MAX]; /* DIR/blobs */
 	size_t bytes_max;
-	uint8_t key[MMD_BLOB_KEY_BYTES];
+	uint8_t key[INTAKE_BLOB_KEY_BYTES];
 };
 
 /* Writes all of p to fd; MM_ERR_IO. */
@@ -61,19 +62,19 @@ static int fsync_dir(const char *path)
 	return rc == 0 ? MM_OK : MM_ERR_IO;
 }
 
-static int key_create(const char *path, uint8_t key[MMD_BLOB_KEY_BYTES],
+static int key_create(const char *path, uint8_t key[INTAKE_BLOB_KEY_BYTES],
 		      struct mm_diag *diag)
 {
 	int fd, err;
 
-	if (RAND_bytes(key, MMD_BLOB_KEY_BYTES) != 1)
+	if (RAND_bytes(key, INTAKE_BLOB_KEY_BYTES) != 1)
 		return mm_fail(diag, MM_ERR_CRYPTO, 0,
 			       "no randomness for the blob key");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return mm_fail(diag, MM_ERR_IO, 0, "cannot create %s: %s", path,
 			       strerror(errno));
-	err = write_all(fd, key, MMD_BLOB_KEY_BYTES);
+	err = write_all(fd, key, INTAKE_BLOB_KEY_BYTES);
 	if (!err && fsync(fd) != 0)
 		err = MM_ERR_IO;
 	close(fd);
@@ -84,7 +85,7 @@ static int key_create(const char *path, uint8_t key[MMD_BLOB_KEY_BYTES],
 	return MM_OK;
 }
 
-static int key_load(const char *path, uint8_t key[MMD_BLOB_KEY_BYTES],
+static int key_load(const char *path, uint8_t key[INTAKE_BLOB_KEY_BYTES],
 		    struct mm_diag *diag)
 {
 	struct stat st;
@@ -98,17 +99,17 @@ static int key_load(const char *path, uint8_t key[MMD_BLOB_KEY_BYTES],
 			       "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0)
 		err = mm_fail(diag, MM_ERR_IO, 0, "cannot stat %s", path);
-	else if (st.st_size != MMD_BLOB_KEY_BYTES)
+	else if (st.st_size != INTAKE_BLOB_KEY_BYTES)
 		err = mm_fail(diag, MM_ERR_KEY, 0, "%s: expected %d bytes",
-			      path, MMD_BLOB_KEY_BYTES);
+			      path, INTAKE_BLOB_KEY_BYTES);
 	else if (st.st_mode & 077)
 		err = mm_fail(diag, MM_ERR_KEY, 0,
 			      "%s: readable by group or others (expected "
 			      "mode 0600)",
 			      path);
 	if (!err) {
-		r = read(fd, key, MMD_BLOB_KEY_BYTES);
-		if (r != MMD_BLOB_KEY_BYTES)
+		r = read(fd, key, INTAKE_BLOB_KEY_BYTES);
+		if (r != INTAKE_BLOB_KEY_BYTES)
 			err = mm_fail(diag, MM_ERR_IO, 0, "cannot read %s",
 				      path);
 	}
@@ -116,18 +117,18 @@ static int key_load(const char *path, uint8_t key[MMD_BLOB_KEY_BYTES],
 	return err;
 }
 
-int mmd_blobs_open(const char *dir, bool create, size_t bytes_max,
-		   struct mmd_blobs **out, struct mm_diag *diag)
+int intake_blobs_open(const char *dir, bool create, size_t bytes_max,
+		      struct intake_blobs **out, struct mm_diag *diag)
 {
 	char key_path[BLOB_PATH_MAX];
-	struct mmd_blobs *b = NULL;
+	struct intake_blobs *b = NULL;
 	int n, err;
 
 	*out = NULL;
-	if (bytes_max == 0 || bytes_max > MMD_BLOB_BYTES_MAX)
+	if (bytes_max == 0 || bytes_max > INTAKE_BLOB_BYTES_MAX)
 		return mm_fail(diag, MM_ERR_INVALID, 0,
 			       "blob limit: expected 1..%u bytes",
-			       MMD_BLOB_BYTES_MAX);
+			       INTAKE_BLOB_BYTES_MAX);
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
@@ -153,11 +154,11 @@ int mmd_blobs_open(const char *dir, bool create, size_t bytes_max,
 	*out = b;
 	return MM_OK;
 fail:
-	mmd_blobs_close(b);
+	intake_blobs_close(b);
 	return err;
 }
 
-void mmd_blobs_close(struct mmd_blobs *b)
+void intake_blobs_close(struct intake_blobs *b)
 {
 	if (!b)
 		return;
@@ -166,13 +167,13 @@ void mmd_blobs_close(struct mmd_blobs *b)
 }
 
 /* DIR/blobs/xx and DIR/blobs/xx/<hex>. */
-static void blob_paths(const struct mmd_blobs *b,
-		       const uint8_t id[MMD_BLOB_ID_BYTES], char *sub,
+static void blob_paths(const struct intake_blobs *b,
+		       const uint8_t id[INTAKE_BLOB_ID_BYTES], char *sub,
 		       char *file)
 {
-	char hex[2 * MMD_BLOB_ID_BYTES + 1];
+	char hex[2 * INTAKE_BLOB_ID_BYTES + 1];
 
-	ledger_hex(id, MMD_BLOB_ID_BYTES, hex);
+	ledger_hex(id, INTAKE_BLOB_ID_BYTES, hex);
 	snprintf(sub, BLOB_FILE_MAX, "%s/%.2s", b->dir, hex);
 	snprintf(file, BLOB_FILE_MAX, "%s/%.2s/%s", b->dir, hex, hex);
 }
@@ -182,7 +183,7 @@ static void blob_paths(const struct mmd_blobs *b,
  * writes tag, decrypting checks it.  MM_ERR_CRYPTO, or MM_ERR_CORRUPT
  * when the tag does not verify.
  */
-static int gcm(bool enc, const uint8_t key[MMD_BLOB_KEY_BYTES],
+static int gcm(bool enc, const uint8_t key[INTAKE_BLOB_KEY_BYTES],
 	       const uint8_t nonce[NONCE_BYTES], const uint8_t *aad,
 	       size_t aad_n, const uint8_t *in, size_t n, uint8_t *out,
 	       uint8_t tag[TAG_BYTES])
@@ -209,19 +210,20 @@ static int gcm(bool enc, const uint8_t key[MMD_BLOB_KEY_BYTES],
 	return ok ? MM_OK : MM_ERR_CRYPTO;
 }
 
-static void aad_make(const uint8_t id[MMD_BLOB_ID_BYTES],
-		     uint8_t aad[MAGIC_BYTES + MMD_BLOB_ID_BYTES])
+static void aad_make(const uint8_t id[INTAKE_BLOB_ID_BYTES],
+		     uint8_t aad[MAGIC_BYTES + INTAKE_BLOB_ID_BYTES])
 {
 	memcpy(aad, MAGIC, MAGIC_BYTES);
-	memcpy(aad + MAGIC_BYTES, id, MMD_BLOB_ID_BYTES);
+	memcpy(aad + MAGIC_BYTES, id, INTAKE_BLOB_ID_BYTES);
 }
 
 /* The sealed file bytes of p in *out (*out_n bytes). */
-static int seal(const struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES],
-		const uint8_t *p, size_t n, uint8_t **out, size_t *out_n)
+static int seal(const struct intake_blobs *b,
+		const uint8_t id[INTAKE_BLOB_ID_BYTES], const uint8_t *p,
+		size_t n, uint8_t **out, size_t *out_n)
 {
-	uint8_t aad[MAGIC_BYTES + MMD_BLOB_ID_BYTES];
-	size_t total = n + MMD_BLOB_OVERHEAD_BYTES;
+	uint8_t aad[MAGIC_BYTES + INTAKE_BLOB_ID_BYTES];
+	size_t total = n + INTAKE_BLOB_OVERHEAD_BYTES;
 	uint8_t *f = malloc(total);
 	int err;
 
@@ -274,8 +276,8 @@ static int write_atomic(const char *sub, const char *file, const uint8_t *f,
 	return fsync_dir(sub);
 }
 
-int mmd_blobs_put(struct mmd_blobs *b, const uint8_t *p, size_t n,
-		  uint8_t id[MMD_BLOB_ID_BYTES], struct mm_diag *diag)
+int intake_blobs_put(struct intake_blobs *b, const uint8_t *p, size_t n,
+		     uint8_t id[INTAKE_BLOB_ID_BYTES], struct mm_diag *diag)
 {
 	char sub[BLOB_FILE_MAX], file[BLOB_FILE_MAX];
 	uint8_t *f = NULL;
@@ -287,7 +289,7 @@ int mmd_blobs_put(struct mmd_blobs *b, const uint8_t *p, size_t n,
 			       "a blob of %zu bytes is over the %zu-byte limit",
 			       n, b->bytes_max);
 	ledger_sha256(p, n, id);
-	if (mmd_blobs_has(b, id))
+	if (intake_blobs_has(b, id))
 		return MM_OK;
 	blob_paths(b, id, sub, file);
 	err = seal(b, id, p, n, &f, &fn);
@@ -339,20 +341,22 @@ static int read_file(const char *path, size_t cap, uint8_t **out, size_t *n,
 }
 
 /* Decrypts file bytes f[0..fn) of blob id into *out. */
-static int open_sealed(const struct mmd_blobs *b,
-		       const uint8_t id[MMD_BLOB_ID_BYTES], uint8_t *f,
+static int open_sealed(const struct intake_blobs *b,
+		       const uint8_t id[INTAKE_BLOB_ID_BYTES], uint8_t *f,
 		       size_t fn, uint8_t **out, size_t *n,
 		       struct mm_diag *diag)
 {
-	uint8_t aad[MAGIC_BYTES + MMD_BLOB_ID_BYTES], check[MMD_BLOB_ID_BYTES];
+	uint8_t aad[MAGIC_BYTES + INTAKE_BLOB_ID_BYTES],
+		check[INTAKE_BLOB_ID_BYTES];
 	size_t pn;
 	uint8_t *p = NULL;
 	int err;
 
-	if (fn < MMD_BLOB_OVERHEAD_BYTES || memcmp(f, MAGIC, MAGIC_BYTES) != 0)
+	if (fn < INTAKE_BLOB_OVERHEAD_BYTES ||
+	    memcmp(f, MAGIC, MAGIC_BYTES) != 0)
 		return mm_fail(diag, MM_ERR_CORRUPT, 0,
 			       "a blob file is not in the MMB1 format");
-	pn = fn - MMD_BLOB_OVERHEAD_BYTES;
+	pn = fn - INTAKE_BLOB_OVERHEAD_BYTES;
 	p = malloc(pn ? pn : 1);
 	if (!p)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
@@ -376,8 +380,9 @@ static int open_sealed(const struct mmd_blobs *b,
 	return MM_OK;
 }
 
-int mmd_blobs_get(struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES],
-		  uint8_t **out, size_t *n, struct mm_diag *diag)
+int intake_blobs_get(struct intake_blobs *b,
+		     const uint8_t id[INTAKE_BLOB_ID_BYTES], uint8_t **out,
+		     size_t *n, struct mm_diag *diag)
 {
 	char sub[BLOB_FILE_MAX], file[BLOB_FILE_MAX];
 	uint8_t *f = NULL;
@@ -387,8 +392,8 @@ int mmd_blobs_get(struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES],
 	*out = NULL;
 	*n = 0;
 	blob_paths(b, id, sub, file);
-	err = read_file(file, b->bytes_max + MMD_BLOB_OVERHEAD_BYTES, &f, &fn,
-			diag);
+	err = read_file(file, b->bytes_max + INTAKE_BLOB_OVERHEAD_BYTES, &f,
+			&fn, diag);
 	if (err)
 		return err;
 	err = open_sealed(b, id, f, fn, out, n, diag);
@@ -396,7 +401,8 @@ int mmd_blobs_get(struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES],
 	return err;
 }
 
-bool mmd_blobs_has(struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES])
+bool intake_blobs_has(struct intake_blobs *b,
+		      const uint8_t id[INTAKE_BLOB_ID_BYTES])
 {
 	char sub[BLOB_FILE_MAX], file[BLOB_FILE_MAX];
 
@@ -404,8 +410,9 @@ bool mmd_blobs_has(struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES])
 	return access(file, F_OK) == 0;
 }
 
-int mmd_blobs_delete(struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES],
-		     struct mm_diag *diag)
+int intake_blobs_delete(struct intake_blobs *b,
+			const uint8_t id[INTAKE_BLOB_ID_BYTES],
+			struct mm_diag *diag)
 {
 	char sub[BLOB_FILE_MAX], file[BLOB_FILE_MAX];
 
@@ -417,4 +424,10 @@ int mmd_blobs_delete(struct mmd_blobs *b, const uint8_t id[MMD_BLOB_ID_BYTES],
 	return fsync_dir(sub) == MM_OK
 		       ? MM_OK
 		       : mm_fail(diag, MM_ERR_IO, 0, "cannot sync %s", sub);
+}
+
+int intake_blobs_derive(const struct intake_blobs *b, const void *info,
+			size_t n, uint8_t out[LEDGER_HASH_BYTES])
+{
+	return ledger_hmac_sha256(b->key, sizeof(b->key), info, n, out);
 }

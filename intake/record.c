@@ -1,7 +1,7 @@
-/* recinput.c - one patient's record read for a request's fields, bound as
- * the eligibility policy's input, evaluated and de-identified
- * (recinput.h has the catalogue and the mapping). */
-#include "service/recinput.h"
+/* record.c - the record catalogue: one patient's record read for a
+ * request's fields, bound as the eligibility policy's input, evaluated
+ * and de-identified (intake.h has the catalogue and the mapping). */
+#include "intake/intake.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -93,7 +93,7 @@ static const struct entry hidden[H__COUNT] = {
 #define CSV_UPDATED "updated_year"
 #define CSV_FIRST   "first_year"
 
-struct recinput_record {
+struct intake_record {
 	bool want[S__COUNT];
 	char *val[S__COUNT]; /* NULL: absent or empty */
 	size_t len[S__COUNT];
@@ -101,12 +101,12 @@ struct recinput_record {
 	int first_year, last_year;
 };
 
-int recinput_format_parse(const char *s, size_t n, enum recinput_format *f)
+int intake_format_parse(const char *s, size_t n, enum intake_format *f)
 {
 	if (n == 4 && memcmp(s, "fhir", 4) == 0)
-		*f = RECINPUT_FHIR;
+		*f = INTAKE_FHIR;
 	else if (n == 3 && memcmp(s, "csv", 3) == 0)
-		*f = RECINPUT_CSV;
+		*f = INTAKE_CSV;
 	else
 		return MM_ERR_INVALID;
 	return MM_OK;
@@ -149,15 +149,14 @@ static int wanted(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
 	return MM_OK;
 }
 
-int recinput_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
-		     unsigned nfields,
-		     struct anon_column cols[RECINPUT_COLS_MAX], size_t *ncols,
-		     struct mm_diag *diag)
+int intake_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
+		   unsigned nfields, struct anon_column cols[INTAKE_COLS_MAX],
+		   size_t *ncols, struct mm_diag *diag)
 {
 	bool want[S__COUNT];
 	int err = wanted(fields, nfields, want, diag);
 
-	_Static_assert(S__COUNT <= RECINPUT_COLS_MAX, "catalogue too large");
+	_Static_assert(S__COUNT <= INTAKE_COLS_MAX, "catalogue too large");
 	*ncols = 0;
 	for (int s = 0; !err && s < S__COUNT; s++) {
 		if (!want[s])
@@ -170,14 +169,14 @@ int recinput_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
 	return err;
 }
 
-bool recinput_is_lab(const char *column)
+bool intake_is_lab(const char *column)
 {
 	int s = slot_find(column, strlen(column));
 
 	return s >= S_HBA1C && s <= S_CHOLESTEROL;
 }
 
-void recinput_record_free(struct recinput_record *r)
+void intake_record_free(struct intake_record *r)
 {
 	if (!r)
 		return;
@@ -279,11 +278,11 @@ static int value_check(int s, const char *v, size_t n, struct mm_diag *diag)
 		break;
 	case S_STATE:
 	case S_COUNTRY:
-		ok = n <= RECINPUT_PLACE_BYTES_MAX && place_ok(v, n);
+		ok = n <= INTAKE_PLACE_BYTES_MAX && place_ok(v, n);
 		break;
 	default:
 		if (s >= S_LAB_FIRST)
-			ok = n <= RECINPUT_NUMBER_BYTES_MAX && number_ok(v, n);
+			ok = n <= INTAKE_NUMBER_BYTES_MAX && number_ok(v, n);
 		break;
 	}
 	if (ok)
@@ -297,7 +296,7 @@ static int value_check(int s, const char *v, size_t n, struct mm_diag *diag)
 				     ". ' -)");
 }
 
-static int keep(struct recinput_record *r, int s, const char *v, size_t n,
+static int keep(struct intake_record *r, int s, const char *v, size_t n,
 		struct mm_diag *diag)
 {
 	int err;
@@ -331,7 +330,7 @@ static int year_of(const char *s, size_t n)
 	return y >= YEAR_MIN && y <= YEAR_MAX ? y : -1;
 }
 
-static void note_year(struct recinput_record *r, const char *s, size_t n)
+static void note_year(struct intake_record *r, const char *s, size_t n)
 {
 	int y = year_of(s, n);
 
@@ -367,7 +366,7 @@ static size_t fhir_fields(const bool want[S__COUNT],
 	return n;
 }
 
-static int read_fhir(struct recinput_record *r, const char *text, size_t n,
+static int read_fhir(struct intake_record *r, const char *text, size_t n,
 		     struct mm_diag *diag)
 {
 	struct anon_fhir_field f[S__COUNT + H__COUNT];
@@ -417,7 +416,7 @@ static bool csv_column(const char *name, size_t n, struct anon_column *col)
 
 /* The schema of a CSV record's header line (bare names, ','-separated). */
 static int csv_schema(const char *text, size_t n,
-		      struct anon_column cols[RECINPUT_COLS_MAX], size_t *ncols,
+		      struct anon_column cols[INTAKE_COLS_MAX], size_t *ncols,
 		      struct mm_diag *diag)
 {
 	const char *end = memchr(text, '\n', n);
@@ -429,10 +428,10 @@ static int csv_schema(const char *text, size_t n,
 	for (size_t i = 0; i <= hn; i++) {
 		if (i < hn && text[i] != ',')
 			continue;
-		if (*ncols == RECINPUT_COLS_MAX)
+		if (*ncols == INTAKE_COLS_MAX)
 			return mm_fail(diag, MM_ERR_LIMIT, i,
 				       "record: more than %d columns",
-				       RECINPUT_COLS_MAX);
+				       INTAKE_COLS_MAX);
 		if (!csv_column(text + start, i - start, &cols[*ncols]))
 			return mm_fail(diag, MM_ERR_SCHEMA, start,
 				       "record: header column %zu is not a "
@@ -444,10 +443,10 @@ static int csv_schema(const char *text, size_t n,
 	return MM_OK;
 }
 
-static int read_csv(struct recinput_record *r, const char *text, size_t n,
+static int read_csv(struct intake_record *r, const char *text, size_t n,
 		    struct mm_diag *diag)
 {
-	struct anon_column cols[RECINPUT_COLS_MAX];
+	struct anon_column cols[INTAKE_COLS_MAX];
 	struct anon_table *t = NULL;
 	size_t ncols = 0;
 	int err = csv_schema(text, n, cols, &ncols, diag);
@@ -473,23 +472,23 @@ static int read_csv(struct recinput_record *r, const char *text, size_t n,
 	return err;
 }
 
-int recinput_read(enum recinput_format fmt, const char *text, size_t n,
-		  const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
-		  unsigned nfields, struct recinput_record **out,
-		  struct mm_diag *diag)
+int intake_record_read(enum intake_format fmt, const char *text, size_t n,
+		       const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
+		       unsigned nfields, struct intake_record **out,
+		       struct mm_diag *diag)
 {
-	struct recinput_record *r = NULL;
+	struct intake_record *r = NULL;
 	int err;
 
 	*out = NULL;
-	if (n > RECINPUT_RECORD_BYTES_MAX)
+	if (n > INTAKE_RECORD_BYTES_MAX)
 		return mm_fail(diag, MM_ERR_LIMIT, 0, "record: over %u bytes",
-			       RECINPUT_RECORD_BYTES_MAX);
+			       INTAKE_RECORD_BYTES_MAX);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return MM_ERR_NOMEM;
 	err = wanted(fields, nfields, r->want, diag);
-	if (!err && fmt == RECINPUT_FHIR)
+	if (!err && fmt == INTAKE_FHIR)
 		err = read_fhir(r, text, n, diag);
 	else if (!err)
 		err = read_csv(r, text, n, diag);
@@ -498,11 +497,11 @@ int recinput_read(enum recinput_format fmt, const char *text, size_t n,
 	*out = r;
 	return MM_OK;
 fail:
-	recinput_record_free(r);
+	intake_record_free(r);
 	return err;
 }
 
-unsigned recinput_completeness(const struct recinput_record *r)
+unsigned intake_record_completeness(const struct intake_record *r)
 {
 	unsigned want = 0, have = 0;
 
@@ -513,7 +512,7 @@ unsigned recinput_completeness(const struct recinput_record *r)
 	return want ? have * 100u / want : 0;
 }
 
-bool recinput_history(const struct recinput_record *r, uint64_t *years)
+bool intake_record_history(const struct intake_record *r, uint64_t *years)
 {
 	if (!r->dated)
 		return false;
@@ -521,10 +520,10 @@ bool recinput_history(const struct recinput_record *r, uint64_t *years)
 	return true;
 }
 
-void recinput_hash(const uint8_t salt[RECINPUT_SALT_BYTES], const char *text,
-		   size_t n, uint8_t out[LEDGER_HASH_BYTES])
+void intake_record_hash(const uint8_t salt[INTAKE_SALT_BYTES], const char *text,
+			size_t n, uint8_t out[LEDGER_HASH_BYTES])
 {
-	ledger_sha256_2(salt, RECINPUT_SALT_BYTES, text, n, out);
+	ledger_sha256_2(salt, INTAKE_SALT_BYTES, text, n, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -569,7 +568,7 @@ static struct policy_value *diag_list(struct policy_input *in, const char *v,
 
 /* record.labs: the requested labs that have a decimal value. */
 static struct policy_value *labs_map(struct policy_input *in,
-				     const struct recinput_record *r)
+				     const struct intake_record *r)
 {
 	struct policy_value *m = policy_v_map(in, S__COUNT - S_LAB_FIRST);
 
@@ -587,7 +586,7 @@ static struct policy_value *labs_map(struct policy_input *in,
 
 /* One requested record field as a policy value (NULL: absent). */
 static struct policy_value *field_value(struct policy_input *in,
-					const struct recinput_record *r, int s)
+					const struct intake_record *r, int s)
 {
 	int y;
 
@@ -604,7 +603,7 @@ static struct policy_value *field_value(struct policy_input *in,
 	}
 }
 
-static int bind_record(struct policy_input *in, const struct recinput_record *r)
+static int bind_record(struct policy_input *in, const struct intake_record *r)
 {
 	struct policy_value *m = policy_v_map(in, S__COUNT + 4);
 	char pct[24];
@@ -617,8 +616,9 @@ static int bind_record(struct policy_input *in, const struct recinput_record *r)
 		if (v)
 			err = policy_map_put_str(in, m, catalogue[s].name, v);
 	}
-	snprintf(pct, sizeof(pct), "%u.%02u", recinput_completeness(r) / 100,
-		 recinput_completeness(r) % 100);
+	snprintf(pct, sizeof(pct), "%u.%02u",
+		 intake_record_completeness(r) / 100,
+		 intake_record_completeness(r) % 100);
 	if (!err)
 		err = policy_map_put_str(in, m, "labs", labs_map(in, r));
 	if (!err)
@@ -712,10 +712,10 @@ static int bind_now(struct policy_input *in, uint64_t now_ms)
 	return err ? err : policy_input_bind(in, "now", m);
 }
 
-int recinput_bind(const struct recinput_record *r,
-		  const struct market_request *req,
-		  const struct market_consent *c, uint64_t now_ms,
-		  struct policy_input *in, struct mm_diag *diag)
+int intake_record_bind(const struct intake_record *r,
+		       const struct market_request *req,
+		       const struct market_consent *c, uint64_t now_ms,
+		       struct policy_input *in, struct mm_diag *diag)
 {
 	int err;
 
@@ -743,8 +743,8 @@ static int result_cmp(const void *a, const void *b)
 }
 
 static void outcome_fill(const struct policy *p, const struct policy_eval *ev,
-			 const struct recinput_record *r,
-			 struct recinput_outcome *out)
+			 const struct intake_record *r,
+			 struct intake_outcome *out)
 {
 	size_t n = policy_rule_count(p);
 
@@ -762,18 +762,18 @@ static void outcome_fill(const struct policy *p, const struct policy_eval *ev,
 	}
 	out->nresults = (unsigned)n;
 	qsort(out->results, n, sizeof(out->results[0]), result_cmp);
-	out->completeness = recinput_completeness(r);
-	out->has_history = recinput_history(r, &out->history_years);
+	out->completeness = intake_record_completeness(r);
+	out->has_history = intake_record_history(r, &out->history_years);
 	if (out->history_years > HISTORY_YEARS_MAX)
 		out->history_years = HISTORY_YEARS_MAX;
 }
 
-int recinput_evaluate(const char *source, size_t n,
-		      const struct recinput_record *r,
-		      const struct market_request *req,
-		      const struct market_consent *c, uint64_t now_ms,
-		      struct recinput_outcome *out, char *explain,
-		      size_t explain_cap, struct mm_diag *diag)
+int intake_record_evaluate(const char *source, size_t n,
+			   const struct intake_record *r,
+			   const struct market_request *req,
+			   const struct market_consent *c, uint64_t now_ms,
+			   struct intake_outcome *out, char *explain,
+			   size_t explain_cap, struct mm_diag *diag)
 {
 	struct policy *p = NULL;
 	struct policy_input *in = NULL;
@@ -792,7 +792,7 @@ int recinput_evaluate(const char *source, size_t n,
 	}
 	in = policy_input_new();
 	ev = policy_eval_new();
-	err = in && ev ? recinput_bind(r, req, c, now_ms, in, diag)
+	err = in && ev ? intake_record_bind(r, req, c, now_ms, in, diag)
 		       : MM_ERR_NOMEM;
 	if (!err)
 		err = policy_run(ev, p, in, diag);
@@ -811,9 +811,9 @@ fail:
 /* ------------------------------------------------------------------ */
 /* De-identification.                                                  */
 
-int recinput_deidentify(const struct recinput_record *r, const uint8_t *key,
-			size_t key_len, int ref_year, struct anon_buf *out,
-			struct mm_diag *diag)
+int intake_record_deidentify(const struct intake_record *r, const uint8_t *key,
+			     size_t key_len, int ref_year, struct anon_buf *out,
+			     struct mm_diag *diag)
 {
 	struct anon_column cols[S__COUNT];
 	const char *cells[S__COUNT];

@@ -1,5 +1,5 @@
-/* gensteps.c - generalization steps of a release profile (gensteps.h). */
-#include "service/gensteps.h"
+/* gensteps.c - generalization steps of a release profile (internal.h). */
+#include "intake/internal.h"
 
 #include <stdio.h>
 
@@ -26,8 +26,8 @@ static bool decimal(const char *v, size_t n, uint64_t *whole, bool *frac)
 	return true;
 }
 
-int gensteps_check(const char *column, bool num, const int64_t *steps, size_t n,
-		   struct mm_diag *diag)
+int intake_steps_check(const char *column, bool num, const int64_t *steps,
+		       size_t n, struct mm_diag *diag)
 {
 	int64_t prev = 0;
 
@@ -50,29 +50,28 @@ int gensteps_check(const char *column, bool num, const int64_t *steps, size_t n,
 	return MM_OK;
 }
 
-void gensteps_level(const char *v, size_t n, bool num, int64_t step,
-		    char out[GENSTEPS_LEVEL_MAX])
+void intake_steps_level(const char *v, size_t n, bool num, int64_t step,
+			char out[INTAKE_LEVEL_MAX])
 {
 	uint64_t y = 0;
 	bool frac = false, dec = num && decimal(v, n, &y, &frac);
 
 	if (step <= 0)
-		snprintf(out, GENSTEPS_LEVEL_MAX, "*");
+		snprintf(out, INTAKE_LEVEL_MAX, "*");
 	else if (dec && step > 1)
-		snprintf(out, GENSTEPS_LEVEL_MAX, "%llu-%llu",
+		snprintf(out, INTAKE_LEVEL_MAX, "%llu-%llu",
 			 (unsigned long long)(y - y % (uint64_t)step),
 			 (unsigned long long)(y - y % (uint64_t)step +
 					      (uint64_t)step - 1));
 	else if (dec && frac)
-		snprintf(out, GENSTEPS_LEVEL_MAX, "%llu",
-			 (unsigned long long)y);
+		snprintf(out, INTAKE_LEVEL_MAX, "%llu", (unsigned long long)y);
 	else if (num || n <= (uint64_t)step)
-		snprintf(out, GENSTEPS_LEVEL_MAX, "%.*s", (int)n, v);
+		snprintf(out, INTAKE_LEVEL_MAX, "%.*s", (int)n, v);
 	else
-		snprintf(out, GENSTEPS_LEVEL_MAX, "%.*s*", (int)step, v);
+		snprintf(out, INTAKE_LEVEL_MAX, "%.*s*", (int)step, v);
 }
 
-int gensteps_shuffle(size_t *perm, size_t n)
+int intake_shuffle(size_t *perm, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		perm[i] = i;

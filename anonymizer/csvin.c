@@ -105,8 +105,10 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-bool anon_spec_next(const char *text, size_t n, size_t *pos, unsigned *lineno,
-		    struct anon_spec_line *l)
+/* The next line that is not blank or a '#' comment, from *pos (advanced;
+ * *lineno counts lines); false at the end. */
+static bool spec_next(const char *text, size_t n, size_t *pos, unsigned *lineno,
+		      struct anon_spec_line *l)
 {
 	while (*pos < n) {
 		const char *s = text + *pos, *nl = memchr(s, '\n', n - *pos);
@@ -182,7 +184,8 @@ int anon_spec_column(const struct anon_spec_line *l, struct anon_column *col,
 	return MM_OK;
 }
 
-int anon_spec_check_text(const char *text, size_t n, struct mm_diag *diag)
+/* The text-size and NUL checks of a schema or field-spec text. */
+static int spec_check_text(const char *text, size_t n, struct mm_diag *diag)
 {
 	const char *z;
 
@@ -248,10 +251,10 @@ int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
 	unsigned lineno = 0;
 	int rc;
 
-	rc = anon_spec_check_text(text, n, diag);
+	rc = spec_check_text(text, n, diag);
 	if (rc != MM_OK)
 		return rc;
-	while (anon_spec_next(text, n, &pos, &lineno, &l)) {
+	while (spec_next(text, n, &pos, &lineno, &l)) {
 		rc = add(ctx, &l, diag);
 		if (rc != MM_OK)
 			return rc;

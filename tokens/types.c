@@ -64,10 +64,10 @@ static int write_config(struct tokens *t, struct ledger_apply *a,
 		err = ledger_state_put(a, t->db_meta, "layout", 6,
 				       (const uint8_t[]){TOKENS_LAYOUT}, 1);
 	ledger_buf_release(&b);
-	totals_init(&s);
+	tokens_totals_init(&s);
 	if (!err)
-		err = totals_store(t, a, &s);
-	totals_clear(&s);
+		err = tokens_totals_store(t, a, &s);
+	tokens_totals_clear(&s);
 	return err;
 }
 
@@ -147,7 +147,7 @@ static int batch_apply(struct tokens *t, struct ledger_apply *a,
 	int err = author_is_key(a, tx);
 
 	if (!err)
-		err = config_load(t, a, &cfg);
+		err = tokens_config_load(t, a, &cfg);
 	if (err)
 		return err;
 	if (kind != TOKENS_TRANSFER &&
@@ -201,7 +201,7 @@ static int escrow_op(struct tokens *t, struct ledger_apply *a,
 	struct tokens_config cfg;
 	struct mv m = {.kind = kind, .where = where, .id = em->id};
 	size_t n = em->amount ? strlen(em->amount) : 0;
-	int err = config_load(t, a, &cfg);
+	int err = tokens_config_load(t, a, &cfg);
 
 	if (err)
 		return err;

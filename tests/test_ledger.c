@@ -308,6 +308,8 @@ START_TEST(schema_and_type_refusals)
 	}
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_DENIED);
+	/* The reason word every type shares (ledger_author_is_key). */
+	ck_assert_ptr_nonnull(strstr(d.msg, "author_not_key: "));
 	ledger_buf_release(&body);
 	ledger_buf_release(&tx);
 }

@@ -30,18 +30,6 @@ static const struct ledger_type item_type = {"item", item_fields, 3, NULL,
 static const struct ledger_type burn_item_type = {"item", item_fields, 2, NULL,
 						  NULL};
 
-static int author_is_key(struct ledger_apply *a, const struct ledger_tx *tx)
-{
-	uint8_t id[LEDGER_HASH_BYTES];
-
-	ledger_pk_id(tx->key, id);
-	if (!ledger_ct_equal(id, tx->author, sizeof(id)))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "author is not SHA-256 of the "
-					 "signing key");
-	return MM_OK;
-}
-
 static int write_config(struct tokens *t, struct ledger_apply *a,
 			const struct ledger_tx *tx)
 {
@@ -79,7 +67,7 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	const struct ledger_val *s = ledger_map_get(tx->body, "supply_max");
 	const void *v;
 	size_t n;
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (err)
 		return err;
@@ -144,7 +132,7 @@ static int batch_apply(struct tokens *t, struct ledger_apply *a,
 	const struct ledger_val *list = ledger_map_get(tx->body, "transfers");
 	struct tokens_config cfg;
 	char where[32], amount[TOKENS_AMOUNT_STR_MAX];
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
 		err = tokens_config_load(t, a, &cfg);

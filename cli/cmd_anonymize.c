@@ -560,18 +560,7 @@ static void progress(void *ctx, const char *phase, size_t done, size_t total)
 
 static int fd_write(void *ctx, const void *bytes, size_t n)
 {
-	int fd = *(int *)ctx;
-	const char *p = bytes;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return MM_ERR_IO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return MM_OK;
+	return mm_write_all(*(int *)ctx, bytes, n);
 }
 
 /* Writes through fn into a new file at path; removes it on failure. */

@@ -359,7 +359,7 @@ static int propose_env(struct mmd *srv, const struct batch *b,
 	err = market_body_propose(&body, &s);
 	if (!err)
 		err = ledger_tx_sign(srv->node, NULL, MARKET_TYPE_PROPOSE,
-				     mmd_wall_ms(), body.p, body.len, env);
+				     mm_now_ms(), body.p, body.len, env);
 	ledger_buf_release(&body);
 	return err;
 }

@@ -36,14 +36,6 @@
 #define PSEUDONYM_INFO "medmarket/pseudonym/v1"
 #define STAGED_DIR     "staged"
 
-uint64_t mmd_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ------------------------------------------------------------------ */
 /* Staging index.                                                      */
 
@@ -89,7 +81,7 @@ static int staged_write(const struct mmd *srv, const uint8_t request[16],
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return MM_ERR_IO;
-	if (write(fd, hex, 64) != 64 || fsync(fd) != 0)
+	if (mm_write_all(fd, hex, 64) != MM_OK || fsync(fd) != 0)
 		err = MM_ERR_IO;
 	close(fd);
 	if (!err && rename(tmp, path) != 0)
@@ -356,7 +348,7 @@ static int node_submit(struct mmd *srv, const char *type,
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
 	if (!err)
-		err = ledger_tx_sign(srv->node, NULL, type, mmd_wall_ms(),
+		err = ledger_tx_sign(srv->node, NULL, type, mm_now_ms(),
 				     body->p, body->len, &env);
 	if (!err)
 		err = ledger_submit(srv->ledger, env.p, env.len, &index, &diag);

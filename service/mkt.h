@@ -73,7 +73,5 @@ int mmd_mkt_staged_blob(const struct mmd *srv, const uint8_t request[16],
 			uint8_t blob[LEDGER_HASH_BYTES]);
 /* Deletes the blobs t names that nothing else uses. */
 void mmd_mkt_undo(struct mmd *srv, const struct mmd_mkt_pending *t);
-/* Wall-clock milliseconds. */
-uint64_t mmd_wall_ms(void);
 
 #endif

@@ -452,6 +452,19 @@ int anon_csv_read(struct anon_table **out, const char *text, size_t n,
 		  const struct anon_column *schema, size_t ncols,
 		  const struct anon_csv_opts *opts, struct mm_diag *diag);
 
+/*
+ * Reads only the header record of CSV text, as anon_csv_read does, into a
+ * schema of its names in file order, each ANON_T_STRING and
+ * ANON_INSENSITIVE: for callers whose columns are whatever the file has
+ * (medmarket anonymize sets the roles, then calls anon_csv_read with it).
+ * Errors: anon_csv_read's for the header record and opts, MM_ERR_SCHEMA
+ * (an empty or repeated name), MM_ERR_LIMIT (a name over
+ * ANON_NAME_BYTES_MAX).  *out is empty on failure; release it with
+ * anon_schema_release.
+ */
+int anon_csv_header(struct anon_schema *out, const char *text, size_t n,
+		    const struct anon_csv_opts *opts, struct mm_diag *diag);
+
 /* How a FHIR field combines the values found for one patient. */
 enum anon_fhir_pick {
 	ANON_FHIR_FIRST, /* the first, in document order (the default) */

@@ -7,6 +7,8 @@
  *    libsodium verifies about 2x faster than OpenSSL 3.0 on this machine.
  *    It also refuses signatures whose S is not canonical (S >= L), so one
  *    message has exactly one valid signature encoding per key.
+ *    Its hex codec runs in constant time, so ledger_hex/ledger_unhex use
+ *    it for every hex in the project (seeds and keys included).
  *  - SHA-256 and HMAC come from OpenSSL: its SHA-256 uses the CPU's SHA
  *    extensions, and the Merkle log hashes about three times per entry.
  *    OpenSSL also reads and writes the PKCS#8 PEM key files that other

@@ -1,5 +1,5 @@
 # lint_symbols: every project static library exports only names with its
-# module's prefix (tests/symbol-prefixes, checked by tests/check-symbols).
+# module's prefix (tests/symbol-prefixes, checked by tests/check_symbols.sh).
 # The libraries are found through CMake, not by globbing the build tree,
 # so a stale archive of a renamed library is never checked and a new
 # library is never missed.
@@ -31,7 +31,7 @@ foreach(l ${MM_PROJECT_LIBS})
   list(APPEND MM_LINT_ARGS "${l}=$<TARGET_FILE:${l}>")
 endforeach()
 add_test(NAME lint_symbols
-  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check-symbols
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check_symbols.sh
     ${CMAKE_CURRENT_SOURCE_DIR}/symbol-prefixes ${MM_LINT_ARGS})
 set_tests_properties(lint_symbols PROPERTIES LABELS lint
   ENVIRONMENT "NM=${CMAKE_NM}")
@@ -41,8 +41,8 @@ set_tests_properties(lint_symbols PROPERTIES LABELS lint
 add_library(lint_planted STATIC lint_planted.c)
 mm_target(lint_planted)
 add_test(NAME lint_symbols_planted
-  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check-symbols-test
-    ${CMAKE_CURRENT_SOURCE_DIR}/check-symbols
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check_symbols_test.sh
+    ${CMAKE_CURRENT_SOURCE_DIR}/check_symbols.sh
     ${CMAKE_CURRENT_SOURCE_DIR}/symbol-prefixes $<TARGET_FILE:lint_planted>)
 set_tests_properties(lint_symbols_planted PROPERTIES LABELS lint
   ENVIRONMENT "NM=${CMAKE_NM}")

@@ -1,5 +1,5 @@
 /* lint_planted.c - an archive for lint_symbols_planted: one symbol with the
- * ledger's prefix and one without, which check-symbols must name. */
+ * ledger's prefix and one without, which check_symbols.sh must name. */
 int ledger_planted_ok(void);
 int planted_unprefixed(void);
 

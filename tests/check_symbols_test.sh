@@ -1,14 +1,14 @@
 #!/bin/sh
-# The lint's own test: check-symbols with the real prefix table must fail
+# The lint's own test: check_symbols.sh with the real prefix table must fail
 # on an archive (lint_planted.c) that exports an unprefixed symbol under a
 # strict library's name, naming the symbol; report but pass it under an
 # allowed library's name; and fail for a library the table does not know.
 #
-#   tests/check-symbols-test CHECK-SYMBOLS TABLE PLANTED-ARCHIVE
+#   tests/check_symbols_test.sh CHECK-SYMBOLS TABLE PLANTED-ARCHIVE
 set -eu
 
 if [ $# -ne 3 ]; then
-	echo "usage: check-symbols-test CHECK-SYMBOLS TABLE ARCHIVE" >&2
+	echo "usage: check_symbols_test.sh CHECK-SYMBOLS TABLE ARCHIVE" >&2
 	exit 2
 fi
 check=$1

@@ -4,7 +4,7 @@
 # archive is one link away from a clash with another's, or with a system
 # library's (mpz_digits sat in GMP's namespace).
 #
-#   tests/check-symbols TABLE NAME=ARCHIVE...
+#   tests/check_symbols.sh TABLE NAME=ARCHIVE...
 #
 # TABLE is tests/symbol-prefixes: "NAME PREFIX..." lines, '#' comments,
 # and an [allow-unprefixed] section for libraries not yet clean.  Each
@@ -22,13 +22,13 @@ set -eu
 NM=${NM:-nm}
 
 if [ $# -lt 1 ]; then
-	echo "usage: check-symbols TABLE NAME=ARCHIVE..." >&2
+	echo "usage: check_symbols.sh TABLE NAME=ARCHIVE..." >&2
 	exit 2
 fi
 table=$1
 shift
 if [ ! -r "$table" ]; then
-	echo "check-symbols: cannot read $table" >&2
+	echo "check_symbols.sh: cannot read $table" >&2
 	exit 2
 fi
 
@@ -71,7 +71,7 @@ for arg in "$@"; do
 	name=${arg%%=*}
 	lib=${arg#*=}
 	if [ "$name" = "$arg" ] || [ -z "$name" ] || [ ! -r "$lib" ]; then
-		echo "check-symbols: expected NAME=ARCHIVE, got '$arg'" \
+		echo "check_symbols.sh: expected NAME=ARCHIVE, got '$arg'" \
 			"(or the archive is missing)" >&2
 		exit 2
 	fi
@@ -86,7 +86,7 @@ for arg in "$@"; do
 	mode=${line%% *}
 	prefixes=${line#* }
 	bad=$(unprefixed "$lib" "$prefixes") || {
-		echo "check-symbols: $NM failed on $lib" >&2
+		echo "check_symbols.sh: $NM failed on $lib" >&2
 		exit 2
 	}
 	count=$(printf '%s' "$bad" | grep -c . || true)
@@ -122,7 +122,7 @@ awk '{ sub(/#.*/, "") }
 		esac
 	done
 if [ "$checked" -eq 0 ] && [ "$status" -eq 0 ]; then
-	echo "check-symbols: no library given" >&2
+	echo "check_symbols.sh: no library given" >&2
 	exit 2
 fi
 exit "$status"

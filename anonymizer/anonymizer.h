@@ -61,8 +61,6 @@ struct anon_column {
 	enum anon_role role;
 };
 
-/* ANON_SECTION_SHARED_BEGIN (per-release stage helper edits here) */
-
 /*
  * Limits of one table (one batch).  A table past a limit is refused with
  * MM_ERR_LIMIT; nothing is truncated silently.
@@ -175,12 +173,8 @@ int anon_table_write_csv(const struct anon_table *t, char sep,
 			 const size_t *cols, size_t ncols, anon_write_fn fn,
 			 void *ctx, struct mm_diag *diag);
 
-/* ANON_SECTION_SHARED_END */
-
 /* ================================================================== */
 /* Per-record stage: Safe Harbor, pseudonyms, scrubbing, CSV and FHIR. */
-
-/* ANON_SECTION_RECORD_BEGIN (per-record stage helper edits here) */
 
 /* Limits of the per-record stage. */
 #define ANON_KEY_BYTES_MIN    16u /* a per-request pseudonym key */
@@ -452,6 +446,19 @@ int anon_csv_read(struct anon_table **out, const char *text, size_t n,
 		  const struct anon_column *schema, size_t ncols,
 		  const struct anon_csv_opts *opts, struct mm_diag *diag);
 
+/*
+ * Reads only the header record of CSV text, as anon_csv_read does, into a
+ * schema of its names in file order, each ANON_T_STRING and
+ * ANON_INSENSITIVE: for callers whose columns are whatever the file has
+ * (medmarket anonymize sets the roles, then calls anon_csv_read with it).
+ * Errors: anon_csv_read's for the header record and opts, MM_ERR_SCHEMA
+ * (an empty or repeated name), MM_ERR_LIMIT (a name over
+ * ANON_NAME_BYTES_MAX).  *out is empty on failure; release it with
+ * anon_schema_release.
+ */
+int anon_csv_header(struct anon_schema *out, const char *text, size_t n,
+		    const struct anon_csv_opts *opts, struct mm_diag *diag);
+
 /* How a FHIR field combines the values found for one patient. */
 enum anon_fhir_pick {
 	ANON_FHIR_FIRST, /* the first, in document order (the default) */
@@ -510,12 +517,8 @@ int anon_fhir_read(struct anon_table **out, const char *json, size_t n,
 		   const struct anon_fhir_field *fields, size_t nfields,
 		   struct mm_diag *diag);
 
-/* ANON_SECTION_RECORD_END */
-
 /* ================================================================== */
 /* Per-release stage: hierarchies, search, risk, report.               */
-
-/* ANON_SECTION_RELEASE_BEGIN (per-release stage helper edits here) */
 
 /* Limits of the per-release stage. */
 #define ANON_HIER_LEVELS_MAX   16u /* levels of one hierarchy, 0 included */
@@ -707,7 +710,5 @@ int anon_report_json(const struct anon_release *r, const struct anon_profile *p,
 		     anon_write_fn fn, void *ctx);
 int anon_report_text(const struct anon_release *r, const struct anon_profile *p,
 		     anon_write_fn fn, void *ctx);
-
-/* ANON_SECTION_RELEASE_END */
 
 #endif

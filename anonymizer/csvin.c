@@ -105,8 +105,10 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-bool anon_spec_next(const char *text, size_t n, size_t *pos, unsigned *lineno,
-		    struct anon_spec_line *l)
+/* The next line that is not blank or a '#' comment, from *pos (advanced;
+ * *lineno counts lines); false at the end. */
+static bool spec_next(const char *text, size_t n, size_t *pos, unsigned *lineno,
+		      struct anon_spec_line *l)
 {
 	while (*pos < n) {
 		const char *s = text + *pos, *nl = memchr(s, '\n', n - *pos);
@@ -182,7 +184,8 @@ int anon_spec_column(const struct anon_spec_line *l, struct anon_column *col,
 	return MM_OK;
 }
 
-int anon_spec_check_text(const char *text, size_t n, struct mm_diag *diag)
+/* The text-size and NUL checks of a schema or field-spec text. */
+static int spec_check_text(const char *text, size_t n, struct mm_diag *diag)
 {
 	const char *z;
 
@@ -248,10 +251,10 @@ int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
 	unsigned lineno = 0;
 	int rc;
 
-	rc = anon_spec_check_text(text, n, diag);
+	rc = spec_check_text(text, n, diag);
 	if (rc != MM_OK)
 		return rc;
-	while (anon_spec_next(text, n, &pos, &lineno, &l)) {
+	while (spec_next(text, n, &pos, &lineno, &l)) {
 		rc = add(ctx, &l, diag);
 		if (rc != MM_OK)
 			return rc;
@@ -604,13 +607,46 @@ static int csv_body(struct csv *c, const struct anon_column *schema,
 	return rc;
 }
 
+/* Sets c up to read text (limits from opts, a UTF-8 BOM skipped); on
+ * failure csv_close still releases it. */
+static int csv_open(struct csv *c, const char *text, size_t n,
+		    const struct anon_csv_opts *opts, size_t *rows_max,
+		    struct mm_diag *diag)
+{
+	size_t bytes_max;
+	int rc = csv_limits(opts, c, &bytes_max, rows_max, diag);
+
+	if (rc != MM_OK)
+		return rc;
+	if (n > bytes_max)
+		return mm_fail(diag, MM_ERR_LIMIT, bytes_max,
+			       "input longer than %zu bytes", bytes_max);
+	c->p = text;
+	c->n = n;
+	if (n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		c->pos = 3;
+	c->cells = calloc(c->cols_max + 1, sizeof(*c->cells));
+	if (c->cells == NULL)
+		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
+	return MM_OK;
+}
+
+/* Wipes the unescaped cells and frees what csv_open allocated. */
+static void csv_close(struct csv *c)
+{
+	if (c->scratch != NULL)
+		OPENSSL_cleanse(c->scratch, c->scap);
+	free(c->scratch);
+	free(c->cells);
+}
+
 int anon_csv_read(struct anon_table **out, const char *text, size_t n,
 		  const struct anon_column *schema, size_t ncols,
 		  const struct anon_csv_opts *opts, struct mm_diag *diag)
 {
 	struct csv c = {0};
 	struct anon_table *t = NULL;
-	size_t bytes_max, rows_max;
+	size_t rows_max;
 	int rc;
 
 	MM_ASSERT(out != NULL);
@@ -618,28 +654,80 @@ int anon_csv_read(struct anon_table **out, const char *text, size_t n,
 	if ((text == NULL && n > 0) || schema == NULL || ncols == 0 ||
 	    ncols > ANON_TABLE_COLS_MAX)
 		return mm_fail(diag, MM_ERR_INVALID, 0, "invalid arguments");
-	rc = csv_limits(opts, &c, &bytes_max, &rows_max, diag);
-	if (rc != MM_OK)
-		return rc;
-	if (n > bytes_max)
-		return mm_fail(diag, MM_ERR_LIMIT, bytes_max,
-			       "input longer than %zu bytes", bytes_max);
-	c.p = text;
-	c.n = n;
-	if (n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-		c.pos = 3;
-	c.cells = calloc(c.cols_max + 1, sizeof(*c.cells));
-	if (c.cells == NULL)
-		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
-	rc = csv_body(&c, schema, ncols, rows_max, &t, diag);
-	if (c.scratch != NULL)
-		OPENSSL_cleanse(c.scratch, c.scap);
-	free(c.scratch);
-	free(c.cells);
+	rc = csv_open(&c, text, n, opts, &rows_max, diag);
+	if (rc == MM_OK)
+		rc = csv_body(&c, schema, ncols, rows_max, &t, diag);
+	csv_close(&c);
 	if (rc != MM_OK) {
 		anon_table_free(t);
 		return rc;
 	}
 	*out = t;
+	return MM_OK;
+}
+
+/* The header record's names, in order, as string columns of role
+ * insensitive (s->cols has room for c->nf). */
+static int header_schema(struct csv *c, struct anon_schema *s,
+			 struct mm_diag *diag)
+{
+	for (size_t f = 0; f < c->nf; f++) {
+		const char *name = cell_ptr(c, &c->cells[f]);
+		size_t len = c->cells[f].len;
+
+		if (len == 0)
+			return csv_fail(c, diag, MM_ERR_SCHEMA, 0, f + 1,
+					"empty column name");
+		if (len > ANON_NAME_BYTES_MAX)
+			return csv_fail(c, diag, MM_ERR_LIMIT, 0, f + 1,
+					"column name longer than the name "
+					"limit");
+		for (size_t j = 0; j < f; j++) {
+			if (strlen(s->cols[j].name) == len &&
+			    memcmp(s->cols[j].name, name, len) == 0)
+				return csv_fail(c, diag, MM_ERR_SCHEMA, 0,
+						f + 1, "header name repeated");
+		}
+		s->cols[f].name = strndup(name, len);
+		if (s->cols[f].name == NULL)
+			return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
+		s->cols[f].type = ANON_T_STRING;
+		s->cols[f].role = ANON_INSENSITIVE;
+		s->ncols = f + 1;
+	}
+	return MM_OK;
+}
+
+int anon_csv_header(struct anon_schema *out, const char *text, size_t n,
+		    const struct anon_csv_opts *opts, struct mm_diag *diag)
+{
+	struct csv c = {0};
+	struct anon_schema s = {0};
+	size_t rows_max;
+	bool eof = false;
+	int rc;
+
+	MM_ASSERT(out != NULL);
+	memset(out, 0, sizeof(*out));
+	if (text == NULL && n > 0)
+		return mm_fail(diag, MM_ERR_INVALID, 0, "invalid arguments");
+	rc = csv_open(&c, text, n, opts, &rows_max, diag);
+	if (rc == MM_OK)
+		rc = next_record(&c, &eof, diag);
+	if (rc == MM_OK && eof)
+		rc = mm_fail(diag, MM_ERR_DECODE, 0, "no header row");
+	if (rc == MM_OK) {
+		s.cols = calloc(c.nf, sizeof(*s.cols));
+		if (s.cols == NULL)
+			rc = mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
+	}
+	if (rc == MM_OK)
+		rc = header_schema(&c, &s, diag);
+	csv_close(&c);
+	if (rc != MM_OK) {
+		anon_schema_release(&s);
+		return rc;
+	}
+	*out = s;
 	return MM_OK;
 }

@@ -24,7 +24,7 @@ static int roll_up(const struct prep *pp, const struct tset *src,
 		map[j] = lv[j] != src_lv[j] ? pp->q[j].gen[lv[j]] : NULL;
 		rep[j] = pp->q[j].rep[src_lv[j]];
 	}
-	tset_clear(dst);
+	anon_tset_clear(dst);
 	for (size_t g = 0; g < src->n; g++) {
 		const uint32_t *k = src->keys + g * w;
 		for (size_t j = 0; j < pp->width; j++)
@@ -34,7 +34,7 @@ static int roll_up(const struct prep *pp, const struct tset *src,
 				f[j] = map[j][rep[j][f[j]]];
 		key_pack(pp, f, key);
 		uint32_t at = 0;
-		int err = tset_add(dst, key, src->counts[g], &at);
+		int err = anon_tset_add(dst, key, src->counts[g], &at);
 		if (err != MM_OK)
 			return err;
 		if (dst->n > limit)
@@ -57,12 +57,12 @@ static int judge_kl(const struct prep *pp, const struct tset *t,
 	uint32_t *of = malloc((t->n + 1) * sizeof(*of));
 	uint32_t *distinct = NULL;
 	double *clogc = NULL;
-	tset_clear(cls);
+	anon_tset_clear(cls);
 	int err = of == NULL ? MM_ERR_NOMEM : MM_OK;
 	uint32_t ckey[ANON_QI_MAX + 1];
 	for (size_t g = 0; g < t->n && err == MM_OK; g++) {
 		key_class(pp, t->keys + g * t->width, ckey);
-		err = tset_add(cls, ckey, t->counts[g], &of[g]);
+		err = anon_tset_add(cls, ckey, t->counts[g], &of[g]);
 	}
 	if (err == MM_OK) {
 		distinct = calloc(cls->n + 1, sizeof(*distinct));
@@ -93,10 +93,10 @@ static int judge_kl(const struct prep *pp, const struct tset *t,
 	return err;
 }
 
-int prep_eval(const struct prep *pp, const struct tset *src,
-	      const unsigned *src_lv, const unsigned *lv, struct tset *dst,
-	      struct tset *scratch, bool abort_early, uint8_t **class_ok,
-	      struct eval *e)
+int anon_prep_eval(const struct prep *pp, const struct tset *src,
+		   const unsigned *src_lv, const unsigned *lv, struct tset *dst,
+		   struct tset *scratch, bool abort_early, uint8_t **class_ok,
+		   struct eval *e)
 {
 	uint8_t *ok = NULL;
 	memset(e, 0, sizeof(*e));
@@ -138,7 +138,7 @@ int prep_eval(const struct prep *pp, const struct tset *src,
 	}
 	for (size_t j = 0; j < pp->nq; j++)
 		e->num[j] += (uint64_t)e->suppressed * pp->q[j].den;
-	e->loss = prep_loss(pp, e->num);
+	e->loss = anon_prep_loss(pp, e->num);
 	e->ok = e->suppressed <= pp->supp_max;
 	if (class_ok != NULL)
 		*class_ok = ok;

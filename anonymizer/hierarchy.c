@@ -269,8 +269,8 @@ int anon_hierarchy_parse_csv(struct anon_hierarchy **out, const char *text,
 	return MM_OK;
 }
 
-size_t hier_csv_leaves(const struct anon_hierarchy *h, unsigned level,
-		       const char *s, size_t n)
+size_t anon_hierarchy_csv_leaves(const struct anon_hierarchy *h, unsigned level,
+				 const char *s, size_t n)
 {
 	uint32_t id = 0;
 	MM_ASSERT(!h->builtin && level < h->levels);

@@ -177,7 +177,8 @@ static int fill_loss(struct prep *pp, size_t j, const uint8_t *used)
 			if (!h->builtin) {
 				const char *s =
 					anon_table_value(q->gt, l, (uint32_t)g);
-				leaves = hier_csv_leaves(h, l, s, strlen(s));
+				leaves = anon_hierarchy_csv_leaves(h, l, s,
+								   strlen(s));
 			}
 			q->lossnum[l][g] =
 				leaves > 0 ? (uint32_t)leaves - 1 : 0;
@@ -287,21 +288,21 @@ static int build_bottom(struct prep *pp, struct mm_diag *diag)
 		ids[pp->nq] = anon_table_ids(pp->in, (size_t)pp->sens_col);
 	size_t cap = pp->rows < 4096 ? pp->rows : 4096;
 	key_layout(pp);
-	int err = tset_init(&pp->bottom, pp->kw, cap);
+	int err = anon_tset_init(&pp->bottom, pp->kw, cap);
 	for (size_t r = 0; r < pp->rows && err == MM_OK; r++) {
 		uint32_t at = 0;
 		for (size_t j = 0; j < pp->width; j++)
 			f[j] = ids[j][r];
 		key_pack(pp, f, key);
-		err = tset_add(&pp->bottom, key, 1, &at);
+		err = anon_tset_add(&pp->bottom, key, 1, &at);
 	}
 	if (err != MM_OK)
 		return mm_fail(diag, err, 0, "prepare: out of memory");
 	return MM_OK;
 }
 
-int prep_init(struct prep *pp, const struct anon_table *in,
-	      const struct anon_profile *p, struct mm_diag *diag)
+int anon_prep_init(struct prep *pp, const struct anon_table *in,
+		   const struct anon_profile *p, struct mm_diag *diag)
 {
 	memset(pp, 0, sizeof(*pp));
 	MM_ASSERT(in != NULL && p != NULL);
@@ -321,11 +322,11 @@ int prep_init(struct prep *pp, const struct anon_table *in,
 	if (err == MM_OK)
 		err = build_bottom(pp, diag);
 	if (err != MM_OK)
-		prep_release(pp);
+		anon_prep_release(pp);
 	return err;
 }
 
-void prep_release(struct prep *pp)
+void anon_prep_release(struct prep *pp)
 {
 	for (size_t j = 0; j < ANON_QI_MAX; j++) {
 		anon_table_free(pp->q[j].gt);
@@ -334,11 +335,11 @@ void prep_release(struct prep *pp)
 			free(pp->q[j].lossnum[l]);
 		}
 	}
-	tset_release(&pp->bottom);
+	anon_tset_release(&pp->bottom);
 	memset(pp, 0, sizeof(*pp));
 }
 
-double prep_loss(const struct prep *pp, const uint64_t *num)
+double anon_prep_loss(const struct prep *pp, const uint64_t *num)
 {
 	double sum = 0;
 	for (size_t j = 0; j < pp->nq; j++)
@@ -346,10 +347,10 @@ double prep_loss(const struct prep *pp, const uint64_t *num)
 	return sum / ((double)pp->nq * (double)pp->rows);
 }
 
-double prep_loss_bound(const struct prep *pp, const unsigned *levels)
+double anon_prep_loss_bound(const struct prep *pp, const unsigned *levels)
 {
 	uint64_t num[ANON_QI_MAX];
 	for (size_t j = 0; j < pp->nq; j++)
 		num[j] = pp->q[j].lbnum[levels[j]];
-	return prep_loss(pp, num);
+	return anon_prep_loss(pp, num);
 }

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <sodium.h>
 
 #include "record_internal.h"
 
@@ -16,6 +17,9 @@
 #define SHIFT_DOMAIN  "medmarket anon date-shift v1" /* separates the uses */
 #define DATE_YEAR_MIN 1
 #define DATE_YEAR_MAX 9999
+
+_Static_assert(ANON_PSEUDONYM_HEX == 2 * MAC_BYTES,
+	       "a pseudonym is the MAC in hex");
 
 /* The HMAC algorithm, fetched once for the process (an immutable handle;
  * fetching it per call costs more than the MAC itself). */
@@ -115,9 +119,7 @@ int anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
 			  size_t key_len, const char *id, size_t id_len,
 			  char out[ANON_PSEUDONYM_HEX + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t mac[MAC_BYTES];
-	size_t i;
 	int rc;
 
 	if (!key_ok(key, key_len) || out == NULL || (id == NULL && id_len))
@@ -125,11 +127,7 @@ int anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
 	rc = hmac(o, key, key_len, id, id_len, NULL, 0, mac);
 	if (rc != MM_OK)
 		return rc;
-	for (i = 0; i < MAC_BYTES; i++) {
-		out[2 * i] = hex[mac[i] >> 4];
-		out[2 * i + 1] = hex[mac[i] & 15];
-	}
-	out[ANON_PSEUDONYM_HEX] = 0;
+	sodium_bin2hex(out, ANON_PSEUDONYM_HEX + 1, mac, sizeof(mac));
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return MM_OK;
 }

@@ -22,9 +22,6 @@ int anon_sh_cell(enum anon_type type, enum anon_role role, bool birth,
 /* Whether the type is one of the 18 identifier kinds (removed). */
 bool anon_sh_identifier_type(enum anon_type type);
 
-/* The year of an ISO 8601 date "YYYY[-MM[-DD[Thh...]]]", or -1. */
-int anon_iso_year(const char *in, size_t n);
-
 /*
  * anon_pseudonym and anon_date_shift_days with o's HMAC cache: the keyed
  * context is kept in o (o may be NULL: no cache) and reused while the key
@@ -47,10 +44,6 @@ struct anon_spec_line {
 	unsigned line;
 	size_t offset;
 };
-/* The next line that is not blank or a '#' comment, from *pos (advanced;
- * *lineno counts lines); false at the end. */
-bool anon_spec_next(const char *text, size_t n, size_t *pos, unsigned *lineno,
-		    struct anon_spec_line *l);
 /* Fails with "line L, field F: ..." and diag->line/column set. */
 int anon_spec_fail(struct mm_diag *diag, int err,
 		   const struct anon_spec_line *l, unsigned field,
@@ -58,16 +51,14 @@ int anon_spec_fail(struct mm_diag *diag, int err,
 /* Fields 1-3 of l (name, type, role) into col (name strdup'ed). */
 int anon_spec_column(const struct anon_spec_line *l, struct anon_column *col,
 		     struct mm_diag *diag);
-/* The text-size and NUL checks of a schema or field-spec text. */
-int anon_spec_check_text(const char *text, size_t n, struct mm_diag *diag);
 /* Adds one line to the spec being built in ctx. */
 typedef int (*anon_spec_add_fn)(void *ctx, const struct anon_spec_line *l,
 				struct mm_diag *diag);
 /*
- * Checks text (anon_spec_check_text), then calls add for every line that
- * is not blank or a comment, stopping at its first error; *count (the
- * entries add has made) must then be above 0, else MM_ERR_SCHEMA with
- * empty_msg.
+ * Checks the text's size (ANON_SCHEMA_BYTES_MAX) and that it has no NUL, then
+ * calls add for every line that is not blank or a comment, stopping at its
+ * first error; *count (the entries add has made) must then be above 0, else
+ * MM_ERR_SCHEMA with empty_msg.
  */
 int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
 			  void *ctx, const size_t *count, const char *empty_msg,

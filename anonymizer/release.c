@@ -18,7 +18,7 @@ struct classes {
 
 static void classes_release(struct classes *c)
 {
-	tset_release(&c->t);
+	anon_tset_release(&c->t);
 	free(c->distinct);
 	free(c->clogc);
 }
@@ -30,12 +30,13 @@ static int classes_build(const struct prep *pp, const struct tset *g,
 	memset(c, 0, sizeof(*c));
 	uint32_t *of = malloc((g->n + 1) * sizeof(*of));
 	uint32_t ckey[ANON_QI_MAX + 1];
-	int err = of == NULL ? MM_ERR_NOMEM : tset_init(&c->t, pp->cw, 1024);
+	int err =
+		of == NULL ? MM_ERR_NOMEM : anon_tset_init(&c->t, pp->cw, 1024);
 	for (size_t i = 0; i < g->n && err == MM_OK; i++) {
 		if (!ok[i])
 			continue;
 		key_class(pp, g->keys + i * g->width, ckey);
-		err = tset_add(&c->t, ckey, g->counts[i], &of[i]);
+		err = anon_tset_add(&c->t, ckey, g->counts[i], &of[i]);
 	}
 	if (err == MM_OK) {
 		c->distinct = calloc(c->t.n + 1, sizeof(*c->distinct));
@@ -189,7 +190,7 @@ static int out_rows(const struct prep *pp, const unsigned *lv,
 			f[pp->nq] = anon_table_cell_id(pp->in, r,
 						       (size_t)pp->sens_col);
 		key_pack(pp, f, key);
-		long at = tset_find(g, key);
+		long at = anon_tset_find(g, key);
 		MM_ASSERT(at >= 0);
 		if (!ok[at])
 			continue;
@@ -202,8 +203,9 @@ static int out_rows(const struct prep *pp, const unsigned *lv,
 	return MM_OK;
 }
 
-int release_build(const struct prep *pp, const unsigned *lv,
-		  struct anon_release *r, struct mm_diag *diag)
+/* Builds r (output and figures) for levels lv. */
+static int release_build(const struct prep *pp, const unsigned *lv,
+			 struct anon_release *r, struct mm_diag *diag)
 {
 	static const unsigned zero[ANON_QI_MAX];
 	struct tset g = {0};
@@ -213,12 +215,12 @@ int release_build(const struct prep *pp, const unsigned *lv,
 	size_t map[ANON_TABLE_COLS_MAX];
 	size_t nout = 0;
 	struct eval e;
-	int err = tset_init(&g, pp->kw, 1024);
+	int err = anon_tset_init(&g, pp->kw, 1024);
 	if (err == MM_OK)
-		err = tset_init(&scratch, pp->cw, 1024);
+		err = anon_tset_init(&scratch, pp->cw, 1024);
 	if (err == MM_OK)
-		err = prep_eval(pp, &pp->bottom, zero, lv, &g, &scratch, false,
-				&ok, &e);
+		err = anon_prep_eval(pp, &pp->bottom, zero, lv, &g, &scratch,
+				     false, &ok, &e);
 	if (err == MM_OK)
 		err = classes_build(pp, &g, ok, &c);
 	if (err != MM_OK) {
@@ -234,8 +236,8 @@ int release_build(const struct prep *pp, const unsigned *lv,
 fail:
 	free(ok);
 	classes_release(&c);
-	tset_release(&g);
-	tset_release(&scratch);
+	anon_tset_release(&g);
+	anon_tset_release(&scratch);
 	return err;
 }
 
@@ -254,7 +256,7 @@ int anon_release_apply(const struct anon_table *in,
 	struct prep pp;
 	MM_ASSERT(r != NULL && levels != NULL);
 	memset(r, 0, sizeof(*r));
-	int err = prep_init(&pp, in, p, diag);
+	int err = anon_prep_init(&pp, in, p, diag);
 	if (err != MM_OK)
 		return err;
 	for (size_t j = 0; j < pp.nq && err == MM_OK; j++)
@@ -268,7 +270,7 @@ int anon_release_apply(const struct anon_table *in,
 		r->lattice_nodes = 1;
 		r->nodes_evaluated = 1;
 	}
-	prep_release(&pp);
+	anon_prep_release(&pp);
 	if (err != MM_OK)
 		anon_release_release(r);
 	return err;
@@ -284,10 +286,10 @@ int anon_release_run(const struct anon_table *in, const struct anon_profile *p,
 	size_t evaluated = 0;
 	MM_ASSERT(r != NULL);
 	memset(r, 0, sizeof(*r));
-	int err = prep_init(&pp, in, p, diag);
+	int err = anon_prep_init(&pp, in, p, diag);
 	if (err != MM_OK)
 		return err;
-	err = search_run(&pp, best, &found, &nodes, &evaluated, diag);
+	err = anon_search_run(&pp, best, &found, &nodes, &evaluated, diag);
 	if (err == MM_OK && found)
 		err = release_build(&pp, best, r, diag);
 	if (err == MM_OK && !found) {
@@ -302,7 +304,7 @@ int anon_release_run(const struct anon_table *in, const struct anon_profile *p,
 		r->nodes_evaluated = evaluated;
 		MM_ASSERT(!found || r->satisfied);
 	}
-	prep_release(&pp);
+	anon_prep_release(&pp);
 	if (err != MM_OK)
 		anon_release_release(r);
 	return err;

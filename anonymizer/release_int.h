@@ -22,8 +22,8 @@ struct anon_hierarchy {
 
 /* The leaves under the level-i value s of a CSV hierarchy (0 when s is
  * not a level-i value). */
-size_t hier_csv_leaves(const struct anon_hierarchy *h, unsigned level,
-		       const char *s, size_t n);
+size_t anon_hierarchy_csv_leaves(const struct anon_hierarchy *h, unsigned level,
+				 const char *s, size_t n);
 
 /* ---- tuple sets: distinct uint32 tuples of one width, with counts ---- */
 
@@ -38,18 +38,19 @@ struct tset {
 };
 
 /* An empty set for up to cap tuples (cap >= 1); MM_ERR_NOMEM. */
-int tset_init(struct tset *s, size_t width, size_t cap);
-void tset_release(struct tset *s);
+int anon_tset_init(struct tset *s, size_t width, size_t cap);
+void anon_tset_release(struct tset *s);
 /* Empties s, keeping its memory. */
-void tset_clear(struct tset *s);
+void anon_tset_clear(struct tset *s);
 /* Adds count to key's entry (inserting it); its index in *at.  The set
  * grows past cap when needed (MM_ERR_NOMEM, MM_ERR_LIMIT at 2^31). */
-int tset_add(struct tset *s, const uint32_t *key, uint32_t count, uint32_t *at);
+int anon_tset_add(struct tset *s, const uint32_t *key, uint32_t count,
+		  uint32_t *at);
 /* The index of key, or -1. */
-long tset_find(const struct tset *s, const uint32_t *key);
+long anon_tset_find(const struct tset *s, const uint32_t *key);
 /* Shrinks a set whose capacity is over four times its size; MM_ERR_NOMEM
  * leaves it usable as it was. */
-int tset_compact(struct tset *s);
+int anon_tset_compact(struct tset *s);
 
 /* ---- the prepared context of one release ---- */
 
@@ -86,9 +87,9 @@ struct prep {
 
 /* Checks the profile against the table and builds the context.  Errors as
  * anon_release_run. */
-int prep_init(struct prep *pp, const struct anon_table *in,
-	      const struct anon_profile *p, struct mm_diag *diag);
-void prep_release(struct prep *pp);
+int anon_prep_init(struct prep *pp, const struct anon_table *in,
+		   const struct anon_profile *p, struct mm_diag *diag);
+void anon_prep_release(struct prep *pp);
 
 /* What evaluating one transformation tells. */
 struct eval {
@@ -140,9 +141,9 @@ static inline void key_class(const struct prep *pp, const uint32_t *key,
 }
 
 /* Loss from its numerators (the one formula, so ties compare exactly). */
-double prep_loss(const struct prep *pp, const uint64_t *num);
+double anon_prep_loss(const struct prep *pp, const uint64_t *num);
 /* The lower bound of the loss of levels: no record suppressed. */
-double prep_loss_bound(const struct prep *pp, const unsigned *levels);
+double anon_prep_loss_bound(const struct prep *pp, const unsigned *levels);
 
 /*
  * Rolls src (distinct tuples at levels src_lv, each <= lv) up to levels
@@ -152,18 +153,14 @@ double prep_loss_bound(const struct prep *pp, const unsigned *levels);
  * soon as dst has more classes than a satisfying node can have: then
  * e->aborted, !e->ok, and dst is incomplete (class_ok must be NULL).
  */
-int prep_eval(const struct prep *pp, const struct tset *src,
-	      const unsigned *src_lv, const unsigned *lv, struct tset *dst,
-	      struct tset *scratch, bool abort_early, uint8_t **class_ok,
-	      struct eval *e);
-
-/* Builds r (output and figures) for levels lv. */
-int release_build(const struct prep *pp, const unsigned *lv,
-		  struct anon_release *r, struct mm_diag *diag);
+int anon_prep_eval(const struct prep *pp, const struct tset *src,
+		   const unsigned *src_lv, const unsigned *lv, struct tset *dst,
+		   struct tset *scratch, bool abort_early, uint8_t **class_ok,
+		   struct eval *e);
 
 /* Runs the lattice search: the best levels in best, *found false when no
  * transformation satisfies the profile. */
-int search_run(const struct prep *pp, unsigned *best, bool *found,
-	       size_t *nodes, size_t *evaluated, struct mm_diag *diag);
+int anon_search_run(const struct prep *pp, unsigned *best, bool *found,
+		    size_t *nodes, size_t *evaluated, struct mm_diag *diag);
 
 #endif

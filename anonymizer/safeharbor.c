@@ -78,7 +78,8 @@ static int sh_zip(const char *in, size_t n, char *out, size_t cap, size_t *len,
 	return put(in, 3, out, cap, len, diag);
 }
 
-int anon_iso_year(const char *in, size_t n)
+/* The year of an ISO 8601 date "YYYY[-MM[-DD[Thh...]]]", or -1. */
+static int iso_year(const char *in, size_t n)
 {
 	int y;
 
@@ -105,7 +106,7 @@ static int sh_date(const char *in, size_t n, bool birth, int ref_year,
 		   char *out, size_t cap, size_t *len, struct mm_diag *diag)
 {
 	char tmp[16];
-	int y = anon_iso_year(in, n), k;
+	int y = iso_year(in, n), k;
 
 	if (y < 0)
 		return mm_fail(diag, MM_ERR_DECODE, 0,

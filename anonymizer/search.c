@@ -143,7 +143,7 @@ static int search_init(struct search *s, const struct prep *pp,
 	s->stack = malloc(s->nodes * sizeof(*s->stack));
 	if (s->lb == NULL || s->lvsum == NULL || s->tag == NULL ||
 	    s->order == NULL || s->stack == NULL ||
-	    tset_init(&s->scratch, pp->cw, 1024) != MM_OK)
+	    anon_tset_init(&s->scratch, pp->cw, 1024) != MM_OK)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "search: out of memory");
 	unsigned lv[ANON_QI_MAX];
 	for (size_t n = 0; n < s->nodes; n++) {
@@ -151,7 +151,7 @@ static int search_init(struct search *s, const struct prep *pp,
 		unsigned sum = 0;
 		for (size_t j = 0; j < pp->nq; j++)
 			sum += lv[j];
-		s->lb[n] = prep_loss_bound(pp, lv);
+		s->lb[n] = anon_prep_loss_bound(pp, lv);
 		s->lvsum[n] = (uint16_t)sum;
 		s->order[n] = (uint32_t)n;
 	}
@@ -167,8 +167,8 @@ static void search_release(struct search *s)
 	free(s->order);
 	free(s->stack);
 	for (size_t i = 0; i < CACHE_ENTRIES; i++)
-		tset_release(&s->cache[i].t);
-	tset_release(&s->scratch);
+		anon_tset_release(&s->cache[i].t);
+	anon_tset_release(&s->scratch);
 }
 
 static bool below_or_equal(const struct search *s, const unsigned *a,
@@ -220,7 +220,7 @@ static void cache_trim(struct search *s, const struct centry *keep)
 		if (v == NULL)
 			return;
 		total -= tset_bytes(&v->t);
-		tset_release(&v->t);
+		anon_tset_release(&v->t);
 		v->used = false;
 	}
 }
@@ -244,16 +244,16 @@ static int evaluate(struct search *s, const unsigned *lv, struct eval *e)
 	dst->used = false;
 	/* dst never has more tuples than src: size it once. */
 	if (dst->t.cap < src->n) {
-		tset_release(&dst->t);
-		if (tset_init(&dst->t, s->pp->kw, src->n + 1) != MM_OK)
+		anon_tset_release(&dst->t);
+		if (anon_tset_init(&dst->t, s->pp->kw, src->n + 1) != MM_OK)
 			return MM_ERR_NOMEM;
 	}
-	int err = prep_eval(s->pp, src, src_lv, lv, &dst->t, &s->scratch, true,
-			    NULL, e);
+	int err = anon_prep_eval(s->pp, src, src_lv, lv, &dst->t, &s->scratch,
+				 true, NULL, e);
 	if (err != MM_OK)
 		return err;
 	if (!e->aborted) {
-		if (tset_compact(&dst->t) != MM_OK)
+		if (anon_tset_compact(&dst->t) != MM_OK)
 			return MM_ERR_NOMEM;
 		memcpy(dst->lv, lv, s->pp->nq * sizeof(*lv));
 		dst->used = true;
@@ -423,8 +423,8 @@ static int walk(struct search *s)
 	return MM_OK;
 }
 
-int search_run(const struct prep *pp, unsigned *best, bool *found,
-	       size_t *nodes, size_t *evaluated, struct mm_diag *diag)
+int anon_search_run(const struct prep *pp, unsigned *best, bool *found,
+		    size_t *nodes, size_t *evaluated, struct mm_diag *diag)
 {
 	struct search s;
 	int err = search_init(&s, pp, diag);

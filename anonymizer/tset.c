@@ -40,7 +40,7 @@ static size_t slots_for(size_t cap)
 	return n;
 }
 
-int tset_init(struct tset *s, size_t width, size_t cap)
+int anon_tset_init(struct tset *s, size_t width, size_t cap)
 {
 	MM_ASSERT(width >= 1 && width <= ANON_QI_MAX + 1 && cap >= 1);
 	memset(s, 0, sizeof(*s));
@@ -51,13 +51,13 @@ int tset_init(struct tset *s, size_t width, size_t cap)
 	s->counts = malloc(cap * sizeof(*s->counts));
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
 	if (s->keys == NULL || s->counts == NULL || s->slots == NULL) {
-		tset_release(s);
+		anon_tset_release(s);
 		return MM_ERR_NOMEM;
 	}
 	return MM_OK;
 }
 
-void tset_release(struct tset *s)
+void anon_tset_release(struct tset *s)
 {
 	free(s->keys);
 	free(s->counts);
@@ -107,7 +107,8 @@ static int grow(struct tset *s)
 	return resize(s, s->cap * 2);
 }
 
-int tset_add(struct tset *s, const uint32_t *key, uint32_t count, uint32_t *at)
+int anon_tset_add(struct tset *s, const uint32_t *key, uint32_t count,
+		  uint32_t *at)
 {
 	MM_ASSERT(s->slots != NULL);
 	size_t w = s->width;
@@ -129,7 +130,7 @@ int tset_add(struct tset *s, const uint32_t *key, uint32_t count, uint32_t *at)
 		int err = grow(s);
 		if (err != MM_OK)
 			return err;
-		return tset_add(s, key, count, at);
+		return anon_tset_add(s, key, count, at);
 	}
 	memcpy(s->keys + s->n * w, key, w * sizeof(*key));
 	s->counts[s->n] = count;
@@ -138,7 +139,7 @@ int tset_add(struct tset *s, const uint32_t *key, uint32_t count, uint32_t *at)
 	return MM_OK;
 }
 
-long tset_find(const struct tset *s, const uint32_t *key)
+long anon_tset_find(const struct tset *s, const uint32_t *key)
 {
 	MM_ASSERT(s->slots != NULL);
 	size_t w = s->width;
@@ -156,7 +157,7 @@ long tset_find(const struct tset *s, const uint32_t *key)
 	return -1;
 }
 
-void tset_clear(struct tset *s)
+void anon_tset_clear(struct tset *s)
 {
 	if (s->slots != NULL && s->n * 8 < s->nslots) {
 		/* Few entries in a big index: zero just their slots. */
@@ -174,7 +175,7 @@ void tset_clear(struct tset *s)
 	s->n = 0;
 }
 
-int tset_compact(struct tset *s)
+int anon_tset_compact(struct tset *s)
 {
 	size_t cap = s->n > 0 ? s->n : 1;
 	if (cap * 4 >= s->cap)

@@ -455,7 +455,7 @@ static int sign_submit(struct ledger_key *key, const char *type,
 
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
 	if (b->err ||
-	    ledger_tx_sign(key, NULL, type, bench_wall_ms(), b->p, b->len, &tx))
+	    ledger_tx_sign(key, NULL, type, mm_now_ms(), b->p, b->len, &tx))
 		die("cannot sign %s", type);
 	status = submit(&tx, type, also_ok);
 	ledger_buf_release(&tx);
@@ -520,7 +520,7 @@ static void login(void)
 
 	snprintf(authority, sizeof(authority), "127.0.0.1:%u", daemon_port);
 	if (edge_sig_sign(reader, &rq, comps, MM_ARRAY_LEN(comps),
-			  (int64_t)(bench_wall_ms() / 1000), NULL, input, sig,
+			  (int64_t)(mm_now_ms() / 1000), NULL, input, sig,
 			  &diag))
 		die("cannot sign the login: %s", diag.msg);
 	snprintf(headers, sizeof(headers),
@@ -818,7 +818,7 @@ static void sign_transfer(unsigned run, unsigned i, struct ledger_buf *tx)
 	ledger_buf_init(tx, LEDGER_TX_BYTES_MAX);
 	if (tokens_body_batch(&body, TOKENS_TYPE_TRANSFER, &x, 1) ||
 	    ledger_tx_sign(users[i % USERS], NULL, TOKENS_TYPE_TRANSFER,
-			   bench_wall_ms(), body.p, body.len, tx))
+			   mm_now_ms(), body.p, body.len, tx))
 		die("cannot sign a transfer");
 	ledger_buf_release(&body);
 }

@@ -134,7 +134,7 @@ static struct bench_tx *sign_all(unsigned n, struct ledger_key *key)
 
 	for (int t = 0; t < 2; t++) {
 		j[t] = (struct sign_job){txs, n * t / 2, n * (t + 1) / 2, key,
-					 bench_wall_ms()};
+					 mm_now_ms()};
 		pthread_create(&th[t], NULL, sign_range, &j[t]);
 	}
 	for (int t = 0; t < 2; t++)
@@ -233,7 +233,7 @@ static void proofs_child(const char *dir, int fd)
 	res[0] = bench_median(ti, RUNS);
 	res[1] = bench_median(tc, RUNS);
 	res[2] = (double)rss_anon_kib() / 1024.0;
-	if (write(fd, res, sizeof(res)) != (ssize_t)sizeof(res))
+	if (mm_write_all(fd, res, sizeof(res)) != MM_OK)
 		_exit(1);
 	ledger_close(l);
 	_exit(0);

@@ -66,7 +66,7 @@ static void sign_one(unsigned i, bool transfer, struct bench_tx *out)
 	if (body.err ||
 	    ledger_tx_sign(key, NULL,
 			   transfer ? TOKENS_TYPE_TRANSFER : "attest",
-			   bench_wall_ms(), body.p, body.len, &tx))
+			   mm_now_ms(), body.p, body.len, &tx))
 		bench_die("bench_tokens", "sign", MM_ERR_INVALID);
 	out->p = tx.p;
 	out->n = tx.len;
@@ -153,7 +153,7 @@ static void fund(struct ledger *l)
 			err = ledger_tx_sign(i == 0 ? node : treasury, NULL,
 					     i == 0 ? TOKENS_TYPE_INIT
 						    : TOKENS_TYPE_MINT,
-					     bench_wall_ms(), b.p, b.len, &tx);
+					     mm_now_ms(), b.p, b.len, &tx);
 		if (!err)
 			err = ledger_submit(l, tx.p, tx.len, &idx, NULL);
 		if (err)

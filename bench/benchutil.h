@@ -11,8 +11,6 @@
 
 /* Monotonic seconds, for intervals. */
 double bench_now_s(void);
-/* Wall-clock milliseconds since the epoch, for `created` times. */
-uint64_t bench_wall_ms(void);
 /* The median of v[0..n) (sorts v). */
 double bench_median(double *v, int n);
 /* Prints "PROG: what: error" and exits 1. */

@@ -75,8 +75,6 @@ const char *cli_why(int err, const struct mm_diag *diag);
 void cli_err_file(const char *cmd, const char *opt, const char *path, int err,
 		  const struct mm_diag *diag);
 
-/* Milliseconds since the epoch (CLOCK_REALTIME). */
-uint64_t cli_now_ms(void);
 /* Parses a decimal in [min, max] with full checks.  MM_ERR_INVALID. */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Parses --timeout-s (NULL: the default) or fails with CLI_USAGE. */

@@ -386,76 +386,6 @@ static int load_hierarchy(struct anz *a, size_t i)
 	return CLI_OK;
 }
 
-/* One CSV record from text[*pos..n): fields (unquoted in place) and their
- * lengths; *nf fields; *line advanced past it.  MM_ERR_DECODE. */
-static int csv_record(char *text, size_t n, size_t *pos, char sep,
-		      const char **f, size_t *fl, size_t *nf, size_t *line,
-		      struct mm_diag *d)
-{
-	size_t p = *pos, k = 0;
-	for (;;) {
-		if (k == ANON_TABLE_COLS_MAX)
-			return mm_fail(d, MM_ERR_LIMIT, p,
-				       "line %zu: more than %u fields", *line,
-				       ANON_TABLE_COLS_MAX);
-		char *dst = text + p;
-		f[k] = dst;
-		if (p < n && text[p] == '"') {
-			size_t w = 0;
-			p++;
-			for (;;) {
-				if (p >= n)
-					return mm_fail(d, MM_ERR_DECODE, p,
-						       "line %zu, field %zu: "
-						       "unterminated quote",
-						       *line, k + 1);
-				if (text[p] == '"' && p + 1 < n &&
-				    text[p + 1] == '"') {
-					dst[w++] = '"';
-					p += 2;
-				} else if (text[p] == '"') {
-					p++;
-					break;
-				} else {
-					*line += text[p] == '\n';
-					dst[w++] = text[p++];
-				}
-			}
-			fl[k] = w;
-		} else {
-			size_t s = p;
-			while (p < n && text[p] != sep && text[p] != '\n' &&
-			       text[p] != '"')
-				p++;
-			if (p < n && text[p] == '"')
-				return mm_fail(d, MM_ERR_DECODE, p,
-					       "line %zu, field %zu: quote "
-					       "inside an unquoted field",
-					       *line, k + 1);
-			fl[k] = p - s;
-			if (fl[k] > 0 && (p == n || text[p] == '\n') &&
-			    text[p - 1] == '\r')
-				fl[k]--;
-		}
-		k++;
-		if (p < n && text[p] == sep) {
-			p++;
-			continue;
-		}
-		if (p < n && text[p] == '\r')
-			p++;
-		if (p < n && text[p] != '\n')
-			return mm_fail(d, MM_ERR_DECODE, p,
-				       "line %zu, field %zu: expected '%c' or "
-				       "end of line after a quote",
-				       *line, k, sep);
-		*pos = p + 1;
-		(*line)++;
-		*nf = k;
-		return MM_OK;
-	}
-}
-
 /* The role the settings give column name. */
 static enum anon_role role_of(const struct anz *a, const char *name)
 {
@@ -468,34 +398,6 @@ static enum anon_role role_of(const struct anz *a, const char *name)
 	if (a->sensitive != NULL && strcmp(a->sensitive, name) == 0)
 		return ANON_SENSITIVE;
 	return ANON_INSENSITIVE;
-}
-
-/* Makes the table from the header's fields; names must be NUL-terminated
- * copies (the header is unquoted in place, so copy them). */
-static int header_table(const struct anz *a, const char **f, const size_t *fl,
-			size_t nf, struct anon_table **t, struct mm_diag *d)
-{
-	struct anon_column cols[ANON_TABLE_COLS_MAX];
-	char *names = malloc(nf * (ANON_NAME_BYTES_MAX + 1));
-	int rc = names == NULL ? MM_ERR_NOMEM : MM_OK;
-	for (size_t i = 0; i < nf && rc == MM_OK; i++) {
-		if (fl[i] > ANON_NAME_BYTES_MAX) {
-			rc = mm_fail(d, MM_ERR_LIMIT, 0,
-				     "line 1, field %zu: column name longer "
-				     "than %u bytes",
-				     i + 1, ANON_NAME_BYTES_MAX);
-			break;
-		}
-		char *name = names + i * (ANON_NAME_BYTES_MAX + 1);
-		memcpy(name, f[i], fl[i]);
-		name[fl[i]] = '\0';
-		cols[i] = (struct anon_column){name, ANON_T_STRING,
-					       role_of(a, name)};
-	}
-	if (rc == MM_OK)
-		rc = anon_table_new(t, cols, nf, d);
-	free(names);
-	return rc;
 }
 
 /* Checks that every column the settings name is in the header. */
@@ -519,35 +421,20 @@ static int check_named(const struct anz *a, const struct anon_table *t)
 	return CLI_OK;
 }
 
-/* Parses the input CSV text into a table (nothing kept on error). */
-static int read_rows(const struct anz *a, char *text, size_t n,
+/* Parses the input CSV with the anonymizer's reader: the header's columns,
+ * as strings, with the roles the settings give (nothing kept on error). */
+static int read_rows(const struct anz *a, const char *text, size_t n,
 		     struct anon_table **t, struct mm_diag *d)
 {
-	const char *f[ANON_TABLE_COLS_MAX];
-	size_t fl[ANON_TABLE_COLS_MAX];
-	size_t pos = 0, line = 1, nf = 0;
-	*t = NULL;
-	int rc = n == 0 ? mm_fail(d, MM_ERR_DECODE, 0, "empty input")
-			: csv_record(text, n, &pos, a->sepc, f, fl, &nf, &line,
-				     d);
+	struct anon_csv_opts o = {.sep = a->sepc};
+	struct anon_schema s;
+	int rc = anon_csv_header(&s, text, n, &o, d);
+
+	for (size_t i = 0; rc == MM_OK && i < s.ncols; i++)
+		s.cols[i].role = role_of(a, s.cols[i].name);
 	if (rc == MM_OK)
-		rc = header_table(a, f, fl, nf, t, d);
-	while (rc == MM_OK && pos < n) {
-		size_t at = line, got = 0;
-		rc = csv_record(text, n, &pos, a->sepc, f, fl, &got, &line, d);
-		if (rc == MM_OK && got == 1 && fl[0] == 0 && pos >= n)
-			break; /* a blank last line */
-		if (rc == MM_OK && got != nf)
-			rc = mm_fail(d, MM_ERR_DECODE, pos,
-				     "line %zu: %zu fields, the header has %zu",
-				     at, got, nf);
-		if (rc == MM_OK)
-			rc = anon_table_add_row_n(*t, f, fl, d);
-	}
-	if (rc != MM_OK) {
-		anon_table_free(*t);
-		*t = NULL;
-	}
+		rc = anon_csv_read(t, text, n, s.cols, s.ncols, &o, d);
+	anon_schema_release(&s);
 	return rc;
 }
 
@@ -560,18 +447,7 @@ static void progress(void *ctx, const char *phase, size_t done, size_t total)
 
 static int fd_write(void *ctx, const void *bytes, size_t n)
 {
-	int fd = *(int *)ctx;
-	const char *p = bytes;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return MM_ERR_IO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return MM_OK;
+	return mm_write_all(*(int *)ctx, bytes, n);
 }
 
 /* Writes through fn into a new file at path; removes it on failure. */
@@ -656,7 +532,7 @@ static int run(struct anz *a, struct anon_table **t, struct anon_release *r)
 		return CLI_FAIL;
 	}
 	rc = a->fhir ? read_fhir(a, (const char *)text, n, t, &d)
-		     : read_rows(a, (char *)text, n, t, &d);
+		     : read_rows(a, (const char *)text, n, t, &d);
 	explicit_bzero(text, n);
 	free(text);
 	if (rc != MM_OK) {

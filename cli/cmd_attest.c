@@ -110,7 +110,7 @@ static int build_envelope(const struct ledger_key *key,
 	ledger_enc_cstr(&body, "label");
 	rc = ledger_enc_cstr(&body, label);
 	if (rc == MM_OK)
-		rc = ledger_tx_sign(key, NULL, LEDGER_TYPE_ATTEST, cli_now_ms(),
+		rc = ledger_tx_sign(key, NULL, LEDGER_TYPE_ATTEST, mm_now_ms(),
 				    body.p, body.len, env);
 	ledger_buf_release(&body);
 	return rc;

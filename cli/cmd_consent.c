@@ -101,7 +101,7 @@ static int consent_parse(int argc, char **argv, struct consent_opts *o,
 		return cli_usage_err(argv[0],
 				     "--expires-days: expected 1 to %d",
 				     CLI_DAYS_MAX);
-	o->expires_ms = cli_now_ms() + days * CLI_DAY_MS;
+	o->expires_ms = mm_now_ms() + days * CLI_DAY_MS;
 	if (o->purpose && (o->purpose[0] == '\0' ||
 			   strlen(o->purpose) > MARKET_PURPOSE_BYTES_MAX))
 		return cli_usage_err(argv[0],
@@ -251,7 +251,7 @@ static void consent_print(const json_t *c)
 
 	if (json_is_true(json_object_get(c, "revoked")))
 		status = "revoked";
-	else if (exp <= 0 || (uint64_t)exp <= cli_now_ms())
+	else if (exp <= 0 || (uint64_t)exp <= mm_now_ms())
 		status = "expired";
 	printf("%-14s %s\n",
 	       "request:", json_string_value(json_object_get(c, "request")));

@@ -556,7 +556,7 @@ static int contribute(const char *cmd, struct contrib *c,
 	struct mm_diag diag = {0};
 	uint8_t salt[INTAKE_SALT_BYTES], hash[LEDGER_HASH_BYTES];
 	char *explain = calloc(1, INTAKE_EXPLAIN_MAX);
-	uint64_t now_ms = cli_now_ms();
+	uint64_t now_ms = mm_now_ms();
 	struct ledger_buf env;
 	int rc = CLI_FAIL, err;
 

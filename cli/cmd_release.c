@@ -322,7 +322,7 @@ static int dl_disclosure(const char *cmd, const struct rel_opts *o,
 	err = market_body_disclosure(&body, o->id);
 	if (!err)
 		err = ledger_tx_sign(key, NULL, MARKET_TYPE_DISCLOSURE,
-				     cli_now_ms(), body.p, body.len, &d->env);
+				     mm_now_ms(), body.p, body.len, &d->env);
 	ledger_buf_release(&body);
 	if (!err && d->env.len > LEDGER_TX_BYTES_MAX)
 		err = MM_ERR_LIMIT;
@@ -374,7 +374,6 @@ static int dl_fetch(const char *cmd, const struct rel_opts *o,
 static int dl_write(const char *cmd, const struct rel_opts *o, struct dl *d)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
-	size_t done = 0;
 
 	ledger_sha256(d->resp.body, d->resp.n, h);
 	if (!ledger_ct_equal(h, d->dataset, sizeof(h))) {
@@ -384,16 +383,8 @@ static int dl_write(const char *cmd, const struct rel_opts *o, struct dl *d)
 			o->release);
 		return CLI_FAIL;
 	}
-	while (done < d->resp.n) {
-		ssize_t w = write(d->fd, d->resp.body + done, d->resp.n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	if (done < d->resp.n || fsync(d->fd) != 0) {
+	if (mm_write_all(d->fd, d->resp.body, d->resp.n) != MM_OK ||
+	    fsync(d->fd) != 0) {
 		cli_err(cmd, "--out %s: write failed: %s", o->out,
 			strerror(errno));
 		return CLI_FAIL;

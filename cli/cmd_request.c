@@ -159,7 +159,7 @@ static int request_open(const char *cmd, const struct request_opts *o)
 	if (rc != CLI_OK)
 		goto out;
 	v.s.reward = v.reward;
-	v.s.deadline_ms = cli_now_ms() + v.days * CLI_DAY_MS;
+	v.s.deadline_ms = mm_now_ms() + v.days * CLI_DAY_MS;
 	rc = CLI_FAIL;
 	if (RAND_bytes(v.s.id, MARKET_ID_BYTES) != 1 ||
 	    market_body_open(&body, &v.s) != MM_OK) {

@@ -476,22 +476,13 @@ static int create_in(const char *dir, const char *name, int *fd,
 static int write_text(const char *dir, const char *name, const char *text,
 		      struct mm_diag *diag)
 {
-	size_t n = strlen(text), done = 0;
 	int fd = -1;
 	int rc = create_in(dir, name, &fd, diag);
 
 	if (rc != MM_OK)
 		return rc;
-	while (rc == MM_OK && done < n) {
-		ssize_t w = write(fd, text + done, n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			rc = mm_fail(diag, MM_ERR_IO, done, "write failed");
-		else
-			done += (size_t)w;
-	}
+	if (mm_write_all(fd, text, strlen(text)) != MM_OK)
+		rc = mm_fail(diag, MM_ERR_IO, 0, "write failed");
 	if (close(fd) != 0 && rc == MM_OK)
 		rc = mm_fail(diag, MM_ERR_IO, 0, "close failed");
 	return rc;

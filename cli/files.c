@@ -110,19 +110,9 @@ int cli_create(const char *path, int mode, int *fd, struct mm_diag *diag)
 
 static int write_all(int fd, const char *p, size_t n, struct mm_diag *diag)
 {
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t w = write(fd, p + done, n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return mm_fail(diag, MM_ERR_IO, done,
-				       "write failed: %s",
-				       w < 0 ? strerror(errno) : "no progress");
-		done += (size_t)w;
-	}
+	if (mm_write_all(fd, p, n) != MM_OK)
+		return mm_fail(diag, MM_ERR_IO, 0, "write failed: %s",
+			       strerror(errno));
 	return MM_OK;
 }
 

@@ -126,14 +126,6 @@ struct call {
 	SSL *ssl;	   /* borrowed from the connection; NULL for http */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	MM_ASSERT(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void on_error(enum evhttp_request_error err, void *arg)
 {
 	struct call *c = arg;
@@ -195,7 +187,7 @@ static int fail_reason(const struct call *c, const struct cli_url *u,
 			       "the request never finished");
 	/* libevent reports a refused connection as a timeout too: only
 	 * call it one when the time really ran out. */
-	uint64_t elapsed_ms = mono_ms() - c->start_ms;
+	uint64_t elapsed_ms = mm_monotonic_ms() - c->start_ms;
 
 	switch (c->err) {
 	case EVREQ_HTTP_TIMEOUT:
@@ -375,7 +367,7 @@ int cli_http_h(const struct cli_url *u, const char *method, const char *path,
 	       const char *const *headers, unsigned timeout_s,
 	       struct cli_resp *resp, struct mm_diag *diag)
 {
-	struct call c = {.resp = resp, .start_ms = mono_ms()};
+	struct call c = {.resp = resp, .start_ms = mm_monotonic_ms()};
 	struct evhttp_connection *conn = NULL;
 	char target[CLI_TARGET_BYTES_MAX];
 	int len;

@@ -265,7 +265,7 @@ int cli_mkt_submit(const char *cmd, const struct cli_mkt *m,
 		rc = CLI_FAIL;
 		goto out;
 	}
-	rc = ledger_tx_sign(key, NULL, type, cli_now_ms(), body->p, body->len,
+	rc = ledger_tx_sign(key, NULL, type, mm_now_ms(), body->p, body->len,
 			    &env);
 	if (rc != MM_OK) {
 		cli_err(cmd, "cannot sign the %s transaction: %s", type,
@@ -281,7 +281,7 @@ out:
 
 int cli_mkt_xfer_id(uint8_t id[TOKENS_ID_BYTES])
 {
-	uint64_t now = cli_now_ms();
+	uint64_t now = mm_now_ms();
 
 	for (int i = 0; i < 8; i++)
 		id[i] = (uint8_t)(now >> (56 - 8 * i));

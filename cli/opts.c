@@ -168,15 +168,6 @@ void cli_err_file(const char *cmd, const char *opt, const char *path, int err,
 			why);
 }
 
-uint64_t cli_now_ms(void)
-{
-	struct timespec ts;
-
-	MM_ASSERT(clock_gettime(CLOCK_REALTIME, &ts) == 0);
-	MM_ASSERT(ts.tv_sec >= 0);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end = NULL;

@@ -75,7 +75,7 @@ int cli_sign_request(const struct ledger_key *key, const struct cli_url *u,
 	if (n > 0)
 		edge_sig_content_digest(body, n, s->digest);
 	err = edge_sig_sign(key, &r, comps, n > 0 ? 5 : 4,
-			    (int64_t)(cli_now_ms() / 1000u), nonce, s->input,
+			    (int64_t)(mm_now_ms() / 1000u), nonce, s->input,
 			    s->sig, diag);
 	if (err)
 		return err;

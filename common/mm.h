@@ -1,6 +1,6 @@
 /*
  * mm.h - what every medmarket module shares: the error enum, the diagnostic
- * struct parsers fill, and the assertion tiers.
+ * struct parsers fill, the assertion tiers, the clocks and a write loop.
  *
  * Foreign error codes (MDB_*, errno, OpenSSL, libsodium) are translated to
  * enum mm_err at each module's boundary; nothing above a module sees them.
@@ -80,6 +80,28 @@ void mm_assert_fail(const char *expr, const char *file, int line)
 #endif
 
 #define MM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The clocks and the write loop every module and program shares (mm_sys.c).
+ *
+ * mm_now_ms is wall-clock time, milliseconds since the Unix epoch
+ * (CLOCK_REALTIME): for timestamps that leave the process (a transaction's
+ * created time, a deadline on the ledger).  mm_monotonic_ms never goes
+ * back (CLOCK_MONOTONIC): for intervals and timeouts only.  Both abort
+ * (MM_ASSERT) if the clock cannot be read, which POSIX allows only for an
+ * unsupported clock id.
+ */
+uint64_t mm_now_ms(void);
+uint64_t mm_monotonic_ms(void);
+
+/*
+ * Writes all n bytes at p to fd, retrying short writes and writes
+ * interrupted by a signal (EINTR).  MM_OK, or MM_ERR_IO with errno set by
+ * the failed write(2) (EIO when it wrote nothing without an error); some
+ * prefix of p may then have been written.  fd's offset and flags are the
+ * caller's; nothing is synced.
+ */
+int mm_write_all(int fd, const void *p, size_t n);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back
  * (H. Hinnant's days_from_civil / civil_from_days): for calendars that

@@ -34,22 +34,6 @@ struct intake_blobs {
 	uint8_t key[INTAKE_BLOB_KEY_BYTES];
 };
 
-/* Writes all of p to fd; MM_ERR_IO. */
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return MM_ERR_IO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return MM_OK;
-}
-
 static int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -74,7 +58,7 @@ static int key_create(const char *path, uint8_t key[INTAKE_BLOB_KEY_BYTES],
 	if (fd < 0)
 		return mm_fail(diag, MM_ERR_IO, 0, "cannot create %s: %s", path,
 			       strerror(errno));
-	err = write_all(fd, key, INTAKE_BLOB_KEY_BYTES);
+	err = mm_write_all(fd, key, INTAKE_BLOB_KEY_BYTES);
 	if (!err && fsync(fd) != 0)
 		err = MM_ERR_IO;
 	close(fd);
@@ -262,7 +246,7 @@ static int write_atomic(const char *sub, const char *file, const uint8_t *f,
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return MM_ERR_IO;
-	err = write_all(fd, f, n);
+	err = mm_write_all(fd, f, n);
 	if (!err && fsync(fd) != 0)
 		err = MM_ERR_IO;
 	if (close(fd) != 0 && !err)

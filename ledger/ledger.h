@@ -495,6 +495,10 @@ uint64_t ledger_apply_time_ms(const struct ledger_apply *a);
 /* Records why apply refuses (shown to the submitter); returns err. */
 int ledger_apply_fail(struct ledger_apply *a, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The rule every type shares: the envelope's author must be SHA-256 of the
+ * key that signed it.  MM_OK, or MM_ERR_DENIED with the refusal
+ * "author_not_key: ..." recorded by ledger_apply_fail. */
+int ledger_author_is_key(struct ledger_apply *a, const struct ledger_tx *tx);
 
 /* Read state outside apply (a read transaction; copies into *val, which
  * the caller frees).  MM_ERR_NOTFOUND. */

@@ -59,12 +59,9 @@ uint64_t ledger_get_be64(const uint8_t in[8])
 
 uint64_t ledger_now_ms(const struct ledger *l)
 {
-	struct timespec ts;
-
 	if (l->cfg.clock_ms)
 		return l->cfg.clock_ms(l->cfg.clock_arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mm_now_ms();
 }
 
 void ledger_config_default(struct ledger_config *cfg)

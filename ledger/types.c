@@ -31,15 +31,15 @@ static const struct ledger_field attest_fields[] = {
 	{"label", LEDGER_F_STR, false, ATTEST_LABEL_BYTES_MAX, false},
 };
 
-static int author_is_key(struct ledger_apply *a, const struct ledger_tx *tx)
+int ledger_author_is_key(struct ledger_apply *a, const struct ledger_tx *tx)
 {
 	uint8_t id[LEDGER_HASH_BYTES];
 
 	ledger_pk_id(tx->key, id);
 	if (!ledger_ct_equal(id, tx->author, sizeof(id)))
 		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "author is not SHA-256 of the "
-					 "signing key");
+					 "author_not_key: author is not "
+					 "SHA-256 of the signing key");
 	return MM_OK;
 }
 
@@ -57,7 +57,7 @@ static int genesis_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		return ledger_apply_fail(a, MM_ERR_DENIED,
 					 "genesis must be signed by the node "
 					 "key it names");
-	return author_is_key(a, tx);
+	return ledger_author_is_key(a, tx);
 }
 
 static int attest_apply(struct ledger_apply *a, const struct ledger_tx *tx,
@@ -73,7 +73,7 @@ static int attest_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	if (ledger_apply_index(a) == 0)
 		return ledger_apply_fail(a, MM_ERR_DENIED,
 					 "entry 0 must be genesis");
-	err = author_is_key(a, tx);
+	err = ledger_author_is_key(a, tx);
 	if (err)
 		return err;
 	memcpy(key, tx->author, LEDGER_HASH_BYTES);

@@ -108,8 +108,6 @@ int val_read(struct market *m, unsigned db, const void *key, size_t key_n,
 	     void *out, size_t size);
 
 /* apply helpers (types.c). */
-/* Refuses unless author = SHA-256(key). */
-int author_is_key(struct ledger_apply *a, const struct ledger_tx *tx);
 int load_config(struct market *m, struct ledger_apply *a,
 		struct market_config *c);
 /* The author's participant record; role NONE when unregistered. */
@@ -126,7 +124,7 @@ int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
 	    struct ledger_buf *b);
 
 /* requests.c: refuses unless the author is an admitted participant of
- * role (after author_is_key and the config); the request types. */
+ * role (after ledger_author_is_key and the config); the request types. */
 int need_role(struct market *m, struct ledger_apply *a,
 	      const struct ledger_tx *tx, enum market_role role);
 /* Refuses (MM_ERR_REJECTED) unless r is open and before its deadline at

@@ -44,7 +44,7 @@ static int need_patient_key(struct market *m, struct ledger_apply *a,
 {
 	struct market_config c;
 	struct market_participant p;
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
 		err = load_config(m, a, &c);

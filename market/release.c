@@ -182,7 +182,7 @@ int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	struct market_request *r = NULL;
 	struct market_release rel;
 	struct market_config c;
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	memset(&rel, 0, sizeof(rel));
 	memcpy(rel.id, ledger_map_get(tx->body, "release")->v.bytes,
@@ -402,7 +402,7 @@ static int load_tx_release(struct market *m, struct ledger_apply *a,
 			   const struct ledger_tx *tx, struct market_config *c,
 			   struct market_release *rel)
 {
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
 		err = load_config(m, a, c);

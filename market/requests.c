@@ -17,7 +17,7 @@ int need_role(struct market *m, struct ledger_apply *a,
 {
 	struct market_config c;
 	struct market_participant p;
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
 		err = load_config(m, a, &c);
@@ -288,7 +288,7 @@ int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	struct market *m = arg;
 	struct market_config c;
 	struct market_request *r = NULL;
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
 		err = load_config(m, a, &c);

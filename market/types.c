@@ -84,18 +84,6 @@ static const struct ledger_field disclosure_fields[] = {
 /* ------------------------------------------------------------------ */
 /* Shared helpers.                                                     */
 
-int author_is_key(struct ledger_apply *a, const struct ledger_tx *tx)
-{
-	uint8_t id[LEDGER_HASH_BYTES];
-
-	ledger_pk_id(tx->key, id);
-	if (!ledger_ct_equal(id, tx->author, sizeof(id)))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "author_not_key: author is not "
-					 "SHA-256 of the signing key");
-	return MM_OK;
-}
-
 int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
 	    struct ledger_buf *b)
 {
@@ -177,11 +165,11 @@ int store_request(struct market *m, struct ledger_apply *a,
 	return put_buf(a, m->db_req, r->id, MARKET_ID_BYTES, &b);
 }
 
-/* author_is_key, then the market config. */
+/* ledger_author_is_key, then the market config. */
 static int begin(struct market *m, struct ledger_apply *a,
 		 const struct ledger_tx *tx, struct market_config *c)
 {
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	return err ? err : load_config(m, a, c);
 }
@@ -268,7 +256,7 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	struct ledger_buf b;
 	const void *v;
 	size_t n;
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (err)
 		return err;

@@ -25,8 +25,8 @@ int policy_expr_parse(const char *src, size_t n, struct policy_expr **out,
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
-	arena_init(&e->arena, EXPR_ARENA_BYTES_MAX);
-	e->src = arena_alloc(&e->arena, n + 1);
+	policy_arena_init(&e->arena, EXPR_ARENA_BYTES_MAX);
+	e->src = policy_arena_alloc(&e->arena, n + 1);
 	rc = e->src ? MM_OK : mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
 	if (rc != MM_OK)
 		goto fail;
@@ -34,7 +34,7 @@ int policy_expr_parse(const char *src, size_t n, struct policy_expr **out,
 		memcpy(e->src, src, n);
 	e->src[n] = '\0';
 	e->src_n = n;
-	rc = parse_expr(&e->arena, e->src, 0, n, &po, diag);
+	rc = policy_parse_expr(&e->arena, e->src, 0, n, &po, diag);
 	if (rc != MM_OK)
 		goto fail;
 	e->root = po.root;
@@ -50,7 +50,7 @@ void policy_expr_free(struct policy_expr *e)
 {
 	if (e == NULL)
 		return;
-	arena_release(&e->arena);
+	policy_arena_release(&e->arena);
 	free(e);
 }
 
@@ -61,16 +61,16 @@ struct policy_eval *policy_eval_new(void)
 	if (ev == NULL)
 		return NULL;
 	mm_gmp_init();
-	arena_init(&ev->arena, POLICY_ARENA_BYTES_MAX);
+	policy_arena_init(&ev->arena, POLICY_ARENA_BYTES_MAX);
 	ev->budget = POLICY_STEPS_MAX;
 	ev->notes = calloc(POLICY_RULES_MAX, sizeof(*ev->notes));
 	/* warm the arena: one chunk kept for every later run */
 	if (ev->notes == NULL ||
-	    arena_alloc(&ev->arena, EVAL_WARM_BYTES) == NULL) {
+	    policy_arena_alloc(&ev->arena, EVAL_WARM_BYTES) == NULL) {
 		policy_eval_free(ev);
 		return NULL;
 	}
-	arena_reset(&ev->arena);
+	policy_arena_reset(&ev->arena);
 	return ev;
 }
 
@@ -78,7 +78,7 @@ void policy_eval_free(struct policy_eval *ev)
 {
 	if (ev == NULL)
 		return;
-	arena_release(&ev->arena);
+	policy_arena_release(&ev->arena);
 	free(ev->notes);
 	free(ev);
 }
@@ -100,13 +100,13 @@ const struct policy_value *policy_expr_eval(struct policy_eval *ev,
 {
 	struct policy_value *out;
 
-	arena_reset(&ev->arena);
+	policy_arena_reset(&ev->arena);
 	ev->steps = 0;
 	ev->note = NULL;
 	ev->no_double = false;
 	ev->ran = NULL;
-	out = arena_alloc(&ev->arena, sizeof(*out));
+	out = policy_arena_alloc(&ev->arena, sizeof(*out));
 	MM_ASSERT(out != NULL); /* the warmed chunk always has room */
-	*out = eval_root(ev, e->root, in);
+	*out = policy_eval_root(ev, e->root, in);
 	return out;
 }

@@ -8,7 +8,7 @@
 #define CHUNK_BYTES_MIN ((size_t)64 * 1024)
 #define ALIGN		16u
 
-void arena_init(struct arena *a, size_t bytes_max)
+void policy_arena_init(struct arena *a, size_t bytes_max)
 {
 	memset(a, 0, sizeof(*a));
 	a->bytes_max = bytes_max;
@@ -47,7 +47,7 @@ static struct arena_chunk *chunk_get(struct arena *a, size_t n)
 	return chunk_new(n);
 }
 
-void *arena_alloc(struct arena *a, size_t n)
+void *policy_arena_alloc(struct arena *a, size_t n)
 {
 	struct arena_chunk *c = a->head;
 	size_t size = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
@@ -70,7 +70,7 @@ void *arena_alloc(struct arena *a, size_t n)
 	return p;
 }
 
-mpq_ptr arena_decimal(struct arena *a)
+mpq_ptr policy_arena_decimal(struct arena *a)
 {
 	mpq_ptr q;
 
@@ -83,7 +83,7 @@ mpq_ptr arena_decimal(struct arena *a)
 		a->decs = d;
 		a->decs_cap = cap;
 	}
-	q = arena_alloc(a, sizeof(*q));
+	q = policy_arena_alloc(a, sizeof(*q));
 	if (q == NULL)
 		return NULL;
 	mpq_init(q);
@@ -91,7 +91,7 @@ mpq_ptr arena_decimal(struct arena *a)
 	return q;
 }
 
-void arena_reset(struct arena *a)
+void policy_arena_reset(struct arena *a)
 {
 	struct arena_chunk *c = a->head;
 
@@ -119,9 +119,9 @@ static void chunks_free(struct arena_chunk *c)
 	}
 }
 
-void arena_release(struct arena *a)
+void policy_arena_release(struct arena *a)
 {
-	arena_reset(a);
+	policy_arena_reset(a);
 	chunks_free(a->spare);
 	free(a->decs);
 	memset(a, 0, sizeof(*a));

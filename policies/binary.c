@@ -27,15 +27,15 @@ static struct policy_value int_op(struct policy_eval *ev, unsigned op,
 	case B_DIV:
 	case B_MOD:
 		if (b == 0)
-			return verr(ev, POLICY_E_DIV_ZERO);
+			return policy_eval_error(ev, POLICY_E_DIV_ZERO);
 		if (a == INT64_MIN && b == -1)
-			return verr(ev, POLICY_E_OVERFLOW);
+			return policy_eval_error(ev, POLICY_E_OVERFLOW);
 		r = op == B_DIV ? a / b : a % b;
 		break;
 	default:
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	}
-	return over ? verr(ev, POLICY_E_OVERFLOW) : vint(r);
+	return over ? policy_eval_error(ev, POLICY_E_OVERFLOW) : vint(r);
 }
 
 static struct policy_value uint_op(struct policy_eval *ev, unsigned op,
@@ -58,13 +58,13 @@ static struct policy_value uint_op(struct policy_eval *ev, unsigned op,
 	case B_DIV:
 	case B_MOD:
 		if (b == 0)
-			return verr(ev, POLICY_E_DIV_ZERO);
+			return policy_eval_error(ev, POLICY_E_DIV_ZERO);
 		v.u = op == B_DIV ? a / b : a % b;
 		break;
 	default:
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	}
-	return over ? verr(ev, POLICY_E_OVERFLOW) : v;
+	return over ? policy_eval_error(ev, POLICY_E_OVERFLOW) : v;
 }
 
 static struct policy_value double_op(struct policy_eval *ev, unsigned op,
@@ -87,22 +87,22 @@ static struct policy_value double_op(struct policy_eval *ev, unsigned op,
 		v.d = a / b;
 		break;
 	default:
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	}
 	return v;
 }
 
-struct policy_value make_string(struct policy_eval *ev, const char *s, size_t n,
-				uint8_t kind)
+struct policy_value policy_make_string(struct policy_eval *ev, const char *s,
+				       size_t n, uint8_t kind)
 {
 	struct policy_value v = vint(0);
 	char *p;
 
 	if (n > POLICY_STRING_BYTES_MAX)
-		return verr(ev, POLICY_E_STRING_SIZE);
-	p = arena_alloc(&ev->arena, n + 1);
+		return policy_eval_error(ev, POLICY_E_STRING_SIZE);
+	p = policy_arena_alloc(&ev->arena, n + 1);
 	if (p == NULL)
-		return verr(ev, POLICY_E_MEMORY);
+		return policy_eval_error(ev, POLICY_E_MEMORY);
 	if (n > 0 && s != NULL)
 		memcpy(p, s, n);
 	p[n] = '\0';
@@ -121,17 +121,18 @@ static struct policy_value concat(struct policy_eval *ev,
 
 	if (a->kind == POLICY_V_LIST) {
 		if (n > POLICY_LIST_ITEMS_MAX)
-			return verr(ev, POLICY_E_LIST_SIZE);
-		v.items = arena_alloc(&ev->arena, (n ? n : 1) * sizeof(v));
+			return policy_eval_error(ev, POLICY_E_LIST_SIZE);
+		v.items =
+			policy_arena_alloc(&ev->arena, (n ? n : 1) * sizeof(v));
 		if (v.items == NULL)
-			return verr(ev, POLICY_E_MEMORY);
+			return policy_eval_error(ev, POLICY_E_MEMORY);
 		memcpy(v.items, a->items, a->n * sizeof(v));
 		memcpy(v.items + a->n, b->items, b->n * sizeof(v));
 		v.n = (uint32_t)n;
 		v.flags = 0;
 		return v;
 	}
-	v = make_string(ev, NULL, n, a->kind);
+	v = policy_make_string(ev, NULL, n, a->kind);
 	if (v.kind == POLICY_V_ERROR)
 		return v;
 	if (a->n > 0)
@@ -158,7 +159,7 @@ static struct policy_value time_value(struct policy_eval *ev, uint8_t kind,
 	     (sec < -62135596800LL || sec > 253402300799LL)) ||
 	    (kind == POLICY_V_DURATION &&
 	     (sec < -315576000000LL || sec > 315576000000LL)))
-		return verr(ev, POLICY_E_OVERFLOW);
+		return policy_eval_error(ev, POLICY_E_OVERFLOW);
 	v.kind = kind;
 	v.sec = sec;
 	v.n = (uint32_t)nsec;
@@ -174,7 +175,7 @@ static struct policy_value time_op(struct policy_eval *ev, unsigned op,
 	uint8_t kind;
 
 	if (op != B_ADD && op != B_SUB)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (ka == POLICY_V_TIMESTAMP && kb == POLICY_V_TIMESTAMP && op == B_SUB)
 		kind = POLICY_V_DURATION;
 	else if (kb == POLICY_V_DURATION)
@@ -182,7 +183,7 @@ static struct policy_value time_op(struct policy_eval *ev, unsigned op,
 	else if (ka == POLICY_V_DURATION && op == B_ADD)
 		kind = (uint8_t)kb;
 	else
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	/* both within +-3.2e11 s: no int64 overflow */
 	return time_value(ev, kind, a->sec + sign * b->sec,
 			  (int64_t)a->n + sign * b->n);
@@ -198,11 +199,11 @@ static struct policy_value arith(struct policy_eval *ev, unsigned op,
 				 const struct policy_value *b)
 {
 	if (a->kind == POLICY_V_DECIMAL || b->kind == POLICY_V_DECIMAL)
-		return decimal_binary(ev, op, *a, *b);
+		return policy_decimal_binary(ev, op, *a, *b);
 	if (is_time(a->kind) && is_time(b->kind))
 		return time_op(ev, op, a, b);
 	if (a->kind != b->kind)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	switch (a->kind) {
 	case POLICY_V_INT:
 		return int_op(ev, op, a->i, b->i);
@@ -216,7 +217,7 @@ static struct policy_value arith(struct policy_eval *ev, unsigned op,
 		if (op == B_ADD)
 			return concat(ev, a, b);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static struct policy_value in_op(struct policy_eval *ev,
@@ -225,13 +226,13 @@ static struct policy_value in_op(struct policy_eval *ev,
 {
 	if (b->kind == POLICY_V_LIST) {
 		for (uint32_t i = 0; i < b->n; i++)
-			if (value_eq(a, &b->items[i]) == 1)
+			if (policy_value_eq(a, &b->items[i]) == 1)
 				return vbool(true);
 		return vbool(false);
 	}
 	if (b->kind == POLICY_V_MAP)
-		return vbool(map_find(b, a) != NULL);
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+		return vbool(policy_map_find(b, a) != NULL);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static bool is_nan(const struct policy_value *v)
@@ -239,17 +240,18 @@ static bool is_nan(const struct policy_value *v)
 	return v->kind == POLICY_V_DOUBLE && isnan(v->d);
 }
 
-struct policy_value eval_binary(struct policy_eval *ev, unsigned op,
-				struct policy_value a, struct policy_value b)
+struct policy_value policy_eval_binary(struct policy_eval *ev, unsigned op,
+				       struct policy_value a,
+				       struct policy_value b)
 {
 	int c;
 
 	switch (op) {
 	case B_EQ:
 	case B_NE:
-		c = value_eq(&a, &b);
+		c = policy_value_eq(&a, &b);
 		if (c < 0)
-			return verr(ev, POLICY_E_NO_OVERLOAD);
+			return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 		return vbool((c == 1) == (op == B_EQ));
 	case B_IN:
 		return in_op(ev, &a, &b);
@@ -257,11 +259,12 @@ struct policy_value eval_binary(struct policy_eval *ev, unsigned op,
 	case B_LE:
 	case B_GT:
 	case B_GE:
-		c = value_cmp(&a, &b);
+		c = policy_value_cmp(&a, &b);
 		if (c == -2)
 			return (is_nan(&a) || is_nan(&b))
 				       ? vbool(false)
-				       : verr(ev, POLICY_E_NO_OVERLOAD);
+				       : policy_eval_error(
+						 ev, POLICY_E_NO_OVERLOAD);
 		return vbool(op == B_LT	  ? c < 0
 			     : op == B_LE ? c <= 0
 			     : op == B_GT ? c > 0

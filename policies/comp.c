@@ -43,7 +43,7 @@ static struct policy_value quantifier(struct policy_eval *ev,
 		struct policy_value r;
 
 		bind_vars(ev, n, it, i);
-		r = eval_node(ev, n->args[1]);
+		r = policy_eval_node(ev, n->args[1]);
 		if (ev->fatal)
 			return r;
 		if (r.kind == POLICY_V_BOOL) {
@@ -54,7 +54,8 @@ static struct policy_value quantifier(struct policy_eval *ev,
 		if (!have_err)
 			err = r.kind == POLICY_V_ERROR
 				      ? r
-				      : verr(ev, POLICY_E_NO_OVERLOAD);
+				      : policy_eval_error(ev,
+							  POLICY_E_NO_OVERLOAD);
 		have_err = true;
 	}
 	return have_err ? err : vbool(!stop);
@@ -69,11 +70,11 @@ exists_one(struct policy_eval *ev, const struct node *n, const struct iter *it)
 		struct policy_value r;
 
 		bind_vars(ev, n, it, i);
-		r = eval_node(ev, n->args[1]);
+		r = policy_eval_node(ev, n->args[1]);
 		if (r.kind == POLICY_V_ERROR)
 			return r;
 		if (r.kind != POLICY_V_BOOL)
-			return verr(ev, POLICY_E_NO_OVERLOAD);
+			return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 		count += r.b;
 	}
 	return vbool(count == 1);
@@ -88,10 +89,12 @@ static int keep(struct policy_eval *ev, const struct node *n, bool has_filter,
 
 	if (!has_filter)
 		return 1;
-	r = eval_node(ev, n->args[1]);
+	r = policy_eval_node(ev, n->args[1]);
 	if (r.kind == POLICY_V_BOOL)
 		return r.b;
-	*err = r.kind == POLICY_V_ERROR ? r : verr(ev, POLICY_E_NO_OVERLOAD);
+	*err = r.kind == POLICY_V_ERROR
+		       ? r
+		       : policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	return -1;
 }
 
@@ -107,13 +110,13 @@ static struct policy_value collect(struct policy_eval *ev, const struct node *n,
 	uint32_t width = as_map ? 2 : 1; /* values per kept element */
 
 	if (as_map && !it->map)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	memset(&out, 0, sizeof(out));
 	out.kind = as_map ? POLICY_V_MAP : POLICY_V_LIST;
-	out.items = arena_alloc(&ev->arena,
-				(it->n ? width * it->n : 1) * sizeof(out));
+	out.items = policy_arena_alloc(&ev->arena, (it->n ? width * it->n : 1) *
+							   sizeof(out));
 	if (out.items == NULL)
-		return verr(ev, POLICY_E_MEMORY);
+		return policy_eval_error(ev, POLICY_E_MEMORY);
 	for (uint32_t i = 0; i < it->n; i++) {
 		int k;
 
@@ -126,7 +129,7 @@ static struct policy_value collect(struct policy_eval *ev, const struct node *n,
 		dst = &out.items[width * out.n];
 		if (as_map)
 			*dst++ = it->range->items[2 * i];
-		*dst = transform ? eval_node(ev, n->args[body])
+		*dst = transform ? policy_eval_node(ev, n->args[body])
 				 : ev->locals[n->slot];
 		if (dst->kind == POLICY_V_ERROR)
 			return *dst;
@@ -135,17 +138,16 @@ static struct policy_value collect(struct policy_eval *ev, const struct node *n,
 	return out;
 }
 
-struct policy_value eval_comp(struct policy_eval *ev, const struct node *n);
-
-struct policy_value eval_comp(struct policy_eval *ev, const struct node *n)
+struct policy_value policy_eval_comp(struct policy_eval *ev,
+				     const struct node *n)
 {
-	struct policy_value r = eval_node(ev, n->args[0]);
+	struct policy_value r = policy_eval_node(ev, n->args[0]);
 	struct iter it = {&r, r.n, r.kind == POLICY_V_MAP};
 
 	if (r.kind == POLICY_V_ERROR)
 		return r;
 	if (r.kind != POLICY_V_LIST && r.kind != POLICY_V_MAP)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	switch (n->fn) {
 	case C_ALL:
 		return quantifier(ev, n, &it, false);
@@ -168,5 +170,5 @@ struct policy_value eval_comp(struct policy_eval *ev, const struct node *n)
 	case C_TMAP_FILTER:
 		return collect(ev, n, &it, true, true, true);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }

@@ -7,13 +7,14 @@
 
 #define UNITS_PLACES_MAX 30u
 
-bool decimal_fits(mpq_srcptr q)
+/* Both numerator and denominator within POLICY_DECIMAL_DIGITS_MAX. */
+static bool decimal_fits(mpq_srcptr q)
 {
 	return mpz_sizeinbase(mpq_numref(q), 10) <= POLICY_DECIMAL_DIGITS_MAX &&
 	       mpz_sizeinbase(mpq_denref(q), 10) <= POLICY_DECIMAL_DIGITS_MAX;
 }
 
-bool decimal_parse(mpq_ptr q, const char *s, size_t n)
+bool policy_decimal_parse(mpq_ptr q, const char *s, size_t n)
 {
 	char digits[POLICY_DECIMAL_DIGITS_MAX + 2];
 	size_t k = 0, frac = 0, i = 0;
@@ -45,7 +46,7 @@ bool decimal_parse(mpq_ptr q, const char *s, size_t n)
 	return true;
 }
 
-size_t decimal_format(mpq_srcptr q, char *buf, size_t cap)
+size_t policy_decimal_format(mpq_srcptr q, char *buf, size_t cap)
 {
 	mpz_t den, num, ip, fp;
 	size_t places = 0, len;
@@ -102,7 +103,8 @@ static bool as_rational(const struct policy_value *v, mpq_ptr out)
 	return false;
 }
 
-int decimal_cmp(const struct policy_value *a, const struct policy_value *b)
+int policy_decimal_cmp(const struct policy_value *a,
+		       const struct policy_value *b)
 {
 	mpq_t x, y;
 	int c = -2;
@@ -120,10 +122,10 @@ static struct policy_value vdec(struct policy_eval *ev, mpq_srcptr q)
 	mpq_ptr r;
 
 	if (!decimal_fits(q))
-		return verr(ev, POLICY_E_DECIMAL_SIZE);
-	r = arena_decimal(&ev->arena);
+		return policy_eval_error(ev, POLICY_E_DECIMAL_SIZE);
+	r = policy_arena_decimal(&ev->arena);
 	if (r == NULL)
-		return verr(ev, POLICY_E_MEMORY);
+		return policy_eval_error(ev, POLICY_E_MEMORY);
 	mpq_set(r, q);
 	memset(&v, 0, sizeof(v));
 	v.kind = POLICY_V_DECIMAL;
@@ -204,26 +206,28 @@ static struct policy_value special(struct policy_eval *ev, unsigned op,
 
 	if (op == 0xfe) {
 		if (a->kind == POLICY_V_STRING) {
-			if (!decimal_parse(x, a->s, a->n))
-				return verr(ev, POLICY_E_CONVERSION);
+			if (!policy_decimal_parse(x, a->s, a->n))
+				return policy_eval_error(ev,
+							 POLICY_E_CONVERSION);
 			return vdec(ev, x);
 		}
-		return as_rational(a, x) ? vdec(ev, x)
-					 : verr(ev, POLICY_E_NO_OVERLOAD);
+		return as_rational(a, x)
+			       ? vdec(ev, x)
+			       : policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	}
 	if (!as_rational(a, x))
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (op == 0xff) {
 		mpz_tdiv_q(mpq_numref(x), mpq_numref(x), mpq_denref(x));
 		if (!mpz_fits_slong_p(mpq_numref(x)))
-			return verr(ev, POLICY_E_RANGE);
+			return policy_eval_error(ev, POLICY_E_RANGE);
 		return vint(mpz_get_si(mpq_numref(x)));
 	}
 	if (b->kind != POLICY_V_INT || b->i < 0 ||
 	    b->i > (int64_t)UNITS_PLACES_MAX)
-		return verr(ev, POLICY_E_RANGE);
+		return policy_eval_error(ev, POLICY_E_RANGE);
 	if (!floor_units(x, (unsigned)b->i, &u))
-		return verr(ev, POLICY_E_RANGE);
+		return policy_eval_error(ev, POLICY_E_RANGE);
 	return vint(u);
 }
 
@@ -233,7 +237,7 @@ static struct policy_value arith(struct policy_eval *ev, unsigned op,
 				 mpq_ptr y)
 {
 	if (!as_rational(a, x) || !as_rational(b, y))
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	switch (op) {
 	case B_ADD:
 		mpq_add(x, x, y);
@@ -246,17 +250,18 @@ static struct policy_value arith(struct policy_eval *ev, unsigned op,
 		break;
 	case B_DIV:
 		if (mpq_sgn(y) == 0)
-			return verr(ev, POLICY_E_DIV_ZERO);
+			return policy_eval_error(ev, POLICY_E_DIV_ZERO);
 		mpq_div(x, x, y);
 		break;
 	default:
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	}
 	return vdec(ev, x);
 }
 
-struct policy_value decimal_binary(struct policy_eval *ev, unsigned op,
-				   struct policy_value a, struct policy_value b)
+struct policy_value policy_decimal_binary(struct policy_eval *ev, unsigned op,
+					  struct policy_value a,
+					  struct policy_value b)
 {
 	struct policy_value r;
 	mpq_t x, y;

@@ -3,7 +3,7 @@
  *
  * Design note.
  *
- * Value model.  A value is a 24-byte struct passed by value (kind, length,
+ * Value model.  A value is a 16-byte struct passed by value (kind, length,
  * and a scalar or a pointer).  Strings, lists and maps point into an arena
  * and are immutable once built: literals into the expression's arena,
  * inputs into the input's, computed values into the context's, which is
@@ -38,7 +38,8 @@
 
 #define CALL_ARGS_MAX 8u
 
-struct policy_value verr(struct policy_eval *ev, enum policy_error e)
+struct policy_value policy_eval_error(struct policy_eval *ev,
+				      enum policy_error e)
 {
 	struct policy_value v;
 
@@ -129,7 +130,7 @@ static struct policy_value eval_ident(struct policy_eval *ev,
 		if (strlen(types[i]) == n->name_n &&
 		    memcmp(types[i], n->name, n->name_n) == 0)
 			return vtype(types[i]);
-	return verr(ev, POLICY_E_UNKNOWN_VAR);
+	return policy_eval_error(ev, POLICY_E_UNKNOWN_VAR);
 }
 
 /* Field selection (or presence test for has()). */
@@ -146,16 +147,16 @@ static struct policy_value eval_select(struct policy_eval *ev,
 		if (b != NULL)
 			return test ? vbool(true) : b->v;
 	}
-	m = eval_node(ev, n->args[0]);
+	m = policy_eval_node(ev, n->args[0]);
 	if (is_err(&m))
 		return m;
 	if (m.kind != POLICY_V_MAP)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
-	f = map_find_str(&m, n->name, n->name_n);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
+	f = policy_map_find_str(&m, n->name, n->name_n);
 	if (test)
 		return vbool(f != NULL);
 	if (f == NULL)
-		return verr(ev, POLICY_E_NO_SUCH_KEY);
+		return policy_eval_error(ev, POLICY_E_NO_SUCH_KEY);
 	if (ev->note != NULL && n->qual != NULL)
 		note_read(ev, n, f);
 	return *f;
@@ -184,36 +185,36 @@ static bool index_of(const struct policy_value *k, int64_t *i)
 static struct policy_value eval_index(struct policy_eval *ev,
 				      const struct node *n)
 {
-	struct policy_value c = eval_node(ev, n->args[0]), k;
+	struct policy_value c = policy_eval_node(ev, n->args[0]), k;
 	const struct policy_value *f;
 	int64_t i;
 
 	if (is_err(&c))
 		return c;
-	k = eval_node(ev, n->args[1]);
+	k = policy_eval_node(ev, n->args[1]);
 	if (is_err(&k))
 		return k;
 	if (c.kind == POLICY_V_LIST) {
 		if (!index_of(&k, &i))
-			return verr(ev, POLICY_E_NO_OVERLOAD);
+			return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 		if (i < 0 || i >= (int64_t)c.n)
-			return verr(ev, POLICY_E_RANGE);
+			return policy_eval_error(ev, POLICY_E_RANGE);
 		return c.items[i];
 	}
 	if (c.kind != POLICY_V_MAP)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (k.kind != POLICY_V_STRING && k.kind != POLICY_V_INT &&
 	    k.kind != POLICY_V_UINT && k.kind != POLICY_V_BOOL &&
 	    k.kind != POLICY_V_DOUBLE)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
-	f = map_find(&c, &k);
-	return f ? *f : verr(ev, POLICY_E_NO_SUCH_KEY);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
+	f = policy_map_find(&c, &k);
+	return f ? *f : policy_eval_error(ev, POLICY_E_NO_SUCH_KEY);
 }
 
 static struct policy_value *items_new(struct policy_eval *ev, size_t n)
 {
-	return arena_alloc(&ev->arena,
-			   (n ? n : 1) * sizeof(struct policy_value));
+	return policy_arena_alloc(&ev->arena,
+				  (n ? n : 1) * sizeof(struct policy_value));
 }
 
 static struct policy_value eval_list(struct policy_eval *ev,
@@ -222,9 +223,9 @@ static struct policy_value eval_list(struct policy_eval *ev,
 	struct policy_value v, *items = items_new(ev, n->nargs);
 
 	if (items == NULL)
-		return verr(ev, POLICY_E_MEMORY);
+		return policy_eval_error(ev, POLICY_E_MEMORY);
 	for (unsigned i = 0; i < n->nargs; i++) {
-		items[i] = eval_node(ev, n->args[i]);
+		items[i] = policy_eval_node(ev, n->args[i]);
 		if (is_err(&items[i]))
 			return items[i];
 	}
@@ -247,20 +248,20 @@ static struct policy_value eval_map(struct policy_eval *ev,
 	struct policy_value v, *items = items_new(ev, n->nargs);
 
 	if (items == NULL)
-		return verr(ev, POLICY_E_MEMORY);
+		return policy_eval_error(ev, POLICY_E_MEMORY);
 	memset(&v, 0, sizeof(v));
 	v.kind = POLICY_V_MAP;
 	v.items = items;
 	for (unsigned i = 0; i + 1 < n->nargs; i += 2) {
-		struct policy_value k = eval_node(ev, n->args[i]), x;
+		struct policy_value k = policy_eval_node(ev, n->args[i]), x;
 
 		if (is_err(&k))
 			return k;
 		if (!key_ok(&k))
-			return verr(ev, POLICY_E_NO_OVERLOAD);
-		if (map_find(&v, &k) != NULL)
-			return verr(ev, POLICY_E_DUPLICATE_KEY);
-		x = eval_node(ev, n->args[i + 1]);
+			return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
+		if (policy_map_find(&v, &k) != NULL)
+			return policy_eval_error(ev, POLICY_E_DUPLICATE_KEY);
+		x = policy_eval_node(ev, n->args[i + 1]);
 		if (is_err(&x))
 			return x;
 		items[i] = k;
@@ -274,46 +275,49 @@ static struct policy_value eval_map(struct policy_eval *ev,
 static struct policy_value eval_logic(struct policy_eval *ev,
 				      const struct node *n, bool stop)
 {
-	struct policy_value a = eval_node(ev, n->args[0]), b;
+	struct policy_value a = policy_eval_node(ev, n->args[0]), b;
 
 	if (ev->fatal)
 		return a;
 	if (a.kind == POLICY_V_BOOL && a.b == stop)
 		return a;
-	b = eval_node(ev, n->args[1]);
+	b = policy_eval_node(ev, n->args[1]);
 	if (ev->fatal)
 		return b;
 	if (b.kind == POLICY_V_BOOL && b.b == stop)
 		return b;
 	if (a.kind != POLICY_V_BOOL)
-		return is_err(&a) ? a : verr(ev, POLICY_E_NO_OVERLOAD);
+		return is_err(&a) ? a
+				  : policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (b.kind != POLICY_V_BOOL)
-		return is_err(&b) ? b : verr(ev, POLICY_E_NO_OVERLOAD);
+		return is_err(&b) ? b
+				  : policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	return vbool(!stop);
 }
 
 static struct policy_value eval_cond(struct policy_eval *ev,
 				     const struct node *n)
 {
-	struct policy_value c = eval_node(ev, n->args[0]);
+	struct policy_value c = policy_eval_node(ev, n->args[0]);
 
 	if (is_err(&c))
 		return c;
 	if (c.kind != POLICY_V_BOOL)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
-	return eval_node(ev, n->args[c.b ? 1 : 2]);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_node(ev, n->args[c.b ? 1 : 2]);
 }
 
 static struct policy_value eval_unary(struct policy_eval *ev,
 				      const struct node *n)
 {
-	struct policy_value a = eval_node(ev, n->args[0]), zero;
+	struct policy_value a = policy_eval_node(ev, n->args[0]), zero;
 
 	if (is_err(&a))
 		return a;
 	if (n->op == N_NOT)
-		return a.kind == POLICY_V_BOOL ? vbool(!a.b)
-					       : verr(ev, POLICY_E_NO_OVERLOAD);
+		return a.kind == POLICY_V_BOOL
+			       ? vbool(!a.b)
+			       : policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (a.kind == POLICY_V_DOUBLE) {
 		a.d = -a.d;
 		return a;
@@ -321,8 +325,8 @@ static struct policy_value eval_unary(struct policy_eval *ev,
 	memset(&zero, 0, sizeof(zero));
 	zero.kind = POLICY_V_INT;
 	if (a.kind == POLICY_V_INT || a.kind == POLICY_V_DECIMAL)
-		return eval_binary(ev, B_SUB, zero, a);
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_binary(ev, B_SUB, zero, a);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static struct policy_value eval_call(struct policy_eval *ev,
@@ -331,29 +335,27 @@ static struct policy_value eval_call(struct policy_eval *ev,
 	struct policy_value args[CALL_ARGS_MAX];
 
 	if (n->nargs > CALL_ARGS_MAX || n->fn == 0)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	for (unsigned i = 0; i < n->nargs; i++) {
-		args[i] = eval_node(ev, n->args[i]);
+		args[i] = policy_eval_node(ev, n->args[i]);
 		if (is_err(&args[i]))
 			return args[i];
 	}
-	return call_builtin(ev, n, args, n->nargs);
+	return policy_builtin_call(ev, n, args, n->nargs);
 }
 
 static struct policy_value eval_bin(struct policy_eval *ev,
 				    const struct node *n)
 {
-	struct policy_value a = eval_node(ev, n->args[0]), b;
+	struct policy_value a = policy_eval_node(ev, n->args[0]), b;
 
 	if (is_err(&a))
 		return a;
-	b = eval_node(ev, n->args[1]);
+	b = policy_eval_node(ev, n->args[1]);
 	if (is_err(&b))
 		return b;
-	return eval_binary(ev, n->fn, a, b);
+	return policy_eval_binary(ev, n->fn, a, b);
 }
-
-struct policy_value eval_comp(struct policy_eval *ev, const struct node *n);
 
 static struct policy_value dispatch(struct policy_eval *ev,
 				    const struct node *n)
@@ -389,30 +391,32 @@ static struct policy_value dispatch(struct policy_eval *ev,
 	case N_BINARY:
 		return eval_bin(ev, n);
 	case N_COMP:
-		return eval_comp(ev, n);
+		return policy_eval_comp(ev, n);
 	}
 	MM_ASSERT(!"unknown node");
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
-struct policy_value eval_node(struct policy_eval *ev, const struct node *n)
+struct policy_value policy_eval_node(struct policy_eval *ev,
+				     const struct node *n)
 {
 	struct policy_value v;
 
 	if (ev->fatal)
-		return verr(ev, (enum policy_error)ev->fatal_err);
+		return policy_eval_error(ev, (enum policy_error)ev->fatal_err);
 	if (++ev->steps > ev->budget)
-		return verr(ev, POLICY_E_STEPS);
+		return policy_eval_error(ev, POLICY_E_STEPS);
 	v = dispatch(ev, n);
 	if (ev->no_double && v.kind == POLICY_V_DOUBLE)
-		return verr(ev, POLICY_E_DOUBLE);
+		return policy_eval_error(ev, POLICY_E_DOUBLE);
 	return v;
 }
 
-struct policy_value eval_root(struct policy_eval *ev, const struct node *root,
-			      const struct policy_input *in)
+struct policy_value policy_eval_root(struct policy_eval *ev,
+				     const struct node *root,
+				     const struct policy_input *in)
 {
 	ev->in = in;
 	ev->fatal = false;
-	return eval_node(ev, root);
+	return policy_eval_node(ev, root);
 }

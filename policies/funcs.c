@@ -63,7 +63,7 @@ static const struct builtin_def builtins[] = {
 	{"icd10_in", F_ICD10_IN, false, true},
 };
 
-uint8_t builtin_lookup(const char *name, size_t n, bool receiver)
+uint8_t policy_builtin_lookup(const char *name, size_t n, bool receiver)
 {
 	for (size_t i = 0; i < MM_ARRAY_LEN(builtins); i++) {
 		const struct builtin_def *b = &builtins[i];
@@ -80,13 +80,13 @@ static struct policy_value f_size(struct policy_eval *ev,
 {
 	switch (a->kind) {
 	case POLICY_V_STRING:
-		return vint((int64_t)utf8_len(a->s, a->n));
+		return vint((int64_t)policy_utf8_len(a->s, a->n));
 	case POLICY_V_BYTES:
 	case POLICY_V_LIST:
 	case POLICY_V_MAP:
 		return vint(a->n);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static struct policy_value f_strpred(struct policy_eval *ev, unsigned id,
@@ -94,7 +94,7 @@ static struct policy_value f_strpred(struct policy_eval *ev, unsigned id,
 				     const struct policy_value *t)
 {
 	if (s->kind != POLICY_V_STRING || t->kind != POLICY_V_STRING)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (t->n > s->n)
 		return vbool(false);
 	switch (id) {
@@ -115,15 +115,16 @@ static struct policy_value f_matches(struct policy_eval *ev,
 	int r;
 
 	if (s->kind != POLICY_V_STRING || re->kind != POLICY_V_STRING)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (re->n > POLICY_REGEX_BYTES_MAX)
-		return verr(ev, POLICY_E_BAD_REGEX);
+		return policy_eval_error(ev, POLICY_E_BAD_REGEX);
 	/* The matcher's work is about pattern x text: charge it as steps. */
 	ev->steps += (uint32_t)((s->n + 1) * (re->n + 1) / 64);
 	if (ev->steps > ev->budget)
-		return verr(ev, POLICY_E_STEPS);
-	r = regex_search(re->s, re->n, s->s, s->n);
-	return r < 0 ? verr(ev, POLICY_E_BAD_REGEX) : vbool(r == 1);
+		return policy_eval_error(ev, POLICY_E_STEPS);
+	r = policy_regex_search(re->s, re->n, s->s, s->n);
+	return r < 0 ? policy_eval_error(ev, POLICY_E_BAD_REGEX)
+		     : vbool(r == 1);
 }
 
 /* Parses a whole string as a signed or unsigned decimal integer. */
@@ -156,23 +157,23 @@ static struct policy_value f_int(struct policy_eval *ev,
 	case POLICY_V_INT:
 		return *a;
 	case POLICY_V_UINT:
-		return a->u > INT64_MAX ? verr(ev, POLICY_E_RANGE)
+		return a->u > INT64_MAX ? policy_eval_error(ev, POLICY_E_RANGE)
 					: vint((int64_t)a->u);
 	case POLICY_V_DOUBLE:
 		if (!(a->d > -9223372036854775808.0 &&
 		      a->d < 9223372036854775808.0))
-			return verr(ev, POLICY_E_RANGE);
+			return policy_eval_error(ev, POLICY_E_RANGE);
 		return vint((int64_t)a->d);
 	case POLICY_V_STRING:
 		return parse_integer(a, true, &i, NULL)
 			       ? vint(i)
-			       : verr(ev, POLICY_E_CONVERSION);
+			       : policy_eval_error(ev, POLICY_E_CONVERSION);
 	case POLICY_V_TIMESTAMP:
 		return vint(a->sec);
 	case POLICY_V_DECIMAL:
-		return decimal_binary(ev, 0xff, *a, *a);
+		return policy_decimal_binary(ev, 0xff, *a, *a);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static struct policy_value f_uint(struct policy_eval *ev,
@@ -186,20 +187,20 @@ static struct policy_value f_uint(struct policy_eval *ev,
 		return *a;
 	case POLICY_V_INT:
 		if (a->i < 0)
-			return verr(ev, POLICY_E_RANGE);
+			return policy_eval_error(ev, POLICY_E_RANGE);
 		v.u = (uint64_t)a->i;
 		return v;
 	case POLICY_V_DOUBLE:
 		if (!(a->d > -1.0 && a->d < 18446744073709551616.0))
-			return verr(ev, POLICY_E_RANGE);
+			return policy_eval_error(ev, POLICY_E_RANGE);
 		v.u = (uint64_t)a->d;
 		return v;
 	case POLICY_V_STRING:
 		return parse_integer(a, false, NULL, &v.u)
 			       ? v
-			       : verr(ev, POLICY_E_CONVERSION);
+			       : policy_eval_error(ev, POLICY_E_CONVERSION);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static struct policy_value f_double(struct policy_eval *ev,
@@ -224,13 +225,15 @@ static struct policy_value f_double(struct policy_eval *ev,
 		return v;
 	case POLICY_V_STRING:
 		if (a->n == 0 || a->n >= sizeof(tmp) || a->s[0] == ' ')
-			return verr(ev, POLICY_E_CONVERSION);
+			return policy_eval_error(ev, POLICY_E_CONVERSION);
 		memcpy(tmp, a->s, a->n);
 		tmp[a->n] = '\0';
 		v.d = strtod(tmp, &end);
-		return *end == '\0' ? v : verr(ev, POLICY_E_CONVERSION);
+		return *end == '\0'
+			       ? v
+			       : policy_eval_error(ev, POLICY_E_CONVERSION);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static struct policy_value f_string(struct policy_eval *ev,
@@ -243,8 +246,8 @@ static struct policy_value f_string(struct policy_eval *ev,
 	case POLICY_V_STRING:
 		return *a;
 	case POLICY_V_BOOL:
-		return make_string(ev, a->b ? "true" : "false", a->b ? 4 : 5,
-				   POLICY_V_STRING);
+		return policy_make_string(ev, a->b ? "true" : "false",
+					  a->b ? 4 : 5, POLICY_V_STRING);
 	case POLICY_V_INT:
 		n = (size_t)snprintf(tmp, sizeof(tmp), "%lld", (long long)a->i);
 		break;
@@ -253,27 +256,27 @@ static struct policy_value f_string(struct policy_eval *ev,
 				     (unsigned long long)a->u);
 		break;
 	case POLICY_V_DOUBLE:
-		n = format_double(a->d, tmp, sizeof(tmp));
+		n = policy_format_double(a->d, tmp, sizeof(tmp));
 		break;
 	case POLICY_V_DECIMAL:
-		n = decimal_format(a->q, tmp, sizeof(tmp));
+		n = policy_decimal_format(a->q, tmp, sizeof(tmp));
 		break;
 	case POLICY_V_TIMESTAMP:
-		n = timestamp_format(a->sec, a->n, tmp, sizeof(tmp));
+		n = policy_timestamp_format(a->sec, a->n, tmp, sizeof(tmp));
 		break;
 	case POLICY_V_DURATION:
-		n = duration_format(a->sec, a->n, tmp, sizeof(tmp));
+		n = policy_duration_format(a->sec, a->n, tmp, sizeof(tmp));
 		break;
 	case POLICY_V_BYTES:
-		if (!utf8_valid(a->s, a->n))
-			return verr(ev, POLICY_E_BAD_UTF8);
-		return make_string(ev, a->s, a->n, POLICY_V_STRING);
+		if (!policy_utf8_valid(a->s, a->n))
+			return policy_eval_error(ev, POLICY_E_BAD_UTF8);
+		return policy_make_string(ev, a->s, a->n, POLICY_V_STRING);
 	default:
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	}
 	if (n >= sizeof(tmp))
-		return verr(ev, POLICY_E_STRING_SIZE);
-	return make_string(ev, tmp, n, POLICY_V_STRING);
+		return policy_eval_error(ev, POLICY_E_STRING_SIZE);
+	return policy_make_string(ev, tmp, n, POLICY_V_STRING);
 }
 
 static struct policy_value f_bool(struct policy_eval *ev,
@@ -285,14 +288,14 @@ static struct policy_value f_bool(struct policy_eval *ev,
 	if (a->kind == POLICY_V_BOOL)
 		return *a;
 	if (a->kind != POLICY_V_STRING)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	for (size_t i = 0; i < MM_ARRAY_LEN(yes); i++) {
 		if (strlen(yes[i]) == a->n && memcmp(yes[i], a->s, a->n) == 0)
 			return vbool(true);
 		if (strlen(no[i]) == a->n && memcmp(no[i], a->s, a->n) == 0)
 			return vbool(false);
 	}
-	return verr(ev, POLICY_E_CONVERSION);
+	return policy_eval_error(ev, POLICY_E_CONVERSION);
 }
 
 static struct policy_value f_type(const struct policy_value *a)
@@ -300,7 +303,7 @@ static struct policy_value f_type(const struct policy_value *a)
 	struct policy_value v = vint(0);
 
 	v.kind = POLICY_V_TYPE;
-	v.s = a->kind == POLICY_V_TYPE ? "type" : vkind_type_name(a);
+	v.s = a->kind == POLICY_V_TYPE ? "type" : policy_kind_type_name(a);
 	v.n = (uint32_t)strlen(v.s);
 	return v;
 }
@@ -322,13 +325,13 @@ static struct policy_value f_time(struct policy_eval *ev, unsigned id,
 		ok = a->i >= -62135596800LL && a->i <= 253402300799LL;
 	} else if (a->kind == POLICY_V_STRING) {
 		ok = kind == POLICY_V_TIMESTAMP
-			     ? timestamp_parse(a->s, a->n, &v.sec, &nsec)
-			     : duration_parse(a->s, a->n, &v.sec, &nsec);
+			     ? policy_timestamp_parse(a->s, a->n, &v.sec, &nsec)
+			     : policy_duration_parse(a->s, a->n, &v.sec, &nsec);
 		v.n = (uint32_t)nsec;
 	} else {
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	}
-	return ok ? v : verr(ev, POLICY_E_CONVERSION);
+	return ok ? v : policy_eval_error(ev, POLICY_E_CONVERSION);
 }
 
 /* Upper-cased code without dots, at most 8 characters. */
@@ -357,14 +360,14 @@ static struct policy_value f_icd10(struct policy_eval *ev,
 	size_t cn;
 
 	if (code->kind != POLICY_V_STRING || list->kind != POLICY_V_LIST)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	cn = icd10_norm(code->s, code->n, c);
 	for (uint32_t i = 0; i < list->n; i++) {
 		const struct policy_value *e = &list->items[i];
 		size_t pn;
 
 		if (e->kind != POLICY_V_STRING)
-			return verr(ev, POLICY_E_NO_OVERLOAD);
+			return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 		pn = icd10_norm(e->s, e->n, p);
 		if (cn <= 8 && pn > 0 && pn <= cn && memcmp(c, p, pn) == 0)
 			return vbool(true);
@@ -378,10 +381,10 @@ static struct policy_value f_age_at(struct policy_eval *ev,
 				    const struct policy_value *year)
 {
 	if (birth->kind != POLICY_V_INT || year->kind != POLICY_V_INT)
-		return verr(ev, POLICY_E_NO_OVERLOAD);
+		return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 	if (birth->i < 0 || birth->i > 9999 || year->i < birth->i ||
 	    year->i > 9999)
-		return verr(ev, POLICY_E_RANGE);
+		return policy_eval_error(ev, POLICY_E_RANGE);
 	return vint(year->i - birth->i);
 }
 
@@ -401,7 +404,8 @@ static struct policy_value call1(struct policy_eval *ev, unsigned id,
 		return f_string(ev, a);
 	case F_BYTES:
 		if (a->kind == POLICY_V_STRING || a->kind == POLICY_V_BYTES)
-			return make_string(ev, a->s, a->n, POLICY_V_BYTES);
+			return policy_make_string(ev, a->s, a->n,
+						  POLICY_V_BYTES);
 		break;
 	case F_BOOL:
 		return f_bool(ev, a);
@@ -413,9 +417,9 @@ static struct policy_value call1(struct policy_eval *ev, unsigned id,
 	case F_DURATION:
 		return f_time(ev, id, a);
 	case F_DECIMAL:
-		return decimal_binary(ev, 0xfe, *a, *a);
+		return policy_decimal_binary(ev, 0xfe, *a, *a);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
 static struct policy_value call2(struct policy_eval *ev, unsigned id,
@@ -430,21 +434,23 @@ static struct policy_value call2(struct policy_eval *ev, unsigned id,
 	case F_MATCHES:
 		return f_matches(ev, a, b);
 	case F_FLOOR_UNITS:
-		return decimal_binary(ev, 0xfd, *a, *b);
+		return policy_decimal_binary(ev, 0xfd, *a, *b);
 	case F_AGE_AT:
 		return f_age_at(ev, a, b);
 	case F_ICD10_IN:
 		return f_icd10(ev, a, b);
 	}
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }
 
-struct policy_value call_builtin(struct policy_eval *ev, const struct node *n,
-				 struct policy_value *args, unsigned argc)
+struct policy_value policy_builtin_call(struct policy_eval *ev,
+					const struct node *n,
+					struct policy_value *args,
+					unsigned argc)
 {
 	if (argc == 1)
 		return call1(ev, n->fn, &args[0]);
 	if (argc == 2)
 		return call2(ev, n->fn, &args[0], &args[1]);
-	return verr(ev, POLICY_E_NO_OVERLOAD);
+	return policy_eval_error(ev, POLICY_E_NO_OVERLOAD);
 }

@@ -51,12 +51,12 @@ struct arena {
 	size_t decs_cap;
 };
 
-void arena_init(struct arena *a, size_t bytes_max);
-void *arena_alloc(struct arena *a, size_t n);
-void arena_reset(struct arena *a);
-void arena_release(struct arena *a);
+void policy_arena_init(struct arena *a, size_t bytes_max);
+void *policy_arena_alloc(struct arena *a, size_t n);
+void policy_arena_reset(struct arena *a);
+void policy_arena_release(struct arena *a);
 /* A fresh mpq_t owned by the arena (cleared on reset), or NULL. */
-mpq_ptr arena_decimal(struct arena *a);
+mpq_ptr policy_arena_decimal(struct arena *a);
 
 /* ---- syntax tree -------------------------------------------------------- */
 
@@ -132,11 +132,11 @@ struct parser_out {
 
 /* Parses src[start..n) into nodes in arena a (diagnostics count lines
  * from src[0]). */
-int parse_expr(struct arena *a, const char *src, size_t start, size_t n,
-	       struct parser_out *out, struct mm_diag *diag);
+int policy_parse_expr(struct arena *a, const char *src, size_t start, size_t n,
+		      struct parser_out *out, struct mm_diag *diag);
 /* Fills diag with line/column and a caret excerpt for offset. */
-int parse_fail(struct mm_diag *diag, int err, const char *src, size_t n,
-	       size_t off, const char *what);
+int policy_parse_fail(struct mm_diag *diag, int err, const char *src, size_t n,
+		      size_t off, const char *what);
 
 struct policy_expr {
 	struct arena arena;
@@ -195,7 +195,7 @@ struct policy_eval {
 	bool passed;
 };
 
-uint32_t name_hash(const char *s, size_t n);
+uint32_t policy_name_hash(const char *s, size_t n);
 
 /* Byte equality for short names on the hot path (no libc call). */
 static inline bool same_bytes(const char *a, const char *b, size_t n)
@@ -205,12 +205,18 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
 			return false;
 	return true;
 }
-struct policy_value eval_node(struct policy_eval *ev, const struct node *n);
-struct policy_value eval_root(struct policy_eval *ev, const struct node *root,
-			      const struct policy_input *in);
+struct policy_value policy_eval_node(struct policy_eval *ev,
+				     const struct node *n);
+struct policy_value policy_eval_root(struct policy_eval *ev,
+				     const struct node *root,
+				     const struct policy_input *in);
+/* A comprehension node (comp.c). */
+struct policy_value policy_eval_comp(struct policy_eval *ev,
+				     const struct node *n);
 
 /* An error value (and, for limit errors, the context's fatal flag). */
-struct policy_value verr(struct policy_eval *ev, enum policy_error e);
+struct policy_value policy_eval_error(struct policy_eval *ev,
+				      enum policy_error e);
 
 /* ---- values (value.c) ---------------------------------------------------- */
 
@@ -235,57 +241,56 @@ static inline struct policy_value vbool(bool b)
 	return v;
 }
 
-const char *vkind_type_name(const struct policy_value *v);
+const char *policy_kind_type_name(const struct policy_value *v);
 /* CEL equality: -1 for an error (no overload), 0 false, 1 true. */
-int value_eq(const struct policy_value *a, const struct policy_value *b);
+int policy_value_eq(const struct policy_value *a, const struct policy_value *b);
 /* Ordering: -2 when not comparable, else -1/0/1. */
-int value_cmp(const struct policy_value *a, const struct policy_value *b);
+int policy_value_cmp(const struct policy_value *a,
+		     const struct policy_value *b);
 /* Map lookup; NULL when absent. */
-const struct policy_value *map_find(const struct policy_value *m,
-				    const struct policy_value *key);
-const struct policy_value *map_find_str(const struct policy_value *m,
-					const char *s, size_t n);
-bool utf8_valid(const char *s, size_t n);
-size_t utf8_len(const char *s, size_t n);
+const struct policy_value *policy_map_find(const struct policy_value *m,
+					   const struct policy_value *key);
+const struct policy_value *policy_map_find_str(const struct policy_value *m,
+					       const char *s, size_t n);
+bool policy_utf8_valid(const char *s, size_t n);
+size_t policy_utf8_len(const char *s, size_t n);
 /* Shortest round-trip text for a double, CEL style ("1e+12" -> "1e12"). */
-size_t format_double(double d, char *buf, size_t cap);
+size_t policy_format_double(double d, char *buf, size_t cap);
 
 /* ---- builtins (funcs.c) ----------------------------------------------------
  */
 
 /* Builtin id for a call name (0 = unknown); receiver style or global. */
-uint8_t builtin_lookup(const char *name, size_t n, bool receiver);
-struct policy_value call_builtin(struct policy_eval *ev, const struct node *n,
-				 struct policy_value *args, unsigned argc);
-struct policy_value eval_binary(struct policy_eval *ev, unsigned op,
-				struct policy_value a, struct policy_value b);
-struct policy_value make_string(struct policy_eval *ev, const char *s, size_t n,
-				uint8_t kind);
+uint8_t policy_builtin_lookup(const char *name, size_t n, bool receiver);
+struct policy_value policy_builtin_call(struct policy_eval *ev,
+					const struct node *n,
+					struct policy_value *args,
+					unsigned argc);
+struct policy_value policy_eval_binary(struct policy_eval *ev, unsigned op,
+				       struct policy_value a,
+				       struct policy_value b);
+struct policy_value policy_make_string(struct policy_eval *ev, const char *s,
+				       size_t n, uint8_t kind);
 
 /* ---- decimals (decimal.c) ---------------------------------------------------
  */
 
 /* Parses [-]digits[.digits] into q; false if malformed or too long. */
-bool decimal_parse(mpq_ptr q, const char *s, size_t n);
-bool decimal_fits(mpq_srcptr q);
+bool policy_decimal_parse(mpq_ptr q, const char *s, size_t n);
 /* Writes q as an exact decimal if it has one, else as "n/d". */
-size_t decimal_format(mpq_srcptr q, char *buf, size_t cap);
-struct policy_value decimal_binary(struct policy_eval *ev, unsigned op,
-				   struct policy_value a,
-				   struct policy_value b);
+size_t policy_decimal_format(mpq_srcptr q, char *buf, size_t cap);
+struct policy_value policy_decimal_binary(struct policy_eval *ev, unsigned op,
+					  struct policy_value a,
+					  struct policy_value b);
 /* -2 not comparable, else -1/0/1, for a decimal against a number. */
-int decimal_cmp(const struct policy_value *a, const struct policy_value *b);
+int policy_decimal_cmp(const struct policy_value *a,
+		       const struct policy_value *b);
 
 /* ---- regex (regex.c)
  * --------------------------------------------------------- */
 
 /* 1 match, 0 no match, -1 pattern outside the subset or too large. */
-int regex_search(const char *pat, size_t pat_n, const char *s, size_t n);
-
-/* ---- sha256 (sha256.c) ------------------------------------------------------
- */
-
-void sha256(const void *p, size_t n, uint8_t out[32]);
+int policy_regex_search(const char *pat, size_t pat_n, const char *s, size_t n);
 
 _Static_assert(sizeof(struct policy_value) == 16, "values fit two registers");
 

@@ -9,8 +9,8 @@
 
 #define EXCERPT_BYTES_MAX 60u
 
-int parse_fail(struct mm_diag *diag, int err, const char *src, size_t n,
-	       size_t off, const char *what)
+int policy_parse_fail(struct mm_diag *diag, int err, const char *src, size_t n,
+		      size_t off, const char *what)
 {
 	size_t line_start = 0, line_end, col, from, to;
 	unsigned line = 1;
@@ -81,7 +81,8 @@ static void skip_space(struct lexer *lx)
 
 static int lex_fail(struct lexer *lx, size_t off, const char *what)
 {
-	return parse_fail(lx->diag, MM_ERR_DECODE, lx->src, lx->n, off, what);
+	return policy_parse_fail(lx->diag, MM_ERR_DECODE, lx->src, lx->n, off,
+				 what);
 }
 
 /* Appends code point cp as UTF-8 (strings) or byte cp (bytes). */
@@ -208,7 +209,7 @@ static int lex_string(struct lexer *lx, struct token *t, bool raw, bool bytes)
 		lx->buf[lx->buf_n++] = c;
 		lx->pos++;
 	}
-	if (!bytes && !utf8_valid(lx->buf, lx->buf_n))
+	if (!bytes && !policy_utf8_valid(lx->buf, lx->buf_n))
 		return lex_fail(lx, start, "string is not valid UTF-8");
 	t->type = bytes ? T_BYTES : T_STRING;
 	return MM_OK;
@@ -362,7 +363,7 @@ static int lex_op(struct lexer *lx, struct token *t)
 	return lex_fail(lx, lx->pos, "unexpected character");
 }
 
-int lex_next(struct lexer *lx, struct token *t)
+int policy_lex_next(struct lexer *lx, struct token *t)
 {
 	int rc;
 	char c;

@@ -41,6 +41,6 @@ struct lexer {
 };
 
 /* Reads the next token; MM_ERR_DECODE with a caret diagnostic. */
-int lex_next(struct lexer *lx, struct token *t);
+int policy_lex_next(struct lexer *lx, struct token *t);
 
 #endif

@@ -20,12 +20,13 @@ static int expr(struct parser *p, struct node **out);
 
 static int fail(struct parser *p, size_t off, const char *what)
 {
-	return parse_fail(p->lx.diag, MM_ERR_DECODE, p->src, p->n, off, what);
+	return policy_parse_fail(p->lx.diag, MM_ERR_DECODE, p->src, p->n, off,
+				 what);
 }
 
 static int advance(struct parser *p)
 {
-	return lex_next(&p->lx, &p->tok);
+	return policy_lex_next(&p->lx, &p->tok);
 }
 
 static int expect(struct parser *p, int type, const char *what)
@@ -42,7 +43,7 @@ static struct node *node_new(struct parser *p, uint8_t op, size_t pos,
 
 	if (p->nodes >= POLICY_AST_NODES_MAX)
 		return NULL;
-	n = arena_alloc(p->arena, sizeof(*n));
+	n = policy_arena_alloc(p->arena, sizeof(*n));
 	if (n == NULL)
 		return NULL;
 	memset(n, 0, sizeof(*n));
@@ -51,7 +52,8 @@ static struct node *node_new(struct parser *p, uint8_t op, size_t pos,
 	n->nargs = (uint16_t)nargs;
 	n->depth = 1;
 	if (nargs > 0) {
-		n->args = arena_alloc(p->arena, nargs * sizeof(*n->args));
+		n->args =
+			policy_arena_alloc(p->arena, nargs * sizeof(*n->args));
 		if (n->args == NULL)
 			return NULL;
 		memset(n->args, 0, nargs * sizeof(*n->args));
@@ -63,10 +65,11 @@ static struct node *node_new(struct parser *p, uint8_t op, size_t pos,
 static int node_fail(struct parser *p, size_t pos)
 {
 	if (p->nodes >= POLICY_AST_NODES_MAX)
-		return parse_fail(p->lx.diag, MM_ERR_LIMIT, p->src, p->n, pos,
-				  "too many nodes (POLICY_AST_NODES_MAX)");
-	return parse_fail(p->lx.diag, MM_ERR_NOMEM, p->src, p->n, pos,
-			  "out of memory");
+		return policy_parse_fail(
+			p->lx.diag, MM_ERR_LIMIT, p->src, p->n, pos,
+			"too many nodes (POLICY_AST_NODES_MAX)");
+	return policy_parse_fail(p->lx.diag, MM_ERR_NOMEM, p->src, p->n, pos,
+				 "out of memory");
 }
 
 /* Sets child i and checks the depth limit. */
@@ -77,10 +80,10 @@ static int set_arg(struct parser *p, struct node *n, unsigned i,
 	if (child->depth + 1 > n->depth)
 		n->depth = (uint16_t)(child->depth + 1);
 	if (n->depth > POLICY_NESTING_MAX)
-		return parse_fail(p->lx.diag, MM_ERR_LIMIT, p->src, p->n,
-				  n->pos,
-				  "expression nested too deeply "
-				  "(POLICY_NESTING_MAX)");
+		return policy_parse_fail(p->lx.diag, MM_ERR_LIMIT, p->src, p->n,
+					 n->pos,
+					 "expression nested too deeply "
+					 "(POLICY_NESTING_MAX)");
 	return MM_OK;
 }
 
@@ -149,7 +152,7 @@ static int literal(struct parser *p, struct node **out)
 		v->d = p->tok.d;
 		break;
 	default:
-		s = arena_alloc(p->arena, p->lx.buf_n + 1);
+		s = policy_arena_alloc(p->arena, p->lx.buf_n + 1);
 		if (s == NULL)
 			return node_fail(p, p->tok.start);
 		memcpy(s, p->lx.buf, p->lx.buf_n);
@@ -201,7 +204,7 @@ struct cell {
 /* Appends one parsed expression to the chain. */
 static int item(struct parser *p, struct cell ***tail, unsigned *k)
 {
-	struct cell *c = arena_alloc(p->arena, sizeof(*c));
+	struct cell *c = policy_arena_alloc(p->arena, sizeof(*c));
 	int rc;
 
 	if (c == NULL)
@@ -257,8 +260,8 @@ static int fold_list(struct parser *p, struct node *n)
 	for (unsigned i = 0; i < n->nargs; i++)
 		if (n->args[i]->op != N_LIT)
 			return MM_OK;
-	items = arena_alloc(p->arena,
-			    (n->nargs ? n->nargs : 1) * sizeof(*items));
+	items = policy_arena_alloc(p->arena,
+				   (n->nargs ? n->nargs : 1) * sizeof(*items));
 	if (items == NULL)
 		return node_fail(p, n->pos);
 	for (unsigned i = 0; i < n->nargs; i++)
@@ -376,8 +379,8 @@ static int macro_call(struct parser *p, struct node *call)
 	if (m == NULL)
 		return MM_OK;
 	if (p->slots + m->vars > LOCALS_MAX)
-		return parse_fail(p->lx.diag, MM_ERR_LIMIT, p->src, p->n,
-				  call->pos, "too many comprehensions");
+		return policy_parse_fail(p->lx.diag, MM_ERR_LIMIT, p->src, p->n,
+					 call->pos, "too many comprehensions");
 	base = p->slots;
 	p->slots += m->vars;
 	for (unsigned v = 0; v < m->vars; v++) {
@@ -412,7 +415,7 @@ static int set_qual(struct parser *p, struct node *n, const struct node *of)
 			return MM_OK;
 		len += of->qual_n + 1;
 	}
-	q = arena_alloc(p->arena, len + 1);
+	q = policy_arena_alloc(p->arena, len + 1);
 	if (q == NULL)
 		return node_fail(p, n->pos);
 	if (of != NULL) {
@@ -423,7 +426,7 @@ static int set_qual(struct parser *p, struct node *n, const struct node *of)
 	q[len] = '\0';
 	n->qual = q;
 	n->qual_n = (uint32_t)len;
-	n->qual_hash = name_hash(q, len);
+	n->qual_hash = policy_name_hash(q, len);
 	return MM_OK;
 }
 
@@ -438,7 +441,7 @@ static int call_finish(struct parser *p, struct node *n, const struct token *t,
 {
 	set_name(n, p->src, t);
 	n->receiver = receiver;
-	n->fn = builtin_lookup(n->name, n->name_n, receiver);
+	n->fn = policy_builtin_lookup(n->name, n->name_n, receiver);
 	if (!receiver && n->name_n == 3 && memcmp(n->name, "has", 3) == 0) {
 		if (n->nargs != 1 || n->args[0]->op != N_SELECT)
 			return fail(p, t->start,
@@ -674,9 +677,10 @@ static int expr(struct parser *p, struct node **out)
 	int rc;
 
 	if (++p->depth > POLICY_NESTING_MAX)
-		return parse_fail(p->lx.diag, MM_ERR_LIMIT, p->src, p->n, pos,
-				  "expression nested too deeply "
-				  "(POLICY_NESTING_MAX)");
+		return policy_parse_fail(p->lx.diag, MM_ERR_LIMIT, p->src, p->n,
+					 pos,
+					 "expression nested too deeply "
+					 "(POLICY_NESTING_MAX)");
 	rc = level(p, 4, &c);
 	if (rc == MM_OK && p->tok.type == '?') {
 		pos = p->tok.start;
@@ -703,8 +707,8 @@ static int expr(struct parser *p, struct node **out)
 	return rc;
 }
 
-int parse_expr(struct arena *a, const char *src, size_t start, size_t n,
-	       struct parser_out *out, struct mm_diag *diag)
+int policy_parse_expr(struct arena *a, const char *src, size_t start, size_t n,
+		      struct parser_out *out, struct mm_diag *diag)
 {
 	struct parser p;
 	int rc;
@@ -721,7 +725,7 @@ int parse_expr(struct arena *a, const char *src, size_t start, size_t n,
 	p.lx.n = n;
 	p.lx.pos = start;
 	p.lx.diag = diag;
-	p.lx.buf = arena_alloc(a, n + 1);
+	p.lx.buf = policy_arena_alloc(a, n + 1);
 	if (p.lx.buf == NULL)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
 	rc = advance(&p);

@@ -18,8 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/mm_gmp.h"
 #include "policies/lex.h"
+
+_Static_assert(crypto_hash_sha256_BYTES == 32, "a policy id is a SHA-256");
 
 #define DESC_BYTES_MAX	 200u
 #define POLICY_ARENA_MAX ((size_t)32 * 1024 * 1024)
@@ -106,7 +110,7 @@ static size_t header(const char *s, const struct line *l, const char *word,
 static int load_fail(struct policy *p, struct mm_diag *diag, int err,
 		     size_t off, const char *what)
 {
-	return parse_fail(diag, err, p->src, p->src_n, off, what);
+	return policy_parse_fail(diag, err, p->src, p->src_n, off, what);
 }
 
 static int read_kind(struct policy *p, const struct line *l,
@@ -149,7 +153,7 @@ static int read_rule_header(struct policy *p, const struct line *l,
 	if (i + 1 != l->end)
 		return load_fail(p, diag, MM_ERR_DECODE, i,
 				 "expected the description to end the line");
-	if (!utf8_valid(r->desc, k))
+	if (!policy_utf8_valid(r->desc, k))
 		return load_fail(p, diag, MM_ERR_DECODE, l->start,
 				 "description is not UTF-8");
 	return MM_OK;
@@ -282,8 +286,8 @@ static int parse_rules(struct policy *p, struct mm_diag *diag)
 		struct rule *r = &p->rules[i];
 		struct parser_out po;
 		const struct node *d;
-		int rc = parse_expr(&p->arena, p->src, r->expr_start,
-				    r->expr_end, &po, diag);
+		int rc = policy_parse_expr(&p->arena, p->src, r->expr_start,
+					   r->expr_end, &po, diag);
 
 		if (rc != MM_OK)
 			return rc;
@@ -323,7 +327,7 @@ static bool canon_expr(struct policy *p, const struct rule *r)
 	lx.buf = malloc(r->expr_end - r->expr_start + 1);
 	if (lx.buf == NULL)
 		return false;
-	while (ok && lex_next(&lx, &t) == MM_OK && t.type != T_EOF) {
+	while (ok && policy_lex_next(&lx, &t) == MM_OK && t.type != T_EOF) {
 		size_t s = t.type == T_QIDENT ? t.start - 1 : t.start;
 		size_t e = t.type == T_QIDENT ? t.start + t.len + 1
 					      : t.start + t.len;
@@ -342,7 +346,7 @@ static int make_canonical(struct policy *p, struct mm_diag *diag)
 	bool ok;
 	int n;
 
-	p->canon = arena_alloc(&p->arena, CANON_BYTES_MAX + 1);
+	p->canon = policy_arena_alloc(&p->arena, CANON_BYTES_MAX + 1);
 	if (p->canon == NULL)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
 	n = snprintf(line, sizeof(line), "policy %s\nkind %s\n", p->name,
@@ -357,7 +361,12 @@ static int make_canonical(struct policy *p, struct mm_diag *diag)
 	if (!ok)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "canonical form failed");
 	p->canon[p->canon_n] = '\0';
-	sha256(p->canon, p->canon_n, p->id);
+	/* libsodium's SHA-256 is a pure function of its input (no state, no
+	 * allocation); sodium_init is idempotent and documented as required
+	 * before any other call. */
+	if (sodium_init() < 0)
+		return mm_fail(diag, MM_ERR_CRYPTO, 0, "libsodium init failed");
+	crypto_hash_sha256(p->id, (const unsigned char *)p->canon, p->canon_n);
 	return MM_OK;
 }
 
@@ -376,8 +385,8 @@ int policy_load(const char *src, size_t n, struct policy **out,
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
-	arena_init(&p->arena, POLICY_ARENA_MAX);
-	p->src = arena_alloc(&p->arena, n + 1);
+	policy_arena_init(&p->arena, POLICY_ARENA_MAX);
+	p->src = policy_arena_alloc(&p->arena, n + 1);
 	rc = p->src ? MM_OK : mm_fail(diag, MM_ERR_NOMEM, 0, "out of memory");
 	if (rc != MM_OK)
 		goto fail;
@@ -407,7 +416,7 @@ void policy_free(struct policy *p)
 {
 	if (p == NULL)
 		return;
-	arena_release(&p->arena);
+	policy_arena_release(&p->arena);
 	free(p);
 }
 
@@ -456,21 +465,21 @@ static void run_rule(struct policy_eval *ev, const struct node *root,
 	memset(rn, 0, offsetof(struct rule_note, reads));
 	ev->note = rn;
 	if (!is_relation(root) || ++ev->steps > ev->budget) {
-		rn->v = eval_node(ev, root);
+		rn->v = policy_eval_node(ev, root);
 		return;
 	}
-	rn->lhs = eval_node(ev, root->args[0]);
+	rn->lhs = policy_eval_node(ev, root->args[0]);
 	if (rn->lhs.kind == POLICY_V_ERROR) {
 		rn->v = rn->lhs;
 		return;
 	}
-	rn->rhs = eval_node(ev, root->args[1]);
+	rn->rhs = policy_eval_node(ev, root->args[1]);
 	if (rn->rhs.kind == POLICY_V_ERROR) {
 		rn->v = rn->rhs;
 		return;
 	}
 	rn->have_ops = true;
-	rn->v = eval_binary(ev, root->fn, rn->lhs, rn->rhs);
+	rn->v = policy_eval_binary(ev, root->fn, rn->lhs, rn->rhs);
 }
 
 static int run_fail(struct policy_eval *ev, const struct policy *p, unsigned i,
@@ -493,7 +502,7 @@ static int add_payout(struct policy_eval *ev, const struct policy *p,
 	if (v->kind != POLICY_V_DECIMAL && v->kind != POLICY_V_INT &&
 	    v->kind != POLICY_V_UINT)
 		return run_fail(ev, p, i, MM_ERR_REJECTED, diag);
-	ev->payout = decimal_binary(ev, B_ADD, ev->payout, *v);
+	ev->payout = policy_decimal_binary(ev, B_ADD, ev->payout, *v);
 	if (ev->payout.kind == POLICY_V_ERROR)
 		return mm_fail(diag, MM_ERR_LIMIT, p->rules[i].expr_start,
 			       "payout sum: %s",
@@ -528,7 +537,7 @@ int policy_run(struct policy_eval *ev, const struct policy *p,
 {
 	int rc = MM_OK;
 
-	arena_reset(&ev->arena);
+	policy_arena_reset(&ev->arena);
 	ev->steps = 0;
 	ev->in = in;
 	ev->fatal = false;

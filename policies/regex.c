@@ -478,7 +478,7 @@ static int run(const struct prog *g, const unsigned char *s, size_t n)
 	}
 }
 
-int regex_search(const char *pat, size_t pat_n, const char *s, size_t n)
+int policy_regex_search(const char *pat, size_t pat_n, const char *s, size_t n)
 {
 	static _Thread_local struct prog g;
 

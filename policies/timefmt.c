@@ -56,7 +56,8 @@ static bool zone(const char *s, size_t n, size_t at, int64_t *offset)
 	return true;
 }
 
-bool timestamp_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec)
+bool policy_timestamp_parse(const char *s, size_t n, int64_t *sec,
+			    int32_t *nsec)
 {
 	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
 					 31, 31, 30, 31, 30, 31};
@@ -90,7 +91,7 @@ bool timestamp_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec)
 	return *sec >= -62135596800LL && *sec <= 253402300799LL;
 }
 
-size_t timestamp_format(int64_t sec, int32_t nsec, char *buf, size_t cap)
+size_t policy_timestamp_format(int64_t sec, int32_t nsec, char *buf, size_t cap)
 {
 	int64_t days = sec / 86400, rem = sec % 86400, y;
 	unsigned m, d;
@@ -132,7 +133,7 @@ static int64_t unit(const char *s, size_t n, size_t *at)
 	return 0;
 }
 
-bool duration_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec)
+bool policy_duration_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec)
 {
 	__extension__ __int128 total = 0;
 	size_t at = 0;
@@ -174,7 +175,7 @@ bool duration_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec)
 	return true;
 }
 
-size_t duration_format(int64_t sec, int32_t nsec, char *buf, size_t cap)
+size_t policy_duration_format(int64_t sec, int32_t nsec, char *buf, size_t cap)
 {
 	int len;
 

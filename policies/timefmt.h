@@ -6,9 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-bool timestamp_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec);
-size_t timestamp_format(int64_t sec, int32_t nsec, char *buf, size_t cap);
-bool duration_parse(const char *s, size_t n, int64_t *sec, int32_t *nsec);
-size_t duration_format(int64_t sec, int32_t nsec, char *buf, size_t cap);
+bool policy_timestamp_parse(const char *s, size_t n, int64_t *sec,
+			    int32_t *nsec);
+size_t policy_timestamp_format(int64_t sec, int32_t nsec, char *buf,
+			       size_t cap);
+bool policy_duration_parse(const char *s, size_t n, int64_t *sec,
+			   int32_t *nsec);
+size_t policy_duration_format(int64_t sec, int32_t nsec, char *buf, size_t cap);
 
 #endif

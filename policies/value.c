@@ -36,7 +36,7 @@ const char *policy_error_str(enum policy_error e)
 	return error_names[e];
 }
 
-uint32_t name_hash(const char *s, size_t n)
+uint32_t policy_name_hash(const char *s, size_t n)
 {
 	uint32_t h = 2166136261u;
 
@@ -55,7 +55,7 @@ struct policy_input *policy_input_new(void)
 	if (in == NULL)
 		return NULL;
 	mm_gmp_init();
-	arena_init(&in->arena, POLICY_INPUT_BYTES_MAX);
+	policy_arena_init(&in->arena, POLICY_INPUT_BYTES_MAX);
 	return in;
 }
 
@@ -63,13 +63,13 @@ void policy_input_free(struct policy_input *in)
 {
 	if (in == NULL)
 		return;
-	arena_release(&in->arena);
+	policy_arena_release(&in->arena);
 	free(in);
 }
 
 void policy_input_clear(struct policy_input *in)
 {
-	arena_reset(&in->arena);
+	policy_arena_reset(&in->arena);
 	in->binds_n = 0;
 	in->dotted = false;
 }
@@ -80,7 +80,7 @@ static struct policy_value *v_new(struct policy_input *in, uint8_t kind)
 
 	if (in == NULL)
 		return NULL;
-	v = arena_alloc(&in->arena, sizeof(*v));
+	v = policy_arena_alloc(&in->arena, sizeof(*v));
 	if (v == NULL)
 		return NULL;
 	memset(v, 0, sizeof(*v));
@@ -137,10 +137,10 @@ static struct policy_value *v_text(struct policy_input *in, uint8_t kind,
 
 	if (n > POLICY_STRING_BYTES_MAX || (p == NULL && n > 0))
 		return NULL;
-	if (kind == POLICY_V_STRING && !utf8_valid(p, n))
+	if (kind == POLICY_V_STRING && !policy_utf8_valid(p, n))
 		return NULL;
 	v = v_new(in, kind);
-	s = v ? arena_alloc(&in->arena, n + 1) : NULL;
+	s = v ? policy_arena_alloc(&in->arena, n + 1) : NULL;
 	if (s == NULL)
 		return NULL;
 	if (n > 0)
@@ -171,8 +171,8 @@ struct policy_value *policy_v_decimal(struct policy_input *in, const char *text)
 	if (text == NULL)
 		return NULL;
 	v = v_new(in, POLICY_V_DECIMAL);
-	q = v ? arena_decimal(&in->arena) : NULL;
-	if (q == NULL || !decimal_parse(q, text, strlen(text)))
+	q = v ? policy_arena_decimal(&in->arena) : NULL;
+	if (q == NULL || !policy_decimal_parse(q, text, strlen(text)))
 		return NULL;
 	v->q = q;
 	return v;
@@ -214,7 +214,7 @@ static struct policy_value *v_coll(struct policy_input *in, uint8_t kind,
 	if (cap > max)
 		return NULL;
 	v = v_new(in, kind);
-	items = v ? arena_alloc(&in->arena, (slots + 1) * sizeof(*items))
+	items = v ? policy_arena_alloc(&in->arena, (slots + 1) * sizeof(*items))
 		  : NULL;
 	if (items == NULL)
 		return NULL;
@@ -259,7 +259,7 @@ int policy_map_put(struct policy_value *map, const struct policy_value *key,
 	    map->kind != POLICY_V_MAP || !(map->flags & PV_HAS_CAP) ||
 	    !key_kind_ok(key->kind))
 		return MM_ERR_INVALID;
-	if (map_find(map, key) != NULL)
+	if (policy_map_find(map, key) != NULL)
 		return MM_ERR_EXISTS;
 	if (map->n >= map->items[-1].n)
 		return MM_ERR_LIMIT;
@@ -323,14 +323,14 @@ int policy_input_bind(struct policy_input *in, const char *name,
 			return MM_ERR_EXISTS;
 	if (in->binds_n >= POLICY_BINDINGS_MAX)
 		return MM_ERR_LIMIT;
-	copy = arena_alloc(&in->arena, n + 1);
+	copy = policy_arena_alloc(&in->arena, n + 1);
 	if (copy == NULL)
 		return MM_ERR_NOMEM;
 	memcpy(copy, name, n + 1);
 	b = &in->binds[in->binds_n++];
 	b->name = copy;
 	b->name_n = (uint32_t)n;
-	b->hash = name_hash(name, n);
+	b->hash = policy_name_hash(name, n);
 	b->v = *v;
 	if (memchr(name, '.', n) != NULL)
 		in->dotted = true;

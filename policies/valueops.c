@@ -77,7 +77,7 @@ const struct policy_value *policy_value_get(const struct policy_value *v,
 {
 	if (v == NULL || key == NULL || v->kind != POLICY_V_MAP)
 		return NULL;
-	return map_find_str(v, key, strlen(key));
+	return policy_map_find_str(v, key, strlen(key));
 }
 
 bool policy_value_time(const struct policy_value *v, int64_t *sec,
@@ -99,7 +99,7 @@ enum policy_error policy_value_error(const struct policy_value *v)
 					 : POLICY_E_NONE;
 }
 
-const char *vkind_type_name(const struct policy_value *v)
+const char *policy_kind_type_name(const struct policy_value *v)
 {
 	static const char *const names[] = {
 		[POLICY_V_NULL] = "null_type",
@@ -205,12 +205,12 @@ static int cmp_time(const struct policy_value *a, const struct policy_value *b)
 	return (a->n > b->n) - (a->n < b->n);
 }
 
-int value_cmp(const struct policy_value *a, const struct policy_value *b)
+int policy_value_cmp(const struct policy_value *a, const struct policy_value *b)
 {
 	if (is_num(a->kind) && is_num(b->kind))
 		return cmp_num(a, b);
 	if (a->kind == POLICY_V_DECIMAL || b->kind == POLICY_V_DECIMAL)
-		return decimal_cmp(a, b);
+		return policy_decimal_cmp(a, b);
 	if (a->kind != b->kind)
 		return -2;
 	switch (a->kind) {
@@ -236,7 +236,7 @@ static int eq_list(const struct policy_value *a, const struct policy_value *b)
 	if (a->n != b->n)
 		return 0;
 	for (uint32_t i = 0; i < a->n; i++) {
-		int e = value_eq(&a->items[i], &b->items[i]);
+		int e = policy_value_eq(&a->items[i], &b->items[i]);
 
 		if (e == 0)
 			return 0;
@@ -253,12 +253,13 @@ static int eq_map(const struct policy_value *a, const struct policy_value *b)
 	if (a->n != b->n)
 		return 0;
 	for (uint32_t i = 0; i < a->n; i++) {
-		const struct policy_value *w = map_find(b, &a->items[2 * i]);
+		const struct policy_value *w =
+			policy_map_find(b, &a->items[2 * i]);
 		int e;
 
 		if (w == NULL)
 			return 0;
-		e = value_eq(&a->items[2 * i + 1], w);
+		e = policy_value_eq(&a->items[2 * i + 1], w);
 		if (e == 0)
 			return 0;
 		if (e < 0)
@@ -267,13 +268,13 @@ static int eq_map(const struct policy_value *a, const struct policy_value *b)
 	return result;
 }
 
-int value_eq(const struct policy_value *a, const struct policy_value *b)
+int policy_value_eq(const struct policy_value *a, const struct policy_value *b)
 {
 	if (a->kind == POLICY_V_ERROR || b->kind == POLICY_V_ERROR)
 		return -1;
 	if ((is_num(a->kind) || a->kind == POLICY_V_DECIMAL) &&
 	    (is_num(b->kind) || b->kind == POLICY_V_DECIMAL))
-		return value_cmp(a, b) == 0;
+		return policy_value_cmp(a, b) == 0;
 	if (a->kind != b->kind)
 		return 0;
 	switch (a->kind) {
@@ -286,11 +287,11 @@ int value_eq(const struct policy_value *a, const struct policy_value *b)
 	case POLICY_V_MAP:
 		return eq_map(a, b);
 	}
-	return value_cmp(a, b) == 0;
+	return policy_value_cmp(a, b) == 0;
 }
 
-const struct policy_value *map_find_str(const struct policy_value *m,
-					const char *s, size_t n)
+const struct policy_value *policy_map_find_str(const struct policy_value *m,
+					       const char *s, size_t n)
 {
 	for (uint32_t i = 0; i < m->n; i++) {
 		const struct policy_value *k = &m->items[2 * i];
@@ -302,13 +303,13 @@ const struct policy_value *map_find_str(const struct policy_value *m,
 	return NULL;
 }
 
-const struct policy_value *map_find(const struct policy_value *m,
-				    const struct policy_value *key)
+const struct policy_value *policy_map_find(const struct policy_value *m,
+					   const struct policy_value *key)
 {
 	if (key->kind == POLICY_V_STRING)
-		return map_find_str(m, key->s, key->n);
+		return policy_map_find_str(m, key->s, key->n);
 	for (uint32_t i = 0; i < m->n; i++)
-		if (value_eq(&m->items[2 * i], key) == 1)
+		if (policy_value_eq(&m->items[2 * i], key) == 1)
 			return &m->items[2 * i + 1];
 	return NULL;
 }
@@ -346,7 +347,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-bool utf8_valid(const char *s, size_t n)
+bool policy_utf8_valid(const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -360,7 +361,7 @@ bool utf8_valid(const char *s, size_t n)
 	return true;
 }
 
-size_t utf8_len(const char *s, size_t n)
+size_t policy_utf8_len(const char *s, size_t n)
 {
 	size_t count = 0;
 
@@ -373,7 +374,7 @@ size_t utf8_len(const char *s, size_t n)
 /* ---- rendering
  * ----------------------------------------------------------------- */
 
-size_t format_double(double d, char *buf, size_t cap)
+size_t policy_format_double(double d, char *buf, size_t cap)
 {
 	char tmp[40], out[40];
 	size_t j = 0;
@@ -467,7 +468,7 @@ static void fmt_value(struct fmt *f, const struct policy_value *v,
 		snprintf(tmp, sizeof(tmp), "%lluu", (unsigned long long)v->u);
 		break;
 	case POLICY_V_DOUBLE:
-		format_double(v->d, tmp, sizeof(tmp));
+		policy_format_double(v->d, tmp, sizeof(tmp));
 		break;
 	case POLICY_V_STRING:
 	case POLICY_V_BYTES:
@@ -483,7 +484,7 @@ static void fmt_value(struct fmt *f, const struct policy_value *v,
 		put(f, v->s, v->n);
 		return;
 	case POLICY_V_DECIMAL:
-		decimal_format(v->q, tmp, sizeof(tmp));
+		policy_decimal_format(v->q, tmp, sizeof(tmp));
 		break;
 	case POLICY_V_TIMESTAMP:
 	case POLICY_V_DURATION:

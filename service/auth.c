@@ -30,10 +30,7 @@
 
 static uint64_t wall_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec;
+	return mm_now_ms() / 1000u;
 }
 
 static void refuse(struct mmd_req *rq, const char *code, const char *detail)

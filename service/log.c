@@ -31,16 +31,7 @@ static void log_ts(char out[LOG_TS_MAX])
  * serving does not wait on it. */
 static void log_write(const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t k = write(STDERR_FILENO, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return;
-		p += k;
-		n -= (size_t)k;
-	}
+	(void)mm_write_all(STDERR_FILENO, p, n);
 }
 
 void mmd_log_flush(struct mmd_worker *w)

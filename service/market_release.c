@@ -102,7 +102,7 @@ void mmd_post_release(struct mmd_req *rq, const char *arg)
 	}
 	if (!err)
 		err = intake_release_build(srv->intake, id, srv->node,
-					   mmd_wall_ms(), &t.release, &env, &d);
+					   mm_now_ms(), &t.release, &env, &d);
 	if (err)
 		mmd_reply_problem(rq, status_of(err), err, &d);
 	else

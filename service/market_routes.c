@@ -35,14 +35,6 @@
 #define PAYOUT_PAGE_MAX	 256 /* payouts per page */
 #define REPORT_BYTES_MAX (4u << 20)
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static json_t *hexj(const uint8_t *p, size_t n)
 {
 	char buf[2 * LEDGER_HASH_BYTES + 1];
@@ -304,7 +296,7 @@ static json_t *consent_json(const struct market_consent *c)
 	json_object_set_new(j, "granted_index",
 			    json_integer((json_int_t)c->granted_index));
 	json_object_set_new(j, "revoked", json_boolean(c->revoked));
-	if (market_consent_fhir(c, wall_ms(), &fhir) == 0)
+	if (market_consent_fhir(c, mm_now_ms(), &fhir) == 0)
 		f = json_loads(fhir, 0, NULL);
 	free(fhir);
 	json_object_set_new(j, "fhir", f ? f : json_null());

@@ -22,14 +22,6 @@
 #include "service/mkt.h"
 #include "tokens/tokens.h"
 
-uint64_t mmd_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ------------------------------------------------------------------ */
 /* Submitting and waiting (as submit.c does for POST /v1/tx).          */
 
@@ -227,7 +219,7 @@ static int node_submit(struct mmd *srv, const char *type,
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
 	if (!err)
-		err = ledger_tx_sign(srv->node, NULL, type, mmd_wall_ms(),
+		err = ledger_tx_sign(srv->node, NULL, type, mm_now_ms(),
 				     body->p, body->len, &env);
 	if (!err)
 		err = ledger_submit(srv->ledger, env.p, env.len, &index, &diag);

@@ -68,7 +68,5 @@ struct mmd_mkt_pending {
  * ledger's answer exactly once. */
 void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 		    const uint8_t *bytes, size_t n);
-/* Wall-clock milliseconds. */
-uint64_t mmd_wall_ms(void);
 
 #endif

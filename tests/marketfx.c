@@ -31,14 +31,6 @@ const char MFX_PROF_SRC[] =
 	"rule k \"k\"\n  2\nrule l \"l\"\n  1\n"
 	"rule suppression_max \"s\"\n  decimal(\"0.5\")\n";
 
-uint64_t mfx_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct ledger_buf *mfx_nb(struct ledger_buf *b)
 {
 	ledger_buf_init(b, LEDGER_TX_BYTES_MAX);
@@ -63,7 +55,7 @@ void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
 	char *resp = NULL;
 	int st;
 
-	mfx_sign(k, type, body, &env, mfx_now_ms());
+	mfx_sign(k, type, body, &env, mm_now_ms());
 	ledger_buf_release(body);
 	st = tu_http(d, "POST", "/v1/tx", "application/msgpack", env.p, env.len,
 		     NULL, &resp, NULL);
@@ -178,7 +170,7 @@ char *mfx_contribution(const struct market_request *req,
 	struct market_contribution_spec s = {0};
 	struct ledger_buf b, env;
 	uint8_t salt[16];
-	uint64_t created = mfx_now_ms();
+	uint64_t created = mm_now_ms();
 	char sh[33], *out;
 	json_t *j;
 
@@ -245,7 +237,7 @@ void mfx_grant(const struct tu_daemon *d, const struct ledger_key *pk,
 		snprintf(c->fields[i], sizeof(c->fields[i]), "%s",
 			 MFX_FIELDS[i]);
 	c->nfields = MFX_NFIELDS;
-	c->expires_ms = mfx_now_ms() + MFX_DAY_MS;
+	c->expires_ms = mm_now_ms() + MFX_DAY_MS;
 	market_body_consent(mfx_nb(&b), request, MFX_FIELDS, MFX_NFIELDS,
 			    c->purpose, c->expires_ms);
 	mfx_post(d, pk, MARKET_TYPE_CONSENT, &b);

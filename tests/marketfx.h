@@ -23,8 +23,6 @@ extern const char MFX_ELIG_SRC[];
 extern const char MFX_PAY_SRC[];
 extern const char MFX_PROF_SRC[];
 
-/* Wall-clock time in milliseconds. */
-uint64_t mfx_now_ms(void);
 /* Initialises b with the envelope ceiling and returns it. */
 struct ledger_buf *mfx_nb(struct ledger_buf *b);
 /* Signs body (kept) as type with k at created into env (initialised

@@ -107,6 +107,60 @@ START_TEST(csv_schema_mismatch)
 }
 END_TEST
 
+/* anon_csv_header: the file's own columns, for anon_csv_read. */
+START_TEST(csv_header_only)
+{
+	static const char text[] = "\xEF\xBB\xBF\"zip, 3\",\"say \"\"x\"\"\","
+				   "id\r\n1,2,3\n";
+	struct anon_csv_opts o = {.cols_max = 3};
+	struct anon_schema s;
+	struct anon_table *t = NULL;
+	struct mm_diag d = {0};
+	char name[ANON_NAME_BYTES_MAX + 8];
+
+	ck_assert_int_eq(anon_csv_header(&s, text, strlen(text), &o, &d),
+			 MM_OK);
+	ck_assert_uint_eq(s.ncols, 3);
+	ck_assert_str_eq(s.cols[0].name, "zip, 3");
+	ck_assert_str_eq(s.cols[1].name, "say \"x\"");
+	ck_assert_str_eq(s.cols[2].name, "id");
+	ck_assert_int_eq(s.cols[1].type, ANON_T_STRING);
+	ck_assert_int_eq(s.cols[1].role, ANON_INSENSITIVE);
+	ck_assert_int_eq(
+		anon_csv_read(&t, text, strlen(text), s.cols, s.ncols, &o, &d),
+		MM_OK);
+	ck_assert_uint_eq(anon_table_rows(t), 1);
+	cell_is(t, 0, 1, "2");
+	anon_table_free(t);
+	anon_schema_release(&s);
+	/* Refusals leave *out empty. */
+	ck_assert_int_eq(anon_csv_header(&s, "a,,b\n", 5, NULL, &d),
+			 MM_ERR_SCHEMA);
+	ck_assert_uint_eq(d.column, 2);
+	ck_assert_ptr_null(s.cols);
+	ck_assert_int_eq(anon_csv_header(&s, "a,b,a\n", 6, NULL, &d),
+			 MM_ERR_SCHEMA);
+	ck_assert_uint_eq(d.column, 3);
+	ck_assert_uint_eq(s.ncols, 0);
+	ck_assert_int_eq(anon_csv_header(&s, "\r\n\n", 3, NULL, &d),
+			 MM_ERR_DECODE);
+	ck_assert_int_eq(anon_csv_header(&s, "a,b,c,d\n", 8, &o, &d),
+			 MM_ERR_LIMIT);
+	ck_assert_int_eq(anon_csv_header(&s, "a,\"b\n", 5, NULL, &d),
+			 MM_ERR_DECODE);
+	memset(name, 'n', sizeof(name));
+	name[ANON_NAME_BYTES_MAX + 1] = '\n';
+	ck_assert_int_eq(
+		anon_csv_header(&s, name, ANON_NAME_BYTES_MAX + 2, NULL, &d),
+		MM_ERR_LIMIT);
+	ck_assert_int_eq(anon_csv_header(&s, name, ANON_NAME_BYTES_MAX + 2 - 2,
+					 NULL, &d),
+			 MM_OK);
+	ck_assert_uint_eq(strlen(s.cols[0].name), ANON_NAME_BYTES_MAX);
+	anon_schema_release(&s);
+}
+END_TEST
+
 START_TEST(csv_malformed_rows)
 {
 	refused("id,zip,note\n1,2\n", NULL, MM_ERR_DECODE, 2, 3);
@@ -680,6 +734,7 @@ int main(void)
 	tcase_add_test(csv, csv_quoting);
 	tcase_add_test(csv, csv_separator_and_trailing_field);
 	tcase_add_test(csv, csv_schema_mismatch);
+	tcase_add_test(csv, csv_header_only);
 	tcase_add_test(csv, csv_malformed_rows);
 	tcase_add_test(csv, csv_nul_byte);
 	tcase_add_test(csv, csv_limits_one_past);

@@ -113,7 +113,7 @@ static void open_request(const uint8_t id[MARKET_ID_BYTES])
 	memcpy(o.profile, PROF, 32);
 	o.reward = "1000";
 	o.cohort = 40;
-	o.deadline_ms = mfx_now_ms() + DAY_MS;
+	o.deadline_ms = mm_now_ms() + DAY_MS;
 	ck_assert_int_eq(market_body_open(mfx_nb(&b), &o), MM_OK);
 	post(KEY[R_RES], MARKET_TYPE_OPEN, &b);
 }
@@ -503,7 +503,7 @@ static void b_fund(struct req *r, enum role role, enum mode m)
 	(void)m;
 	market_body_fund(mfx_nb(&b), REQ, "1");
 	sign_tx(KEY[role == R_ANON ? R_SPON : role], MARKET_TYPE_FUND, &b, &env,
-		mfx_now_ms());
+		mm_now_ms());
 	if (role == R_ANON)
 		env.p[env.len - 1] ^= 1; /* sig is the last map value */
 	set_body(r, "application/msgpack", env.p, env.len);
@@ -554,7 +554,7 @@ static void b_disclosure(struct req *r, enum role role, enum mode m)
 	(void)m;
 	market_body_disclosure(mfx_nb(&b), REL);
 	sign_tx(KEY[role == R_ANON ? R_RES : role], MARKET_TYPE_DISCLOSURE, &b,
-		&env, mfx_now_ms());
+		&env, mm_now_ms());
 	ck_assert_uint_gt(
 		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
 	add_header(r, "Disclosure", b64);
@@ -1107,7 +1107,7 @@ static json_t *fund_json(void)
 
 	hexs(REQ, 16, rq);
 	market_body_fund(mfx_nb(&b), REQ, "1");
-	sign_tx(KEY[R_SPON], MARKET_TYPE_FUND, &b, &env, mfx_now_ms());
+	sign_tx(KEY[R_SPON], MARKET_TYPE_FUND, &b, &env, mm_now_ms());
 	j = env_json(&env,
 		     json_pack("{s:s,s:s}", "amount", "1", "request", rq));
 	ledger_buf_release(&env);
@@ -1133,10 +1133,10 @@ static void valid_env(struct ledger_buf *env, const struct ledger_key *k,
 
 	if (rel) {
 		market_body_disclosure(mfx_nb(&b), rel);
-		sign_tx(k, MARKET_TYPE_DISCLOSURE, &b, env, mfx_now_ms());
+		sign_tx(k, MARKET_TYPE_DISCLOSURE, &b, env, mm_now_ms());
 	} else {
 		market_body_fund(mfx_nb(&b), REQ, "1");
-		sign_tx(k, MARKET_TYPE_FUND, &b, env, mfx_now_ms());
+		sign_tx(k, MARKET_TYPE_FUND, &b, env, mm_now_ms());
 	}
 }
 

@@ -26,14 +26,6 @@
 
 static char *tmp; /* this test's directory (checked fixture) */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void setup(void)
 {
 	tmp = tu_tmpdir();
@@ -241,7 +233,7 @@ static void submit(struct world *w, const struct ledger_key *key,
 
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(key, NULL, type, now_ms(), body->p,
+	ck_assert_int_eq(ledger_tx_sign(key, NULL, type, mm_now_ms(), body->p,
 					body->len, &env),
 			 MM_OK);
 	status = tu_http(&w->d, "POST", "/v1/tx", "application/msgpack", env.p,
@@ -357,7 +349,7 @@ static void world_request(struct world *w)
 	s.nfields = 5;
 	s.reward = "10" TOKEN;
 	s.cohort = 10;
-	s.deadline_ms = now_ms() + DAY_MS;
+	s.deadline_ms = mm_now_ms() + DAY_MS;
 	ledger_buf_init(&b, LEDGER_TX_BYTES_MAX);
 	ck_assert_int_eq(market_body_open(&b, &s), MM_OK);
 	submit(w, w->researcher, MARKET_TYPE_OPEN, &b);

@@ -23,14 +23,6 @@ struct ack {
 	uint64_t index;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct child {
 	struct ledger *l;
 	struct ledger_key *user;
@@ -59,7 +51,7 @@ static void *child_submitter(void *arg)
 		ledger_enc_bin(&body, digest, 32);
 		ledger_enc_cstr(&body, "label");
 		ledger_enc_cstr(&body, label);
-		if (ledger_tx_sign(c->user, NULL, "attest", now_ms(), body.p,
+		if (ledger_tx_sign(c->user, NULL, "attest", mm_now_ms(), body.p,
 				   body.len, &tx) ||
 		    ledger_submit(c->l, tx.p, tx.len, &a.index, NULL))
 			_exit(3);

@@ -139,7 +139,7 @@ static void world(void)
 	memcpy(o.profile, prof, 32);
 	o.reward = "10";
 	o.cohort = MARKET_COHORT_MAX;
-	o.deadline_ms = mfx_now_ms() + MFX_DAY_MS;
+	o.deadline_ms = mm_now_ms() + MFX_DAY_MS;
 	ck_assert_int_eq(market_body_open(mfx_nb(&b), &o), MM_OK);
 	mfx_post(&D, RES, MARKET_TYPE_OPEN, &b);
 	ledger_sha256(ledger_key_public(SPON), LEDGER_PK_BYTES, x.to);
@@ -168,12 +168,12 @@ static void prepare(unsigned i, struct patient *p)
 	for (unsigned f = 0; f < MFX_NFIELDS; f++)
 		snprintf(c.fields[f], sizeof(c.fields[f]), "%s", MFX_FIELDS[f]);
 	c.nfields = MFX_NFIELDS;
-	c.expires_ms = mfx_now_ms() + MFX_DAY_MS;
+	c.expires_ms = mm_now_ms() + MFX_DAY_MS;
 	ck_assert_int_eq(market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS,
 					     MFX_NFIELDS, c.purpose,
 					     c.expires_ms),
 			 MM_OK);
-	mfx_sign(pk, MARKET_TYPE_CONSENT, &b, &p->consent, mfx_now_ms());
+	mfx_sign(pk, MARKET_TYPE_CONSENT, &b, &p->consent, mm_now_ms());
 	ledger_buf_release(&b);
 	mfx_request_terms(&req, MARKET_COHORT_MAX);
 	p->body =
@@ -241,6 +241,9 @@ static void *poster(void *arg)
 }
 
 /* A session token of k, or false when the daemon did not give one. */
+/* Distinct login nonces across the loader threads. */
+static atomic_uint nonce_seq;
+
 static bool try_login(const struct ledger_key *k, char *hdr, size_t cap)
 {
 	const char *comps[] = {"@method", "@authority", "@path", "@query"};
@@ -253,8 +256,9 @@ static bool try_login(const struct ledger_key *k, char *hdr, size_t cap)
 	bool ok;
 
 	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
-	snprintf(nonce, sizeof(nonce), "c%llu-%d",
-		 (unsigned long long)mfx_now_ms(), rand());
+	snprintf(nonce, sizeof(nonce), "c%llu-%u",
+		 (unsigned long long)mm_now_ms(),
+		 atomic_fetch_add(&nonce_seq, 1u));
 	if (edge_sig_sign(k, &r, comps, 4, (int64_t)time(NULL), nonce, input,
 			  sig, NULL) != MM_OK)
 		return false;
@@ -576,11 +580,11 @@ START_TEST(sigkill_while_contributing)
 	uint64_t contributions = 0, releases = 0;
 	struct tally t;
 
-	srand(seed);
 	world();
 	prepare_all();
 	for (int k = 0; k < KILLS; k++) {
-		load_and_kill(KILL_MS_MIN + (unsigned)rand() % KILL_MS_SPAN);
+		load_and_kill(KILL_MS_MIN +
+			      (unsigned)rand_r(&seed) % KILL_MS_SPAN);
 		tu_daemon_restart(&D, THREADS);
 		check(&t);
 		ck_assert_msg(t.lost == 0 && t.orphaned == 0,

@@ -20,14 +20,6 @@ struct fx {
 	unsigned kv_db;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A test-only type: puts k=v in state "kv", then fails if asked to. */
 static const struct ledger_field kv_fields[] = {
 	{"fail", LEDGER_F_BOOL, true, 0, false},
@@ -125,7 +117,7 @@ static void make_attest(struct ledger_buf *out, const char *label)
 	ledger_enc_bin(&body, digest, 32);
 	ledger_enc_cstr(&body, "label");
 	ck_assert_int_eq(ledger_enc_cstr(&body, label), MM_OK);
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", now_ms(),
+	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", mm_now_ms(),
 					body.p, body.len, out),
 			 MM_OK);
 	ledger_buf_release(&body);
@@ -190,16 +182,16 @@ START_TEST(created_window)
 	struct mm_diag d = {0};
 	uint64_t i;
 
-	make_kv(&tx, "a", "1", -1, now_ms() - 11 * 60 * 1000);
+	make_kv(&tx, "a", "1", -1, mm_now_ms() - 11 * 60 * 1000);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_STALE);
 	ck_assert_ptr_nonnull(strstr(d.msg, "window"));
 	ledger_buf_release(&tx);
-	make_kv(&tx, "a", "1", -1, now_ms() + 3 * 60 * 1000);
+	make_kv(&tx, "a", "1", -1, mm_now_ms() + 3 * 60 * 1000);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_STALE);
 	ledger_buf_release(&tx);
-	make_kv(&tx, "a", "1", -1, now_ms() - 9 * 60 * 1000);
+	make_kv(&tx, "a", "1", -1, mm_now_ms() - 9 * 60 * 1000);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d), MM_OK);
 	ledger_buf_release(&tx);
 }
@@ -213,7 +205,7 @@ START_TEST(refusals_change_nothing)
 	uint64_t i;
 
 	ck_assert_int_eq(ledger_head(F.l, &before), MM_OK);
-	make_kv(&tx, "a", "1", -1, now_ms());
+	make_kv(&tx, "a", "1", -1, mm_now_ms());
 	tx.p[tx.len - 1] ^= 0x01; /* the type name's last byte: sig fails */
 	ck_assert_int_ne(ledger_submit(F.l, tx.p, tx.len, &i, &d), MM_OK);
 	tx.p[tx.len - 1] ^= 0x01;
@@ -221,7 +213,7 @@ START_TEST(refusals_change_nothing)
 			 MM_ERR_DECODE);
 	ledger_buf_release(&tx);
 	/* An apply that fails rolls back its own state write. */
-	make_kv(&tx, "x", "1", 1, now_ms());
+	make_kv(&tx, "x", "1", 1, mm_now_ms());
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_REJECTED);
 	ck_assert_str_eq(d.msg, "asked to fail");
@@ -248,14 +240,14 @@ START_TEST(schema_and_type_refusals)
 	ledger_buf_init(&body, 64);
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
 	ledger_enc_map(&body, 0);
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "nope", now_ms(), body.p,
-					body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "nope", mm_now_ms(),
+					body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_UNKNOWN_TYPE);
 	/* Missing required field. */
 	tx.len = 0;
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", now_ms(),
+	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", mm_now_ms(),
 					body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
@@ -271,7 +263,7 @@ START_TEST(schema_and_type_refusals)
 	ledger_enc_cstr(&body, "zzz");
 	ledger_enc_uint(&body, 1);
 	tx.len = 0;
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "test.kv", now_ms(),
+	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "test.kv", mm_now_ms(),
 					body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
@@ -285,7 +277,7 @@ START_TEST(schema_and_type_refusals)
 	ledger_enc_cstr(&body, "node_key");
 	ledger_enc_bin(&body, ledger_key_public(F.user), 32);
 	tx.len = 0;
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "genesis", now_ms(),
+	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "genesis", mm_now_ms(),
 					body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
@@ -302,12 +294,14 @@ START_TEST(schema_and_type_refusals)
 		ledger_enc_cstr(&body, "label");
 		ledger_enc_cstr(&body, "x");
 		ck_assert_int_eq(ledger_tx_sign(F.user, other, "attest",
-						now_ms(), body.p, body.len,
+						mm_now_ms(), body.p, body.len,
 						&tx),
 				 MM_OK);
 	}
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_DENIED);
+	/* The reason word every type shares (ledger_author_is_key). */
+	ck_assert_ptr_nonnull(strstr(d.msg, "author_not_key: "));
 	ledger_buf_release(&body);
 	ledger_buf_release(&tx);
 }
@@ -330,7 +324,7 @@ static void *submitter(void *arg)
 		struct ledger_buf tx;
 		char k[32];
 		snprintf(k, sizeof(k), "t%d.%d", c->id, i);
-		make_kv(&tx, k, "v", i % 5 == 0, now_ms());
+		make_kv(&tx, k, "v", i % 5 == 0, mm_now_ms());
 		c->err[i] = ledger_submit(F.l, tx.p, tx.len, &c->idx[i], NULL);
 		ledger_buf_release(&tx);
 	}
@@ -499,7 +493,7 @@ START_TEST(map_full)
 		struct ledger_buf tx;
 		char key[64];
 		snprintf(key, sizeof(key), "%d%.50s", k, big);
-		make_kv(&tx, key, big, -1, now_ms());
+		make_kv(&tx, key, big, -1, mm_now_ms());
 		err = ledger_submit(F.l, tx.p, tx.len, &i, NULL);
 		if (!err)
 			acked = i;

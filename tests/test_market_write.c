@@ -52,7 +52,7 @@ static struct ledger_key *key_new(void)
 static void sign(const struct ledger_key *k, const char *type,
 		 struct ledger_buf *body, struct ledger_buf *env)
 {
-	mfx_sign(k, type, body, env, mfx_now_ms());
+	mfx_sign(k, type, body, env, mm_now_ms());
 }
 
 /* POST /v1/tx of body signed by k (asserts 200). */
@@ -68,7 +68,7 @@ static void login(const struct ledger_key *k, char *hdr, size_t cap)
 	char nonce[32];
 
 	snprintf(nonce, sizeof(nonce), "n%llu",
-		 (unsigned long long)mfx_now_ms());
+		 (unsigned long long)mm_now_ms());
 	mfx_login(&D, k, nonce, hdr, cap);
 }
 
@@ -174,7 +174,7 @@ static void world(void)
 	memcpy(o.profile, PROF, 32);
 	o.reward = "1000";
 	o.cohort = 10;
-	o.deadline_ms = mfx_now_ms() + MFX_DAY_MS;
+	o.deadline_ms = mm_now_ms() + MFX_DAY_MS;
 	ck_assert_int_eq(market_body_open(mfx_nb(&b), &o), MM_OK);
 	post(RES, MARKET_TYPE_OPEN, &b);
 	ledger_sha256(ledger_key_public(SPON), LEDGER_PK_BYTES, x.to);
@@ -475,7 +475,7 @@ START_TEST(test_intake_csv)
 
 	mfx_request_terms(&req, 10);
 	snprintf(c.purpose, sizeof(c.purpose), "t2d-outcomes");
-	c.expires_ms = mfx_now_ms() + 1000;
+	c.expires_ms = mm_now_ms() + 1000;
 	ck_assert_int_eq(intake_record_read(INTAKE_CSV, unknown,
 					    strlen(unknown),
 					    INTAKE_FIELDS(req.fields),
@@ -491,7 +491,7 @@ START_TEST(test_intake_csv)
 			 MM_OK);
 	ck_assert_int_eq(intake_record_evaluate(
 				 MFX_ELIG_SRC, strlen(MFX_ELIG_SRC), r, &req,
-				 &c, mfx_now_ms(), &o, NULL, 0, NULL),
+				 &c, mm_now_ms(), &o, NULL, 0, NULL),
 			 MM_OK);
 	ck_assert(o.eligible && o.nresults == 3 && o.completeness == 100);
 	ck_assert_str_eq(o.results[0].rule, "adult");
@@ -500,7 +500,7 @@ START_TEST(test_intake_csv)
 	/* Without a consent the consent rule fails, and only it. */
 	ck_assert_int_eq(intake_record_evaluate(
 				 MFX_ELIG_SRC, strlen(MFX_ELIG_SRC), r, &req,
-				 NULL, mfx_now_ms(), &o, NULL, 0, NULL),
+				 NULL, mm_now_ms(), &o, NULL, 0, NULL),
 			 MM_OK);
 	ck_assert(!o.eligible && o.results[0].passed && !o.results[1].passed);
 	memset(key, 3, sizeof(key));

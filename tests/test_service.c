@@ -29,14 +29,6 @@
 static struct tu_daemon D;
 static struct ledger_key *USER;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void setup(void)
 {
 	tu_daemon_start(&D, NULL);
@@ -87,7 +79,7 @@ static void sign_tx(struct ledger_buf *out, const struct ledger_key *key,
 
 static void make_attest(struct ledger_buf *out, const char *label)
 {
-	sign_tx(out, USER, "attest", label, now_ms(), 0);
+	sign_tx(out, USER, "attest", label, mm_now_ms(), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -519,7 +511,7 @@ static void non_canonical(struct ledger_buf *out)
 	ledger_enc_cstr(out, "body");
 	ledger_buf_add(out, body.p, body.len);
 	ledger_enc_cstr(out, "created");
-	ledger_enc_uint(out, now_ms());
+	ledger_enc_uint(out, mm_now_ms());
 	ledger_enc_cstr(out, "key");
 	ledger_enc_bin(out, ledger_key_public(USER), LEDGER_PK_BYTES);
 	ledger_enc_cstr(out, "sig");
@@ -559,10 +551,10 @@ START_TEST(bad_submissions_change_nothing)
 	post_refused("text/plain", tx.p, tx.len, 415, "invalid");
 	post_refused(NULL, tx.p, tx.len, 415, "invalid");
 	ledger_buf_release(&tx);
-	sign_tx(&tx, USER, "nosuch", "x", now_ms(), 0);
+	sign_tx(&tx, USER, "nosuch", "x", mm_now_ms(), 0);
 	post_refused(mp, tx.p, tx.len, 400, "unknown_type");
 	ledger_buf_release(&tx);
-	sign_tx(&tx, USER, "attest", "x", now_ms(), 1);
+	sign_tx(&tx, USER, "attest", "x", mm_now_ms(), 1);
 	post_refused(mp, tx.p, tx.len, 400, "schema");
 	ledger_buf_release(&tx);
 	sign_tx(&tx, USER, "attest", "x", 1000, 0);
@@ -730,7 +722,7 @@ static void *conc_main(void *arg)
 		json_t *j;
 
 		snprintf(label, sizeof(label), "thread %d tx %d", c->thread, i);
-		sign_tx(&tx, key, "attest", label, now_ms(), 0);
+		sign_tx(&tx, key, "attest", label, mm_now_ms(), 0);
 		if (tu_http(&D, "POST", "/v1/tx", "application/msgpack", tx.p,
 			    tx.len, NULL, &resp, NULL) == 200) {
 			j = json_loads(resp, 0, NULL);

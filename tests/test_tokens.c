@@ -350,6 +350,7 @@ START_TEST(transfer_rules)
 					b.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(submit(&tx, NULL, &d), MM_ERR_DENIED);
+	ck_assert_ptr_nonnull(strstr(d.msg, "author_not_key: "));
 	ledger_buf_release(&tx);
 	ledger_buf_release(&b);
 	expect_balance(F.uid[0], "750");

@@ -18,14 +18,6 @@
 static char *dir;
 static struct ledger_key *node, *user;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void attest(struct ledger *l, int k)
 {
 	struct ledger_buf body, tx;
@@ -42,8 +34,8 @@ static void attest(struct ledger *l, int k)
 	ledger_enc_bin(&body, digest, 32);
 	ledger_enc_cstr(&body, "label");
 	ledger_enc_cstr(&body, label);
-	ck_assert_int_eq(ledger_tx_sign(user, NULL, "attest", now_ms(), body.p,
-					body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(user, NULL, "attest", mm_now_ms(),
+					body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(l, tx.p, tx.len, &i, NULL), MM_OK);
 	ledger_buf_release(&body);

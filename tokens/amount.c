@@ -19,7 +19,8 @@ bool tokens_units_ok(const char *s, size_t n)
 	return true;
 }
 
-int tokens_units_cmp(const char *a, size_t an, const char *b, size_t bn)
+/* Compares two canonical digit strings: -1, 0 or 1. */
+static int units_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
 	int c;
 
@@ -107,7 +108,7 @@ int tokens_amount_parse(const char *s, size_t n, unsigned precision,
 		tmp[len++] = '0';
 	len -= skip;
 	if (max_units &&
-	    tokens_units_cmp(tmp + skip, len, max_units, strlen(max_units)) > 0)
+	    units_cmp(tmp + skip, len, max_units, strlen(max_units)) > 0)
 		return mm_fail(diag, MM_ERR_LIMIT, 0,
 			       "the amount is above the maximum");
 	if (cap < len + 1)

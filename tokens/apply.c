@@ -15,7 +15,7 @@
  *   T1 no balance or escrow is ever negative (a movement is refused
  *      unless its source holds the amount);
  *   T2 minted - burned = balances + escrows, in the stored totals after
- *      every movement (MM_ASSERT in totals_store; tokens_audit re-sums);
+ *      every movement (MM_ASSERT in tokens_totals_store; tokens_audit re-sums);
  *   T3 a transfer id is applied at most once: its record holds the entry
  *      and a fingerprint of the fields, so a retry is told apart from a
  *      conflicting reuse;
@@ -37,9 +37,9 @@ static void fingerprint(const struct mv *m, uint8_t fp[LEDGER_HASH_BYTES])
 	MM_ASSERT(n <= TOKENS_DIGITS_MAX);
 	buf[0] = (uint8_t)m->kind;
 	if (m->from)
-		acct_key(buf + 1, m->from_kind, m->from);
+		tokens_acct_key(buf + 1, m->from_kind, m->from);
 	if (m->to)
-		acct_key(buf + 1 + ACCT_KEY_BYTES, m->to_kind, m->to);
+		tokens_acct_key(buf + 1 + ACCT_KEY_BYTES, m->to_kind, m->to);
 	memcpy(buf + 1 + 2 * ACCT_KEY_BYTES, m->amount, n);
 	ledger_sha256(buf, 1 + 2 * ACCT_KEY_BYTES + n, fp);
 }
@@ -102,8 +102,8 @@ static int check_move(struct tokens *t, struct ledger_apply *a,
 	int err = MM_OK;
 
 	if (m->from) {
-		acct_key(from->key, m->from_kind, m->from);
-		err = acct_load(t, a, from);
+		tokens_acct_key(from->key, m->from_kind, m->from);
+		err = tokens_acct_load(t, a, from);
 		if (!err && mpz_cmp(from->bal, amt) < 0)
 			err = ledger_apply_fail(
 				a, MM_ERR_REJECTED, "%s: %s", m->where,
@@ -116,8 +116,8 @@ static int check_move(struct tokens *t, struct ledger_apply *a,
 	MM_ASSERT(!m->from || !m->to || m->from_kind != m->to_kind ||
 		  memcmp(m->from, m->to, LEDGER_HASH_BYTES) != 0);
 	if (!err && m->to) {
-		acct_key(to->key, m->to_kind, m->to);
-		err = acct_load(t, a, to);
+		tokens_acct_key(to->key, m->to_kind, m->to);
+		err = tokens_acct_load(t, a, to);
 	}
 	if (!err)
 		err = check_escrow(a, m, from, to);
@@ -133,10 +133,10 @@ static int update_totals(struct tokens *t, struct ledger_apply *a,
 	mpz_t supply, max;
 	int err;
 
-	totals_init(&s);
+	tokens_totals_init(&s);
 	mpz_inits(supply, max, NULL);
 	MM_ASSERT(mpz_set_str(max, cfg->supply_max, 10) == 0);
-	err = totals_load(t, a, &s);
+	err = tokens_totals_load(t, a, &s);
 	if (!err && m->kind == TOKENS_MINT) {
 		mpz_sub(supply, s.minted, s.burned);
 		mpz_add(supply, supply, amt);
@@ -159,9 +159,9 @@ static int update_totals(struct tokens *t, struct ledger_apply *a,
 		mpz_add(s.balances, s.balances, amt);
 	}
 	if (!err && write)
-		err = totals_store(t, a, &s);
+		err = tokens_totals_store(t, a, &s);
 	mpz_clears(supply, max, NULL);
-	totals_clear(&s);
+	tokens_totals_clear(&s);
 	return err;
 }
 
@@ -177,15 +177,15 @@ static int hist_put(struct tokens *t, struct ledger_apply *a, struct acct *ac,
 	size_t n = strlen(m->amount);
 	int err;
 
-	move_key(k, idx, ac->key, seq);
+	tokens_move_key(k, idx, ac->key, seq);
 	for (int i = 7; i >= 0; i--, prev >>= 8)
 		v[i] = (uint8_t)prev;
 	v[8] = (uint8_t)m->kind;
 	v[9] = credit;
 	memset(v + 10, 0, ACCT_KEY_BYTES);
 	if (credit ? m->from != NULL : m->to != NULL)
-		acct_key(v + 10, credit ? m->from_kind : m->to_kind,
-			 credit ? m->from : m->to);
+		tokens_acct_key(v + 10, credit ? m->from_kind : m->to_kind,
+				credit ? m->from : m->to);
 	memcpy(v + 10 + ACCT_KEY_BYTES, m->id, TOKENS_ID_BYTES);
 	memcpy(v + HIST_FIXED_BYTES, m->amount, n);
 	err = ledger_state_put(a, t->db_moves, k, sizeof(k), v,
@@ -218,7 +218,7 @@ static int write_move(struct tokens *t, struct ledger_apply *a,
 		MM_ASSERT(mpz_sgn(from->bal) >= 0); /* T1 */
 		err = hist_put(t, a, from, m, false);
 		if (!err)
-			err = acct_store(t, a, from);
+			err = tokens_acct_store(t, a, from);
 	}
 	if (!err && m->to) {
 		if (m->kind == TOKENS_HOLD && !to->exists)
@@ -226,7 +226,7 @@ static int write_move(struct tokens *t, struct ledger_apply *a,
 		mpz_add(to->bal, to->bal, amt);
 		err = hist_put(t, a, to, m, true);
 		if (!err)
-			err = acct_store(t, a, to);
+			err = tokens_acct_store(t, a, to);
 	}
 	for (int i = 7; i >= 0; i--, idx >>= 8)
 		v[i] = (uint8_t)idx;

@@ -62,33 +62,32 @@ struct totals {
 	mpz_t balances, burned, escrows, minted;
 };
 
-/* amount.c: compares two canonical digit strings. */
-int tokens_units_cmp(const char *a, size_t an, const char *b, size_t bn);
-
 /* state.c: records inside apply. */
-void acct_key(uint8_t out[ACCT_KEY_BYTES], enum tokens_acct kind,
-	      const uint8_t id[LEDGER_HASH_BYTES]);
+void tokens_acct_key(uint8_t out[ACCT_KEY_BYTES], enum tokens_acct kind,
+		     const uint8_t id[LEDGER_HASH_BYTES]);
 /* The tokens.moves key of movement seq of account acct, made at index. */
-void move_key(uint8_t out[MOVE_KEY_BYTES], uint64_t index,
-	      const uint8_t acct[ACCT_KEY_BYTES], uint64_t seq);
+void tokens_move_key(uint8_t out[MOVE_KEY_BYTES], uint64_t index,
+		     const uint8_t acct[ACCT_KEY_BYTES], uint64_t seq);
 /* Parses an account value (v, n) into *ac (key already set). */
-int acct_parse(struct acct *ac, const uint8_t *v, size_t n);
-int acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac);
-int acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac);
-void totals_init(struct totals *s);
-void totals_clear(struct totals *s);
-int totals_parse(struct totals *s, const uint8_t *v, size_t n);
-int totals_load(struct tokens *t, struct ledger_apply *a, struct totals *s);
-int totals_store(struct tokens *t, struct ledger_apply *a,
-		 const struct totals *s);
+int tokens_acct_parse(struct acct *ac, const uint8_t *v, size_t n);
+int tokens_acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac);
+int tokens_acct_store(struct tokens *t, struct ledger_apply *a,
+		      struct acct *ac);
+void tokens_totals_init(struct totals *s);
+void tokens_totals_clear(struct totals *s);
+int tokens_totals_parse(struct totals *s, const uint8_t *v, size_t n);
+int tokens_totals_load(struct tokens *t, struct ledger_apply *a,
+		       struct totals *s);
+int tokens_totals_store(struct tokens *t, struct ledger_apply *a,
+			const struct totals *s);
 /* The law: minted - burned == balances + escrows. */
-bool totals_hold(const struct totals *s);
-int config_parse(const uint8_t *v, size_t n, struct tokens_config *c);
+bool tokens_totals_hold(const struct totals *s);
+int tokens_config_parse(const uint8_t *v, size_t n, struct tokens_config *c);
 /* MM_ERR_REJECTED (with the apply's message) before tokens.init. */
-int config_load(struct tokens *t, struct ledger_apply *a,
-		struct tokens_config *c);
+int tokens_config_load(struct tokens *t, struct ledger_apply *a,
+		       struct tokens_config *c);
 /* Writes an mpz as canonical digits into out (TOKENS_AMOUNT_STR_MAX). */
-void mpz_digits(const mpz_t v, char out[TOKENS_AMOUNT_STR_MAX]);
+void tokens_units_from_mpz(const mpz_t v, char out[TOKENS_AMOUNT_STR_MAX]);
 
 /* apply.c: one movement between two accounts (either may be none). */
 struct mv {

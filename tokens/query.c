@@ -34,7 +34,7 @@ static int acct_read(struct tokens *t, struct acct *ac)
 	ac->exists = false;
 	mpz_set_ui(ac->bal, 0);
 	if (!err)
-		err = acct_parse(ac, v, n);
+		err = tokens_acct_parse(ac, v, n);
 	free(v);
 	return err == MM_ERR_NOTFOUND ? MM_OK : err;
 }
@@ -46,10 +46,10 @@ int tokens_balance(struct tokens *t, const uint8_t id[LEDGER_HASH_BYTES],
 	int err;
 
 	mpz_init(ac.bal);
-	acct_key(ac.key, TOKENS_ACCT_ID, id);
+	tokens_acct_key(ac.key, TOKENS_ACCT_ID, id);
 	err = acct_read(t, &ac);
 	if (!err)
-		mpz_digits(ac.bal, out);
+		tokens_units_from_mpz(ac.bal, out);
 	mpz_clear(ac.bal);
 	return err;
 }
@@ -62,12 +62,12 @@ int tokens_escrow(struct tokens *t, const uint8_t request[LEDGER_HASH_BYTES],
 	int err;
 
 	mpz_init(ac.bal);
-	acct_key(ac.key, TOKENS_ACCT_ESCROW, request);
+	tokens_acct_key(ac.key, TOKENS_ACCT_ESCROW, request);
 	err = acct_read(t, &ac);
 	if (!err && !ac.exists)
 		err = MM_ERR_NOTFOUND;
 	if (!err) {
-		mpz_digits(ac.bal, out);
+		tokens_units_from_mpz(ac.bal, out);
 		memcpy(funder, ac.funder, LEDGER_HASH_BYTES);
 	}
 	mpz_clear(ac.bal);
@@ -126,7 +126,7 @@ static int move_read(struct tokens *t, const uint8_t acct[ACCT_KEY_BYTES],
 	size_t n = 0;
 	int err;
 
-	move_key(k, index, acct, seq);
+	tokens_move_key(k, index, acct, seq);
 	err = ledger_state_read(t->l, t->db_moves, k, sizeof(k), &v, &n);
 	if (!err)
 		err = movement_parse(v, n, seq, index, m, prev);
@@ -183,7 +183,7 @@ int tokens_history(struct tokens *t, enum tokens_acct kind,
 	    (kind != TOKENS_ACCT_ID && kind != TOKENS_ACCT_ESCROW))
 		return MM_ERR_INVALID;
 	mpz_init(ac.bal);
-	acct_key(ac.key, kind, key);
+	tokens_acct_key(ac.key, kind, key);
 	err = acct_read(t, &ac);
 	if (err || !ac.exists || from >= ac.moves) {
 		mpz_clear(ac.bal);
@@ -216,7 +216,7 @@ static int totals_read(struct tokens *t, struct totals *s)
 	int err = meta_read(t, "totals", &v, &n);
 
 	if (!err)
-		err = totals_parse(s, v, n);
+		err = tokens_totals_parse(s, v, n);
 	free(v);
 	return err;
 }
@@ -247,21 +247,21 @@ int tokens_info(struct tokens *t, struct tokens_info *out)
 	if (err == MM_ERR_NOTFOUND)
 		return MM_OK;
 	if (!err)
-		err = config_parse(v, n, &out->config);
+		err = tokens_config_parse(v, n, &out->config);
 	free(v);
-	totals_init(&s);
+	tokens_totals_init(&s);
 	if (!err)
 		err = totals_read(t, &s);
 	if (!err)
 		err = accounts_count(t, &out->accounts);
 	if (!err) {
 		out->initialised = true;
-		mpz_digits(s.minted, out->minted);
-		mpz_digits(s.burned, out->burned);
-		mpz_digits(s.balances, out->balances);
-		mpz_digits(s.escrows, out->escrows);
+		tokens_units_from_mpz(s.minted, out->minted);
+		tokens_units_from_mpz(s.burned, out->burned);
+		tokens_units_from_mpz(s.balances, out->balances);
+		tokens_units_from_mpz(s.escrows, out->escrows);
 	}
-	totals_clear(&s);
+	tokens_totals_clear(&s);
 	return err;
 }
 
@@ -301,7 +301,7 @@ static int audit_one(struct tokens *t, uint64_t i, mpz_t sums[2],
 static int audit_compare(const struct totals *s, mpz_t sums[2],
 			 struct mm_diag *diag)
 {
-	if (!totals_hold(s))
+	if (!tokens_totals_hold(s))
 		return mm_fail(diag, MM_ERR_CORRUPT, 0,
 			       "tokens: the totals break minted - burned = "
 			       "balances + escrows");
@@ -323,7 +323,7 @@ int tokens_audit(struct tokens *t, struct mm_diag *diag)
 	uint64_t count = 0;
 	int err;
 
-	totals_init(&s);
+	tokens_totals_init(&s);
 	mpz_inits(sums[0], sums[1], NULL);
 	err = totals_read(t, &s);
 	if (err == MM_ERR_NOTFOUND) {
@@ -341,7 +341,7 @@ int tokens_audit(struct tokens *t, struct mm_diag *diag)
 		err = audit_compare(&s, sums, diag);
 done:
 	mpz_clears(sums[0], sums[1], NULL);
-	totals_clear(&s);
+	tokens_totals_clear(&s);
 	return err;
 }
 

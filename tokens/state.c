@@ -19,7 +19,7 @@ static uint64_t get_be64(const uint8_t in[8])
 	return v;
 }
 
-void mpz_digits(const mpz_t v, char out[TOKENS_AMOUNT_STR_MAX])
+void tokens_units_from_mpz(const mpz_t v, char out[TOKENS_AMOUNT_STR_MAX])
 {
 	MM_ASSERT(mpz_sgn(v) >= 0 &&
 		  mpz_sizeinbase(v, 10) <= TOKENS_DIGITS_MAX);
@@ -39,22 +39,22 @@ static int mpz_from(mpz_t v, const void *p, size_t n)
 	return MM_OK;
 }
 
-void acct_key(uint8_t out[ACCT_KEY_BYTES], enum tokens_acct kind,
-	      const uint8_t id[LEDGER_HASH_BYTES])
+void tokens_acct_key(uint8_t out[ACCT_KEY_BYTES], enum tokens_acct kind,
+		     const uint8_t id[LEDGER_HASH_BYTES])
 {
 	out[0] = (uint8_t)kind;
 	memcpy(out + 1, id, LEDGER_HASH_BYTES);
 }
 
-void move_key(uint8_t out[MOVE_KEY_BYTES], uint64_t index,
-	      const uint8_t acct[ACCT_KEY_BYTES], uint64_t seq)
+void tokens_move_key(uint8_t out[MOVE_KEY_BYTES], uint64_t index,
+		     const uint8_t acct[ACCT_KEY_BYTES], uint64_t seq)
 {
 	put_be64(index, out);
 	memcpy(out + 8, acct, ACCT_KEY_BYTES);
 	put_be64(seq, out + 8 + ACCT_KEY_BYTES);
 }
 
-int acct_parse(struct acct *ac, const uint8_t *v, size_t n)
+int tokens_acct_parse(struct acct *ac, const uint8_t *v, size_t n)
 {
 	size_t fixed = 16 + (ac->key[0] == TOKENS_ACCT_ESCROW ? 32 : 0);
 
@@ -69,7 +69,7 @@ int acct_parse(struct acct *ac, const uint8_t *v, size_t n)
 }
 
 /* ac->key set and ac->bal initialised by the caller. */
-int acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac)
+int tokens_acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 {
 	const void *v;
 	size_t n;
@@ -84,7 +84,7 @@ int acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 	if (err == MM_ERR_NOTFOUND)
 		return MM_OK;
 	if (!err)
-		err = acct_parse(ac, v, n);
+		err = tokens_acct_parse(ac, v, n);
 	return err == MM_ERR_CORRUPT ? ledger_apply_fail(a, err,
 							 "an account record is "
 							 "corrupt")
@@ -113,7 +113,7 @@ static int acct_create(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-int acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac)
+int tokens_acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 {
 	uint8_t v[16 + LEDGER_HASH_BYTES + TOKENS_AMOUNT_STR_MAX];
 	size_t n = 16;
@@ -127,7 +127,7 @@ int acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 		memcpy(v + n, ac->funder, LEDGER_HASH_BYTES);
 		n += LEDGER_HASH_BYTES;
 	}
-	mpz_digits(ac->bal, (char *)v + n);
+	tokens_units_from_mpz(ac->bal, (char *)v + n);
 	n += strlen((char *)v + n);
 	if (!err)
 		err = ledger_state_put(a, t->db_acct, ac->key, ACCT_KEY_BYTES,
@@ -137,12 +137,12 @@ int acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 	return err;
 }
 
-void totals_init(struct totals *s)
+void tokens_totals_init(struct totals *s)
 {
 	mpz_inits(s->balances, s->burned, s->escrows, s->minted, NULL);
 }
 
-void totals_clear(struct totals *s)
+void tokens_totals_clear(struct totals *s)
 {
 	mpz_clears(s->balances, s->burned, s->escrows, s->minted, NULL);
 }
@@ -157,7 +157,7 @@ static mpz_ptr totals_field(struct totals *s, int i)
 	return f[i];
 }
 
-int totals_parse(struct totals *s, const uint8_t *v, size_t n)
+int tokens_totals_parse(struct totals *s, const uint8_t *v, size_t n)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *root, *f;
@@ -176,14 +176,15 @@ int totals_parse(struct totals *s, const uint8_t *v, size_t n)
 	return err ? MM_ERR_CORRUPT : MM_OK;
 }
 
-int totals_load(struct tokens *t, struct ledger_apply *a, struct totals *s)
+int tokens_totals_load(struct tokens *t, struct ledger_apply *a,
+		       struct totals *s)
 {
 	const void *v;
 	size_t n;
 	int err = ledger_state_get(a, t->db_meta, "totals", 6, &v, &n);
 
 	if (!err)
-		err = totals_parse(s, v, n);
+		err = tokens_totals_parse(s, v, n);
 	if (err == MM_ERR_CORRUPT || err == MM_ERR_NOTFOUND)
 		return ledger_apply_fail(a, MM_ERR_CORRUPT,
 					 "the totals record is missing or "
@@ -191,19 +192,19 @@ int totals_load(struct tokens *t, struct ledger_apply *a, struct totals *s)
 	return err;
 }
 
-int totals_store(struct tokens *t, struct ledger_apply *a,
-		 const struct totals *s)
+int tokens_totals_store(struct tokens *t, struct ledger_apply *a,
+			const struct totals *s)
 {
 	struct ledger_buf b;
 	char d[TOKENS_AMOUNT_STR_MAX];
 	int err;
 
-	MM_ASSERT(totals_hold(s));
+	MM_ASSERT(tokens_totals_hold(s));
 	ledger_buf_init(&b, META_BYTES_MAX);
 	ledger_enc_map(&b, 4);
 	for (int i = 0; i < 4; i++) {
 		ledger_enc_cstr(&b, totals_names[i]);
-		mpz_digits(totals_field((struct totals *)s, i), d);
+		tokens_units_from_mpz(totals_field((struct totals *)s, i), d);
 		ledger_enc_cstr(&b, d);
 	}
 	err = b.err;
@@ -213,7 +214,7 @@ int totals_store(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-bool totals_hold(const struct totals *s)
+bool tokens_totals_hold(const struct totals *s)
 {
 	mpz_t l, r;
 	bool ok;
@@ -227,7 +228,7 @@ bool totals_hold(const struct totals *s)
 	return ok;
 }
 
-int config_parse(const uint8_t *v, size_t n, struct tokens_config *c)
+int tokens_config_parse(const uint8_t *v, size_t n, struct tokens_config *c)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *root = NULL, *p = NULL, *s = NULL, *tr = NULL;
@@ -255,8 +256,8 @@ int config_parse(const uint8_t *v, size_t n, struct tokens_config *c)
 	return MM_OK;
 }
 
-int config_load(struct tokens *t, struct ledger_apply *a,
-		struct tokens_config *c)
+int tokens_config_load(struct tokens *t, struct ledger_apply *a,
+		       struct tokens_config *c)
 {
 	const void *v;
 	size_t n;
@@ -266,7 +267,7 @@ int config_load(struct tokens *t, struct ledger_apply *a,
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
 					 "not_initialised: no tokens.init "
 					 "transaction yet");
-	if (!err && config_parse(v, n, c))
+	if (!err && tokens_config_parse(v, n, c))
 		return ledger_apply_fail(a, MM_ERR_CORRUPT,
 					 "the tokens config is corrupt");
 	return err;

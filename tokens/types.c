@@ -30,18 +30,6 @@ static const struct ledger_type item_type = {"item", item_fields, 3, NULL,
 static const struct ledger_type burn_item_type = {"item", item_fields, 2, NULL,
 						  NULL};
 
-static int author_is_key(struct ledger_apply *a, const struct ledger_tx *tx)
-{
-	uint8_t id[LEDGER_HASH_BYTES];
-
-	ledger_pk_id(tx->key, id);
-	if (!ledger_ct_equal(id, tx->author, sizeof(id)))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "author is not SHA-256 of the "
-					 "signing key");
-	return MM_OK;
-}
-
 static int write_config(struct tokens *t, struct ledger_apply *a,
 			const struct ledger_tx *tx)
 {
@@ -64,10 +52,10 @@ static int write_config(struct tokens *t, struct ledger_apply *a,
 		err = ledger_state_put(a, t->db_meta, "layout", 6,
 				       (const uint8_t[]){TOKENS_LAYOUT}, 1);
 	ledger_buf_release(&b);
-	totals_init(&s);
+	tokens_totals_init(&s);
 	if (!err)
-		err = totals_store(t, a, &s);
-	totals_clear(&s);
+		err = tokens_totals_store(t, a, &s);
+	tokens_totals_clear(&s);
 	return err;
 }
 
@@ -79,7 +67,7 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	const struct ledger_val *s = ledger_map_get(tx->body, "supply_max");
 	const void *v;
 	size_t n;
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (err)
 		return err;
@@ -144,10 +132,10 @@ static int batch_apply(struct tokens *t, struct ledger_apply *a,
 	const struct ledger_val *list = ledger_map_get(tx->body, "transfers");
 	struct tokens_config cfg;
 	char where[32], amount[TOKENS_AMOUNT_STR_MAX];
-	int err = author_is_key(a, tx);
+	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = config_load(t, a, &cfg);
+		err = tokens_config_load(t, a, &cfg);
 	if (err)
 		return err;
 	if (kind != TOKENS_TRANSFER &&
@@ -201,7 +189,7 @@ static int escrow_op(struct tokens *t, struct ledger_apply *a,
 	struct tokens_config cfg;
 	struct mv m = {.kind = kind, .where = where, .id = em->id};
 	size_t n = em->amount ? strlen(em->amount) : 0;
-	int err = config_load(t, a, &cfg);
+	int err = tokens_config_load(t, a, &cfg);
 
 	if (err)
 		return err;

@@ -1,0 +1,13 @@
+# docs/PROTOCOL.md and docs/openapi.yaml as the contract (issue 15): the
+# refusal tables and each operation's statuses against the node's own
+# tables (medmarketd --contract) and against a running medmarketd.
+if(TARGET mmedge AND TARGET medmarketd AND TARGET market)
+  add_executable(test_protocol test_protocol.c daemon.c marketfx.c)
+  target_link_libraries(test_protocol PRIVATE mmtestutil mmedge market
+    tokens policies anonymizer)
+  mm_target(test_protocol)
+  add_dependencies(test_protocol medmarketd)
+  add_test(NAME test_protocol COMMAND test_protocol)
+  set_tests_properties(test_protocol PROPERTIES
+    ENVIRONMENT "${MM_TEST_ENV}" TIMEOUT 600)
+endif()

@@ -11,3 +11,16 @@ if(TARGET mmedge AND TARGET medmarketd AND TARGET market)
   set_tests_properties(test_protocol PROPERTIES
     ENVIRONMENT "${MM_TEST_ENV}" TIMEOUT 600)
 endif()
+
+# docs/PROTOCOL.md section 12: the worked examples, printed by the real
+# library code (protocol_examples; --update rewrites the doc's blocks),
+# and the section 2.3 decoder table, checked by test_protocol_examples.
+if(TARGET mmedge AND TARGET market)
+  add_executable(protocol_examples protocol_examples.c
+    ${CMAKE_SOURCE_DIR}/service/refusals.c)
+  target_link_libraries(protocol_examples PRIVATE mmedge market tokens
+    policies ledger PkgConfig::JANSSON)
+  mm_target(protocol_examples)
+  mm_test(test_protocol_examples)
+  add_dependencies(test_protocol_examples protocol_examples)
+endif()

@@ -1,19 +1,21 @@
 # A thin driver over CMake.  The two commands a user needs:
 #   make run    install missing packages, build Release, start medmarketd
 #   make test   install missing packages, build with sanitizers, run all tests
-# Also: make bench, make fuzz, make format, make clean.
+# Also: make bench, make fuzz (FUZZ_SECONDS in all, or FUZZ_EACH per
+# target), make lint, make format, make clean.
 
 BUILD     ?= build
 DATA      ?= var
 LISTEN    ?= 127.0.0.1:8080
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
+FUZZ_EACH ?=
 
 RELEASE := $(BUILD)/release
 DEBUG   := $(BUILD)/debug
 FUZZDIR := $(BUILD)/fuzz
 
-.PHONY: all deps release debug run test bench fuzz format clean
+.PHONY: all deps release debug run test bench fuzz lint format clean
 
 all: release
 
@@ -42,7 +44,11 @@ fuzz:
 	@scripts/install-deps --fuzz
 	@cmake -S . -B $(FUZZDIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMM_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZDIR) -j $(JOBS)
-	@scripts/fuzz $(FUZZDIR) $(FUZZ_SECONDS)
+	@scripts/fuzz $(FUZZDIR) $(if $(FUZZ_EACH),$(FUZZ_EACH) --each,$(FUZZ_SECONDS))
+
+lint:
+	@scripts/install-deps --lint
+	@scripts/lint
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -2,6 +2,6 @@
 # and k=5 over 1,000,000 generated records (time and peak RSS).
 add_executable(bench_anon bench_anon.c)
 target_compile_definitions(bench_anon PRIVATE
-                           MM_SHARED_DATA_DIR="${MM_SHARED_DATA}")
+                           MM_TEST_DATA_DIR="${MM_TEST_DATA}")
 target_link_libraries(bench_anon PRIVATE benchutil anonymizer)
 mm_target(bench_anon)

@@ -309,9 +309,9 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			i++;
 	}
-	const char *dir = getenv("MM_SHARED_DATA");
+	const char *dir = getenv("MM_TEST_DATA");
 	if (dir == NULL)
-		dir = MM_SHARED_DATA_DIR;
+		dir = MM_TEST_DATA_DIR;
 	/* The 1M run first, so its peak RSS is its own. */
 	bench_1m(quick ? SYN_ROWS_QUICK : SYN_ROWS);
 	bench_adult(dir, quick ? 3 : RUNS);

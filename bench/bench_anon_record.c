@@ -6,7 +6,7 @@
  *                           date, visit date, age, ZIP, phone, state,
  *                           ICD-10), one core; median of RUNS runs
  *   anon.phi_recall         the scrubber's token recall and precision on
- *   anon.phi_precision      ../shared/data/phi over Safe Harbor's kinds
+ *   anon.phi_precision      tests/data/phi over Safe Harbor's kinds
  *
  * Usage: bench_anon_record [--quick] [--dir DIR]   (DIR is ignored)
  */
@@ -107,7 +107,7 @@ static double sh_run(size_t n)
 
 int main(int argc, char **argv)
 {
-	const char *dir = getenv("MM_SHARED_DATA");
+	const char *dir = getenv("MM_TEST_DATA");
 	char path[4096];
 	struct phi_score s;
 	double r[RUNS];
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	       bench_median(r, RUNS));
 	snprintf(path, sizeof(path),
 		 "%s/phi/presidio-research/synth_dataset_v2.json",
-		 dir ? dir : MM_SHARED_DATA_DIR);
+		 dir ? dir : MM_TEST_DATA_DIR);
 	if (phi_eval(path, &s) != 0)
 		return 1;
 	printf("BENCH anon.phi_recall %.4f ratio\n",

@@ -51,7 +51,7 @@
 
 #include "benchutil.h"
 #include "ledger/ledger.h"
-#include "service/httpsig.h"
+#include "edge/edge.h"
 #include "tokens/tokens.h"
 
 extern char **environ;
@@ -494,13 +494,13 @@ static void fund(void)
 	sign_submit(treasury, TOKENS_TYPE_MINT, &b, 0);
 }
 
-static enum httpsig_field no_field(void *ctx, const char *name,
-				   const char **value)
+static enum edge_sig_field no_field(void *ctx, const char *name,
+				    const char **value)
 {
 	(void)ctx;
 	(void)name;
 	(void)value;
-	return HTTPSIG_FIELD_ABSENT;
+	return EDGE_SIG_FIELD_ABSENT;
 }
 
 /* POST /v1/session signed (RFC 9421) by the reader: the bearer token. */
@@ -508,19 +508,20 @@ static void login(void)
 {
 	static const char *const comps[] = {"@method", "@authority", "@path",
 					    "@query"};
-	char authority[64], input[HTTPSIG_HEADER_MAX + 1];
-	char sig[HTTPSIG_HEADER_MAX + 1], headers[2 * HTTPSIG_HEADER_MAX + 64];
-	struct httpsig_request rq = {"POST",	    "http",   authority,
-				     "/v1/session", no_field, NULL};
+	char authority[64], input[EDGE_SIG_HEADER_MAX + 1];
+	char sig[EDGE_SIG_HEADER_MAX + 1],
+		headers[2 * EDGE_SIG_HEADER_MAX + 64];
+	struct edge_sig_request rq = {"POST",	     "http",   authority,
+				      "/v1/session", no_field, NULL};
 	struct mm_diag diag = {0};
 	struct http_resp r = {0};
 	json_t *j = NULL;
 	const char *t;
 
 	snprintf(authority, sizeof(authority), "127.0.0.1:%u", daemon_port);
-	if (httpsig_sign(reader, &rq, comps, MM_ARRAY_LEN(comps),
-			 (int64_t)(bench_wall_ms() / 1000), NULL, input, sig,
-			 &diag))
+	if (edge_sig_sign(reader, &rq, comps, MM_ARRAY_LEN(comps),
+			  (int64_t)(bench_wall_ms() / 1000), NULL, input, sig,
+			  &diag))
 		die("cannot sign the login: %s", diag.msg);
 	snprintf(headers, sizeof(headers),
 		 "Signature-Input: %s\r\nSignature: %s\r\n", input, sig);

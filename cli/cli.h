@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "ledger/ledger.h"
-#include "service/httpsig.h"
+#include "edge/edge.h"
 #include "tokens/tokens.h"
 
 /* Exit statuses: success, a failed operation or check, bad usage. */
@@ -161,10 +161,10 @@ int cli_http_h(const struct cli_url *u, const char *method, const char *path,
 
 /* The headers of one RFC 9421-signed request (cli_sign_request). */
 struct cli_signed {
-	char input[HTTPSIG_HEADER_MAX + 1]; /* Signature-Input */
-	char sig[HTTPSIG_HEADER_MAX + 1];   /* Signature */
-	char digest[HTTPSIG_DIGEST_MAX];    /* Content-Digest */
-	const char *headers[7];		    /* for cli_http_h */
+	char input[EDGE_SIG_HEADER_MAX + 1]; /* Signature-Input */
+	char sig[EDGE_SIG_HEADER_MAX + 1];   /* Signature */
+	char digest[EDGE_SIG_DIGEST_MAX];    /* Content-Digest */
+	const char *headers[7];		     /* for cli_http_h */
 };
 
 /*

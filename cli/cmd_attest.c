@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 
 #include "cli.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define CLI_LABEL_BYTES_MAX  256	 /* the attest body's label */
 #define CLI_READ_CHUNK_BYTES (64u << 10) /* streaming the attested file */

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "market/market.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define CLI_PAYOUT_PAGES_MAX 1024 /* payout pages read per release */
 

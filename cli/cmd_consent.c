@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "market/market.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define CLI_DAYS_MAX	   36500       /* --expires-days */
 #define CLI_DAY_MS	   86400000ull /* one day */

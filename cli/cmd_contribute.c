@@ -1,6 +1,6 @@
 /* cmd_contribute.c - medmarket contribute: evaluate a request's
  * eligibility policy on one's own record locally (the node's mapping,
- * service/recinput.h), then sign contribution.submit with the per-request
+ * intake/intake.h), then sign contribution.submit with the per-request
  * key and hand the record to the node, which re-checks and stages it. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +11,8 @@
 
 #include "cli.h"
 #include "market/market.h"
-#include "service/edge.h"
-#include "service/recinput.h"
+#include "edge/edge.h"
+#include "intake/intake.h"
 
 #define CLI_ROW_MAX	  1000000u /* --row */
 #define CLI_EXPLAIN_SHOWN 4096	   /* bytes of the explanation printed */
@@ -150,8 +150,8 @@ static int load_record(const char *cmd, struct contrib *c)
 	struct mm_diag diag = {0};
 	uint8_t *file = NULL;
 	size_t n = 0;
-	int err = cli_read_file(path, RECINPUT_RECORD_BYTES_MAX, &file, &n,
-				&diag);
+	int err =
+		cli_read_file(path, INTAKE_RECORD_BYTES_MAX, &file, &n, &diag);
 
 	if (!err && c->fhir) {
 		c->text = (char *)file;
@@ -194,7 +194,8 @@ static bool json_fields(const json_t *a,
 	return true;
 }
 
-/* GET /v1/requests/{id}: the terms recinput reads, and the policy hash. */
+/* GET /v1/requests/{id}: the terms the record catalogue reads, and the policy
+ * hash. */
 static int fetch_request(const char *cmd, struct contrib *c)
 {
 	char path[CLI_MKT_PATH_MAX];
@@ -399,7 +400,7 @@ static json_t *envelope_json(const struct ledger_buf *env)
 /* Signs contribution.submit for outcome o with k, created at now_ms. */
 static int sign_contribution(const char *cmd, const struct contrib *c,
 			     const struct ledger_key *k,
-			     const struct recinput_outcome *o,
+			     const struct intake_outcome *o,
 			     const uint8_t hash[LEDGER_HASH_BYTES],
 			     uint64_t now_ms, struct ledger_buf *env)
 {
@@ -432,14 +433,14 @@ static int sign_contribution(const char *cmd, const struct contrib *c,
 
 /* The POST /v1/contributions document: envelope, record, format, salt. */
 static char *post_body(const struct contrib *c, const struct ledger_buf *env,
-		       const uint8_t salt[RECINPUT_SALT_BYTES])
+		       const uint8_t salt[INTAKE_SALT_BYTES])
 {
-	char hex[2 * RECINPUT_SALT_BYTES + 1];
+	char hex[2 * INTAKE_SALT_BYTES + 1];
 	json_t *e = envelope_json(env), *rec, *j = NULL;
 	char *s = NULL;
 
 	rec = json_stringn(c->text, c->text_n);
-	ledger_hex(salt, RECINPUT_SALT_BYTES, hex);
+	ledger_hex(salt, INTAKE_SALT_BYTES, hex);
 	if (e && rec)
 		j = json_pack("{s:O,s:O,s:s,s:s}", "envelope", e, "record", rec,
 			      "format", c->fhir ? "fhir" : "csv", "salt", hex);
@@ -454,8 +455,7 @@ static char *post_body(const struct contrib *c, const struct ledger_buf *env,
 /* POSTs the contribution and checks the receipt is for env. */
 static int post(const char *cmd, const struct contrib *c,
 		const struct ledger_buf *env,
-		const uint8_t salt[RECINPUT_SALT_BYTES],
-		struct ledger_receipt *r)
+		const uint8_t salt[INTAKE_SALT_BYTES], struct ledger_receipt *r)
 {
 	char *doc = post_body(c, env, salt);
 	struct mm_diag diag = {0};
@@ -489,7 +489,7 @@ static int post(const char *cmd, const struct contrib *c,
 }
 
 /* The rule results as a JSON object {rule: passed}. */
-static json_t *results_json(const struct recinput_outcome *o)
+static json_t *results_json(const struct intake_outcome *o)
 {
 	json_t *j = json_object();
 
@@ -501,7 +501,7 @@ static json_t *results_json(const struct recinput_outcome *o)
 
 /* An ineligible record: the failed rules, and nothing sent. */
 static void report_ineligible(const struct contrib *c,
-			      const struct recinput_outcome *o,
+			      const struct intake_outcome *o,
 			      const char *explain)
 {
 	if (c->m.json) {
@@ -524,8 +524,7 @@ static void report_ineligible(const struct contrib *c,
 }
 
 /* The outcome of an accepted contribution. */
-static void report_sent(const struct contrib *c,
-			const struct recinput_outcome *o,
+static void report_sent(const struct contrib *c, const struct intake_outcome *o,
 			const struct ledger_key *k,
 			const uint8_t hash[LEDGER_HASH_BYTES],
 			const struct ledger_receipt *r, const char *explain)
@@ -551,28 +550,28 @@ static void report_sent(const struct contrib *c,
 static int contribute(const char *cmd, struct contrib *c,
 		      const struct ledger_key *k)
 {
-	struct recinput_record *rec = NULL;
-	struct recinput_outcome o;
+	struct intake_record *rec = NULL;
+	struct intake_outcome o;
 	struct ledger_receipt r;
 	struct mm_diag diag = {0};
-	uint8_t salt[RECINPUT_SALT_BYTES], hash[LEDGER_HASH_BYTES];
-	char *explain = calloc(1, RECINPUT_EXPLAIN_MAX);
+	uint8_t salt[INTAKE_SALT_BYTES], hash[LEDGER_HASH_BYTES];
+	char *explain = calloc(1, INTAKE_EXPLAIN_MAX);
 	uint64_t now_ms = cli_now_ms();
 	struct ledger_buf env;
 	int rc = CLI_FAIL, err;
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
-	err = explain ? recinput_read(
-				c->fhir ? RECINPUT_FHIR : RECINPUT_CSV, c->text,
+	err = explain ? intake_record_read(
+				c->fhir ? INTAKE_FHIR : INTAKE_CSV, c->text,
 				c->text_n,
 				(const char(*)[MARKET_FIELD_BYTES_MAX + 1])
 					c->req.fields,
 				c->req.nfields, &rec, &diag)
 		      : MM_ERR_NOMEM;
 	if (!err)
-		err = recinput_evaluate(c->source, strlen(c->source), rec,
-					&c->req, &c->cons, now_ms, &o, explain,
-					RECINPUT_EXPLAIN_MAX, &diag);
+		err = intake_record_evaluate(
+			c->source, strlen(c->source), rec, &c->req, &c->cons,
+			now_ms, &o, explain, INTAKE_EXPLAIN_MAX, &diag);
 	if (err) {
 		cli_err(cmd, "%s %s: %s", c->fhir ? "--fhir" : "--csv",
 			c->fhir ? c->fhir : c->csv, cli_why(err, &diag));
@@ -586,16 +585,16 @@ static int contribute(const char *cmd, struct contrib *c,
 		cli_err(cmd, "no random bytes for the salt");
 		goto out;
 	}
-	recinput_hash(salt, c->text, c->text_n, hash);
+	intake_record_hash(salt, c->text, c->text_n, hash);
 	rc = sign_contribution(cmd, c, k, &o, hash, now_ms, &env);
 	if (rc == CLI_OK)
 		rc = post(cmd, c, &env, salt, &r);
 	if (rc == CLI_OK)
 		report_sent(c, &o, k, hash, &r, explain);
 out:
-	recinput_record_free(rec);
+	intake_record_free(rec);
 	if (explain)
-		OPENSSL_cleanse(explain, RECINPUT_EXPLAIN_MAX);
+		OPENSSL_cleanse(explain, INTAKE_EXPLAIN_MAX);
 	free(explain);
 	ledger_buf_release(&env);
 	return rc;

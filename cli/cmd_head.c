@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 static const char head_usage[] =
 	"usage: medmarket head --server URL [--out HEAD.json] [--json]\n"

@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "market/market.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define CLI_HISTORY_PAGES_MAX                                                  \
 	64 /* account history pages a receipt walk reads */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 static const char proof_usage[] =
 	"usage: medmarket proof verify --receipt RECEIPT.json\n"

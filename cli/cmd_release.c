@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "market/market.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define CLI_B64_MAX (4 * ((LEDGER_TX_BYTES_MAX + 2) / 3) + 1)
 

@@ -15,9 +15,11 @@ static const char verify_usage[] =
 	"Opens the ledger in DIR read-only and checks everything: every\n"
 	"entry's encoding, signature and schema, every leaf and subtree hash,\n"
 	"every block's size, root, link, time and signature, the id index,\n"
-	"the state rebuilt by replaying the log, and the token conservation\n"
-	"law (minted - burned = balances + escrows) on it.  --threads 0 (the\n"
-	"default) uses one thread per core.  Exit 0 only if all of it holds.\n";
+	"the state rebuilt by replaying the log, the token conservation law\n"
+	"(minted - burned = balances + escrows) and the marketplace's\n"
+	"invariants (escrows, payouts, releases, consents) on it.  --threads\n"
+	"0 (the default) uses one thread per core.  Exit 0 only if all of it\n"
+	"holds.\n";
 
 /* Describes the first failure in one line (without the command). */
 static void describe(const struct ledger_verify_report *rep, int rc, char *out,
@@ -63,9 +65,11 @@ static json_t *report_json(const struct ledger_verify_report *rep, int rc,
 
 /*
  * The replay registers the token and marketplace types (market_setup,
- * which includes tokens_setup), and after it the
- * token totals are re-summed on the stored state, which the replay has
- * just shown equal to its own: minted - burned = balances + escrows.
+ * which includes tokens_setup), and after it the stored state, which the
+ * replay has just shown equal to its own, is audited: the token totals
+ * re-summed (minted - burned = balances + escrows), then the
+ * marketplace's invariants (market_audit: escrows, payouts, releases,
+ * consents, counters).
  */
 static int verify_all(const char *dir, unsigned threads,
 		      struct ledger_verify_report *rep)
@@ -84,13 +88,16 @@ static int verify_all(const char *dir, unsigned threads,
 		return ledger_verify_dir(dir, NULL, NULL, threads, rep);
 	rc = ledger_verify_dir(dir, market_setup, &ms, threads, rep);
 	market_setup_release(&ms);
-	if (rc == MM_OK && !ms.tokens.absent) {
+	if (rc != MM_OK)
+		return rc;
+	if (!ms.tokens.absent)
 		rc = tokens_audit_dir(dir, &d);
-		if (rc != MM_OK) {
-			rep->err = rc;
-			rep->bad_kind = "state";
-			snprintf(rep->msg, sizeof(rep->msg), "%s", d.msg);
-		}
+	if (rc == MM_OK && !ms.absent)
+		rc = market_audit_dir(dir, &d);
+	if (rc != MM_OK) {
+		rep->err = rc;
+		rep->bad_kind = "state";
+		snprintf(rep->msg, sizeof(rep->msg), "%s", d.msg);
 	}
 	return rc;
 }

@@ -8,7 +8,7 @@
 #include <openssl/rand.h>
 
 #include "cli.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define CLI_INIT_SCAN_MAX 64 /* entries searched for tokens.init */
 

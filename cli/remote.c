@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define CLI_SHOWN_BYTES_MAX 200 /* of one server-provided string */
 

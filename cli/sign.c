@@ -40,15 +40,15 @@ int cli_server(const char *cmd, const char *server, const char *ca_file,
 }
 
 /* The one field a client signature covers besides derived ones. */
-static enum httpsig_field sign_field(void *ctx, const char *name,
-				     const char **value)
+static enum edge_sig_field sign_field(void *ctx, const char *name,
+				      const char **value)
 {
 	const struct cli_signed *s = ctx;
 
 	if (strcmp(name, "content-digest") != 0 || !s->digest[0])
-		return HTTPSIG_FIELD_ABSENT;
+		return EDGE_SIG_FIELD_ABSENT;
 	*value = s->digest;
-	return HTTPSIG_FIELD_OK;
+	return EDGE_SIG_FIELD_OK;
 }
 
 int cli_sign_request(const struct ledger_key *key, const struct cli_url *u,
@@ -59,9 +59,9 @@ int cli_sign_request(const struct ledger_key *key, const struct cli_url *u,
 					    "@query", "content-digest"};
 	uint8_t raw[CLI_NONCE_BYTES];
 	char nonce[2 * CLI_NONCE_BYTES + 1], target[2 * CLI_URL_BYTES_MAX];
-	struct httpsig_request r = {method,	  u->tls ? "https" : "http",
-				    u->authority, target,
-				    sign_field,	  s};
+	struct edge_sig_request r = {method,	   u->tls ? "https" : "http",
+				     u->authority, target,
+				     sign_field,   s};
 	size_t k = 0;
 	int len, err;
 
@@ -73,10 +73,10 @@ int cli_sign_request(const struct ledger_key *key, const struct cli_url *u,
 		return mm_fail(diag, MM_ERR_CRYPTO, 0, "no random bytes");
 	ledger_hex(raw, sizeof(raw), nonce);
 	if (n > 0)
-		httpsig_content_digest(body, n, s->digest);
-	err = httpsig_sign(key, &r, comps, n > 0 ? 5 : 4,
-			   (int64_t)(cli_now_ms() / 1000u), nonce, s->input,
-			   s->sig, diag);
+		edge_sig_content_digest(body, n, s->digest);
+	err = edge_sig_sign(key, &r, comps, n > 0 ? 5 : 4,
+			    (int64_t)(cli_now_ms() / 1000u), nonce, s->input,
+			    s->sig, diag);
 	if (err)
 		return err;
 	s->headers[k++] = "Signature-Input";

@@ -4,7 +4,7 @@
  * JSON is canonical; a receipt or head accepted is re-emitted identically. */
 #include <string.h>
 
-#include "service/edge.h"
+#include "edge/edge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

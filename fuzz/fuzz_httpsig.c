@@ -6,20 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/httpsig.h"
+#include "edge/edge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_input(const char *s)
 {
-	struct httpsig_params p, q;
-	char again[HTTPSIG_HEADER_MAX + HTTPSIG_NAME_MAX + 2];
+	struct edge_sig_params p, q;
+	char again[EDGE_SIG_HEADER_MAX + EDGE_SIG_NAME_MAX + 2];
 	struct mm_diag diag = {0};
 
-	if (httpsig_parse_input(s, &p, &diag) != MM_OK)
+	if (edge_sig_parse_input(s, &p, &diag) != MM_OK)
 		return;
 	snprintf(again, sizeof(again), "%s=%s", p.label, p.serialized);
-	MM_ASSERT(httpsig_parse_input(again, &q, NULL) == MM_OK);
+	MM_ASSERT(edge_sig_parse_input(again, &q, NULL) == MM_OK);
 	MM_ASSERT(strcmp(p.serialized, q.serialized) == 0);
 	MM_ASSERT(p.ncomp == q.ncomp && p.created == q.created);
 }
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t sig[LEDGER_SIG_BYTES];
 	char *s = NULL;
 
-	if (size > HTTPSIG_HEADER_MAX + 16)
+	if (size > EDGE_SIG_HEADER_MAX + 16)
 		return 0;
 	s = malloc(size + 1);
 	if (!s)
@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	check_input(s);
-	httpsig_parse_signature(s, "sig1", sig, NULL);
-	httpsig_check_digest(s, data, size, NULL);
+	edge_sig_parse_signature(s, "sig1", sig, NULL);
+	edge_sig_check_digest(s, data, size, NULL);
 	free(s);
 	return 0;
 }

@@ -8,7 +8,7 @@
  *
  *   market.meta     "config"                 -> config record
  *                   "requests"               -> u64be requests opened
- *   market.part     participant id(32)       -> {index, role, active}
+ *   market.part     participant id(32)       -> {active, index, role}
  *   market.policy   policy id(32)            -> {kind, source}
  *   market.req      request id(16)           -> request record
  *   market.reqlist  u64be ordinal            -> request id(16)
@@ -40,41 +40,72 @@ struct market {
 		db_disc, db_tokens_meta;
 };
 
-/* util.c: keys, big-endian, amounts. */
+/* util.c: keys, big-endian, amounts, strings, tokens move ids. */
 void put_u64be(uint8_t out[8], uint64_t v);
 uint64_t get_u64be(const uint8_t in[8]);
 void key2(uint8_t out[KEY2_BYTES], const uint8_t id[MARKET_ID_BYTES],
 	  const uint8_t h[LEDGER_HASH_BYTES]);
 void keyn(uint8_t out[KEYN_BYTES], const uint8_t id[MARKET_ID_BYTES],
 	  uint64_t n);
-/* out = a + sign * b (sign +1 or -1) over canonical digit strings.
- * MM_ERR_RANGE when negative, MM_ERR_LIMIT past TOKENS_DIGITS_MAX. */
+/* out = a + sign * b (sign +1 or -1) over canonical digit strings; out
+ * may be a or b and is written only on success.  MM_ERR_INVALID for an
+ * operand that is not canonical, MM_ERR_RANGE when the result is
+ * negative, MM_ERR_LIMIT past TOKENS_DIGITS_MAX digits. */
 int amount_op(const char *a, const char *b, int sign,
 	      char out[TOKENS_AMOUNT_STR_MAX]);
 /* A str/bin value copied NUL-terminated into out (cap bytes).
- * MM_ERR_LIMIT when it does not fit. */
+ * MM_ERR_LIMIT when it does not fit, MM_ERR_INVALID for another kind or
+ * a str with a NUL inside. */
 int val_cstr(const struct ledger_val *v, char *out, size_t cap);
+/* A tokens move id: the first 16 bytes of SHA-256(tag ‖ tx id ‖ u64be i). */
+void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
+	     const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i);
 
-/* records.c: canonical encodings and strict decodings of the records.
- * Decoders return MM_ERR_CORRUPT for anything but their own encoding. */
-int rec_config_enc(struct ledger_buf *b, const struct market_config *c);
-int rec_config_dec(const uint8_t *v, size_t n, struct market_config *c);
-int rec_part_enc(struct ledger_buf *b, const struct market_participant *p);
-int rec_part_dec(const uint8_t *v, size_t n, struct market_participant *p);
-int rec_request_enc(struct ledger_buf *b, const struct market_request *r);
-int rec_request_dec(const uint8_t *v, size_t n, struct market_request *r);
-int rec_consent_enc(struct ledger_buf *b, const struct market_consent *c);
-int rec_consent_dec(const uint8_t *v, size_t n, struct market_consent *c);
-int rec_contrib_enc(struct ledger_buf *b, const struct market_contribution *c);
-int rec_contrib_dec(const uint8_t *v, size_t n, struct market_contribution *c);
-int rec_release_enc(struct ledger_buf *b, const struct market_release *r);
-int rec_release_dec(const uint8_t *v, size_t n, struct market_release *r);
-int rec_review_enc(struct ledger_buf *b, const struct market_review *r);
-int rec_review_dec(const uint8_t *v, size_t n, struct market_review *r);
-int rec_payout_enc(struct ledger_buf *b, const struct market_payout *p);
-int rec_payout_dec(const uint8_t *v, size_t n, struct market_payout *p);
-int rec_disc_enc(struct ledger_buf *b, const struct market_disclosure *d);
-int rec_disc_dec(const uint8_t *v, size_t n, struct market_disclosure *d);
+/*
+ * records.c: the state records' codec.  A struct rec_schema is the field
+ * table of one record kind; rec_enc appends the record's canonical map
+ * to b (returns b->err; a record breaking its own limits is a bug and
+ * stops the process); rec_dec fills rec (zeroed first) from exactly that
+ * encoding, and refuses anything else with MM_ERR_CORRUPT and the field
+ * and offset in diag (which may be NULL).  The typed rec_KIND_enc/_dec
+ * below are what the rest of market calls.
+ */
+struct rec_schema;
+int rec_enc(struct ledger_buf *b, const struct rec_schema *s, const void *rec);
+int rec_dec(const struct rec_schema *s, const uint8_t *v, size_t n, void *rec,
+	    struct mm_diag *diag);
+
+#define REC_KIND(kind, type)                                                   \
+	extern const struct rec_schema rec_##kind;                             \
+	static inline int rec_##kind##_enc(struct ledger_buf *b,               \
+					   const type *r)                      \
+	{                                                                      \
+		return rec_enc(b, &rec_##kind, r);                             \
+	}                                                                      \
+	static inline int rec_##kind##_dec(const uint8_t *v, size_t n,         \
+					   type *r)                            \
+	{                                                                      \
+		return rec_dec(&rec_##kind, v, n, r, NULL);                    \
+	}
+REC_KIND(config, struct market_config)
+REC_KIND(part, struct market_participant)
+REC_KIND(request, struct market_request)
+REC_KIND(consent, struct market_consent)
+REC_KIND(contrib, struct market_contribution)
+REC_KIND(release, struct market_release)
+REC_KIND(review, struct market_review)
+REC_KIND(payout, struct market_payout)
+REC_KIND(disc, struct market_disclosure)
+#undef REC_KIND
+
+/* query.c: reads key from db outside apply and decodes it with s into
+ * out.  MM_ERR_NOTFOUND, MM_ERR_CORRUPT, storage errors. */
+int rec_read(struct market *m, unsigned db, const void *key, size_t key_n,
+	     const struct rec_schema *s, void *out);
+/* Reads a value that must be exactly size bytes into out (MM_ERR_CORRUPT
+ * otherwise), as rec_read. */
+int val_read(struct market *m, unsigned db, const void *key, size_t key_n,
+	     void *out, size_t size);
 
 /* apply helpers (types.c). */
 /* Refuses unless author = SHA-256(key). */
@@ -93,9 +124,6 @@ int store_request(struct market *m, struct ledger_apply *a,
 /* Puts b's bytes (a finished record) under key in db and releases b. */
 int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
 	    struct ledger_buf *b);
-/* A tokens move id: the first 16 bytes of SHA-256(tag ‖ tx id ‖ u64be i). */
-void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
-	     const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i);
 
 /* requests.c: refuses unless the author is an admitted participant of
  * role (after author_is_key and the config); the request types. */
@@ -108,28 +136,33 @@ int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int fund_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 
-/* lifecycle.c: the consent / contribution / release types. */
+/* lifecycle.c: the consent and contribution types. */
 int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		  void *arg);
 int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		     void *arg);
+/* Consent of author on request valid at the block time and covering the
+ * request's purpose and fields; refuses with the reason otherwise. */
+int consent_check(struct market *m, struct ledger_apply *a,
+		  const struct market_request *r,
+		  const uint8_t author[LEDGER_HASH_BYTES], const char *where);
+
+/* release.c: the release types, and what request.close and the deciding
+ * review need from them. */
 int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		  void *arg);
 int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		     void *arg);
-/* payout.c: the payouts of an approved release, inside review's apply. */
-/* Consent of author on request valid at the block time and covering the
- * request's purpose and fields; refuses with the reason otherwise. */
 /* At request.close: every release of r still waiting for review lapses
  * (rejected at the close; its contributions return to staged), so that
  * none is left that can never be reviewed. */
 int lapse_proposals(struct market *m, struct ledger_apply *a,
 		    const struct market_request *r);
-int consent_check(struct market *m, struct ledger_apply *a,
-		  const struct market_request *r,
-		  const uint8_t author[LEDGER_HASH_BYTES], const char *where);
+/* The payouts of an approved release, inside the deciding review's apply:
+ * the payout policy per contribution, tokens_release from the escrow,
+ * the payout records, rel->paid and r->paid / r->included. */
 int payout_release(struct market *m, struct ledger_apply *a,
 		   const struct ledger_tx *tx, struct market_release *rel,
 		   struct market_request *req);

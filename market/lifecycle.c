@@ -281,7 +281,8 @@ static int contrib_body(struct ledger_apply *a, const struct ledger_tx *tx,
 	return MM_OK;
 }
 
-/* The request must be open, before its deadline and not full. */
+/* The request must be open, before its deadline and not full, the author
+ * must not have contributed to it yet, and its consent must hold. */
 static int contrib_request(struct market *m, struct ledger_apply *a,
 			   const struct ledger_tx *tx,
 			   const struct market_request *r)

@@ -99,8 +99,9 @@ struct market;
  * (before ledger_start, or on a read-only ledger for reads).  t is the
  * tokens module already open on l (borrowed; escrow moves go through it).
  * node_pk: the chain's node key, which alone signs market.init and
- * release.propose; NULL reads it from l's latest head.  Free the handle
- * only after ledger_close(l).  MM_ERR_NOMEM, MM_ERR_LIMIT, MM_ERR_INVALID
+ * release.propose; NULL reads it from l's latest head.  Debug builds also
+ * run market_audit after every block.  Free the handle only after
+ * ledger_close(l).  MM_ERR_NOMEM, MM_ERR_LIMIT, MM_ERR_INVALID
  * (l started), MM_ERR_NOTFOUND (read-only ledger without market state).
  */
 int market_open(struct ledger *l, struct tokens *t,
@@ -127,6 +128,26 @@ int market_setup_load(const char *dir, struct market_setup *s,
 		      struct mm_diag *diag);
 /* Frees what market_setup returned (after ledger_verify_dir). */
 void market_setup_release(struct market_setup *s);
+
+/*
+ * Checks the stored marketplace state against its invariants (market/
+ * audit.c lists them, each with a class word: escrow, payout, membership,
+ * consent, counts, ...): every request's escrow against its tokens
+ * escrow account and movements, every release's members, reviews,
+ * payouts and disclosures, every contribution's indexes and consent.
+ * Reads only, each read its own read transaction: call it when no block
+ * is being written (market_open registers it after every block in debug
+ * builds, where a violation stops the process; verify calls
+ * market_audit_dir).  MM_OK before market.init.  MM_ERR_CORRUPT with the
+ * first violation in diag, "market audit: <class>: request <ordinal>:
+ * ..." (ordinals, positions and counts only, never record contents);
+ * MM_ERR_NOMEM; storage errors.
+ */
+int market_audit(struct market *m, struct mm_diag *diag);
+/* market_audit on the stored state of the directory dir (read-only);
+ * MM_OK when dir holds no tokens or market state.  Errors of ledger_open
+ * and market_audit. */
+int market_audit_dir(const char *dir, struct mm_diag *diag);
 
 /* ------------------------------------------------------------------ */
 /* Reading (outside apply; each call one read transaction).            */
@@ -175,9 +196,9 @@ struct market_request {
 	char paid[TOKENS_AMOUNT_STR_MAX];     /* sum of payouts */
 	char refunded[TOKENS_AMOUNT_STR_MAX]; /* refund at close */
 	char escrow[TOKENS_AMOUNT_STR_MAX];   /* held - paid - refunded */
-	uint64_t contributions;		      /* submitted (ordinals 0..n) */
+	uint64_t contributions;		      /* submitted (ordinals 0..n-1) */
 	uint64_t included;		      /* paid in approved releases */
-	uint64_t releases;		      /* proposed (ordinals 0..n) */
+	uint64_t releases;		      /* proposed (found by id) */
 	uint64_t opened_index;
 	uint64_t closed_index; /* 0 while open */
 };
@@ -243,7 +264,7 @@ struct market_contribution {
 	uint8_t release[MARKET_ID_BYTES]; /* when PROPOSED or INCLUDED */
 	uint64_t index;
 };
-/* Contribution ordinal i (0..request.contributions) of a request, or the
+/* Contribution ordinal i (< request.contributions) of a request, or the
  * one whose submit transaction is tx.  MM_ERR_NOTFOUND. */
 int market_contribution_at(struct market *m,
 			   const uint8_t request[MARKET_ID_BYTES], uint64_t i,

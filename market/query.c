@@ -5,48 +5,44 @@
 
 #include "internal.h"
 
-/* Reads key from db and decodes it with dec into out. */
-static int read_rec(struct market *m, unsigned db, const void *key,
-		    size_t key_n, int (*dec)(const uint8_t *, size_t, void *),
-		    void *out)
+int rec_read(struct market *m, unsigned db, const void *key, size_t key_n,
+	     const struct rec_schema *s, void *out)
 {
 	uint8_t *v = NULL;
 	size_t n = 0;
 	int err = ledger_state_read(m->l, db, key, key_n, &v, &n);
 
-	if (!err && dec(v, n, out))
-		err = MM_ERR_CORRUPT;
+	if (!err)
+		err = rec_dec(s, v, n, out, NULL);
 	free(v);
 	return err;
 }
 
-/* Typed adapters, so no function pointer is cast. */
-#define DEC(name, type)                                                        \
-	static int name##_v(const uint8_t *v, size_t n, void *out)             \
-	{                                                                      \
-		return name(v, n, (type *)out);                                \
-	}
-DEC(rec_config_dec, struct market_config)
-DEC(rec_part_dec, struct market_participant)
-DEC(rec_request_dec, struct market_request)
-DEC(rec_consent_dec, struct market_consent)
-DEC(rec_contrib_dec, struct market_contribution)
-DEC(rec_release_dec, struct market_release)
-DEC(rec_review_dec, struct market_review)
-DEC(rec_payout_dec, struct market_payout)
-DEC(rec_disc_dec, struct market_disclosure)
+int val_read(struct market *m, unsigned db, const void *key, size_t key_n,
+	     void *out, size_t size)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int err = ledger_state_read(m->l, db, key, key_n, &v, &n);
+
+	if (!err && n != size)
+		err = MM_ERR_CORRUPT;
+	if (!err)
+		memcpy(out, v, size);
+	free(v);
+	return err;
+}
 
 int market_config_get(struct market *m, struct market_config *out)
 {
-	return read_rec(m, m->db_meta, "config", 6, rec_config_dec_v, out);
+	return rec_read(m, m->db_meta, "config", 6, &rec_config, out);
 }
 
 int market_participant_get(struct market *m,
 			   const uint8_t id[LEDGER_HASH_BYTES],
 			   struct market_participant *out)
 {
-	return read_rec(m, m->db_part, id, LEDGER_HASH_BYTES, rec_part_dec_v,
-			out);
+	return rec_read(m, m->db_part, id, LEDGER_HASH_BYTES, &rec_part, out);
 }
 
 int market_policy_get(struct market *m, const uint8_t id[LEDGER_HASH_BYTES],
@@ -80,39 +76,24 @@ int market_policy_get(struct market *m, const uint8_t id[LEDGER_HASH_BYTES],
 int market_request_get(struct market *m, const uint8_t id[MARKET_ID_BYTES],
 		       struct market_request *out)
 {
-	return read_rec(m, m->db_req, id, MARKET_ID_BYTES, rec_request_dec_v,
-			out);
+	return rec_read(m, m->db_req, id, MARKET_ID_BYTES, &rec_request, out);
 }
 
 int market_request_count(struct market *m, uint64_t *count)
 {
-	uint8_t *v = NULL;
-	size_t n = 0;
-	int err = ledger_state_read(m->l, m->db_meta, "requests", 8, &v, &n);
+	uint8_t v[8];
+	int err = val_read(m, m->db_meta, "requests", 8, v, sizeof(v));
 
-	*count = 0;
-	if (!err && n != 8)
-		err = MM_ERR_CORRUPT;
-	if (!err)
-		*count = get_u64be(v);
-	free(v);
+	*count = err ? 0 : get_u64be(v);
 	return err == MM_ERR_NOTFOUND ? MM_OK : err;
 }
 
 int market_request_at(struct market *m, uint64_t i, uint8_t id[MARKET_ID_BYTES])
 {
-	uint8_t k[8], *v = NULL;
-	size_t n = 0;
-	int err;
+	uint8_t k[8];
 
 	put_u64be(k, i);
-	err = ledger_state_read(m->l, m->db_reqlist, k, 8, &v, &n);
-	if (!err && n != MARKET_ID_BYTES)
-		err = MM_ERR_CORRUPT;
-	if (!err)
-		memcpy(id, v, MARKET_ID_BYTES);
-	free(v);
-	return err;
+	return val_read(m, m->db_reqlist, k, 8, id, MARKET_ID_BYTES);
 }
 
 int market_consent_get(struct market *m, const uint8_t request[MARKET_ID_BYTES],
@@ -122,7 +103,7 @@ int market_consent_get(struct market *m, const uint8_t request[MARKET_ID_BYTES],
 	uint8_t k[KEY2_BYTES];
 
 	key2(k, request, author);
-	return read_rec(m, m->db_consent, k, sizeof(k), rec_consent_dec_v, out);
+	return rec_read(m, m->db_consent, k, sizeof(k), &rec_consent, out);
 }
 
 int market_contribution_at(struct market *m,
@@ -132,31 +113,25 @@ int market_contribution_at(struct market *m,
 	uint8_t k[KEYN_BYTES];
 
 	keyn(k, request, i);
-	return read_rec(m, m->db_contrib, k, sizeof(k), rec_contrib_dec_v, out);
+	return rec_read(m, m->db_contrib, k, sizeof(k), &rec_contrib, out);
 }
 
 int market_contribution_get(struct market *m,
 			    const uint8_t tx[LEDGER_HASH_BYTES],
 			    struct market_contribution *out)
 {
-	uint8_t *v = NULL;
-	size_t n = 0;
-	int err = ledger_state_read(m->l, m->db_ctx, tx, LEDGER_HASH_BYTES, &v,
-				    &n);
+	uint8_t k[KEYN_BYTES];
+	int err = val_read(m, m->db_ctx, tx, LEDGER_HASH_BYTES, k, sizeof(k));
 
-	if (!err && n != KEYN_BYTES)
-		err = MM_ERR_CORRUPT;
-	if (!err)
-		err = read_rec(m, m->db_contrib, v, n, rec_contrib_dec_v, out);
-	free(v);
-	return err;
+	return err ? err
+		   : rec_read(m, m->db_contrib, k, sizeof(k), &rec_contrib,
+			      out);
 }
 
 int market_release_get(struct market *m, const uint8_t id[MARKET_ID_BYTES],
 		       struct market_release *out)
 {
-	return read_rec(m, m->db_rel, id, MARKET_ID_BYTES, rec_release_dec_v,
-			out);
+	return rec_read(m, m->db_rel, id, MARKET_ID_BYTES, &rec_release, out);
 }
 
 int market_review_get(struct market *m, const uint8_t release[MARKET_ID_BYTES],
@@ -166,14 +141,15 @@ int market_review_get(struct market *m, const uint8_t release[MARKET_ID_BYTES],
 	uint8_t k[KEY2_BYTES];
 
 	key2(k, release, steward);
-	return read_rec(m, m->db_review, k, sizeof(k), rec_review_dec_v, out);
+	return rec_read(m, m->db_review, k, sizeof(k), &rec_review, out);
 }
 
-/* A page of records release ‖ u64be pos in db, from, until NOTFOUND. */
+/* A page of values release ‖ u64be pos in db, from, until NOTFOUND:
+ * records of schema s, or values of exactly size bytes when s is NULL. */
 static int page(struct market *m, unsigned db,
 		const uint8_t release[MARKET_ID_BYTES], uint64_t from,
-		int (*dec)(const uint8_t *, size_t, void *), void *out,
-		size_t size, size_t max, size_t *n)
+		const struct rec_schema *s, void *out, size_t size, size_t max,
+		size_t *n)
 {
 	uint8_t k[KEYN_BYTES];
 	int err = MM_OK;
@@ -182,21 +158,15 @@ static int page(struct market *m, unsigned db,
 	if (max > MARKET_PAGE_MAX)
 		return MM_ERR_INVALID;
 	while (*n < max && !err) {
+		uint8_t *at = (uint8_t *)out + *n * size;
+
 		keyn(k, release, from + *n);
-		err = read_rec(m, db, k, sizeof(k), dec,
-			       (uint8_t *)out + *n * size);
+		err = s ? rec_read(m, db, k, sizeof(k), s, at)
+			: val_read(m, db, k, sizeof(k), at, size);
 		if (!err)
 			(*n)++;
 	}
 	return err == MM_ERR_NOTFOUND ? MM_OK : err;
-}
-
-static int rec_hash_v(const uint8_t *v, size_t n, void *out)
-{
-	if (n != LEDGER_HASH_BYTES)
-		return MM_ERR_CORRUPT;
-	memcpy(out, v, n);
-	return MM_OK;
 }
 
 int market_release_contributions(struct market *m,
@@ -205,24 +175,24 @@ int market_release_contributions(struct market *m,
 				 uint8_t (*out)[LEDGER_HASH_BYTES], size_t max,
 				 size_t *n)
 {
-	return page(m, m->db_relc, id, from, rec_hash_v, out, LEDGER_HASH_BYTES,
-		    max, n);
+	return page(m, m->db_relc, id, from, NULL, out, LEDGER_HASH_BYTES, max,
+		    n);
 }
 
 int market_payouts(struct market *m, const uint8_t release[MARKET_ID_BYTES],
 		   uint64_t from, struct market_payout *out, size_t max,
 		   size_t *n)
 {
-	return page(m, m->db_pay, release, from, rec_payout_dec_v, out,
-		    sizeof(*out), max, n);
+	return page(m, m->db_pay, release, from, &rec_payout, out, sizeof(*out),
+		    max, n);
 }
 
 int market_disclosures(struct market *m, const uint8_t release[MARKET_ID_BYTES],
 		       uint64_t from, struct market_disclosure *out, size_t max,
 		       size_t *n)
 {
-	return page(m, m->db_disc, release, from, rec_disc_dec_v, out,
-		    sizeof(*out), max, n);
+	return page(m, m->db_disc, release, from, &rec_disc, out, sizeof(*out),
+		    max, n);
 }
 
 /* ------------------------------------------------------------------ */

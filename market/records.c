@@ -1,546 +1,522 @@
 /*
- * records.c - the canonical encodings of market's state records and their
- * strict decoders.  Every record is a canonical msgpack map whose keys are
- * written here in bytewise order (docs/PROTOCOL.md "Marketplace", state);
- * a decoder refuses anything else as MM_ERR_CORRUPT.
+ * records.c - market's state records: one field table per record kind
+ * and one codec that walks a table.  A record is a canonical msgpack map
+ * whose keys are its table's names in bytewise order (docs/PROTOCOL.md
+ * "Marketplace", state); rec_enc writes exactly that, and rec_dec reads
+ * it strictly: every key in table order (an optional key present or
+ * not), each value of its kind and within its field's limits, nothing
+ * else.  Anything else is MM_ERR_CORRUPT, with the record kind, the field
+ * and the byte offset in diag (never a value).
+ *
+ * The bytes are the ones the ledger state has always held (verify
+ * compares them byte for byte); tests/test_market_records.c pins them.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* A reader over one decoded record; the first problem sticks in err. */
-struct rd {
-	struct ledger_doc *doc;
-	const struct ledger_val *m;
-	int err;
+enum rec_kind {
+	RK_UINT,    /* unsigned or uint64_t (size 4 or 8), in [min, max] */
+	RK_BOOL,    /* bool */
+	RK_BIN,	    /* uint8_t[size], exactly size bytes */
+	RK_STR,	    /* char[size]: at most size - 1 bytes, no NUL inside */
+	RK_AMOUNT,  /* RK_STR holding canonical base-unit digits */
+	RK_ROLE,    /* enum market_role, stored as its name; never NONE */
+	RK_STRS,    /* char[max][size] as an array of str, count at count */
+	RK_HASHES,  /* uint8_t[max][size] as an array of bin, count at count */
+	RK_RESULTS, /* struct market_result[max] as a map rule -> bool */
 };
 
-static int rd_open(struct rd *r, const uint8_t *v, size_t n, uint32_t pairs)
-{
-	memset(r, 0, sizeof(*r));
-	if (ledger_decode(v, n, &r->doc, NULL))
-		return r->err = MM_ERR_CORRUPT;
-	r->m = ledger_doc_root(r->doc);
-	if (r->m->kind != LEDGER_V_MAP || r->m->n != pairs)
-		r->err = MM_ERR_CORRUPT;
-	return r->err;
-}
+/* One field of a record: its key, kind, place and limits. */
+struct rec_field {
+	const char *name;
+	enum rec_kind kind;
+	size_t off;    /* of the value in the struct */
+	size_t size;   /* of the value (of one item for arrays) */
+	uint64_t min;  /* RK_UINT: the smallest value */
+	uint64_t max;  /* RK_UINT: the largest value; arrays: items */
+	size_t count;  /* arrays: offset of the unsigned item count */
+	bool optional; /* may be absent ... */
+	size_t has;    /* ... and then the bool at this offset is false */
+};
 
-/* rd_open for a record with one optional key: pairs or pairs + 1 keys,
- * and *has says whether the optional one is there. */
-static int rd_open_opt(struct rd *r, const uint8_t *v, size_t n, uint32_t pairs,
-		       bool *has)
-{
-	rd_open(r, v, n, pairs);
-	if (r->err && r->m && r->m->kind == LEDGER_V_MAP &&
-	    r->m->n == pairs + 1)
-		r->err = MM_OK;
-	*has = r->m && r->m->n == pairs + 1;
-	return r->err;
-}
+struct rec_schema {
+	const char *name; /* the record kind, for diagnostics */
+	const struct rec_field *fields;
+	size_t nfields;
+	size_t size; /* of the struct */
+	/* After decoding: derived fields and rules across fields, or NULL.
+	 * Returns a reason (no value in it) or NULL when the record holds. */
+	const char *(*finish)(void *rec);
+};
 
-static int rd_close(struct rd *r)
-{
-	ledger_doc_free(r->doc);
-	return r->err;
-}
+_Static_assert(sizeof(enum market_role) == sizeof(unsigned) &&
+		       sizeof(enum market_cstatus) == sizeof(unsigned) &&
+		       sizeof(enum market_rstatus) == sizeof(unsigned),
+	       "enums are stored as unsigned RK_UINT / RK_ROLE fields");
 
-static const struct ledger_val *rd_get(struct rd *r, const char *k,
-				       enum ledger_vkind kind)
-{
-	const struct ledger_val *v = r->err ? NULL : ledger_map_get(r->m, k);
-
-	if (!r->err && (!v || v->kind != kind))
-		r->err = MM_ERR_CORRUPT;
-	return r->err ? NULL : v;
-}
-
-static uint64_t rd_u(struct rd *r, const char *k)
-{
-	const struct ledger_val *v = rd_get(r, k, LEDGER_V_UINT);
-
-	return v ? v->v.u : 0;
-}
-
-static bool rd_b(struct rd *r, const char *k)
-{
-	const struct ledger_val *v = rd_get(r, k, LEDGER_V_BOOL);
-
-	return v ? v->v.b : false;
-}
-
-static void rd_bin(struct rd *r, const char *k, uint8_t *out, size_t n)
-{
-	const struct ledger_val *v = rd_get(r, k, LEDGER_V_BIN);
-
-	if (v && v->n != n)
-		r->err = MM_ERR_CORRUPT;
-	if (!r->err)
-		memcpy(out, v->v.bytes, n);
-}
-
-static void rd_str(struct rd *r, const char *k, char *out, size_t cap)
-{
-	const struct ledger_val *v = rd_get(r, k, LEDGER_V_STR);
-
-	if (v && val_cstr(v, out, cap))
-		r->err = MM_ERR_CORRUPT;
-}
-
-/* An array of strings into fields[max][cap]. */
-static void rd_strs(struct rd *r, const char *k, char *out, size_t cap,
-		    unsigned max, unsigned *n)
-{
-	const struct ledger_val *v = rd_get(r, k, LEDGER_V_ARRAY);
-
-	if (v && v->n > max)
-		r->err = MM_ERR_CORRUPT;
-	for (uint32_t i = 0; !r->err && i < v->n; i++)
-		if (val_cstr(&v->v.items[i], out + i * cap, cap) ||
-		    v->v.items[i].kind != LEDGER_V_STR)
-			r->err = MM_ERR_CORRUPT;
-	*n = r->err ? 0 : v->n;
-}
-
-static void enc_strs(struct ledger_buf *b, const char *p, size_t cap,
-		     unsigned n)
-{
-	ledger_enc_array(b, n);
-	for (unsigned i = 0; i < n; i++)
-		ledger_enc_cstr(b, p + i * cap);
-}
-
-/* ---- config, participant ---------------------------------------- */
-
-int rec_config_enc(struct ledger_buf *b, const struct market_config *c)
-{
-	ledger_enc_map(b, 4);
-	ledger_enc_cstr(b, "precision");
-	ledger_enc_uint(b, c->precision);
-	ledger_enc_cstr(b, "registrar");
-	ledger_enc_bin(b, c->registrar, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "stewards");
-	ledger_enc_array(b, c->nstewards);
-	for (unsigned i = 0; i < c->nstewards; i++)
-		ledger_enc_bin(b, c->stewards[i], LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "threshold");
-	return ledger_enc_uint(b, c->threshold);
-}
-
-int rec_config_dec(const uint8_t *v, size_t n, struct market_config *c)
-{
-	struct rd r;
-	const struct ledger_val *s;
-
-	memset(c, 0, sizeof(*c));
-	rd_open(&r, v, n, 4);
-	c->precision = (unsigned)rd_u(&r, "precision");
-	rd_bin(&r, "registrar", c->registrar, LEDGER_HASH_BYTES);
-	s = rd_get(&r, "stewards", LEDGER_V_ARRAY);
-	if (s && s->n > MARKET_STEWARDS_MAX)
-		r.err = MM_ERR_CORRUPT;
-	for (uint32_t i = 0; !r.err && i < s->n; i++) {
-		if (s->v.items[i].kind != LEDGER_V_BIN ||
-		    s->v.items[i].n != LEDGER_HASH_BYTES)
-			r.err = MM_ERR_CORRUPT;
-		else
-			memcpy(c->stewards[i], s->v.items[i].v.bytes,
-			       LEDGER_HASH_BYTES);
+/* Table entries: the field's key first, then one of these. */
+#define SZ(T, m) sizeof(((T *)0)->m)
+#define U(T, m, lo, hi)                                                        \
+	.kind = RK_UINT, .off = offsetof(T, m), .size = SZ(T, m), .min = lo,   \
+	.max = hi
+#define U64(T, m)    U(T, m, 0, UINT64_MAX)
+#define BOOL(T, m)   .kind = RK_BOOL, .off = offsetof(T, m), .size = SZ(T, m)
+#define BIN(T, m)    .kind = RK_BIN, .off = offsetof(T, m), .size = SZ(T, m)
+#define STR(T, m)    .kind = RK_STR, .off = offsetof(T, m), .size = SZ(T, m)
+#define AMOUNT(T, m) .kind = RK_AMOUNT, .off = offsetof(T, m), .size = SZ(T, m)
+#define ARRAY(k, T, m, n)                                                      \
+	.kind = k, .off = offsetof(T, m), .size = SZ(T, m[0]),                 \
+	.max = SZ(T, m) / SZ(T, m[0]), .count = offsetof(T, n)
+#define OPTIONAL(T, has_m) .optional = true, .has = offsetof(T, has_m)
+#define SCHEMA(label, f, T, fin)                                               \
+	{                                                                      \
+		label, f, MM_ARRAY_LEN(f), sizeof(T), fin                      \
 	}
-	c->nstewards = r.err ? 0 : s->n;
-	c->threshold = (unsigned)rd_u(&r, "threshold");
-	return rd_close(&r);
-}
 
-int rec_part_enc(struct ledger_buf *b, const struct market_participant *p)
+/* ------------------------------------------------------------------ */
+/* The tables (keys in bytewise order).                                */
+
+#define R struct market_config
+static const struct rec_field config_fields[] = {
+	{.name = "precision", U(R, precision, 0, TOKENS_PRECISION_MAX)},
+	{.name = "registrar", BIN(R, registrar)},
+	{.name = "stewards", ARRAY(RK_HASHES, R, stewards, nstewards)},
+	{.name = "threshold", U(R, threshold, 1, MARKET_STEWARDS_MAX)},
+};
+#undef R
+
+#define R struct market_participant
+static const struct rec_field part_fields[] = {
+	{.name = "active", BOOL(R, active)},
+	{.name = "index", U64(R, index)},
+	{.name = "role", .kind = RK_ROLE, .off = offsetof(R, role)},
+};
+#undef R
+
+#define R struct market_request
+static const struct rec_field request_fields[] = {
+	{.name = "closed", BOOL(R, closed)},
+	{.name = "closed_index", U64(R, closed_index)},
+	{.name = "cohort", U(R, cohort, 1, MARKET_COHORT_MAX)},
+	{.name = "contributions", U(R, contributions, 0, MARKET_COHORT_MAX)},
+	{.name = "deadline", U64(R, deadline_ms)},
+	{.name = "eligibility", BIN(R, eligibility)},
+	{.name = "fields", ARRAY(RK_STRS, R, fields, nfields)},
+	{.name = "funder", BIN(R, funder), OPTIONAL(R, funded)},
+	{.name = "held", AMOUNT(R, held)},
+	{.name = "id", BIN(R, id)},
+	{.name = "included", U(R, included, 0, MARKET_COHORT_MAX)},
+	{.name = "opened_index", U64(R, opened_index)},
+	{.name = "paid", AMOUNT(R, paid)},
+	{.name = "payout", BIN(R, payout)},
+	{.name = "profile", BIN(R, profile)},
+	{.name = "purpose", STR(R, purpose)},
+	{.name = "refunded", AMOUNT(R, refunded)},
+	{.name = "releases", U64(R, releases)},
+	{.name = "researcher", BIN(R, researcher)},
+	{.name = "reward", AMOUNT(R, reward)},
+};
+#undef R
+
+#define R struct market_consent
+static const struct rec_field consent_fields[] = {
+	{.name = "author", BIN(R, author)},
+	{.name = "expires", U64(R, expires_ms)},
+	{.name = "fields", ARRAY(RK_STRS, R, fields, nfields)},
+	{.name = "granted_index", U64(R, granted_index)},
+	{.name = "granted_ms", U64(R, granted_ms)},
+	{.name = "purpose", STR(R, purpose)},
+	{.name = "request", BIN(R, request)},
+	{.name = "revoked", BOOL(R, revoked)},
+	{.name = "revoked_index", U64(R, revoked_index)},
+	{.name = "revoked_ms", U64(R, revoked_ms)},
+};
+#undef R
+
+#define R struct market_contribution
+static const struct rec_field contrib_fields[] = {
+	{.name = "completeness", U(R, completeness, 0, 100)},
+	{.name = "eligible", BOOL(R, eligible)},
+	{.name = "history_years",
+	 U(R, history_years, 0, 200),
+	 OPTIONAL(R, has_history)},
+	{.name = "index", U64(R, index)},
+	{.name = "ordinal", U(R, ordinal, 0, MARKET_COHORT_MAX - 1)},
+	{.name = "payee", BIN(R, payee)},
+	{.name = "record_hash", BIN(R, record_hash)},
+	{.name = "release", BIN(R, release)},
+	{.name = "request", BIN(R, request)},
+	{.name = "results", ARRAY(RK_RESULTS, R, results, nresults)},
+	{.name = "status", U(R, status, MARKET_C_STAGED, MARKET_C_INCLUDED)},
+	{.name = "tx", BIN(R, tx)},
+};
+#undef R
+
+#define R struct market_release
+static const struct rec_field release_fields[] = {
+	{.name = "approvals", U(R, approvals, 0, MARKET_STEWARDS_MAX)},
+	{.name = "contributions", U(R, ncontributions, 0, MARKET_COHORT_MAX)},
+	{.name = "dataset", BIN(R, dataset)},
+	{.name = "decided_index", U64(R, decided_index)},
+	{.name = "disclosures", U64(R, disclosures)},
+	{.name = "id", BIN(R, id)},
+	{.name = "k", U64(R, k)},
+	{.name = "l", U64(R, l)},
+	{.name = "paid", AMOUNT(R, paid)},
+	{.name = "payouts", U(R, payouts, 0, MARKET_COHORT_MAX)},
+	{.name = "proposed_index", U64(R, proposed_index)},
+	{.name = "rejections", U(R, rejections, 0, MARKET_STEWARDS_MAX)},
+	{.name = "report", BIN(R, report)},
+	{.name = "request", BIN(R, request)},
+	{.name = "status", U(R, status, MARKET_R_PROPOSED, MARKET_R_REJECTED)},
+	{.name = "suppressed", U64(R, suppressed)},
+};
+#undef R
+
+#define R struct market_review
+static const struct rec_field review_fields[] = {
+	{.name = "approve", BOOL(R, approve)},
+	{.name = "index", U64(R, index)},
+	{.name = "note", STR(R, note)},
+};
+#undef R
+
+#define R struct market_payout
+static const struct rec_field payout_fields[] = {
+	{.name = "amount", AMOUNT(R, amount)},
+	{.name = "contribution", BIN(R, contribution)},
+	{.name = "index", U64(R, index)},
+	{.name = "payee", BIN(R, payee)},
+	{.name = "transfer", BIN(R, transfer)},
+};
+#undef R
+
+#define R struct market_disclosure
+static const struct rec_field disc_fields[] = {
+	{.name = "index", U64(R, index)},
+	{.name = "researcher", BIN(R, researcher)},
+	{.name = "time", U64(R, time_ms)},
+};
+#undef R
+
+/* A request's escrow is derived: held - paid - refunded, never negative. */
+static const char *request_finish(void *rec)
 {
-	ledger_enc_map(b, 3);
-	ledger_enc_cstr(b, "active");
-	ledger_enc_bool(b, p->active);
-	ledger_enc_cstr(b, "index");
-	ledger_enc_uint(b, p->index);
-	ledger_enc_cstr(b, "role");
-	return ledger_enc_cstr(b, market_role_name(p->role));
-}
-
-int rec_part_dec(const uint8_t *v, size_t n, struct market_participant *p)
-{
-	struct rd r;
-	char role[16];
-
-	memset(p, 0, sizeof(*p));
-	rd_open(&r, v, n, 3);
-	p->active = rd_b(&r, "active");
-	p->index = rd_u(&r, "index");
-	rd_str(&r, "role", role, sizeof(role));
-	p->role = r.err ? MARKET_ROLE_NONE
-			: market_role_parse(role, strlen(role));
-	if (p->role == MARKET_ROLE_NONE)
-		r.err = MM_ERR_CORRUPT;
-	return rd_close(&r);
-}
-
-/* ---- request ------------------------------------------------------ */
-
-int rec_request_enc(struct ledger_buf *b, const struct market_request *r)
-{
-	ledger_enc_map(b, r->funded ? 20 : 19);
-	ledger_enc_cstr(b, "closed");
-	ledger_enc_bool(b, r->closed);
-	ledger_enc_cstr(b, "closed_index");
-	ledger_enc_uint(b, r->closed_index);
-	ledger_enc_cstr(b, "cohort");
-	ledger_enc_uint(b, r->cohort);
-	ledger_enc_cstr(b, "contributions");
-	ledger_enc_uint(b, r->contributions);
-	ledger_enc_cstr(b, "deadline");
-	ledger_enc_uint(b, r->deadline_ms);
-	ledger_enc_cstr(b, "eligibility");
-	ledger_enc_bin(b, r->eligibility, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "fields");
-	enc_strs(b, r->fields[0], sizeof(r->fields[0]), r->nfields);
-	if (r->funded) {
-		ledger_enc_cstr(b, "funder");
-		ledger_enc_bin(b, r->funder, LEDGER_HASH_BYTES);
-	}
-	ledger_enc_cstr(b, "held");
-	ledger_enc_cstr(b, r->held);
-	ledger_enc_cstr(b, "id");
-	ledger_enc_bin(b, r->id, MARKET_ID_BYTES);
-	ledger_enc_cstr(b, "included");
-	ledger_enc_uint(b, r->included);
-	ledger_enc_cstr(b, "opened_index");
-	ledger_enc_uint(b, r->opened_index);
-	ledger_enc_cstr(b, "paid");
-	ledger_enc_cstr(b, r->paid);
-	ledger_enc_cstr(b, "payout");
-	ledger_enc_bin(b, r->payout, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "profile");
-	ledger_enc_bin(b, r->profile, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "purpose");
-	ledger_enc_cstr(b, r->purpose);
-	ledger_enc_cstr(b, "refunded");
-	ledger_enc_cstr(b, r->refunded);
-	ledger_enc_cstr(b, "releases");
-	ledger_enc_uint(b, r->releases);
-	ledger_enc_cstr(b, "researcher");
-	ledger_enc_bin(b, r->researcher, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "reward");
-	return ledger_enc_cstr(b, r->reward);
-}
-
-/* The escrow left: held - paid - refunded. */
-static int request_escrow(struct market_request *r)
-{
+	struct market_request *r = rec;
 	char t[TOKENS_AMOUNT_STR_MAX];
-	int err = amount_op(r->held, r->paid, -1, t);
 
-	if (!err)
-		err = amount_op(t, r->refunded, -1, r->escrow);
-	return err ? MM_ERR_CORRUPT : MM_OK;
+	if (amount_op(r->held, r->paid, -1, t) ||
+	    amount_op(t, r->refunded, -1, r->escrow))
+		return "paid and refunded exceed held";
+	return NULL;
 }
 
-int rec_request_dec(const uint8_t *v, size_t n, struct market_request *r)
+const struct rec_schema rec_config =
+	SCHEMA("config", config_fields, struct market_config, NULL);
+const struct rec_schema rec_part =
+	SCHEMA("participant", part_fields, struct market_participant, NULL);
+const struct rec_schema rec_request = SCHEMA(
+	"request", request_fields, struct market_request, request_finish);
+const struct rec_schema rec_consent =
+	SCHEMA("consent", consent_fields, struct market_consent, NULL);
+const struct rec_schema rec_contrib = SCHEMA("contribution", contrib_fields,
+					     struct market_contribution, NULL);
+const struct rec_schema rec_release =
+	SCHEMA("release", release_fields, struct market_release, NULL);
+const struct rec_schema rec_review =
+	SCHEMA("review", review_fields, struct market_review, NULL);
+const struct rec_schema rec_payout =
+	SCHEMA("payout", payout_fields, struct market_payout, NULL);
+const struct rec_schema rec_disc =
+	SCHEMA("disclosure", disc_fields, struct market_disclosure, NULL);
+
+/* ------------------------------------------------------------------ */
+/* Encoding.                                                           */
+
+static uint64_t get_uint(const uint8_t *p, size_t size)
 {
-	struct rd d;
-	const size_t A = TOKENS_AMOUNT_STR_MAX;
+	uint32_t u32;
+	uint64_t u64;
 
-	memset(r, 0, sizeof(*r));
-	rd_open_opt(&d, v, n, 19, &r->funded);
-	r->closed = rd_b(&d, "closed");
-	r->closed_index = rd_u(&d, "closed_index");
-	r->cohort = rd_u(&d, "cohort");
-	r->contributions = rd_u(&d, "contributions");
-	r->deadline_ms = rd_u(&d, "deadline");
-	rd_bin(&d, "eligibility", r->eligibility, LEDGER_HASH_BYTES);
-	rd_strs(&d, "fields", r->fields[0], sizeof(r->fields[0]),
-		MARKET_FIELDS_MAX, &r->nfields);
-	if (r->funded)
-		rd_bin(&d, "funder", r->funder, LEDGER_HASH_BYTES);
-	rd_str(&d, "held", r->held, A);
-	rd_bin(&d, "id", r->id, MARKET_ID_BYTES);
-	r->included = rd_u(&d, "included");
-	r->opened_index = rd_u(&d, "opened_index");
-	rd_str(&d, "paid", r->paid, A);
-	rd_bin(&d, "payout", r->payout, LEDGER_HASH_BYTES);
-	rd_bin(&d, "profile", r->profile, LEDGER_HASH_BYTES);
-	rd_str(&d, "purpose", r->purpose, sizeof(r->purpose));
-	rd_str(&d, "refunded", r->refunded, A);
-	r->releases = rd_u(&d, "releases");
-	rd_bin(&d, "researcher", r->researcher, LEDGER_HASH_BYTES);
-	rd_str(&d, "reward", r->reward, A);
-	if (!d.err)
-		d.err = request_escrow(r);
-	return rd_close(&d);
-}
-
-/* ---- consent ------------------------------------------------------ */
-
-int rec_consent_enc(struct ledger_buf *b, const struct market_consent *c)
-{
-	ledger_enc_map(b, 10);
-	ledger_enc_cstr(b, "author");
-	ledger_enc_bin(b, c->author, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "expires");
-	ledger_enc_uint(b, c->expires_ms);
-	ledger_enc_cstr(b, "fields");
-	enc_strs(b, c->fields[0], sizeof(c->fields[0]), c->nfields);
-	ledger_enc_cstr(b, "granted_index");
-	ledger_enc_uint(b, c->granted_index);
-	ledger_enc_cstr(b, "granted_ms");
-	ledger_enc_uint(b, c->granted_ms);
-	ledger_enc_cstr(b, "purpose");
-	ledger_enc_cstr(b, c->purpose);
-	ledger_enc_cstr(b, "request");
-	ledger_enc_bin(b, c->request, MARKET_ID_BYTES);
-	ledger_enc_cstr(b, "revoked");
-	ledger_enc_bool(b, c->revoked);
-	ledger_enc_cstr(b, "revoked_index");
-	ledger_enc_uint(b, c->revoked_index);
-	ledger_enc_cstr(b, "revoked_ms");
-	return ledger_enc_uint(b, c->revoked_ms);
-}
-
-int rec_consent_dec(const uint8_t *v, size_t n, struct market_consent *c)
-{
-	struct rd r;
-
-	memset(c, 0, sizeof(*c));
-	rd_open(&r, v, n, 10);
-	rd_bin(&r, "author", c->author, LEDGER_HASH_BYTES);
-	c->expires_ms = rd_u(&r, "expires");
-	rd_strs(&r, "fields", c->fields[0], sizeof(c->fields[0]),
-		MARKET_FIELDS_MAX, &c->nfields);
-	c->granted_index = rd_u(&r, "granted_index");
-	c->granted_ms = rd_u(&r, "granted_ms");
-	rd_str(&r, "purpose", c->purpose, sizeof(c->purpose));
-	rd_bin(&r, "request", c->request, MARKET_ID_BYTES);
-	c->revoked = rd_b(&r, "revoked");
-	c->revoked_index = rd_u(&r, "revoked_index");
-	c->revoked_ms = rd_u(&r, "revoked_ms");
-	return rd_close(&r);
-}
-
-/* ---- contribution ------------------------------------------------- */
-
-int rec_contrib_enc(struct ledger_buf *b, const struct market_contribution *c)
-{
-	ledger_enc_map(b, c->has_history ? 12 : 11);
-	ledger_enc_cstr(b, "completeness");
-	ledger_enc_uint(b, c->completeness);
-	ledger_enc_cstr(b, "eligible");
-	ledger_enc_bool(b, c->eligible);
-	if (c->has_history) {
-		ledger_enc_cstr(b, "history_years");
-		ledger_enc_uint(b, c->history_years);
+	if (size == sizeof(u32)) {
+		memcpy(&u32, p, sizeof(u32));
+		return u32;
 	}
-	ledger_enc_cstr(b, "index");
-	ledger_enc_uint(b, c->index);
-	ledger_enc_cstr(b, "ordinal");
-	ledger_enc_uint(b, c->ordinal);
-	ledger_enc_cstr(b, "payee");
-	ledger_enc_bin(b, c->payee, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "record_hash");
-	ledger_enc_bin(b, c->record_hash, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "release");
-	ledger_enc_bin(b, c->release, MARKET_ID_BYTES);
-	ledger_enc_cstr(b, "request");
-	ledger_enc_bin(b, c->request, MARKET_ID_BYTES);
-	ledger_enc_cstr(b, "results");
-	ledger_enc_map(b, c->nresults);
-	for (unsigned i = 0; i < c->nresults; i++) {
-		ledger_enc_cstr(b, c->results[i].rule);
-		ledger_enc_bool(b, c->results[i].passed);
+	MM_ASSERT(size == sizeof(u64));
+	memcpy(&u64, p, sizeof(u64));
+	return u64;
+}
+
+static unsigned get_count(const struct rec_field *f, const uint8_t *rec)
+{
+	unsigned n;
+
+	memcpy(&n, rec + f->count, sizeof(n));
+	MM_ASSERT(n <= f->max); /* else the array was overrun already */
+	return n;
+}
+
+static bool present(const struct rec_field *f, const uint8_t *rec)
+{
+	bool has;
+
+	if (!f->optional)
+		return true;
+	memcpy(&has, rec + f->has, sizeof(has));
+	return has;
+}
+
+/* Arrays.  The encoder writes only what the decoder accepts: a record
+ * that breaks its own limits is a bug here, and stops the process before
+ * it reaches the ledger. */
+static void enc_array(struct ledger_buf *b, const struct rec_field *f,
+		      const uint8_t *rec)
+{
+	const uint8_t *p = rec + f->off;
+	const struct market_result *res = (const void *)p;
+	unsigned n = get_count(f, rec);
+
+	if (f->kind == RK_RESULTS)
+		ledger_enc_map(b, n);
+	else
+		ledger_enc_array(b, n);
+	for (unsigned i = 0; i < n; i++) {
+		if (f->kind == RK_STRS) {
+			MM_ASSERT(memchr(p + i * f->size, 0, f->size));
+			ledger_enc_cstr(b, (const char *)p + i * f->size);
+		} else if (f->kind == RK_HASHES) {
+			ledger_enc_bin(b, p + i * f->size, f->size);
+		} else {
+			ledger_enc_cstr(b, res[i].rule);
+			ledger_enc_bool(b, res[i].passed);
+		}
 	}
-	ledger_enc_cstr(b, "status");
-	ledger_enc_uint(b, c->status);
-	ledger_enc_cstr(b, "tx");
-	return ledger_enc_bin(b, c->tx, LEDGER_HASH_BYTES);
 }
 
-static void rd_results(struct rd *r, struct market_contribution *c)
+static void enc_value(struct ledger_buf *b, const struct rec_field *f,
+		      const uint8_t *rec)
 {
-	const struct ledger_val *m = rd_get(r, "results", LEDGER_V_MAP);
+	const uint8_t *p = rec + f->off;
+	uint64_t u;
+	enum market_role role;
 
-	if (m && m->n > MARKET_RESULTS_MAX)
-		r->err = MM_ERR_CORRUPT;
-	for (uint32_t i = 0; !r->err && i < m->n; i++) {
-		const struct ledger_val *val = &m->v.items[2 * i + 1];
-
-		if (val->kind != LEDGER_V_BOOL ||
-		    val_cstr(&m->v.items[2 * i], c->results[i].rule,
-			     sizeof(c->results[i].rule)))
-			r->err = MM_ERR_CORRUPT;
-		else
-			c->results[i].passed = val->v.b;
+	switch (f->kind) {
+	case RK_UINT:
+		u = get_uint(p, f->size);
+		MM_ASSERT(u >= f->min && u <= f->max);
+		ledger_enc_uint(b, u);
+		break;
+	case RK_BOOL:
+		ledger_enc_bool(b, *(const bool *)p);
+		break;
+	case RK_BIN:
+		ledger_enc_bin(b, p, f->size);
+		break;
+	case RK_STR:
+	case RK_AMOUNT:
+		MM_ASSERT(memchr(p, 0, f->size));
+		MM_ASSERT(f->kind == RK_STR ||
+			  tokens_units_ok((const char *)p,
+					  strlen((const char *)p)));
+		ledger_enc_cstr(b, (const char *)p);
+		break;
+	case RK_ROLE:
+		memcpy(&role, p, sizeof(role));
+		MM_ASSERT(role != MARKET_ROLE_NONE);
+		ledger_enc_cstr(b, market_role_name(role));
+		break;
+	case RK_STRS:
+	case RK_HASHES:
+	case RK_RESULTS:
+		enc_array(b, f, rec);
+		break;
 	}
-	c->nresults = r->err ? 0 : m->n;
 }
 
-int rec_contrib_dec(const uint8_t *v, size_t n, struct market_contribution *c)
+int rec_enc(struct ledger_buf *b, const struct rec_schema *s, const void *rec)
 {
-	struct rd r;
+	uint32_t pairs = 0;
 
-	memset(c, 0, sizeof(*c));
-	rd_open_opt(&r, v, n, 11, &c->has_history);
-	c->completeness = (unsigned)rd_u(&r, "completeness");
-	c->eligible = rd_b(&r, "eligible");
-	if (c->has_history)
-		c->history_years = rd_u(&r, "history_years");
-	c->index = rd_u(&r, "index");
-	c->ordinal = rd_u(&r, "ordinal");
-	rd_bin(&r, "payee", c->payee, LEDGER_HASH_BYTES);
-	rd_bin(&r, "record_hash", c->record_hash, LEDGER_HASH_BYTES);
-	rd_bin(&r, "release", c->release, MARKET_ID_BYTES);
-	rd_bin(&r, "request", c->request, MARKET_ID_BYTES);
-	rd_results(&r, c);
-	c->status = (enum market_cstatus)rd_u(&r, "status");
-	rd_bin(&r, "tx", c->tx, LEDGER_HASH_BYTES);
-	if (!r.err &&
-	    (c->status < MARKET_C_STAGED || c->status > MARKET_C_INCLUDED))
-		r.err = MM_ERR_CORRUPT;
-	return rd_close(&r);
+	for (size_t i = 0; i < s->nfields; i++)
+		pairs += present(&s->fields[i], rec);
+	ledger_enc_map(b, pairs);
+	for (size_t i = 0; i < s->nfields; i++) {
+		const struct rec_field *f = &s->fields[i];
+
+		MM_DEBUG_ASSERT(i == 0 || strcmp(f[-1].name, f->name) < 0);
+		if (!present(f, rec))
+			continue;
+		ledger_enc_cstr(b, f->name);
+		enc_value(b, f, rec);
+	}
+	return b->err;
 }
 
-/* ---- release, review, payout, disclosure --------------------------- */
+/* ------------------------------------------------------------------ */
+/* Decoding.  Each leaf returns NULL, or why the value is refused.     */
 
-int rec_release_enc(struct ledger_buf *b, const struct market_release *r)
+static const char *dec_uint(const struct rec_field *f,
+			    const struct ledger_val *v, uint8_t *p)
 {
-	ledger_enc_map(b, 16);
-	ledger_enc_cstr(b, "approvals");
-	ledger_enc_uint(b, r->approvals);
-	ledger_enc_cstr(b, "contributions");
-	ledger_enc_uint(b, r->ncontributions);
-	ledger_enc_cstr(b, "dataset");
-	ledger_enc_bin(b, r->dataset, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "decided_index");
-	ledger_enc_uint(b, r->decided_index);
-	ledger_enc_cstr(b, "disclosures");
-	ledger_enc_uint(b, r->disclosures);
-	ledger_enc_cstr(b, "id");
-	ledger_enc_bin(b, r->id, MARKET_ID_BYTES);
-	ledger_enc_cstr(b, "k");
-	ledger_enc_uint(b, r->k);
-	ledger_enc_cstr(b, "l");
-	ledger_enc_uint(b, r->l);
-	ledger_enc_cstr(b, "paid");
-	ledger_enc_cstr(b, r->paid);
-	ledger_enc_cstr(b, "payouts");
-	ledger_enc_uint(b, r->payouts);
-	ledger_enc_cstr(b, "proposed_index");
-	ledger_enc_uint(b, r->proposed_index);
-	ledger_enc_cstr(b, "rejections");
-	ledger_enc_uint(b, r->rejections);
-	ledger_enc_cstr(b, "report");
-	ledger_enc_bin(b, r->report, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "request");
-	ledger_enc_bin(b, r->request, MARKET_ID_BYTES);
-	ledger_enc_cstr(b, "status");
-	ledger_enc_uint(b, r->status);
-	ledger_enc_cstr(b, "suppressed");
-	return ledger_enc_uint(b, r->suppressed);
+	uint32_t u32;
+
+	if (v->kind != LEDGER_V_UINT)
+		return "not an unsigned integer";
+	if (v->v.u < f->min || v->v.u > f->max)
+		return "out of range";
+	if (f->size == sizeof(u32)) {
+		u32 = (uint32_t)v->v.u;
+		memcpy(p, &u32, sizeof(u32));
+	} else {
+		memcpy(p, &v->v.u, sizeof(v->v.u));
+	}
+	return NULL;
 }
 
-int rec_release_dec(const uint8_t *v, size_t n, struct market_release *r)
+/* A str into char[cap], NUL-terminated. */
+static const char *dec_str(const struct ledger_val *v, char *out, size_t cap)
 {
-	struct rd d;
+	int err = v->kind == LEDGER_V_STR ? val_cstr(v, out, cap)
+					  : MM_ERR_INVALID;
 
-	memset(r, 0, sizeof(*r));
-	rd_open(&d, v, n, 16);
-	r->approvals = (unsigned)rd_u(&d, "approvals");
-	r->ncontributions = rd_u(&d, "contributions");
-	rd_bin(&d, "dataset", r->dataset, LEDGER_HASH_BYTES);
-	r->decided_index = rd_u(&d, "decided_index");
-	r->disclosures = rd_u(&d, "disclosures");
-	rd_bin(&d, "id", r->id, MARKET_ID_BYTES);
-	r->k = rd_u(&d, "k");
-	r->l = rd_u(&d, "l");
-	rd_str(&d, "paid", r->paid, sizeof(r->paid));
-	r->payouts = rd_u(&d, "payouts");
-	r->proposed_index = rd_u(&d, "proposed_index");
-	r->rejections = (unsigned)rd_u(&d, "rejections");
-	rd_bin(&d, "report", r->report, LEDGER_HASH_BYTES);
-	rd_bin(&d, "request", r->request, MARKET_ID_BYTES);
-	r->status = (enum market_rstatus)rd_u(&d, "status");
-	r->suppressed = rd_u(&d, "suppressed");
-	if (!d.err &&
-	    (r->status < MARKET_R_PROPOSED || r->status > MARKET_R_REJECTED))
-		d.err = MM_ERR_CORRUPT;
-	return rd_close(&d);
+	if (err == MM_ERR_LIMIT)
+		return "too long";
+	return err ? "not a string without NUL" : NULL;
 }
 
-int rec_review_enc(struct ledger_buf *b, const struct market_review *r)
+static const char *dec_item(const struct rec_field *f,
+			    const struct ledger_val *m, uint32_t i, uint8_t *p)
 {
-	ledger_enc_map(b, 3);
-	ledger_enc_cstr(b, "approve");
-	ledger_enc_bool(b, r->approve);
-	ledger_enc_cstr(b, "index");
-	ledger_enc_uint(b, r->index);
-	ledger_enc_cstr(b, "note");
-	return ledger_enc_cstr(b, r->note);
+	const struct ledger_val *x = &m->v.items[i];
+	struct market_result *res = (void *)p;
+
+	switch (f->kind) {
+	case RK_STRS:
+		return dec_str(x, (char *)p + i * f->size, f->size);
+	case RK_HASHES:
+		if (x->kind != LEDGER_V_BIN || x->n != f->size)
+			return "an item is not a bin of its length";
+		memcpy(p + i * f->size, x->v.bytes, f->size);
+		return NULL;
+	default: /* RK_RESULTS: the pair i of a map */
+		x = &m->v.items[2 * i + 1];
+		if (x->kind != LEDGER_V_BOOL)
+			return "a result is not a boolean";
+		res[i].passed = x->v.b;
+		return dec_str(&m->v.items[2 * i], res[i].rule,
+			       sizeof(res[i].rule));
+	}
 }
 
-int rec_review_dec(const uint8_t *v, size_t n, struct market_review *r)
+static const char *dec_array(const struct rec_field *f,
+			     const struct ledger_val *v, uint8_t *rec)
 {
-	struct rd d;
+	enum ledger_vkind want =
+		f->kind == RK_RESULTS ? LEDGER_V_MAP : LEDGER_V_ARRAY;
+	const char *why = NULL;
+	unsigned n;
 
-	memset(r, 0, sizeof(*r));
-	rd_open(&d, v, n, 3);
-	r->approve = rd_b(&d, "approve");
-	r->index = rd_u(&d, "index");
-	rd_str(&d, "note", r->note, sizeof(r->note));
-	return rd_close(&d);
+	if (v->kind != want)
+		return want == LEDGER_V_MAP ? "not a map" : "not an array";
+	if (v->n > f->max)
+		return "too many items";
+	for (uint32_t i = 0; !why && i < v->n; i++)
+		why = dec_item(f, v, i, rec + f->off);
+	n = v->n;
+	memcpy(rec + f->count, &n, sizeof(n));
+	return why;
 }
 
-int rec_payout_enc(struct ledger_buf *b, const struct market_payout *p)
+static const char *dec_value(const struct rec_field *f,
+			     const struct ledger_val *v, uint8_t *rec)
 {
-	ledger_enc_map(b, 5);
-	ledger_enc_cstr(b, "amount");
-	ledger_enc_cstr(b, p->amount);
-	ledger_enc_cstr(b, "contribution");
-	ledger_enc_bin(b, p->contribution, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "index");
-	ledger_enc_uint(b, p->index);
-	ledger_enc_cstr(b, "payee");
-	ledger_enc_bin(b, p->payee, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "transfer");
-	return ledger_enc_bin(b, p->transfer, TOKENS_ID_BYTES);
+	uint8_t *p = rec + f->off;
+	const char *why;
+	enum market_role role;
+
+	switch (f->kind) {
+	case RK_UINT:
+		return dec_uint(f, v, p);
+	case RK_BOOL:
+		if (v->kind != LEDGER_V_BOOL)
+			return "not a boolean";
+		*(bool *)p = v->v.b;
+		return NULL;
+	case RK_BIN:
+		if (v->kind != LEDGER_V_BIN || v->n != f->size)
+			return "not a bin of its length";
+		memcpy(p, v->v.bytes, f->size);
+		return NULL;
+	case RK_STR:
+	case RK_AMOUNT:
+		why = dec_str(v, (char *)p, f->size);
+		if (!why && f->kind == RK_AMOUNT &&
+		    !tokens_units_ok((const char *)p, v->n))
+			why = "not canonical base units";
+		return why;
+	case RK_ROLE:
+		role = v->kind == LEDGER_V_STR
+			       ? market_role_parse((const char *)v->v.bytes,
+						   v->n)
+			       : MARKET_ROLE_NONE;
+		memcpy(p, &role, sizeof(role));
+		return role == MARKET_ROLE_NONE ? "not a role" : NULL;
+	default:
+		return dec_array(f, v, rec);
+	}
 }
 
-int rec_payout_dec(const uint8_t *v, size_t n, struct market_payout *p)
+/* Field f against the map's pair *j: consumed when its key is f's. */
+static int dec_field(const struct rec_schema *s, const struct rec_field *f,
+		     const struct ledger_val *m, uint32_t *j, uint8_t *rec,
+		     struct mm_diag *diag)
 {
-	struct rd d;
+	bool here = *j < m->n && ledger_val_streq(&m->v.items[2 * *j], f->name);
+	const struct ledger_val *v;
+	const char *why;
 
-	memset(p, 0, sizeof(*p));
-	rd_open(&d, v, n, 5);
-	rd_str(&d, "amount", p->amount, sizeof(p->amount));
-	rd_bin(&d, "contribution", p->contribution, LEDGER_HASH_BYTES);
-	p->index = rd_u(&d, "index");
-	rd_bin(&d, "payee", p->payee, LEDGER_HASH_BYTES);
-	rd_bin(&d, "transfer", p->transfer, TOKENS_ID_BYTES);
-	return rd_close(&d);
+	if (f->optional)
+		memcpy(rec + f->has, &here, sizeof(here));
+	if (!here && f->optional)
+		return MM_OK;
+	if (!here)
+		return mm_fail(diag, MM_ERR_CORRUPT, 0, "%s: %s: missing",
+			       s->name, f->name);
+	v = &m->v.items[2 * *j + 1];
+	why = dec_value(f, v, rec);
+	(*j)++;
+	if (why)
+		return mm_fail(diag, MM_ERR_CORRUPT, v->offset, "%s: %s: %s",
+			       s->name, f->name, why);
+	return MM_OK;
 }
 
-int rec_disc_enc(struct ledger_buf *b, const struct market_disclosure *x)
+int rec_dec(const struct rec_schema *s, const uint8_t *v, size_t n, void *rec,
+	    struct mm_diag *diag)
 {
-	ledger_enc_map(b, 3);
-	ledger_enc_cstr(b, "index");
-	ledger_enc_uint(b, x->index);
-	ledger_enc_cstr(b, "researcher");
-	ledger_enc_bin(b, x->researcher, LEDGER_HASH_BYTES);
-	ledger_enc_cstr(b, "time");
-	return ledger_enc_uint(b, x->time_ms);
-}
+	struct ledger_doc *doc = NULL;
+	const struct ledger_val *m = NULL;
+	const char *why;
+	uint32_t j = 0;
+	int err = MM_OK;
 
-int rec_disc_dec(const uint8_t *v, size_t n, struct market_disclosure *x)
-{
-	struct rd d;
-
-	memset(x, 0, sizeof(*x));
-	rd_open(&d, v, n, 3);
-	x->index = rd_u(&d, "index");
-	rd_bin(&d, "researcher", x->researcher, LEDGER_HASH_BYTES);
-	x->time_ms = rd_u(&d, "time");
-	return rd_close(&d);
+	memset(rec, 0, s->size);
+	if (ledger_decode(v, n, &doc, NULL) == MM_OK)
+		m = ledger_doc_root(doc);
+	if (!m || m->kind != LEDGER_V_MAP)
+		err = mm_fail(diag, MM_ERR_CORRUPT, 0,
+			      "%s: not a canonical map", s->name);
+	for (size_t i = 0; !err && i < s->nfields; i++)
+		err = dec_field(s, &s->fields[i], m, &j, rec, diag);
+	if (!err && j != m->n)
+		err = mm_fail(diag, MM_ERR_CORRUPT, m->v.items[2 * j].offset,
+			      "%s: a field it does not have", s->name);
+	why = !err && s->finish ? s->finish(rec) : NULL;
+	if (why)
+		err = mm_fail(diag, MM_ERR_CORRUPT, 0, "%s: %s", s->name, why);
+	ledger_doc_free(doc);
+	return err;
 }

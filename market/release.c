@@ -592,7 +592,7 @@ static int payrun_amount(struct ledger_apply *a, struct payrun *p,
 	return err;
 }
 
-/* Pays contribution c (position i of rel) and records the payout. */
+/* Pays contribution c as rel's next payout and records the payout. */
 static int pay_one(struct market *m, struct ledger_apply *a,
 		   const struct ledger_tx *tx, struct market_release *rel,
 		   const struct market_contribution *c, const char *amount)

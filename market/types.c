@@ -1,9 +1,9 @@
 /*
- * types.c - the marketplace's set-up and request types (market.init,
- * register, admit, policy.publish, request.open, request.fund,
- * request.close), the helpers every apply shares, and registering the
- * whole module on a ledger.  The consent / contribution / release
- * lifecycle is in lifecycle.c.
+ * types.c - the marketplace's set-up types (market.init, register, admit,
+ * policy.publish), the body schema of every type, the helpers every apply
+ * shares, and registering the whole module on a ledger.  The request
+ * types are in requests.c, consent and contribution in lifecycle.c,
+ * releases, reviews and payouts in release.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,6 +493,22 @@ static int register_types(struct market *m)
 	return err;
 }
 
+#ifndef NDEBUG
+/* Debug builds: every invariant of the marketplace state after every
+ * block; a violation is corruption, so it stops (after saying which, in
+ * the audit's words, which carry no record contents). */
+static void audit_after_block(void *arg, const struct ledger_head *h)
+{
+	struct mm_diag d = {0};
+	int err = market_audit(arg, &d);
+
+	(void)h;
+	if (err)
+		fprintf(stderr, "medmarket: %s\n", d.msg);
+	MM_ASSERT(err == MM_OK);
+}
+#endif
+
 int market_open(struct ledger *l, struct tokens *t,
 		const uint8_t node_pk[LEDGER_PK_BYTES], struct market **out)
 {
@@ -511,6 +527,10 @@ int market_open(struct ledger *l, struct tokens *t,
 	}
 	if (!err)
 		err = register_types(m);
+#ifndef NDEBUG
+	if (!err)
+		err = ledger_after_block(l, audit_after_block, m);
+#endif
 	if (err) {
 		free(m);
 		return err;

@@ -47,6 +47,7 @@ void market_escrow_id(const uint8_t request[MARKET_ID_BYTES],
 int amount_op(const char *a, const char *b, int sign,
 	      char out[TOKENS_AMOUNT_STR_MAX])
 {
+	char t[TOKENS_DIGITS_MAX + 2]; /* one digit more, then NUL */
 	mpz_t x, y;
 	int err = MM_OK;
 
@@ -60,12 +61,16 @@ int amount_op(const char *a, const char *b, int sign,
 		mpz_add(x, x, y);
 	else
 		mpz_sub(x, x, y);
+	/* mpz_sizeinbase may say one digit more than there is: only a
+	 * count above that is certain, the printed length decides. */
 	if (mpz_sgn(x) < 0)
 		err = MM_ERR_RANGE;
-	else if (mpz_sizeinbase(x, 10) > TOKENS_DIGITS_MAX)
+	else if (mpz_sizeinbase(x, 10) > TOKENS_DIGITS_MAX + 1)
+		err = MM_ERR_LIMIT;
+	if (!err && strlen(mpz_get_str(t, 10, x)) > TOKENS_DIGITS_MAX)
 		err = MM_ERR_LIMIT;
 	if (!err)
-		mpz_get_str(out, 10, x);
+		memcpy(out, t, strlen(t) + 1);
 	mpz_clear(x);
 	mpz_clear(y);
 	return err;

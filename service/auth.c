@@ -26,7 +26,7 @@
 
 #include <event2/keyvalq_struct.h>
 
-#include "service/httpsig.h"
+#include "edge/edge.h"
 
 static uint64_t wall_s(void)
 {
@@ -44,7 +44,8 @@ static void refuse(struct mmd_req *rq, const char *code, const char *detail)
 }
 
 /* httpsig field lookup over the request's headers. */
-static enum httpsig_field field(void *ctx, const char *name, const char **value)
+static enum edge_sig_field field(void *ctx, const char *name,
+				 const char **value)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(ctx);
 	struct evkeyval *kv;
@@ -56,12 +57,12 @@ static enum httpsig_field field(void *ctx, const char *name, const char **value)
 		*value = kv->value;
 		seen++;
 	}
-	return seen == 0   ? HTTPSIG_FIELD_ABSENT
-	       : seen == 1 ? HTTPSIG_FIELD_OK
-			   : HTTPSIG_FIELD_DUP;
+	return seen == 0   ? EDGE_SIG_FIELD_ABSENT
+	       : seen == 1 ? EDGE_SIG_FIELD_OK
+			   : EDGE_SIG_FIELD_DUP;
 }
 
-static bool has_comp(const struct httpsig_params *p, const char *name)
+static bool has_comp(const struct edge_sig_params *p, const char *name)
 {
 	for (size_t i = 0; i < p->ncomp; i++)
 		if (strcmp(p->comp[i], name) == 0)
@@ -71,7 +72,7 @@ static bool has_comp(const struct httpsig_params *p, const char *name)
 
 /* The profile's rules on what a signature covers; false after saying
  * why in diag. */
-static bool profile_ok(const struct httpsig_params *p, bool body,
+static bool profile_ok(const struct edge_sig_params *p, bool body,
 		       uint8_t pk[LEDGER_PK_BYTES], struct mm_diag *diag)
 {
 	if (!p->has_created || !p->keyid[0]) {
@@ -106,7 +107,7 @@ static bool profile_ok(const struct httpsig_params *p, bool body,
 	return true;
 }
 
-static bool fresh(const struct httpsig_params *p, uint64_t now)
+static bool fresh(const struct edge_sig_params *p, uint64_t now)
 {
 	uint64_t created = (uint64_t)p->created;
 
@@ -117,7 +118,7 @@ static bool fresh(const struct httpsig_params *p, uint64_t now)
 }
 
 /* The body's digest is checked against Content-Digest when covered. */
-static int digest_ok(struct mmd_req *rq, const struct httpsig_params *p,
+static int digest_ok(struct mmd_req *rq, const struct edge_sig_params *p,
 		     struct mm_diag *diag)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(rq->req);
@@ -126,19 +127,19 @@ static int digest_ok(struct mmd_req *rq, const struct httpsig_params *p,
 
 	if (!has_comp(p, "content-digest"))
 		return MM_OK;
-	if (field(rq->req, "content-digest", &v) != HTTPSIG_FIELD_OK)
+	if (field(rq->req, "content-digest", &v) != EDGE_SIG_FIELD_OK)
 		return mm_fail(diag, MM_ERR_SCHEMA, 0,
 			       "Content-Digest must occur exactly once");
-	return httpsig_check_digest(v, n ? evbuffer_pullup(in, -1) : NULL, n,
-				    diag);
+	return edge_sig_check_digest(v, n ? evbuffer_pullup(in, -1) : NULL, n,
+				     diag);
 }
 
 /* Verifies the signature and fills who; false after answering. */
 static bool by_signature(struct mmd_req *rq, const char *input,
 			 const char *sigval, struct mmd_caller *who)
 {
-	struct httpsig_params *p = malloc(sizeof(*p));
-	struct httpsig_request r = {
+	struct edge_sig_params *p = malloc(sizeof(*p));
+	struct edge_sig_request r = {
 		.method = rq->method,
 		.scheme = rq->srv->tls ? "https" : "http",
 		.authority = evhttp_find_header(
@@ -158,8 +159,8 @@ static bool by_signature(struct mmd_req *rq, const char *input,
 		mmd_reply_problemf(rq, 503, MM_ERR_NOMEM, "out of memory");
 		return false;
 	}
-	if (httpsig_parse_input(input, p, &diag) ||
-	    httpsig_parse_signature(sigval, p->label, sig, &diag) ||
+	if (edge_sig_parse_input(input, p, &diag) ||
+	    edge_sig_parse_signature(sigval, p->label, sig, &diag) ||
 	    !profile_ok(p, body, pk, &diag))
 		goto out;
 	if (!fresh(p, wall_s())) {
@@ -170,7 +171,7 @@ static bool by_signature(struct mmd_req *rq, const char *input,
 			MMD_SIG_WINDOW_S);
 		goto out;
 	}
-	if (digest_ok(rq, p, &diag) || httpsig_verify(p, &r, sig, pk, &diag))
+	if (digest_ok(rq, p, &diag) || edge_sig_verify(p, &r, sig, pk, &diag))
 		goto out;
 	err = mmd_replay_note(rq->srv->auth, sig, wall_s());
 	if (err == MM_ERR_BUSY) {
@@ -244,7 +245,7 @@ bool mmd_authenticate(struct mmd_req *rq, unsigned allow,
 			       "this route needs a request signature");
 			return false;
 		}
-		if (field(rq->req, "authorization", &v) != HTTPSIG_FIELD_OK ||
+		if (field(rq->req, "authorization", &v) != EDGE_SIG_FIELD_OK ||
 		    strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7]) {
 			refuse(rq, "unauthenticated",
 			       "Authorization: expected one 'Bearer TOKEN'");
@@ -261,8 +262,8 @@ bool mmd_authenticate(struct mmd_req *rq, unsigned allow,
 		return false;
 	}
 	if (!input || !sig ||
-	    field(rq->req, "signature-input", &v) != HTTPSIG_FIELD_OK ||
-	    field(rq->req, "signature", &v) != HTTPSIG_FIELD_OK) {
+	    field(rq->req, "signature-input", &v) != EDGE_SIG_FIELD_OK ||
+	    field(rq->req, "signature", &v) != EDGE_SIG_FIELD_OK) {
 		refuse(rq, "bad_signature",
 		       "Signature-Input and Signature must each occur once");
 		return false;

@@ -25,7 +25,7 @@
 
 #include <openssl/rand.h>
 
-#include "service/httpsig.h"
+#include "edge/edge.h"
 
 #define TOKEN_VERSION	  1
 #define TOKEN_MAC_OFFSET  (MMD_TOKEN_RAW - LEDGER_HASH_BYTES)
@@ -241,8 +241,8 @@ int mmd_token_mint(struct mmd_auth *a, const uint8_t id[LEDGER_HASH_BYTES],
 				 TOKEN_MAC_OFFSET, raw + TOKEN_MAC_OFFSET);
 	pthread_rwlock_unlock(&a->revoke_mu);
 	if (!err)
-		MM_ASSERT(httpsig_b64_encode(raw, sizeof(raw), true, out,
-					     MMD_TOKEN_MAX) > 0);
+		MM_ASSERT(edge_b64_encode(raw, sizeof(raw), true, out,
+					  MMD_TOKEN_MAX) > 0);
 	ledger_wipe(raw, sizeof(raw));
 	return err;
 }
@@ -266,7 +266,7 @@ int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 	int err = MM_OK;
 
 	if (len >= MMD_TOKEN_MAX ||
-	    httpsig_b64_decode(token, len, true, raw, sizeof(raw), &n, NULL) ||
+	    edge_b64_decode(token, len, true, raw, sizeof(raw), &n, NULL) ||
 	    n != sizeof(raw) || raw[0] != TOKEN_VERSION)
 		return mm_fail(diag, MM_ERR_DECODE, 0,
 			       "not a session token of this node");

@@ -17,7 +17,7 @@
 
 #include <event2/thread.h>
 
-#include "service/blobs.h"
+#include "intake/intake.h"
 
 #define DRAIN_POLL_US 2000
 
@@ -90,7 +90,10 @@ static void cleanup(struct mmd *srv)
 	srv->node = NULL;
 	mmd_auth_free(srv->auth);
 	srv->auth = NULL;
-	mmd_blobs_close(srv->blobs);
+	intake_close(
+		srv->intake); /* after the ledger: nothing left to settle */
+	srv->intake = NULL;
+	intake_blobs_close(srv->blobs);
 	srv->blobs = NULL;
 	mmd_tls_free(srv);
 	libevent_global_shutdown();

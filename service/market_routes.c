@@ -26,8 +26,8 @@
 #include <string.h>
 
 #include "market/market.h"
-#include "service/blobs.h"
-#include "service/edge.h"
+#include "intake/intake.h"
+#include "edge/edge.h"
 #include "service/mkt.h"
 
 #define LIST_PAGE_MAX	 100 /* requests per listing page */
@@ -415,7 +415,7 @@ static json_t *report_json(struct mmd *srv, const uint8_t id[32])
 	size_t n = 0;
 	json_t *j = NULL;
 
-	if (srv->blobs && mmd_blobs_get(srv->blobs, id, &p, &n, NULL) == 0 &&
+	if (srv->blobs && intake_blobs_get(srv->blobs, id, &p, &n, NULL) == 0 &&
 	    n <= REPORT_BYTES_MAX)
 		j = json_loadb((const char *)p, n, 0, NULL);
 	free(p);

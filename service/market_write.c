@@ -1,40 +1,26 @@
 /*
- * market_write.c - the marketplace's writes that need the node: a
- * contribution with its raw record (POST /v1/contributions), published
- * policies for local evaluation (GET /v1/policies/{hash}), the shared
- * submit-and-wait of these routes, the staging index and --init's
- * tokens.init and market.init.
+ * market_write.c - the marketplace's writes that need the node: the
+ * shared submit-and-wait of POST /v1/contributions, POST /v1/releases
+ * and the dataset's disclosure, published policies for local evaluation
+ * (GET /v1/policies/{hash}), the intake's start-up (its reconcile) and
+ * --init's tokens.init and market.init.
  *
- * A contribution's raw record lives only in this request's memory: its
- * salted hash is checked against the envelope, the eligibility policy is
- * evaluated on it (recinput.h) and must give the envelope's results, the
- * de-identified row is stored as a blob, and only once the
- * contribution.submit is durable is the row staged:
- * DIR/staged/<request hex>/<submit tx hex> holds the blob's name.  A
- * refused submission deletes the blob again (unless a staged row uses
- * it), so nothing that fails leaves anything behind.
+ * The row or release a submission carries is staged by intake/ before
+ * the submission (write-ahead: intake.h); once the committer answers,
+ * mkt_cb settles it with the answer (a refusal removes it again) on the
+ * worker thread, then answers the client.
  */
 #include "mmd.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "edge/edge.h"
+#include "intake/intake.h"
 #include "market/market.h"
-#include "service/blobs.h"
-#include "service/edge.h"
 #include "service/mkt.h"
-#include "service/recinput.h"
 #include "tokens/tokens.h"
-
-#define PSEUDONYM_INFO "medmarket/pseudonym/v1"
-#define STAGED_DIR     "staged"
 
 uint64_t mmd_wall_ms(void)
 {
@@ -42,149 +28,6 @@ uint64_t mmd_wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ------------------------------------------------------------------ */
-/* Staging index.                                                      */
-
-static int staged_path(const struct mmd *srv, const uint8_t request[16],
-		       const uint8_t *tx, char *out, size_t cap)
-{
-	char rh[33], th[65];
-	int n;
-
-	ledger_hex(request, 16, rh);
-	if (tx)
-		ledger_hex(tx, LEDGER_HASH_BYTES, th);
-	n = snprintf(out, cap, "%s/" STAGED_DIR "/%s%s%s", srv->opts.data_dir,
-		     rh, tx ? "/" : "", tx ? th : "");
-	return n > 0 && (size_t)n < cap ? MM_OK : MM_ERR_LIMIT;
-}
-
-static int mkdir_one(const char *path)
-{
-	return mkdir(path, 0700) == 0 || errno == EEXIST ? MM_OK : MM_ERR_IO;
-}
-
-/* Writes the blob's hex name to DIR/staged/<req>/<tx>, atomically. */
-static int staged_write(const struct mmd *srv, const uint8_t request[16],
-			const uint8_t tx[32], const uint8_t blob[32])
-{
-	char dir[MMD_PATH_MAX + 128], path[MMD_PATH_MAX + 200],
-		tmp[MMD_PATH_MAX + 210], hex[65];
-	int fd = -1, err;
-
-	snprintf(dir, sizeof(dir), "%s/" STAGED_DIR, srv->opts.data_dir);
-	err = mkdir_one(dir);
-	if (!err)
-		err = staged_path(srv, request, NULL, dir, sizeof(dir));
-	if (!err)
-		err = mkdir_one(dir);
-	if (!err)
-		err = staged_path(srv, request, tx, path, sizeof(path));
-	if (err)
-		return err;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	ledger_hex(blob, LEDGER_HASH_BYTES, hex);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return MM_ERR_IO;
-	if (write(fd, hex, 64) != 64 || fsync(fd) != 0)
-		err = MM_ERR_IO;
-	close(fd);
-	if (!err && rename(tmp, path) != 0)
-		err = MM_ERR_IO;
-	if (err)
-		unlink(tmp);
-	return err;
-}
-
-int mmd_mkt_staged_blob(const struct mmd *srv, const uint8_t request[16],
-			const uint8_t tx[32], uint8_t blob[32])
-{
-	char path[MMD_PATH_MAX + 200], hex[65];
-	int fd, err = staged_path(srv, request, tx, path, sizeof(path));
-	ssize_t n;
-
-	if (err)
-		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? MM_ERR_NOTFOUND : MM_ERR_IO;
-	n = read(fd, hex, 64);
-	close(fd);
-	if (n != 64 || ledger_unhex(hex, 64, blob, 32) != MM_OK)
-		return MM_ERR_CORRUPT;
-	return MM_OK;
-}
-
-/* Whether a staged row of the request names blob. */
-static bool staged_uses(const struct mmd *srv, const uint8_t request[16],
-			const uint8_t blob[32])
-{
-	char dir[MMD_PATH_MAX + 128];
-	struct dirent *de;
-	DIR *d = NULL;
-	bool used = false;
-
-	if (staged_path(srv, request, NULL, dir, sizeof(dir)) != MM_OK)
-		return true; /* cannot tell: keep it */
-	d = opendir(dir);
-	while (d && !used) {
-		uint8_t tx[32], b[32];
-
-		de = readdir(d);
-		if (!de)
-			break;
-		used = strlen(de->d_name) == 64 &&
-		       ledger_unhex(de->d_name, 64, tx, 32) == MM_OK &&
-		       mmd_mkt_staged_blob(srv, request, tx, b) == MM_OK &&
-		       memcmp(b, blob, 32) == 0;
-	}
-	if (d)
-		closedir(d);
-	return used;
-}
-
-/* Whether a staged row of any request names blob: blobs are named by
- * their content, so two requests can share one (identical rows). */
-static bool staged_uses_any(const struct mmd *srv, const uint8_t blob[32])
-{
-	char root[MMD_PATH_MAX + 64];
-	struct dirent *de;
-	DIR *d = NULL;
-	bool used = false;
-	int n = snprintf(root, sizeof(root), "%s/" STAGED_DIR,
-			 srv->opts.data_dir);
-
-	if (n <= 0 || (size_t)n >= sizeof(root))
-		return true; /* cannot tell: keep it */
-	d = opendir(root);
-	if (!d)
-		return errno != ENOENT;
-	while (!used && (de = readdir(d)) != NULL) {
-		uint8_t req[16];
-
-		used = strlen(de->d_name) == 32 &&
-		       ledger_unhex(de->d_name, 32, req, 16) == MM_OK &&
-		       staged_uses(srv, req, blob);
-	}
-	closedir(d);
-	return used;
-}
-
-void mmd_mkt_undo(struct mmd *srv, const struct mmd_mkt_pending *t)
-{
-	static const uint8_t zero[LEDGER_HASH_BYTES];
-
-	if (t->then == MMD_THEN_CONTRIBUTION && !staged_uses_any(srv, t->blob))
-		mmd_blobs_delete(srv->blobs, t->blob, NULL);
-	if (t->then != MMD_THEN_RELEASE)
-		return;
-	if (memcmp(t->blob, zero, sizeof(zero)) != 0)
-		mmd_blobs_delete(srv->blobs, t->blob, NULL);
-	if (memcmp(t->blob2, zero, sizeof(zero)) != 0)
-		mmd_blobs_delete(srv->blobs, t->blob2, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -210,7 +53,8 @@ static void reply_dataset(struct mmd_req *rq, const uint8_t release[16])
 	int err = market_release_get(rq->srv->market, release, &rel);
 
 	if (!err)
-		err = mmd_blobs_get(rq->srv->blobs, rel.dataset, &p, &n, NULL);
+		err = intake_blobs_get(rq->srv->blobs, rel.dataset, &p, &n,
+				       NULL);
 	out = err ? NULL : evbuffer_new();
 	if (!err && (!out || evbuffer_add(out, p, n) != 0))
 		err = MM_ERR_NOMEM;
@@ -227,23 +71,30 @@ static void reply_dataset(struct mmd_req *rq, const uint8_t release[16])
 	free(p);
 }
 
-/* The answer once the committer logged the submission; ctx points to
- * the staging error (int). */
+/* Settles t's row or release with the ledger's answer err. */
+static void settle(struct mmd *srv, const struct mmd_mkt_pending *t, int err)
+{
+	if (t->then == MMD_THEN_CONTRIBUTION)
+		intake_contribution_settle(srv->intake, &t->row, err);
+	else if (t->then == MMD_THEN_RELEASE)
+		intake_release_settle(srv->intake, &t->release, err);
+}
+
+/* The answer once the committer logged the submission. */
 static void reply_done(struct mmd_pending *base, void *ctx)
 {
 	struct mmd_mkt_pending *p = (struct mmd_mkt_pending *)base;
-	int after = *(const int *)ctx;
+	const struct intake_release *r = &p->release;
 	struct mmd_req *rq = &p->base.rq;
 	json_t *rj = receipt_json(rq->srv, p->base.index);
-	char hex[33];
+	char hex[2 * MARKET_ID_BYTES + 1];
 
-	if (after || !rj) {
-		json_decref(rj);
-		mmd_reply_problemf(rq, 500, after ? after : MM_ERR_STORE,
-				   "logged at index %llu but %s",
-				   (unsigned long long)p->base.index,
-				   after ? "the row cannot be staged"
-					 : "the receipt cannot be read");
+	(void)ctx;
+	if (!rj) {
+		mmd_reply_problemf(rq, 500, MM_ERR_STORE,
+				   "logged at index %llu but the receipt "
+				   "cannot be read",
+				   (unsigned long long)p->base.index);
 		return;
 	}
 	if (p->then == MMD_THEN_CONTRIBUTION) {
@@ -252,15 +103,15 @@ static void reply_done(struct mmd_pending *base, void *ctx)
 	}
 	if (p->then == MMD_THEN_DISCLOSURE) {
 		json_decref(rj);
-		reply_dataset(rq, p->release);
+		reply_dataset(rq, r->release);
 		return;
 	}
-	ledger_hex(p->release, 16, hex);
+	ledger_hex(r->release, MARKET_ID_BYTES, hex);
 	mmd_reply_json(rq, 200,
 		       json_pack("{s:s,s:o,s:I,s:I,s:I}", "release", hex,
-				 "receipt", rj, "k", (json_int_t)p->k, "l",
-				 (json_int_t)p->l, "suppressed",
-				 (json_int_t)p->suppressed));
+				 "receipt", rj, "k", (json_int_t)r->k, "l",
+				 (json_int_t)r->l, "suppressed",
+				 (json_int_t)r->suppressed));
 }
 
 /* On the worker thread, after the committer answered. */
@@ -268,20 +119,13 @@ static void mkt_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mmd_mkt_pending *p = arg;
 	struct mmd *srv = p->base.rq.srv;
-	int after = MM_OK;
 
 	(void)fd;
 	(void)what;
 	mmd_metrics_commit(&srv->metrics, p->base.err,
 			   p->base.t_done_us - p->base.t_submit_us);
-	if (p->base.err == MM_OK && p->then == MMD_THEN_CONTRIBUTION)
-		after = staged_write(srv, p->request, p->tx, p->blob);
-	else if (p->base.err != MM_OK)
-		mmd_mkt_undo(srv, p);
-	if (after)
-		mmd_log("error", NULL, "staging a contribution failed: %s",
-			mm_strerror(after));
-	mmd_pending_answer(&p->base, reply_done, &after);
+	settle(srv, p, p->base.err);
+	mmd_pending_answer(&p->base, reply_done, NULL);
 }
 
 void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
@@ -310,7 +154,7 @@ void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 			atomic_fetch_sub(&srv->inflight, 1);
 	}
 	if (err) {
-		mmd_mkt_undo(srv, t);
+		settle(srv, t, err);
 		mmd_pending_free(p ? &p->base : NULL);
 		mmd_reply_refused(rq, err, &diag);
 		return;
@@ -323,26 +167,53 @@ void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 
 int mmd_mkt_setup(struct mmd *srv)
 {
-	char path[MMD_PATH_MAX + 16];
-	uint8_t key[MMD_BLOB_KEY_BYTES];
-	int fd, err = MM_OK;
+	struct intake_config cfg = {.dir = srv->opts.data_dir,
+				    .blobs = srv->blobs,
+				    .ledger = srv->ledger,
+				    .market = srv->market};
+	struct mm_diag diag = {0};
+	int err = intake_open(&cfg, &srv->intake, &diag);
 
-	snprintf(path, sizeof(path), "%s/blob.key", srv->opts.data_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read(fd, key, sizeof(key)) != (ssize_t)sizeof(key))
-		err = MM_ERR_KEY;
-	if (fd >= 0)
-		close(fd);
-	if (!err)
-		err = ledger_hmac_sha256(key, sizeof(key), PSEUDONYM_INFO,
-					 strlen(PSEUDONYM_INFO),
-					 srv->pseudonym_root);
-	ledger_wipe(key, sizeof(key));
 	if (err)
-		mmd_log("error", NULL,
-			"cannot derive the pseudonym key from %s: %s", path,
-			mm_strerror(err));
+		mmd_log("error", NULL, "cannot open the intake: %s", diag.msg);
 	return err;
+}
+
+int mmd_mkt_reconcile(struct mmd *srv)
+{
+	struct intake_reconcile_report r;
+	struct mm_diag diag = {0};
+	char tx[2 * LEDGER_HASH_BYTES + 1];
+	int err = intake_reconcile(srv->intake, &r, &diag);
+
+	if (err) {
+		mmd_log("error", NULL, "%s", diag.msg);
+		return err;
+	}
+	mmd_log("info",
+		json_pack("{s:I,s:I,s:I,s:I,s:I}", "rows",
+			  (json_int_t)r.rows_kept, "rows_removed",
+			  (json_int_t)r.rows_removed, "releases",
+			  (json_int_t)r.releases_kept, "releases_removed",
+			  (json_int_t)r.releases_removed, "blobs_deleted",
+			  (json_int_t)r.blobs_deleted),
+		"staged rows reconciled with the ledger");
+	ledger_hex(r.missing_tx, LEDGER_HASH_BYTES, tx);
+	if (r.rows_missing > 0)
+		mmd_log("error",
+			json_pack("{s:I,s:s}", "count",
+				  (json_int_t)r.rows_missing, "first_tx", tx),
+			"logged contributions still staged have no row on "
+			"this node (posted through POST /v1/tx, or the "
+			"staged/ or blobs/ directory was damaged): a "
+			"release cannot include them");
+	if (r.blobs_missing > 0)
+		mmd_log("error",
+			json_pack("{s:I}", "count",
+				  (json_int_t)r.blobs_missing),
+			"staged rows or releases name blobs that are gone "
+			"(the blobs/ directory was damaged)");
+	return MM_OK;
 }
 
 /* Signs body as type with the node key and waits for its commit. */

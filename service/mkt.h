@@ -6,6 +6,7 @@
 #ifndef MMD_MKT_H
 #define MMD_MKT_H
 
+#include "intake/intake.h"
 #include "mmd.h"
 
 void mmd_get_requests(struct mmd_req *rq, const char *arg);
@@ -34,9 +35,14 @@ void mmd_post_release(struct mmd_req *rq, const char *arg);
  * envelope, then answers the dataset (text/csv). */
 void mmd_get_dataset(struct mmd_req *rq, const char *arg);
 
-/* Derives the node's pseudonym root from DIR/blob.key (after the blob
- * store is open).  MM_ERR_IO, MM_ERR_KEY, MM_ERR_CRYPTO after logging. */
+/* Opens the node's intake (after the market module is open; the blob
+ * store is open).  An mm_err after logging. */
 int mmd_mkt_setup(struct mmd *srv);
+/* After the ledger started, before the workers: reconciles the staged
+ * rows with the ledger (intake_reconcile) and logs what it found, as an
+ * error when a logged contribution's row is missing.  An mm_err after
+ * logging. */
+int mmd_mkt_reconcile(struct mmd *srv);
 /* After a fresh --init with --registrar (the ledger started): submits
  * tokens.init and market.init signed by the node key and waits for them.
  * MM_OK and nothing when not asked; else the submit's error, logged. */
@@ -44,7 +50,7 @@ int mmd_mkt_init(struct mmd *srv);
 
 /* What a marketplace submission does once the committer answers. */
 enum mmd_mkt_then {
-	MMD_THEN_CONTRIBUTION, /* stage the blob, answer the receipt */
+	MMD_THEN_CONTRIBUTION, /* settle the staged row, answer the receipt */
 	MMD_THEN_RELEASE,      /* answer release, receipt, k, l, suppressed */
 	MMD_THEN_DISCLOSURE    /* answer the release's dataset */
 };
@@ -53,26 +59,15 @@ enum mmd_mkt_then {
 struct mmd_mkt_pending {
 	struct mmd_pending base; /* first: mmd_pending_free frees it all */
 	enum mmd_mkt_then then;
-	uint8_t request[16];
-	uint8_t release[16];
-	uint8_t tx[LEDGER_HASH_BYTES];
-	uint8_t blob[LEDGER_HASH_BYTES];  /* staged row, or dataset */
-	uint8_t blob2[LEDGER_HASH_BYTES]; /* report */
-	uint64_t k, l, suppressed;
+	struct intake_staged row;      /* CONTRIBUTION */
+	struct intake_release release; /* RELEASE; DISCLOSURE: .release */
 };
 
 /* Submits bytes; t (copied) says what follows the commit.  Answers
- * itself in every case (a refusal undoes t's blobs). */
+ * itself in every case, and settles t's row or release with the
+ * ledger's answer exactly once. */
 void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 		    const uint8_t *bytes, size_t n);
-/* The blob name of a staged row (DIR/staged/<request>/<tx>).
- * MM_ERR_NOTFOUND (not staged through this node), MM_ERR_CORRUPT,
- * MM_ERR_IO. */
-int mmd_mkt_staged_blob(const struct mmd *srv, const uint8_t request[16],
-			const uint8_t tx[LEDGER_HASH_BYTES],
-			uint8_t blob[LEDGER_HASH_BYTES]);
-/* Deletes the blobs t names that nothing else uses. */
-void mmd_mkt_undo(struct mmd *srv, const struct mmd_mkt_pending *t);
 /* Wall-clock milliseconds. */
 uint64_t mmd_wall_ms(void);
 

@@ -161,6 +161,8 @@ int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
 struct mmd_worker;
 struct mmd_pending;
 struct mmd_auth;
+struct intake;
+struct intake_blobs;
 
 struct mmd {
 	struct mmd_opts opts;
@@ -179,12 +181,12 @@ struct mmd {
 	atomic_uint inflight;	 /* submissions the committer still holds */
 	atomic_bool stopping;
 	struct mmd_metrics metrics;
-	SSL_CTX *tls;		 /* NULL: plain HTTP */
-	struct mmd_auth *auth;	 /* session key, replay cache, revocations */
-	struct mmd_blobs *blobs; /* staged records, datasets (blobs.h) */
-	struct tokens *tokens;	 /* the token module (setup.c owns it) */
-	struct market *market;	 /* NULL when built without market/ */
-	uint8_t pseudonym_root[LEDGER_HASH_BYTES]; /* mmd_mkt_setup */
+	SSL_CTX *tls;		    /* NULL: plain HTTP */
+	struct mmd_auth *auth;	    /* session key, replay cache, revocations */
+	struct intake_blobs *blobs; /* rows, datasets (intake/intake.h) */
+	struct intake *intake;	    /* the record-to-release pipeline */
+	struct tokens *tokens;	    /* the token module (setup.c owns it) */
+	struct market *market;	    /* NULL when built without market/ */
 };
 
 /* One request being answered, on its worker's thread. */

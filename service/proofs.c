@@ -8,7 +8,7 @@
 
 #include <event2/keyvalq_struct.h>
 
-#include "service/edge.h"
+#include "edge/edge.h"
 
 /* One numeric query parameter. */
 struct qparam {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define PROBLEM_CODE_BASE "https://medmarket.dev/problems/"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/edge.h"
+#include "edge/edge.h"
 
 #define NUM_DIGITS_MAX 20
 

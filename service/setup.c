@@ -1,5 +1,7 @@
 /* setup.c - startup: --init (data dir, node key, genesis), the node key,
- * opening and starting the ledger, and the listening socket. */
+ * opening and starting the ledger, the blob store and the intake (whose
+ * staged rows are reconciled with the ledger before any request is
+ * served), and the listening socket. */
 #include "mmd.h"
 
 #include <errno.h>
@@ -11,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "service/blobs.h"
-#include "tokens/tokens.h"
-#include "service/mkt.h"
+#include "intake/intake.h"
 #include "market/market.h"
+#include "service/mkt.h"
+#include "tokens/tokens.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -131,8 +133,9 @@ static int open_blobs(struct mmd *srv)
 
 	snprintf(path, sizeof(path), "%s/blobs", srv->opts.data_dir);
 	create = srv->opts.init || access(path, F_OK) != 0;
-	err = mmd_blobs_open(srv->opts.data_dir, create,
-			     MMD_BLOB_BYTES_MAX_DEFAULT, &srv->blobs, &diag);
+	err = intake_blobs_open(srv->opts.data_dir, create,
+				INTAKE_BLOB_BYTES_MAX_DEFAULT, &srv->blobs,
+				&diag);
 	if (err)
 		mmd_log("error", NULL, "cannot open the blob store: %s",
 			diag.msg);
@@ -162,8 +165,6 @@ int mmd_setup_ledger(struct mmd *srv)
 	err = open_ledger(srv, &cfg);
 	if (!err)
 		err = open_blobs(srv);
-	if (!err)
-		err = mmd_mkt_setup(srv);
 	if (err)
 		return err;
 	err = tokens_open(srv->ledger, ledger_key_public(srv->node),
@@ -187,6 +188,9 @@ int mmd_setup_ledger(struct mmd *srv)
 			mm_strerror(err));
 		return err;
 	}
+	err = mmd_mkt_setup(srv);
+	if (err)
+		return err;
 	srv->types = ledger_types(srv->ledger, &srv->ntypes);
 	{
 		struct ledger_head h;
@@ -201,6 +205,8 @@ int mmd_setup_ledger(struct mmd *srv)
 	if (err)
 		mmd_log("error", NULL, "cannot start the ledger: %s",
 			mm_strerror(err));
+	if (!err)
+		err = mmd_mkt_reconcile(srv);
 	if (!err && created && o->market_init)
 		err = mmd_mkt_init(srv);
 	return err;

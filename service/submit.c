@@ -22,7 +22,7 @@
 #include <strings.h>
 #include <string.h>
 
-#include "service/edge.h"
+#include "edge/edge.h"
 
 /* A code the table says cannot happen in this phase: a node bug,
  * answered 500 and logged (never the request's contents). */

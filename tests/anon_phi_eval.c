@@ -56,7 +56,7 @@ static int kind_index(const char *type, const char *value)
 		    strchr(value, ' ') == NULL)
 			return -1; /* a weekday alone */
 	}
-	if (strcmp(type, "AGE") == 0 && atoi(value) < 90)
+	if (strcmp(type, "AGE") == 0 && strtol(value, NULL, 10) < 90)
 		return -1;
 	for (i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
 		if (strcmp(type, counted[i]) == 0)

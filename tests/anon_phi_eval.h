@@ -1,5 +1,5 @@
 /* anon_phi_eval.h - scores the free-text scrubber on the labelled PII
- * sentences of ../shared/data/phi (presidio-research synth_dataset_v2),
+ * sentences of tests/data/phi (presidio-research synth_dataset_v2),
  * token by token, over the entity kinds Safe Harbor names; shared by the
  * test and the benchmark. */
 #ifndef ANON_PHI_EVAL_H

@@ -1,5 +1,5 @@
 # The anonymizer's per-record stage: Safe Harbor, pseudonyms, date shift,
-# the scrubber (with its recall floor on ../shared/data/phi), CSV and FHIR.
+# the scrubber (with its recall floor on tests/data/phi), CSV and FHIR.
 foreach(t test_anon_record test_anon_record_phi test_anon_record_io)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
     mm_test(${t} anonymizer)

@@ -1,9 +1,9 @@
 # Authorization (every route x every role x every kind of credential)
 # and bad input on every write route, against a real medmarketd with a
 # market world.
-if(TARGET mmedge AND TARGET medmarketd AND TARGET market)
+if(TARGET edge AND TARGET intake AND TARGET medmarketd)
   add_executable(test_authz test_authz.c daemon.c marketfx.c)
-  target_link_libraries(test_authz PRIVATE mmtestutil mmedge market
+  target_link_libraries(test_authz PRIVATE mmtestutil edge intake market
     tokens policies anonymizer)
   mm_target(test_authz)
   add_dependencies(test_authz medmarketd)

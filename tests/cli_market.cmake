@@ -1,7 +1,7 @@
 # The medmarket marketplace commands end to end against a real medmarketd.
-if(TARGET market AND TARGET mmedge AND TARGET medmarket)
+if(TARGET market AND TARGET edge AND TARGET medmarket)
   add_executable(test_cli_market test_cli_market.c daemon.c)
-  target_link_libraries(test_cli_market PRIVATE mmtestutil mmedge market
+  target_link_libraries(test_cli_market PRIVATE mmtestutil edge market
     OpenSSL::Crypto)
   mm_target(test_cli_market)
   add_dependencies(test_cli_market medmarketd medmarket)

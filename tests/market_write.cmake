@@ -1,7 +1,7 @@
 # The marketplace's writes through medmarketd (end to end: a real daemon).
-if(TARGET mmedge AND TARGET medmarketd AND TARGET market)
+if(TARGET edge AND TARGET intake AND TARGET medmarketd)
   add_executable(test_market_write test_market_write.c daemon.c marketfx.c)
-  target_link_libraries(test_market_write PRIVATE mmtestutil mmedge market
+  target_link_libraries(test_market_write PRIVATE mmtestutil edge intake market
     tokens policies anonymizer)
   mm_target(test_market_write)
   add_dependencies(test_market_write medmarketd)

@@ -8,11 +8,11 @@
 #include <time.h>
 
 #include "policies/policies.h"
-#include "service/httpsig.h"
-#include "service/recinput.h"
+#include "edge/edge.h"
+#include "intake/intake.h"
 #include "testutil.h"
 
-#define LOGIN_HDR_MAX (2 * HTTPSIG_HEADER_MAX + 64) /* the two headers */
+#define LOGIN_HDR_MAX (2 * EDGE_SIG_HEADER_MAX + 64) /* the two headers */
 
 const char *const MFX_FIELDS[MFX_NFIELDS] = {"birth_year", "sex", "diagnoses",
 					     "hba1c_pct"};
@@ -76,16 +76,16 @@ void mfx_login(const struct tu_daemon *d, const struct ledger_key *k,
 	       const char *nonce, char *hdr, size_t cap)
 {
 	const char *comps[] = {"@method", "@authority", "@path", "@query"};
-	char authority[32], input[HTTPSIG_HEADER_MAX + 1],
-		sig[HTTPSIG_HEADER_MAX + 1], h[LOGIN_HDR_MAX];
-	struct httpsig_request r = {"POST",	   "http", authority,
-				    "/v1/session", NULL,   NULL};
+	char authority[32], input[EDGE_SIG_HEADER_MAX + 1],
+		sig[EDGE_SIG_HEADER_MAX + 1], h[LOGIN_HDR_MAX];
+	struct edge_sig_request r = {"POST",	    "http", authority,
+				     "/v1/session", NULL,   NULL};
 	char *resp = NULL;
 	json_t *j;
 
 	snprintf(authority, sizeof(authority), "127.0.0.1:%d", d->port);
-	ck_assert_int_eq(httpsig_sign(k, &r, comps, 4, (int64_t)time(NULL),
-				      nonce, input, sig, NULL),
+	ck_assert_int_eq(edge_sig_sign(k, &r, comps, 4, (int64_t)time(NULL),
+				       nonce, input, sig, NULL),
 			 MM_OK);
 	snprintf(h, sizeof(h), "Signature-Input: %s\r\nSignature: %s\r\n",
 		 input, sig);
@@ -128,7 +128,7 @@ void mfx_admit(const struct tu_daemon *d, const struct ledger_key *reg,
 }
 
 /* The signed contribution envelope of the record's claim. */
-static json_t *claim_body(const struct recinput_outcome *o,
+static json_t *claim_body(const struct intake_outcome *o,
 			  const uint8_t request[16],
 			  const uint8_t record_hash[32])
 {
@@ -173,8 +173,8 @@ char *mfx_contribution(const struct market_request *req,
 		       const char *record, const struct market_consent *c,
 		       enum mfx_tamper t, bool *eligible, uint8_t tx_id[32])
 {
-	struct recinput_record *r = NULL;
-	struct recinput_outcome o;
+	struct intake_record *r = NULL;
+	struct intake_outcome o;
 	struct market_contribution_spec s = {0};
 	struct ledger_buf b, env;
 	uint8_t salt[16];
@@ -183,21 +183,21 @@ char *mfx_contribution(const struct market_request *req,
 	json_t *j;
 
 	memset(salt, 0x5a, sizeof(salt));
-	ck_assert_int_eq(recinput_read(RECINPUT_FHIR, record, strlen(record),
-				       RECINPUT_FIELDS(req->fields),
-				       req->nfields, &r, NULL),
+	ck_assert_int_eq(intake_record_read(INTAKE_FHIR, record, strlen(record),
+					    INTAKE_FIELDS(req->fields),
+					    req->nfields, &r, NULL),
 			 MM_OK);
-	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
-					   r, req, c, created, &o, NULL, 0,
-					   NULL),
+	ck_assert_int_eq(intake_record_evaluate(MFX_ELIG_SRC,
+						strlen(MFX_ELIG_SRC), r, req, c,
+						created, &o, NULL, 0, NULL),
 			 MM_OK);
-	recinput_record_free(r);
+	intake_record_free(r);
 	if (t == MFX_BAD_RESULT)
 		o.results[0].passed = !o.results[0].passed;
 	if (eligible)
 		*eligible = o.eligible;
 	memcpy(s.request, request, 16);
-	recinput_hash(salt, record, strlen(record), s.record_hash);
+	intake_record_hash(salt, record, strlen(record), s.record_hash);
 	s.eligible = o.eligible;
 	s.results = o.results;
 	s.nresults = o.nresults;

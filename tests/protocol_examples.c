@@ -38,7 +38,7 @@
 #include "ledger/ledger.h"
 #include "market/market.h"
 #include "policies/policies.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 #include "service/refusals.h"
 #include "tokens/tokens.h"
 

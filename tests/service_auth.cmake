@@ -1,8 +1,8 @@
 # medmarketd's read authentication, TLS and OpenAPI suites (end to end:
 # they start real daemons, like test_service).
-if(TARGET mmedge AND TARGET medmarket AND TARGET medmarketd)
+if(TARGET edge AND TARGET medmarket AND TARGET medmarketd)
   add_executable(test_service_auth test_service_auth.c daemon.c)
-  target_link_libraries(test_service_auth PRIVATE mmtestutil mmedge
+  target_link_libraries(test_service_auth PRIVATE mmtestutil edge
     OpenSSL::SSL OpenSSL::Crypto)
   mm_target(test_service_auth)
   add_dependencies(test_service_auth medmarketd medmarket)

@@ -401,7 +401,7 @@ enum {
 	F_HEIGHT
 };
 
-/* Reads a file of ../shared/data/fhir with spec_text; returns the rc. */
+/* Reads a file of tests/data/fhir with spec_text; returns the rc. */
 static int fhir_file(const char *rel, struct anon_table **t, struct mm_diag *d)
 {
 	struct anon_fhir_spec spec;
@@ -412,7 +412,7 @@ static int fhir_file(const char *rel, struct anon_table **t, struct mm_diag *d)
 	int rc;
 
 	snprintf(path, sizeof(path), "fhir/%s", rel);
-	file = tu_shared(path);
+	file = tu_data(path);
 	json = tu_read_file(file, &n);
 	ck_assert_int_eq(
 		anon_fhir_spec_parse(&spec, spec_text, strlen(spec_text), d),

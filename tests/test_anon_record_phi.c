@@ -1,5 +1,5 @@
 /* test_anon_record_phi.c - the scrubber's recall and precision on the
- * labelled PII sentences of ../shared/data/phi (token level, Safe Harbor
+ * labelled PII sentences of tests/data/phi (token level, Safe Harbor
  * kinds; see anon_phi_eval.c), printed per kind and held to a floor set a
  * little below the measured figures. */
 #include "testutil.h"
@@ -15,7 +15,7 @@
 
 START_TEST(phi_recall_floor)
 {
-	char *path = tu_shared("phi/presidio-research/synth_dataset_v2.json");
+	char *path = tu_data("phi/presidio-research/synth_dataset_v2.json");
 	struct phi_score s;
 	double recall, precision, r;
 	size_t i;

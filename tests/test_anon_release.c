@@ -318,7 +318,7 @@ START_TEST(hier_adult_files)
 		char rel[128];
 		snprintf(rel, sizeof(rel), "adult/adult_hierarchy_%s.csv",
 			 want[i].name);
-		char *path = tu_shared(rel);
+		char *path = tu_data(rel);
 		size_t n = 0;
 		uint8_t *text = tu_read_file(path, &n);
 		struct anon_hierarchy *h = NULL;
@@ -528,7 +528,7 @@ static int run_cli(char **argv)
 START_TEST(cli_adult)
 {
 	char *dir = tu_tmpdir();
-	char *data = tu_shared("adult");
+	char *data = tu_data("adult");
 	char in[512], out[512], rep[512], q1[600], q2[600], q3[600];
 	snprintf(in, sizeof(in), "%s/adult.csv", data);
 	snprintf(out, sizeof(out), "%s/out.csv", dir);
@@ -595,13 +595,13 @@ START_TEST(cli_adult)
 END_TEST
 
 /* --fhir --fields: the columns a field spec names, read from the Synthea
- * bundles in ../shared/data/fhir; --fhir without --fields is a usage
+ * bundles in tests/data/fhir; --fhir without --fields is a usage
  * error. */
 START_TEST(cli_fhir)
 {
 	char *dir = tu_tmpdir();
-	char *fhir = tu_shared("fhir/synthea/Carroll471_OHara248_"
-			       "274f5452-2a39-44c4-a7cb-f36de467762e.json");
+	char *fhir = tu_data("fhir/synthea/Carroll471_OHara248_"
+			     "274f5452-2a39-44c4-a7cb-f36de467762e.json");
 	char spec[512], out[512], rep[512];
 	snprintf(spec, sizeof(spec), "%s/spec.txt", dir);
 	snprintf(out, sizeof(out), "%s/out.csv", dir);

@@ -17,8 +17,8 @@
 #include "marketfx.h"
 #include "market/market.h"
 #include "policies/policies.h"
-#include "service/httpsig.h"
-#include "service/recinput.h"
+#include "edge/edge.h"
+#include "intake/intake.h"
 #include "testutil.h"
 #include "tokens/tokens.h"
 
@@ -337,13 +337,13 @@ static void set_body(struct req *r, const char *ctype, const void *p, size_t n)
 	r->ctype = ctype;
 }
 
-static enum httpsig_field digest_field(void *ctx, const char *name,
-				       const char **v)
+static enum edge_sig_field digest_field(void *ctx, const char *name,
+					const char **v)
 {
 	if (strcmp(name, "content-digest") != 0 || !ctx)
-		return HTTPSIG_FIELD_ABSENT;
+		return EDGE_SIG_FIELD_ABSENT;
 	*v = ctx;
-	return HTTPSIG_FIELD_OK;
+	return EDGE_SIG_FIELD_OK;
 }
 
 /* Signs r with key, created at created; corrupt flips a signature bit.
@@ -351,34 +351,34 @@ static enum httpsig_field digest_field(void *ctx, const char *name,
 static void sign_req(struct req *r, const struct ledger_key *key,
 		     int64_t created, bool corrupt)
 {
-	char authority[32], base[HTTPSIG_BASE_MAX], b64[128],
-		sigv[HTTPSIG_NAME_MAX + 140], input[HTTPSIG_HEADER_MAX],
-		pk[2 * LEDGER_PK_BYTES + 1], digest[HTTPSIG_DIGEST_MAX];
+	char authority[32], base[EDGE_SIG_BASE_MAX], b64[128],
+		sigv[EDGE_SIG_NAME_MAX + 140], input[EDGE_SIG_HEADER_MAX],
+		pk[2 * LEDGER_PK_BYTES + 1], digest[EDGE_SIG_DIGEST_MAX];
 	bool body = r->n > 0;
-	struct httpsig_request hr = {r->method,	   "http",
-				     authority,	   r->path,
-				     digest_field, body ? digest : NULL};
-	struct httpsig_params p;
+	struct edge_sig_request hr = {r->method,    "http",
+				      authority,    r->path,
+				      digest_field, body ? digest : NULL};
+	struct edge_sig_params p;
 	uint8_t sig[LEDGER_SIG_BYTES];
 	struct mm_diag diag = {0};
 	size_t n = 0;
 
 	if (body)
-		httpsig_content_digest(r->body, r->n, digest);
+		edge_sig_content_digest(r->body, r->n, digest);
 	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
 	ledger_hex(ledger_key_public(key), LEDGER_PK_BYTES, pk);
 	snprintf(input, sizeof(input),
 		 "sig1=(%s%s);created=%lld;keyid=\"%s\";nonce=\"authz-%d-%u\"",
 		 STD_COMPS, body ? " \"content-digest\"" : "",
 		 (long long)created, pk, (int)getpid(), ++SEQ);
-	ck_assert_int_eq(httpsig_parse_input(input, &p, &diag), MM_OK);
-	ck_assert_msg(httpsig_base(&p, &hr, base, sizeof(base), &n, &diag) ==
+	ck_assert_int_eq(edge_sig_parse_input(input, &p, &diag), MM_OK);
+	ck_assert_msg(edge_sig_base(&p, &hr, base, sizeof(base), &n, &diag) ==
 			      MM_OK,
 		      "%s", diag.msg);
 	ledger_sign(key, base, n, sig);
 	if (corrupt)
 		sig[LEDGER_SIG_BYTES - 1] ^= 1;
-	httpsig_b64_encode(sig, sizeof(sig), false, b64, sizeof(b64));
+	edge_b64_encode(sig, sizeof(sig), false, b64, sizeof(b64));
 	snprintf(sigv, sizeof(sigv), "%s=:%s:", p.label, b64);
 	add_header(r, "Signature-Input", input);
 	add_header(r, "Signature", sigv);
@@ -556,7 +556,7 @@ static void b_disclosure(struct req *r, enum role role, enum mode m)
 	sign_tx(KEY[role == R_ANON ? R_RES : role], MARKET_TYPE_DISCLOSURE, &b,
 		&env, mfx_now_ms());
 	ck_assert_uint_gt(
-		httpsig_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
+		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
 	add_header(r, "Disclosure", b64);
 	ledger_buf_release(&env);
 }
@@ -1331,7 +1331,7 @@ static void x_c_unknown_member(struct req *r)
 static void x_c_long_salt(struct req *r)
 {
 	json_t *j = contrib_json(r);
-	char salt[2 * RECINPUT_SALT_BYTES + 2];
+	char salt[2 * INTAKE_SALT_BYTES + 2];
 
 	memset(salt, 'a', sizeof(salt) - 1);
 	salt[sizeof(salt) - 1] = '\0';
@@ -1442,14 +1442,14 @@ static void x_s_uncovered_body(struct req *r)
 
 static void x_s_long_input(struct req *r)
 {
-	char *input = malloc(HTTPSIG_HEADER_MAX + 2);
+	char *input = malloc(EDGE_SIG_HEADER_MAX + 2);
 
 	ck_assert_ptr_nonnull(input);
 	session_req(r, "POST");
-	memset(input, 'a', HTTPSIG_HEADER_MAX + 1);
+	memset(input, 'a', EDGE_SIG_HEADER_MAX + 1);
 	memcpy(input, "sig1=(\"@method\");keyid=\"", 25);
-	input[HTTPSIG_HEADER_MAX] = '"';
-	input[HTTPSIG_HEADER_MAX + 1] = '\0';
+	input[EDGE_SIG_HEADER_MAX] = '"';
+	input[EDGE_SIG_HEADER_MAX + 1] = '\0';
 	add_header(r, "Signature-Input", input);
 	add_header(r, "Signature", "sig1=:AAAA:");
 	free(input);
@@ -1499,8 +1499,8 @@ static void dataset_req(struct req *r, const void *p, size_t n)
 	expand("/v1/releases/{REL}/dataset", r->path);
 	add_raw(r, TOKEN[R_RES]);
 	if (p) {
-		ck_assert_uint_gt(
-			httpsig_b64_encode(p, n, false, b64, 2 * n + 8), 0);
+		ck_assert_uint_gt(edge_b64_encode(p, n, false, b64, 2 * n + 8),
+				  0);
 		add_header(r, "Disclosure", b64);
 	}
 	free(b64);

@@ -10,7 +10,7 @@
 
 #include "daemon.h"
 #include "ledger/ledger.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 #include "testutil.h"
 
 #define ARGS_MAX	32  /* arguments of one run */

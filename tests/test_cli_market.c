@@ -16,7 +16,7 @@
 #include "daemon.h"
 #include "market/market.h"
 #include "policies/policies.h"
-#include "service/edge.h"
+#include "edge/edge.h"
 #include "testutil.h"
 
 #define ARGS_MAX 40 /* arguments of one run */

@@ -140,7 +140,6 @@ START_TEST(sigkill_while_committing)
 	size_t n = 0;
 	unsigned seed = tu_seed("crash");
 
-	srand(seed);
 	ck_assert_int_eq(ledger_key_generate(&node), MM_OK);
 	ledger_config_default(&cfg);
 	cfg.dir = dir;
@@ -159,7 +158,7 @@ START_TEST(sigkill_while_committing)
 			run_child(dir, node, p[1], round);
 		}
 		close(p[1]);
-		usleep(20000 + (useconds_t)(rand() % 300000));
+		usleep(20000 + (useconds_t)(rand_r(&seed) % 300000));
 		kill(pid, SIGKILL);
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 		ck_assert_msg(WIFSIGNALED(status) &&

@@ -3,6 +3,7 @@
  * contributions evaluated with the policies library, release review with
  * payouts, disclosures, close with refund), a table of refusals that each
  * change nothing, the patient key vector, FHIR export, and verify replay. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "market/internal.h" /* the record encoders, to tamper with state */
 #include "market/market.h"
 #include "policies/policies.h"
 #include "testutil.h"
@@ -429,6 +431,7 @@ static void audit(void)
 	struct mm_diag d = {0};
 
 	ck_assert_msg(tokens_audit(F.t, &d) == MM_OK, "audit: %s", d.msg);
+	ck_assert_msg(market_audit(F.m, &d) == MM_OK, "audit: %s", d.msg);
 }
 
 /* Open, fund, consent and three contributions; returns their tx ids. */
@@ -856,6 +859,434 @@ START_TEST(test_fhir)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The invariant audit: an honest run passes it, tampered state fails. */
+
+/* What the audit world made. */
+struct aw {
+	uint8_t tx[NPAT][32]; /* request A's contributions 0..2 */
+	uint8_t req_b[16];    /* request B, with one staged contribution */
+	uint8_t tx_b[32];
+};
+
+/*
+ * Request A: funded, three contributions in release F.rel, approved by
+ * two stewards (payouts 10, 17, 22 tokens) and downloaded once; request
+ * B: opened, one staged contribution.  The debug build has run the audit
+ * after every one of these blocks.
+ */
+static void audit_world(struct aw *w)
+{
+	struct ledger_key *pk[NPAT], *pb;
+	struct market_open_spec s;
+	struct ledger_buf *b;
+	struct mm_diag d;
+
+	flow_to_contributions(pk, w->tx);
+	propose(F.rel, F.req, w->tx, 3, MM_OK, NULL);
+	review(0, true, MM_OK, NULL);
+	audit(); /* a release under review */
+	review(1, true, MM_OK, NULL);
+	market_body_disclosure(b = nb(), F.rel);
+	ok(F.researcher, MARKET_TYPE_DISCLOSURE, b);
+	memset(w->req_b, 0xC3, sizeof(w->req_b));
+	open_spec(&s, w->req_b, 2);
+	ck_assert_int_eq(market_body_open(b = nb(), &s), MM_OK);
+	ok(F.researcher, MARKET_TYPE_OPEN, b);
+	pb = patient(0, w->req_b);
+	grant(pb, w->req_b, 3);
+	ck_assert_int_eq(contribute(pb, w->req_b, 1970, 50, 3, w->tx_b, &d),
+			 MM_OK);
+	audit();
+	ledger_key_free(pb);
+	for (int i = 0; i < NPAT; i++)
+		ledger_key_free(pk[i]);
+}
+
+/* One write to a state database, made behind the marketplace's back. */
+struct tamper {
+	const char *db;
+	uint8_t key[KEY2_BYTES];
+	size_t key_n;
+	struct ledger_buf val; /* empty: delete the key */
+};
+
+static unsigned tamper_db;
+static const struct ledger_field tamper_fields[] = {
+	{"k", LEDGER_F_BIN, false, 0, false},
+	{"v", LEDGER_F_BIN, false, 0, false},
+};
+
+static int tamper_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			void *arg)
+{
+	const struct ledger_val *k = ledger_map_get(tx->body, "k");
+	const struct ledger_val *v = ledger_map_get(tx->body, "v");
+
+	(void)arg;
+	if (v->n == 0)
+		return ledger_state_del(a, tamper_db, k->v.bytes, k->n);
+	return ledger_state_put(a, tamper_db, k->v.bytes, k->n, v->v.bytes,
+				v->n);
+}
+
+/* Reopens the ledger with a type that makes t's write (and the market
+ * registered only when with_market: its debug audit then runs after the
+ * block), applies it, and reopens as the fixture has it. */
+static void tamper_send(struct tamper *t, bool with_market)
+{
+	struct ledger_type tt = {"test.tamper", tamper_fields, 2, tamper_apply,
+				 NULL};
+	struct ledger_buf *b = nb();
+
+	stop();
+	ck_assert_int_eq(ledger_open(&F.cfg, F.node, &F.l, NULL), MM_OK);
+	ck_assert_int_eq(tokens_open(F.l, NULL, &F.t), MM_OK);
+	if (with_market)
+		ck_assert_int_eq(market_open(F.l, F.t, NULL, &F.m), MM_OK);
+	ck_assert_int_eq(ledger_state_open(F.l, t->db, &tamper_db), MM_OK);
+	ck_assert_int_eq(ledger_register_type(F.l, &tt), MM_OK);
+	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_enc_map(b, 2);
+	ledger_enc_cstr(b, "k");
+	ledger_enc_bin(b, t->key, t->key_n);
+	ledger_enc_cstr(b, "v");
+	ledger_enc_bin(b, t->val.p, t->val.len);
+	ok(F.node, "test.tamper", b);
+	ledger_buf_release(&t->val);
+	stop();
+	start();
+}
+
+static void t_request(struct tamper *t, const uint8_t id[16],
+		      struct market_request *r)
+{
+	t->db = "market.req";
+	memcpy(t->key, id, 16);
+	t->key_n = 16;
+	ck_assert_int_eq(rec_request_enc(&t->val, r), MM_OK);
+}
+
+static void t_escrow_held(struct tamper *t, const struct aw *w)
+{
+	struct market_request r;
+
+	(void)w;
+	ck_assert_int_eq(market_request_get(F.m, F.req, &r), MM_OK);
+	snprintf(r.held, sizeof(r.held), "%s", TOK("101"));
+	t_request(t, F.req, &r);
+}
+
+static void t_escrow_paid(struct tamper *t, const struct aw *w)
+{
+	struct market_request r;
+
+	(void)w;
+	ck_assert_int_eq(market_request_get(F.m, F.req, &r), MM_OK);
+	snprintf(r.paid, sizeof(r.paid), "%s", TOK("48"));
+	t_request(t, F.req, &r);
+}
+
+static void t_counts_included(struct tamper *t, const struct aw *w)
+{
+	struct market_request r;
+
+	(void)w;
+	ck_assert_int_eq(market_request_get(F.m, F.req, &r), MM_OK);
+	r.included = 2;
+	t_request(t, F.req, &r);
+}
+
+static void t_counts_contributions(struct tamper *t, const struct aw *w)
+{
+	struct market_request r;
+
+	(void)w;
+	ck_assert_int_eq(market_request_get(F.m, w->req_b, &r), MM_OK);
+	r.contributions = 0;
+	t_request(t, w->req_b, &r);
+}
+
+static void t_request_researcher(struct tamper *t, const struct aw *w)
+{
+	struct market_request r;
+
+	(void)w;
+	ck_assert_int_eq(market_request_get(F.m, F.req, &r), MM_OK);
+	id_of(F.sponsor, r.researcher);
+	t_request(t, F.req, &r);
+}
+
+static void t_release(struct tamper *t, struct market_release *rel)
+{
+	t->db = "market.rel";
+	memcpy(t->key, rel->id, 16);
+	t->key_n = 16;
+	ck_assert_int_eq(rec_release_enc(&t->val, rel), MM_OK);
+}
+
+/* Payouts stand, but their release is no longer approved. */
+static void t_payout_unapproved(struct tamper *t, const struct aw *w)
+{
+	struct market_release rel;
+
+	(void)w;
+	ck_assert_int_eq(market_release_get(F.m, F.rel, &rel), MM_OK);
+	rel.status = MARKET_R_PROPOSED;
+	rel.decided_index = 0;
+	t_release(t, &rel);
+}
+
+static void t_counts_approvals(struct tamper *t, const struct aw *w)
+{
+	struct market_release rel;
+
+	(void)w;
+	ck_assert_int_eq(market_release_get(F.m, F.rel, &rel), MM_OK);
+	rel.approvals = 3;
+	t_release(t, &rel);
+}
+
+/* Payout 1 names a transfer the tokens never made. */
+static void t_payout_transfer(struct tamper *t, const struct aw *w)
+{
+	struct market_payout po[3];
+	size_t n;
+
+	(void)w;
+	ck_assert_int_eq(market_payouts(F.m, F.rel, 0, po, 3, &n), MM_OK);
+	ck_assert_uint_eq(n, 3);
+	po[1].transfer[0] ^= 1;
+	t->db = "market.pay";
+	keyn(t->key, F.rel, 1);
+	t->key_n = KEYN_BYTES;
+	ck_assert_int_eq(rec_payout_enc(&t->val, &po[1]), MM_OK);
+}
+
+/* The release lists request B's contribution in place of A's first. */
+static void t_membership_other(struct tamper *t, const struct aw *w)
+{
+	t->db = "market.relc";
+	keyn(t->key, F.rel, 0);
+	t->key_n = KEYN_BYTES;
+	ledger_buf_add(&t->val, w->tx_b, 32);
+}
+
+/* Request B's staged contribution claims to be in A's release. */
+static void t_membership_claim(struct tamper *t, const struct aw *w)
+{
+	struct market_contribution c;
+
+	ck_assert_int_eq(market_contribution_get(F.m, w->tx_b, &c), MM_OK);
+	c.status = MARKET_C_INCLUDED;
+	memcpy(c.release, F.rel, 16);
+	t->db = "market.contrib";
+	keyn(t->key, w->req_b, 0);
+	t->key_n = KEYN_BYTES;
+	ck_assert_int_eq(rec_contrib_enc(&t->val, &c), MM_OK);
+}
+
+static void t_consent(struct tamper *t, struct market_consent *c)
+{
+	t->db = "market.consent";
+	key2(t->key, c->request, c->author);
+	t->key_n = KEY2_BYTES;
+	ck_assert_int_eq(rec_consent_enc(&t->val, c), MM_OK);
+}
+
+/* Contribution 0's consent revoked before the contribution. */
+static void t_consent_revoked(struct tamper *t, const struct aw *w)
+{
+	struct market_contribution c;
+	struct market_consent cs;
+
+	ck_assert_int_eq(market_contribution_get(F.m, w->tx[0], &c), MM_OK);
+	ck_assert_int_eq(market_consent_get(F.m, F.req, c.payee, &cs), MM_OK);
+	ck_assert_uint_lt(cs.granted_index + 1, c.index);
+	cs.revoked = true;
+	cs.revoked_index = cs.granted_index + 1;
+	cs.revoked_ms = cs.granted_ms;
+	t_consent(t, &cs);
+}
+
+/* Contribution 1's consent gone. */
+static void t_consent_missing(struct tamper *t, const struct aw *w)
+{
+	struct market_contribution c;
+
+	ck_assert_int_eq(market_contribution_get(F.m, w->tx[1], &c), MM_OK);
+	t->db = "market.consent";
+	key2(t->key, F.req, c.payee);
+	t->key_n = KEY2_BYTES;
+}
+
+/* market.ctx of contribution 0 leads to contribution 1. */
+static void t_index_ctx(struct tamper *t, const struct aw *w)
+{
+	uint8_t v[KEYN_BYTES];
+
+	t->db = "market.ctx";
+	memcpy(t->key, w->tx[0], 32);
+	t->key_n = 32;
+	keyn(v, F.req, 1);
+	ledger_buf_add(&t->val, v, sizeof(v));
+}
+
+static void t_config_threshold(struct tamper *t, const struct aw *w)
+{
+	struct market_config c;
+
+	(void)w;
+	ck_assert_int_eq(market_config_get(F.m, &c), MM_OK);
+	c.threshold = NSTEW + 1;
+	t->db = "market.meta";
+	memcpy(t->key, "config", 6);
+	t->key_n = 6;
+	ck_assert_int_eq(rec_config_enc(&t->val, &c), MM_OK);
+}
+
+static void t_disclosure(struct tamper *t, const struct aw *w)
+{
+	struct market_disclosure dl[1];
+	size_t n;
+
+	(void)w;
+	ck_assert_int_eq(market_disclosures(F.m, F.rel, 0, dl, 1, &n), MM_OK);
+	ck_assert_uint_eq(n, 1);
+	id_of(F.sponsor, dl[0].researcher);
+	t->db = "market.disc";
+	keyn(t->key, F.rel, 0);
+	t->key_n = KEYN_BYTES;
+	ck_assert_int_eq(rec_disc_enc(&t->val, &dl[0]), MM_OK);
+}
+
+static void t_record(struct tamper *t, const struct aw *w)
+{
+	(void)w;
+	t->db = "market.contrib";
+	keyn(t->key, F.req, 1);
+	t->key_n = KEYN_BYTES;
+	ledger_buf_add(&t->val, "\x81\xa1x\x01", 4); /* {x: 1} */
+}
+
+struct audit_case {
+	const char *name;
+	/* the tampering, computed from the honest state */
+	void (*make)(struct tamper *t, const struct aw *w);
+	const char *want; /* the start of the audit's diagnostic */
+};
+
+static const struct audit_case audit_cases[] = {
+	{"held", t_escrow_held,
+	 "market audit: escrow: request 0: the tokens escrow account"},
+	{"paid", t_escrow_paid, "market audit: escrow: request 0: paid is"},
+	{"release of another request", t_membership_other,
+	 "market audit: membership: request 0: release b2b2b2b2 lists a "
+	 "contribution of another request"},
+	{"contribution claims a release", t_membership_claim,
+	 "market audit: membership: request 1: contributions name release "
+	 "b2b2b2b2"},
+	{"payouts of an unapproved release", t_payout_unapproved,
+	 "market audit: payout: request 0: release b2b2b2b2 has payouts but "
+	 "is not approved"},
+	{"payout without its transfer", t_payout_transfer,
+	 "market audit: payout: request 0: payout 1 of release b2b2b2b2 has "
+	 "no tokens transfer"},
+	{"consent revoked before", t_consent_revoked,
+	 "market audit: consent: request 0: contribution 0: its consent was "
+	 "revoked before its submission"},
+	{"consent missing", t_consent_missing,
+	 "market audit: consent: request 0: contribution 1 has no consent"},
+	{"included", t_counts_included,
+	 "market audit: counts: request 0: included counts 2"},
+	{"approvals", t_counts_approvals,
+	 "market audit: counts: request 0: release b2b2b2b2 counts other "
+	 "reviews"},
+	{"contributions", t_counts_contributions,
+	 "market audit: counts: request 1: a contribution past the count"},
+	{"ctx", t_index_ctx,
+	 "market audit: index: request 0: market.ctx of contribution 0"},
+	{"researcher", t_request_researcher,
+	 "market audit: request: request 0: its researcher is not an active "
+	 "researcher"},
+	{"threshold", t_config_threshold,
+	 "market audit: config: the threshold"},
+	{"disclosure", t_disclosure,
+	 "market audit: disclosure: request 0: disclosure 0 of release "
+	 "b2b2b2b2 is not to the researcher"},
+	{"undecodable record", t_record,
+	 "market audit: record: request 0: a contribution below the count "
+	 "does not decode"},
+};
+
+/* Each class of invariant, broken once in stored state: the audit (and
+ * verify's market_audit_dir) names it; the honest state passed it. */
+START_TEST(test_audit_catches)
+{
+	const struct audit_case *ac = &audit_cases[_i];
+	struct tamper t = {0};
+	struct aw w;
+	struct mm_diag d = {0};
+
+	audit_world(&w);
+	ledger_buf_init(&t.val, REC_BYTES_MAX);
+	ac->make(&t, &w);
+	tamper_send(&t, false);
+	ck_assert_int_eq(market_audit(F.m, &d), MM_ERR_CORRUPT);
+	ck_assert_msg(strncmp(d.msg, ac->want, strlen(ac->want)) == 0,
+		      "%s: got: %s", ac->name, d.msg);
+	stop();
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(market_audit_dir(F.dir, &d), MM_ERR_CORRUPT);
+	ck_assert_msg(strncmp(d.msg, ac->want, strlen(ac->want)) == 0,
+		      "%s: dir: %s", ac->name, d.msg);
+	start();
+}
+END_TEST
+
+/* The honest flow to the end (close and refund) passes, on the open
+ * ledger, offline, and in medmarket verify. */
+START_TEST(test_audit_honest)
+{
+	struct tu_proc p;
+	struct aw w;
+	struct ledger_buf *b;
+	struct mm_diag d = {0};
+
+	ck_assert_int_eq(market_audit(F.m, &d), MM_OK); /* before init */
+	audit_world(&w);
+	market_body_request(b = nb(), F.req);
+	ok(F.researcher, MARKET_TYPE_CLOSE, b);
+	audit();
+	stop();
+	ck_assert_msg(market_audit_dir(F.dir, &d) == MM_OK, "%s", d.msg);
+	tu_medmarket(&p, "verify", "--data", F.dir, NULL);
+	ck_assert_msg(p.status == 0 && strstr(p.out, "\nOK\n"), "%s%s", p.out,
+		      p.err);
+	tu_proc_free(&p);
+	start();
+}
+END_TEST
+
+/*
+ * Debug builds (the test build) audit after every block and stop the
+ * process at the first block that breaks an invariant (SIGABRT, expected
+ * below); release builds leave it to market_audit and medmarket verify.
+ */
+START_TEST(test_audit_after_block)
+{
+	struct tamper t = {0};
+	struct aw w;
+	struct mm_diag d = {0};
+
+	audit_world(&w);
+	ledger_buf_init(&t.val, REC_BYTES_MAX);
+	t_escrow_held(&t, &w);
+	tamper_send(&t, true);
+	ck_assert_int_eq(market_audit(F.m, &d), MM_ERR_CORRUPT);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("market");
@@ -866,6 +1297,14 @@ int main(void)
 	tcase_add_test(tc, test_flow);
 	tcase_add_test(tc, test_reject_and_deadline);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_audit_honest);
+	tcase_add_loop_test(tc, test_audit_catches, 0,
+			    (int)MM_ARRAY_LEN(audit_cases));
+#ifndef NDEBUG
+	tcase_add_test_raise_signal(tc, test_audit_after_block, SIGABRT);
+#else
+	tcase_add_test(tc, test_audit_after_block);
+#endif
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pure");
 	tcase_set_timeout(tc, 30);

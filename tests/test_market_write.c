@@ -5,6 +5,7 @@
  * GET /v1/releases/{id}/dataset with and without a disclosure; the raw
  * record never reaches the daemon's log. */
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,8 @@
 #include "marketfx.h"
 #include "market/market.h"
 #include "policies/policies.h"
-#include "service/httpsig.h"
-#include "service/recinput.h"
+#include "edge/edge.h"
+#include "intake/intake.h"
 #include "testutil.h"
 #include "tokens/tokens.h"
 
@@ -285,8 +286,7 @@ static int download(const struct ledger_key *k, const uint8_t rel[16],
 	snprintf(path, sizeof(path), "/v1/releases/%s/dataset", rh);
 	login(k, auth, sizeof(auth));
 	if (env) {
-		n = httpsig_b64_encode(env->p, env->len, false, b64,
-				       sizeof(b64));
+		n = edge_b64_encode(env->p, env->len, false, b64, sizeof(b64));
 		ck_assert(n > 0 && n < sizeof(b64));
 		snprintf(hdr, sizeof(hdr), "%sDisclosure: %s\r\n", auth, b64);
 	} else {
@@ -315,6 +315,31 @@ static void check_request_paid(void)
 	free(resp);
 }
 
+/* Files under D.dir/sub (blobs: in its xx/ subdirectories). */
+static size_t count_files(const char *sub)
+{
+	char path[512], inner[1024];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", D.dir, sub);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (strcmp(sub, "blobs") != 0) {
+			n++;
+			continue;
+		}
+		snprintf(inner, sizeof(inner), "%s/%s", sub, de->d_name);
+		n += count_files(inner);
+	}
+	closedir(d);
+	return n;
+}
+
 static char *read_log(void)
 {
 	char *path = NULL, *text;
@@ -341,7 +366,14 @@ START_TEST(test_flow)
 	ck_assert(has(resp, "\"eligibility\"") && has(resp, "rule adult"));
 	free(resp);
 	contribute_all();
+	/* The child's row was staged before its submission; the refusal
+	 * removed it and its blob again. */
+	ck_assert_uint_eq(count_files("staged/4242424242424242"
+				      "4242424242424242"),
+			  3);
+	ck_assert_uint_eq(count_files("blobs"), 3);
 	propose(rel);
+	ck_assert_uint_eq(count_files("releases"), 1);
 	market_body_review(mfx_nb(&b), rel, true, "fine");
 	post(STEW, MARKET_TYPE_REVIEW, &b);
 	check_request_paid();
@@ -375,7 +407,7 @@ END_TEST
 /* The shared mapping on CSV, without a daemon. */
 /* Free text where a field has a form is refused, naming the field and
  * never quoting the value (it may be a name or a phone number). */
-START_TEST(test_recinput_forms)
+START_TEST(test_intake_forms)
 {
 	static const struct {
 		const char *csv, *field;
@@ -397,15 +429,16 @@ START_TEST(test_recinput_forms)
 	static const char *const fields[] = {"sex", "diagnoses", "labs",
 					     "country"};
 	char f[4][MARKET_FIELD_BYTES_MAX + 1];
-	struct recinput_record *r = NULL;
+	struct intake_record *r = NULL;
 	struct mm_diag d = {0};
 
 	for (size_t i = 0; i < 4; i++)
 		snprintf(f[i], sizeof(f[i]), "%s", fields[i]);
 	for (size_t i = 0; i < MM_ARRAY_LEN(bad); i++) {
-		ck_assert_int_eq(recinput_read(RECINPUT_CSV, bad[i].csv,
-					       strlen(bad[i].csv),
-					       RECINPUT_FIELDS(f), 4, &r, &d),
+		ck_assert_int_eq(intake_record_read(INTAKE_CSV, bad[i].csv,
+						    strlen(bad[i].csv),
+						    INTAKE_FIELDS(f), 4, &r,
+						    &d),
 				 MM_ERR_SCHEMA);
 		ck_assert_ptr_null(r);
 		ck_assert_msg(strstr(d.msg, bad[i].field) &&
@@ -415,17 +448,17 @@ START_TEST(test_recinput_forms)
 			      "%s: %s", bad[i].field, d.msg);
 	}
 	for (size_t i = 0; i < MM_ARRAY_LEN(good); i++) {
-		ck_assert_msg(recinput_read(RECINPUT_CSV, good[i],
-					    strlen(good[i]), RECINPUT_FIELDS(f),
-					    4, &r, &d) == MM_OK,
+		ck_assert_msg(intake_record_read(
+				      INTAKE_CSV, good[i], strlen(good[i]),
+				      INTAKE_FIELDS(f), 4, &r, &d) == MM_OK,
 			      "%s: %s", good[i], d.msg);
-		recinput_record_free(r);
+		intake_record_free(r);
 		r = NULL;
 	}
 }
 END_TEST
 
-START_TEST(test_recinput_csv)
+START_TEST(test_intake_csv)
 {
 	static const char ok[] =
 		"patient,birth_year,sex,diagnoses,hba1c_pct,first_year,"
@@ -435,43 +468,44 @@ START_TEST(test_recinput_csv)
 	static const char two[] = "birth_year\n1961\n1962\n";
 	struct market_request req;
 	struct market_consent c = {0};
-	struct recinput_record *r = NULL;
-	struct recinput_outcome o;
+	struct intake_record *r = NULL;
+	struct intake_outcome o;
 	struct anon_buf out = {0};
 	uint8_t key[32];
 
 	mfx_request_terms(&req, 10);
 	snprintf(c.purpose, sizeof(c.purpose), "t2d-outcomes");
 	c.expires_ms = mfx_now_ms() + 1000;
-	ck_assert_int_eq(recinput_read(RECINPUT_CSV, unknown, strlen(unknown),
-				       RECINPUT_FIELDS(req.fields), req.nfields,
-				       &r, NULL),
+	ck_assert_int_eq(intake_record_read(INTAKE_CSV, unknown,
+					    strlen(unknown),
+					    INTAKE_FIELDS(req.fields),
+					    req.nfields, &r, NULL),
 			 MM_ERR_SCHEMA);
-	ck_assert_int_eq(recinput_read(RECINPUT_CSV, two, strlen(two),
-				       RECINPUT_FIELDS(req.fields), req.nfields,
-				       &r, NULL),
+	ck_assert_int_eq(intake_record_read(INTAKE_CSV, two, strlen(two),
+					    INTAKE_FIELDS(req.fields),
+					    req.nfields, &r, NULL),
 			 MM_ERR_SCHEMA);
-	ck_assert_int_eq(recinput_read(RECINPUT_CSV, ok, strlen(ok),
-				       RECINPUT_FIELDS(req.fields), req.nfields,
-				       &r, NULL),
+	ck_assert_int_eq(intake_record_read(INTAKE_CSV, ok, strlen(ok),
+					    INTAKE_FIELDS(req.fields),
+					    req.nfields, &r, NULL),
 			 MM_OK);
-	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
-					   r, &req, &c, mfx_now_ms(), &o, NULL,
-					   0, NULL),
+	ck_assert_int_eq(intake_record_evaluate(
+				 MFX_ELIG_SRC, strlen(MFX_ELIG_SRC), r, &req,
+				 &c, mfx_now_ms(), &o, NULL, 0, NULL),
 			 MM_OK);
 	ck_assert(o.eligible && o.nresults == 3 && o.completeness == 100);
 	ck_assert_str_eq(o.results[0].rule, "adult");
 	ck_assert_str_eq(o.results[2].rule, "diabetic");
 	ck_assert(o.has_history && o.history_years == 23);
 	/* Without a consent the consent rule fails, and only it. */
-	ck_assert_int_eq(recinput_evaluate(MFX_ELIG_SRC, strlen(MFX_ELIG_SRC),
-					   r, &req, NULL, mfx_now_ms(), &o,
-					   NULL, 0, NULL),
+	ck_assert_int_eq(intake_record_evaluate(
+				 MFX_ELIG_SRC, strlen(MFX_ELIG_SRC), r, &req,
+				 NULL, mfx_now_ms(), &o, NULL, 0, NULL),
 			 MM_OK);
 	ck_assert(!o.eligible && o.results[0].passed && !o.results[1].passed);
 	memset(key, 3, sizeof(key));
 	ck_assert_int_eq(
-		recinput_deidentify(r, key, sizeof(key), 2026, &out, NULL),
+		intake_record_deidentify(r, key, sizeof(key), 2026, &out, NULL),
 		MM_OK);
 	ck_assert_msg(strncmp(out.data,
 			      "patient,birth_year,sex,diagnoses,hba1c_pct\n",
@@ -481,7 +515,7 @@ START_TEST(test_recinput_csv)
 			      !strstr(out.data, "pt-9"),
 		      "%s", out.data);
 	anon_buf_release(&out);
-	recinput_record_free(r);
+	intake_record_free(r);
 }
 END_TEST
 
@@ -519,8 +553,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_flow);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tu, 30);
-	tcase_add_test(tu, test_recinput_csv);
-	tcase_add_test(tu, test_recinput_forms);
+	tcase_add_test(tu, test_intake_csv);
+	tcase_add_test(tu, test_intake_forms);
 	tcase_add_loop_test(tu, test_init_options, 0, 6);
 	suite_add_tcase(s, tu);
 	return s;

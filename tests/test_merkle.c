@@ -483,8 +483,8 @@ static void vec_walk(const char *dir, unsigned depth, int inclusion,
 
 START_TEST(test_transparency_dev_vectors)
 {
-	char *incl = tu_shared("merkle/transparency-dev-testdata/inclusion");
-	char *cons = tu_shared("merkle/transparency-dev-testdata/consistency");
+	char *incl = tu_data("merkle/transparency-dev-testdata/inclusion");
+	char *cons = tu_data("merkle/transparency-dev-testdata/consistency");
 	struct vec_stats st = {0};
 	unsigned total;
 
@@ -661,7 +661,7 @@ static void ref_check_consistency(const json_t *doc, struct store *s)
 
 static json_t *ref_load(void)
 {
-	char *path = tu_shared("merkle/rfc6962-reference-tree.json");
+	char *path = tu_data("merkle/rfc6962-reference-tree.json");
 	json_error_t jerr;
 	json_t *doc = json_load_file(path, 0, &jerr);
 

@@ -1,5 +1,5 @@
 /* test_policy_conformance.c - runs the CEL project's conformance tests
- * (../shared/data/cel, see SOURCE.md there) against the policies engine
+ * (tests/data/cel, see SOURCE.md there) against the policies engine
  * and holds it to the targets: at least 95% of the in-scope tests pass,
  * and at least 85% of the tests needing no protobuf message are in scope;
  * an expected evaluation error must be an error of the expected kind
@@ -372,7 +372,7 @@ static void run_file(struct policy_eval *ev, const char *name, struct tally *ty)
 	bool verbose = getenv("MM_CEL_VERBOSE") != NULL;
 
 	snprintf(rel, sizeof(rel), "cel/%s.json", name);
-	path = tu_shared(rel);
+	path = tu_data(rel);
 	root = json_load_file(path, JSON_ALLOW_NUL, &jerr);
 	ck_assert_msg(root != NULL, "cannot read %s", path);
 	json_array_foreach(json_object_get(root, "section"), i, sec)

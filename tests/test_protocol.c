@@ -31,9 +31,8 @@
 #include "marketfx.h"
 #include "market/market.h"
 #include "policies/policies.h"
-#include "service/edge.h"
-#include "service/httpsig.h"
-#include "service/recinput.h"
+#include "edge/edge.h"
+#include "intake/intake.h"
 #include "testutil.h"
 #include "tokens/tokens.h"
 
@@ -46,7 +45,7 @@
 #define OPS_MAX		   64
 #define STATUSES_MAX	   16
 #define REPORT_MAX	   16384
-#define HDR_MAX		   (2 * HTTPSIG_HEADER_MAX + 256)
+#define HDR_MAX		   (2 * EDGE_SIG_HEADER_MAX + 256)
 #define TOKEN_HDR_MAX	   512
 #define HEADERS_MAX_BYTES  262144 /* the world's --headers-max-bytes */
 #define DISCLOSURE_B64_MAX (2 * LEDGER_TX_BYTES_MAX) /* market_release.c */
@@ -1165,7 +1164,7 @@ static char *contrib_doc(const struct ledger_key *pk, const uint8_t request[16],
 
 	memset(salt, 0x3c, sizeof(salt));
 	memcpy(c.request, request, 16);
-	recinput_hash(salt, record, strlen(record), c.record_hash);
+	intake_record_hash(salt, record, strlen(record), c.record_hash);
 	c.eligible = true;
 	c.results = res;
 	c.nresults = MM_ARRAY_LEN(res);
@@ -1371,9 +1370,9 @@ static char *disclosure(const struct ledger_key *k, const uint8_t rel[16],
 	sign_as(k, NULL, MARKET_TYPE_DISCLOSURE, &b, created, &env);
 	if (broken) /* 16 bytes of "type": "disclosure" follow the sig */
 		env.p[env.len - 17] ^= 1;
-	ck_assert_uint_gt(httpsig_b64_encode(env.p, env.len, false, b64,
-					     DISCLOSURE_B64_MAX),
-			  0);
+	ck_assert_uint_gt(
+		edge_b64_encode(env.p, env.len, false, b64, DISCLOSURE_B64_MAX),
+		0);
 	ledger_buf_release(&env);
 	return b64;
 }
@@ -1444,16 +1443,16 @@ static void signed_headers(const struct tu_daemon *d,
 {
 	static const char *const comps[] = {"@method", "@authority", "@path",
 					    "@query"};
-	char authority[32], input[HTTPSIG_HEADER_MAX + 1],
-		sig[HTTPSIG_HEADER_MAX + 1], nonce[48];
-	struct httpsig_request r = {"GET",	  "http", authority,
-				    "/v1/whoami", NULL,	  NULL};
+	char authority[32], input[EDGE_SIG_HEADER_MAX + 1],
+		sig[EDGE_SIG_HEADER_MAX + 1], nonce[48];
+	struct edge_sig_request r = {"GET",	   "http", authority,
+				     "/v1/whoami", NULL,   NULL};
 
 	snprintf(authority, sizeof(authority), "127.0.0.1:%d", d->port);
 	snprintf(nonce, sizeof(nonce), "proto-%d-%u", (int)getpid(), ++SEQ);
-	ck_assert_int_eq(
-		httpsig_sign(k, &r, comps, 4, created, nonce, input, sig, NULL),
-		MM_OK);
+	ck_assert_int_eq(edge_sig_sign(k, &r, comps, 4, created, nonce, input,
+				       sig, NULL),
+			 MM_OK);
 	if (corrupt) { /* "sig1=:" then base64 */
 		char *p = strstr(sig, "=:") + 2;
 

@@ -16,9 +16,8 @@
 #include <openssl/rand.h>
 
 #include "daemon.h"
+#include "edge/edge.h"
 #include "ledger/ledger.h"
-#include "service/edge.h"
-#include "service/gensteps.h"
 #include "testutil.h"
 
 #define PROBLEM_BASE	  "https://medmarket.dev/problems/"
@@ -1625,107 +1624,6 @@ START_TEST(edge_receipt_text_equals_json)
 }
 END_TEST
 
-/* A profile's steps: which nest, what each value becomes, and that the
- * levels of odd values still make a hierarchy the anonymizer takes. */
-START_TEST(gensteps_nest_and_generalize)
-{
-	static const int64_t lab[] = {1, 5, 10, 20, 0}, zip[] = {5, 3, 2, 0};
-	static const int64_t bad_num[] = {3, 5}, bad_shrink[] = {10, 5};
-	static const int64_t bad_text[] = {2, 3}, bad_zero[] = {0, 5};
-	static const int64_t bad_neg[] = {-1};
-	static const char *const vals[] = {"72.5", "7",	  "72.0", "<18.5",
-					   "",	   "164", "1e5",  "5."};
-	static const struct {
-		const char *v;
-		bool num;
-		int64_t step;
-		const char *want;
-	} cases[] = {
-		{"72.5", true, 1, "72"},     {"72.5", true, 5, "70-74"},
-		{"72.5", true, 20, "60-79"}, {"72.5", true, 0, "*"},
-		{"164", true, 1, "164"},     {"164", true, 10, "160-169"},
-		{"<18.5", true, 5, "<18.5"}, {"1e5", true, 5, "1e5"},
-		{"1970", true, 1, "1970"},   {"90+", true, 5, "90+"},
-		{"02139", false, 3, "021*"}, {"02139", false, 5, "02139"},
-		{"female", false, 1, "f*"},  {"", true, 5, ""},
-	};
-	char g[GENSTEPS_LEVEL_MAX], text[4096];
-	struct anon_hierarchy *h = NULL;
-	struct mm_diag d = {0};
-	size_t n = 0;
-
-	ck_assert_int_eq(gensteps_check("weight_kg", true, lab, 5, &d), MM_OK);
-	ck_assert_int_eq(gensteps_check("zip", false, zip, 4, &d), MM_OK);
-	ck_assert_int_eq(gensteps_check("x", true, NULL, 0, &d), MM_OK);
-	ck_assert_int_eq(gensteps_check("weight_kg", true, bad_num, 2, &d),
-			 MM_ERR_SCHEMA);
-	ck_assert_str_eq(d.msg, "column weight_kg: step 1 (5) does not nest "
-				"in the one before: each band must be a "
-				"multiple of the one before, 0 last");
-	ck_assert_int_eq(gensteps_check("bmi", true, bad_shrink, 2, &d),
-			 MM_ERR_SCHEMA);
-	ck_assert_int_eq(gensteps_check("zip", false, bad_text, 2, &d),
-			 MM_ERR_SCHEMA);
-	ck_assert_ptr_nonnull(strstr(d.msg, "column zip: step 1 (3)"));
-	ck_assert_int_eq(gensteps_check("zip", false, bad_zero, 2, &d),
-			 MM_ERR_SCHEMA);
-	ck_assert_int_eq(gensteps_check("zip", false, bad_neg, 1, &d),
-			 MM_ERR_SCHEMA);
-	for (size_t i = 0; i < MM_ARRAY_LEN(cases); i++) {
-		gensteps_level(cases[i].v, strlen(cases[i].v), cases[i].num,
-			       cases[i].step, g);
-		ck_assert_msg(strcmp(g, cases[i].want) == 0,
-			      "%s by %lld: %s, not %s", cases[i].v,
-			      (long long)cases[i].step, g, cases[i].want);
-	}
-	/* Odd values among numbers: still one parent per value per level. */
-	for (size_t i = 0; i < MM_ARRAY_LEN(vals); i++) {
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s",
-				      vals[i]);
-		for (size_t s = 0; s < MM_ARRAY_LEN(lab); s++) {
-			gensteps_level(vals[i], strlen(vals[i]), true, lab[s],
-				       g);
-			n += (size_t)snprintf(text + n, sizeof(text) - n, "|%s",
-					      g);
-		}
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "|*\n");
-	}
-	ck_assert_int_eq(anon_hierarchy_parse_csv(&h, text, n, '|', &d), MM_OK);
-	anon_hierarchy_free(h);
-}
-END_TEST
-
-/* The release row order: every value reaches every position about as
- * often (2000 shuffles of 5: 400 expected per cell, sd ~18; the bounds
- * are over 5 sd away), and every permutation of 3 occurs. */
-START_TEST(gensteps_shuffle_uniform)
-{
-	enum { N = 5, TRIALS = 2000 };
-	unsigned count[N][N] = {{0}}, seen[6] = {0};
-	size_t p[N];
-
-	for (int t = 0; t < TRIALS; t++) {
-		ck_assert_int_eq(gensteps_shuffle(p, N), MM_OK);
-		for (size_t i = 0; i < N; i++)
-			count[i][p[i]]++;
-	}
-	for (size_t i = 0; i < N; i++)
-		for (size_t v = 0; v < N; v++)
-			ck_assert_msg(count[i][v] > 300 && count[i][v] < 500,
-				      "value %zu at %zu: %u of %d", v, i,
-				      count[i][v], TRIALS);
-	for (int t = 0; t < 600; t++) {
-		ck_assert_int_eq(gensteps_shuffle(p, 3), MM_OK);
-		seen[p[0] * 2 + (p[1] > p[2])]++;
-	}
-	for (int k = 0; k < 6; k++)
-		ck_assert_uint_gt(seen[k], 0);
-	ck_assert_int_eq(gensteps_shuffle(p, 0), MM_OK);
-	ck_assert_int_eq(gensteps_shuffle(p, 1), MM_OK);
-	ck_assert_uint_eq(p[0], 0);
-}
-END_TEST
-
 START_TEST(edge_problem_documents)
 {
 	struct mm_diag diag = {0};
@@ -1787,8 +1685,6 @@ static Suite *service_suite(void)
 	tcase_add_test(edge, edge_head_and_receipt_forms);
 	tcase_add_test(edge, edge_problem_documents);
 	tcase_add_test(edge, edge_receipt_text_equals_json);
-	tcase_add_test(edge, gensteps_nest_and_generalize);
-	tcase_add_test(edge, gensteps_shuffle_uniform);
 	suite_add_tcase(s, edge);
 	return s;
 }

@@ -23,10 +23,10 @@
 
 #include "daemon.h"
 #include "ledger/ledger.h"
-#include "service/httpsig.h"
+#include "edge/edge.h"
 #include "testutil.h"
 
-#define HDRS_MAX	(4 * HTTPSIG_HEADER_MAX)
+#define HDRS_MAX	(4 * EDGE_SIG_HEADER_MAX)
 #define SESSION_TTL_S	2
 #define STR_(x)		#x
 #define STR(x)		STR_(x)
@@ -52,17 +52,17 @@ struct fields {
 	const char *values[4];
 };
 
-static enum httpsig_field lookup(void *ctx, const char *name, const char **v)
+static enum edge_sig_field lookup(void *ctx, const char *name, const char **v)
 {
 	const struct fields *f = ctx;
 
 	for (size_t i = 0; i < 4 && f->names[i]; i++) {
 		if (strcmp(f->names[i], name) == 0) {
 			*v = f->values[i];
-			return HTTPSIG_FIELD_OK;
+			return EDGE_SIG_FIELD_OK;
 		}
 	}
-	return HTTPSIG_FIELD_ABSENT;
+	return EDGE_SIG_FIELD_ABSENT;
 }
 
 static const char b26_input[] =
@@ -88,43 +88,43 @@ START_TEST(rfc9421_b26)
 	struct fields f = {{"date", "content-type", "content-length", NULL},
 			   {"Tue, 20 Apr 2021 02:07:55 GMT", "application/json",
 			    " 18 ", NULL}};
-	struct httpsig_request r = {"POST",	   "https",
-				    "example.com", "/foo?param=Value&Pet=dog",
-				    lookup,	   &f};
+	struct edge_sig_request r = {"POST",	    "https",
+				     "example.com", "/foo?param=Value&Pet=dog",
+				     lookup,	    &f};
 	static const char d[] = "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU";
 	static const char x[] = "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";
 	uint8_t seed[LEDGER_SEED_BYTES], pk[LEDGER_PK_BYTES];
 	uint8_t sig[LEDGER_SIG_BYTES], mine[LEDGER_SIG_BYTES];
-	struct httpsig_params p;
+	struct edge_sig_params p;
 	struct ledger_key *k = NULL;
-	char base[HTTPSIG_BASE_MAX];
+	char base[EDGE_SIG_BASE_MAX];
 	size_t n = 0;
 
-	ck_assert_int_eq(httpsig_b64_decode(d, strlen(d), true, seed,
-					    sizeof(seed), &n, NULL),
+	ck_assert_int_eq(edge_b64_decode(d, strlen(d), true, seed, sizeof(seed),
+					 &n, NULL),
 			 MM_OK);
 	ck_assert_uint_eq(n, sizeof(seed));
-	ck_assert_int_eq(httpsig_b64_decode(x, strlen(x), true, pk, sizeof(pk),
-					    &n, NULL),
-			 MM_OK);
+	ck_assert_int_eq(
+		edge_b64_decode(x, strlen(x), true, pk, sizeof(pk), &n, NULL),
+		MM_OK);
 	ck_assert_int_eq(ledger_key_from_seed(seed, &k), MM_OK);
 	ck_assert_mem_eq(ledger_key_public(k), pk, sizeof(pk));
-	ck_assert_int_eq(httpsig_parse_input(b26_input, &p, NULL), MM_OK);
+	ck_assert_int_eq(edge_sig_parse_input(b26_input, &p, NULL), MM_OK);
 	ck_assert_str_eq(p.label, "sig-b26");
 	ck_assert_uint_eq(p.ncomp, 6);
 	ck_assert_str_eq(p.keyid, "test-key-ed25519");
 	ck_assert_int_eq(p.created, 1618884473);
-	ck_assert_int_eq(httpsig_base(&p, &r, base, sizeof(base), &n, NULL),
+	ck_assert_int_eq(edge_sig_base(&p, &r, base, sizeof(base), &n, NULL),
 			 MM_OK);
 	ck_assert_str_eq(base, b26_base);
 	ck_assert_uint_eq(n, strlen(b26_base));
-	ck_assert_int_eq(httpsig_parse_signature(b26_sig, "sig-b26", sig, NULL),
-			 MM_OK);
-	ck_assert_int_eq(httpsig_verify(&p, &r, sig, pk, NULL), MM_OK);
+	ck_assert_int_eq(
+		edge_sig_parse_signature(b26_sig, "sig-b26", sig, NULL), MM_OK);
+	ck_assert_int_eq(edge_sig_verify(&p, &r, sig, pk, NULL), MM_OK);
 	ledger_sign(k, base, n, mine); /* Ed25519 is deterministic */
 	ck_assert_mem_eq(mine, sig, sizeof(sig));
 	r.method = "GET";
-	ck_assert_int_eq(httpsig_verify(&p, &r, sig, pk, NULL),
+	ck_assert_int_eq(edge_sig_verify(&p, &r, sig, pk, NULL),
 			 MM_ERR_SIGNATURE);
 	ledger_key_free(k);
 }
@@ -162,9 +162,9 @@ static const struct {
 
 START_TEST(parser_refusals)
 {
-	struct httpsig_params p;
+	struct edge_sig_params p;
 	struct mm_diag diag = {0};
-	int err = httpsig_parse_input(bad_inputs[_i].input, &p, &diag);
+	int err = edge_sig_parse_input(bad_inputs[_i].input, &p, &diag);
 
 	ck_assert_msg(err == bad_inputs[_i].err,
 		      "row %d: expected error %d, got %d (%s)", _i,
@@ -178,13 +178,13 @@ END_TEST
  * longer is refused, not cut. */
 START_TEST(escaped_params_whole)
 {
-	char input[2 * HTTPSIG_PARAM_MAX + 128],
-		want[2 * HTTPSIG_PARAM_MAX + 3];
-	struct httpsig_params p;
+	char input[2 * EDGE_SIG_PARAM_MAX + 128],
+		want[2 * EDGE_SIG_PARAM_MAX + 3];
+	struct edge_sig_params p;
 	struct mm_diag diag;
 	size_t o;
 
-	for (size_t len = HTTPSIG_PARAM_MAX; len <= HTTPSIG_PARAM_MAX + 1;
+	for (size_t len = EDGE_SIG_PARAM_MAX; len <= EDGE_SIG_PARAM_MAX + 1;
 	     len++) {
 		o = (size_t)snprintf(input, sizeof(input),
 				     "sig1=(\"@method\");nonce=\"");
@@ -193,12 +193,12 @@ START_TEST(escaped_params_whole)
 			input[o++] = i % 2 ? '\\' : '"';
 		}
 		snprintf(input + o, sizeof(input) - o, "\"");
-		if (len > HTTPSIG_PARAM_MAX) {
-			ck_assert_int_ne(httpsig_parse_input(input, &p, &diag),
+		if (len > EDGE_SIG_PARAM_MAX) {
+			ck_assert_int_ne(edge_sig_parse_input(input, &p, &diag),
 					 MM_OK);
 			continue;
 		}
-		ck_assert_int_eq(httpsig_parse_input(input, &p, &diag), MM_OK);
+		ck_assert_int_eq(edge_sig_parse_input(input, &p, &diag), MM_OK);
 		ck_assert_uint_eq(strlen(p.nonce), len);
 		memcpy(want, input + strlen("sig1=(\"@method\");nonce="),
 		       2 * len + 2);
@@ -211,44 +211,43 @@ END_TEST
 START_TEST(signature_and_digest)
 {
 	uint8_t sig[LEDGER_SIG_BYTES], out[8];
-	char digest[HTTPSIG_DIGEST_MAX], b64[200], good[220];
+	char digest[EDGE_SIG_DIGEST_MAX], b64[200], good[220];
 	size_t n = 0;
 
 	memset(sig, 0xab, sizeof(sig));
 	ck_assert_uint_gt(
-		httpsig_b64_encode(sig, sizeof(sig), false, b64, sizeof(b64)),
-		0);
+		edge_b64_encode(sig, sizeof(sig), false, b64, sizeof(b64)), 0);
 	snprintf(good, sizeof(good), "sig1=:%s:", b64);
-	ck_assert_int_eq(httpsig_parse_signature(good, "sig1", sig, NULL),
+	ck_assert_int_eq(edge_sig_parse_signature(good, "sig1", sig, NULL),
 			 MM_OK);
-	ck_assert_int_eq(httpsig_parse_signature(good, "sig2", sig, NULL),
+	ck_assert_int_eq(edge_sig_parse_signature(good, "sig2", sig, NULL),
 			 MM_ERR_SCHEMA);
 	ck_assert_int_eq(
-		httpsig_parse_signature("sig1=:AAAA:", "sig1", sig, NULL),
+		edge_sig_parse_signature("sig1=:AAAA:", "sig1", sig, NULL),
 		MM_ERR_SCHEMA);
 	ck_assert_int_eq(
-		httpsig_parse_signature("sig1=:A*AA:", "sig1", sig, NULL),
+		edge_sig_parse_signature("sig1=:A*AA:", "sig1", sig, NULL),
 		MM_ERR_DECODE);
 	ck_assert_int_eq(
-		httpsig_parse_signature("sig1=:AAAA", "sig1", sig, NULL),
+		edge_sig_parse_signature("sig1=:AAAA", "sig1", sig, NULL),
 		MM_ERR_DECODE);
 	/* Non-zero pad bits and overlong output are refused. */
-	ck_assert_int_eq(httpsig_b64_decode("AB==", 4, false, out, 8, &n, NULL),
+	ck_assert_int_eq(edge_b64_decode("AB==", 4, false, out, 8, &n, NULL),
 			 MM_ERR_DECODE);
 	ck_assert_int_eq(
-		httpsig_b64_decode("AAAAAAAAAAAA", 12, false, out, 8, &n, NULL),
+		edge_b64_decode("AAAAAAAAAAAA", 12, false, out, 8, &n, NULL),
 		MM_ERR_LIMIT);
-	httpsig_content_digest("{\"hello\": \"world\"}", 18, digest);
+	edge_sig_content_digest("{\"hello\": \"world\"}", 18, digest);
 	ck_assert_str_eq(
 		digest, /* RFC 9530 Appendix D.1 */
 		"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
-	ck_assert_int_eq(httpsig_check_digest(digest, "{\"hello\": \"world\"}",
-					      18, NULL),
+	ck_assert_int_eq(edge_sig_check_digest(digest, "{\"hello\": \"world\"}",
+					       18, NULL),
 			 MM_OK);
-	ck_assert_int_eq(httpsig_check_digest(digest, "{\"hello\": \"World\"}",
-					      18, NULL),
+	ck_assert_int_eq(edge_sig_check_digest(digest, "{\"hello\": \"World\"}",
+					       18, NULL),
 			 MM_ERR_SIGNATURE);
-	ck_assert_int_eq(httpsig_check_digest("sha-512=:AAAA:", "x", 1, NULL),
+	ck_assert_int_eq(edge_sig_check_digest("sha-512=:AAAA:", "x", 1, NULL),
 			 MM_ERR_SCHEMA);
 }
 END_TEST
@@ -283,13 +282,13 @@ struct req {
 };
 
 /* The test's own field source: only content-digest. */
-static enum httpsig_field digest_field(void *ctx, const char *name,
-				       const char **v)
+static enum edge_sig_field digest_field(void *ctx, const char *name,
+					const char **v)
 {
 	if (strcmp(name, "content-digest") != 0 || !ctx)
-		return HTTPSIG_FIELD_ABSENT;
+		return EDGE_SIG_FIELD_ABSENT;
 	*v = ctx;
-	return HTTPSIG_FIELD_OK;
+	return EDGE_SIG_FIELD_OK;
 }
 
 static void add_header(struct req *r, const char *name, const char *value)
@@ -310,24 +309,24 @@ static void sign_raw(struct req *r, const struct ledger_key *key,
 		     const char *input, const char *sign_path,
 		     const char *digest, bool corrupt)
 {
-	char authority[32], base[HTTPSIG_BASE_MAX], b64[128],
-		sigv[HTTPSIG_NAME_MAX + 140];
-	struct httpsig_request hr = {r->method, "http",	      authority,
-				     sign_path, digest_field, (void *)digest};
-	struct httpsig_params p;
+	char authority[32], base[EDGE_SIG_BASE_MAX], b64[128],
+		sigv[EDGE_SIG_NAME_MAX + 140];
+	struct edge_sig_request hr = {r->method, "http",       authority,
+				      sign_path, digest_field, (void *)digest};
+	struct edge_sig_params p;
 	uint8_t sig[LEDGER_SIG_BYTES];
 	struct mm_diag diag = {0};
 	size_t n = 0;
 
 	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
-	ck_assert_int_eq(httpsig_parse_input(input, &p, &diag), MM_OK);
-	ck_assert_msg(httpsig_base(&p, &hr, base, sizeof(base), &n, &diag) ==
+	ck_assert_int_eq(edge_sig_parse_input(input, &p, &diag), MM_OK);
+	ck_assert_msg(edge_sig_base(&p, &hr, base, sizeof(base), &n, &diag) ==
 			      MM_OK,
 		      "%s", diag.msg);
 	ledger_sign(key, base, n, sig);
 	if (corrupt)
 		sig[LEDGER_SIG_BYTES - 1] ^= 1;
-	httpsig_b64_encode(sig, sizeof(sig), false, b64, sizeof(b64));
+	edge_b64_encode(sig, sizeof(sig), false, b64, sizeof(b64));
 	snprintf(sigv, sizeof(sigv), "%s=:%s:", p.label, b64);
 	add_header(r, "Signature-Input", input);
 	add_header(r, "Signature", sigv);
@@ -351,7 +350,7 @@ static void input_for(char *out, size_t cap, const char *comps, int64_t created,
 
 static void sign_std(struct req *r, const struct ledger_key *key)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s(), key, NULL);
 	sign_raw(r, key, input, r->path, NULL, false);
@@ -388,7 +387,7 @@ static void p_valid_sig(struct req *r)
 
 static void p_target_uri(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), "\"@method\" \"@target-uri\"", now_s(),
 		  USER, ";alg=\"ed25519\"");
@@ -410,7 +409,7 @@ static void p_none(struct req *r)
 
 static void p_bad_sig(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s(), USER, NULL);
 	sign_raw(r, USER, input, r->path, NULL, true);
@@ -418,7 +417,7 @@ static void p_bad_sig(struct req *r)
 
 static void p_wrong_keyid(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s(), OTHER, NULL);
 	sign_raw(r, USER, input, r->path, NULL, false);
@@ -426,7 +425,7 @@ static void p_wrong_keyid(struct req *r)
 
 static void p_stale(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s() - 120, USER, NULL);
 	sign_raw(r, USER, input, r->path, NULL, false);
@@ -434,7 +433,7 @@ static void p_stale(struct req *r)
 
 static void p_future(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s() + 120, USER, NULL);
 	sign_raw(r, USER, input, r->path, NULL, false);
@@ -442,7 +441,7 @@ static void p_future(struct req *r)
 
 static void p_expires_passed(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX], extra[48];
+	char input[EDGE_SIG_HEADER_MAX], extra[48];
 
 	snprintf(extra, sizeof(extra), ";expires=%lld", (long long)now_s() - 1);
 	input_for(input, sizeof(input), STD_COMPS, now_s(), USER, extra);
@@ -549,7 +548,7 @@ static void p_basic(struct req *r)
 
 static void p_no_method(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), "\"@authority\" \"@path\" \"@query\"",
 		  now_s(), USER, NULL);
@@ -558,7 +557,7 @@ static void p_no_method(struct req *r)
 
 static void p_other_path(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s(), USER, NULL);
 	sign_raw(r, USER, input, "/v1/ledger/head", NULL, false);
@@ -571,9 +570,9 @@ static void p_body_uncovered(struct req *r)
 
 static void p_body_digest(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX], digest[HTTPSIG_DIGEST_MAX];
+	char input[EDGE_SIG_HEADER_MAX], digest[EDGE_SIG_DIGEST_MAX];
 
-	httpsig_content_digest(r->body, strlen(r->body), digest);
+	edge_sig_content_digest(r->body, strlen(r->body), digest);
 	input_for(input, sizeof(input), STD_COMPS " \"content-digest\"",
 		  now_s(), USER, NULL);
 	sign_raw(r, USER, input, r->path, digest, false);
@@ -582,9 +581,9 @@ static void p_body_digest(struct req *r)
 
 static void p_body_wrong_digest(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX], digest[HTTPSIG_DIGEST_MAX];
+	char input[EDGE_SIG_HEADER_MAX], digest[EDGE_SIG_DIGEST_MAX];
 
-	httpsig_content_digest("{}", 2, digest);
+	edge_sig_content_digest("{}", 2, digest);
 	input_for(input, sizeof(input), STD_COMPS " \"content-digest\"",
 		  now_s(), USER, NULL);
 	sign_raw(r, USER, input, r->path, digest, false);
@@ -599,7 +598,7 @@ static void p_both(struct req *r)
 
 static void p_unknown_param(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s(), USER,
 		  ";color=\"red\"");
@@ -609,7 +608,7 @@ static void p_unknown_param(struct req *r)
 
 static void p_double_input(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	sign_std(r, USER);
 	input_for(input, sizeof(input), STD_COMPS, now_s(), USER, NULL);
@@ -618,7 +617,7 @@ static void p_double_input(struct req *r)
 
 static void p_alg_rsa(struct req *r)
 {
-	char input[HTTPSIG_HEADER_MAX];
+	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), STD_COMPS, now_s(), USER,
 		  ";alg=\"rsa-pss-sha512\"");

@@ -53,9 +53,9 @@ static char *env_path(const char *var, const char *fallback, const char *rel)
 	return path;
 }
 
-char *tu_shared(const char *rel)
+char *tu_data(const char *rel)
 {
-	return env_path("MM_SHARED_DATA", "../shared/data", rel);
+	return env_path("MM_TEST_DATA", MM_TEST_DATA_DIR, rel);
 }
 
 char *tu_bin(const char *rel)

@@ -13,8 +13,9 @@
 char *tu_tmpdir(void);
 /* rm -rf path (no-op on NULL). */
 void tu_rmtree(const char *path);
-/* $MM_SHARED_DATA/rel (the ../shared/data tree); the caller frees. */
-char *tu_shared(const char *rel);
+/* $MM_TEST_DATA/rel (tests/data, the external vectors; see its README.md),
+ * the build's tests/data when unset; the caller frees. */
+char *tu_data(const char *rel);
 /* $MM_BIN_DIR/rel (the build tree); the caller frees. */
 char *tu_bin(const char *rel);
 /* Reads a whole file (fails the test if it cannot); NUL-terminated. */

@@ -1,1 +1,0 @@
-mm_fuzz(fuzz_httpsig mmedge)

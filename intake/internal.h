@@ -1,0 +1,137 @@
+/*
+ * internal.h - what intake/'s files share and its unit tests reach: the
+ * state of an open intake, the on-disk index of staged rows and releases
+ * (staged.c), and a release profile's generalization steps (gensteps.c).
+ * Nothing outside intake/ and tests/ includes it.
+ *
+ * Generalization steps for one column (docs/PROTOCOL.md "Contributions
+ * and releases over HTTP"): checking that they nest, and generalizing
+ * one value by one step.  Pure functions, tested alone.
+ *
+ * Numbers (date, age and integer columns and the catalogue's labs): a
+ * step N > 1 is a band of N units of the integer part ("70-74" for
+ * "72.5" and 5), 1 the whole units ("72"); a value that is not a decimal
+ * number of at most 9 integer digits stays as it is.  Text: a step keeps
+ * that many leading characters ("021*").  0: "*".
+ */
+#ifndef INTAKE_INTERNAL_H
+#define INTAKE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "anonymizer/anonymizer.h"
+#include "intake/intake.h"
+
+#define INTAKE_LEVEL_MAX ANON_VALUE_BYTES_MAX /* one generalized value */
+
+/*
+ * MM_OK when steps[0..n) nest, so that every level maps onto the next:
+ * for numbers each band a multiple of the one before, for text no more
+ * characters kept than the level before, and 0 only last.  Otherwise
+ * MM_ERR_SCHEMA with a diag naming column and the step.
+ */
+int intake_steps_check(const char *column, bool num, const int64_t *steps,
+		       size_t n, struct mm_diag *diag);
+
+/* v[0..n) generalized by step into out (NUL-terminated; a value longer
+ * than INTAKE_LEVEL_MAX - 1 is cut). */
+void intake_steps_level(const char *v, size_t n, bool num, int64_t step,
+			char out[INTAKE_LEVEL_MAX]);
+
+/*
+ * perm[0..n) becomes a uniformly random permutation of 0..n-1
+ * (Fisher-Yates over the OpenSSL RNG).  A release's rows are added in
+ * this order: the ledger shows release.propose's contributions to anyone,
+ * in order, so rows in that order would tie row i to contribution i (its
+ * payee key and its payout).  MM_ERR_CRYPTO when the RNG fails.
+ */
+int intake_shuffle(size_t *perm, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* The open intake.                                                    */
+
+#define INTAKE_PATH_MAX	      4096 /* the data directory */
+#define INTAKE_ENTRY_PATH_MAX (INTAKE_PATH_MAX + 128)
+#define INTAKE_HOLDS_MAX      65536 /* unsettled contribution submissions */
+
+/* Submissions of one contribution.submit not settled yet. */
+struct intake_hold {
+	uint8_t tx[LEDGER_HASH_BYTES];
+	unsigned count;
+};
+
+struct intake {
+	char dir[INTAKE_PATH_MAX];
+	struct intake_blobs *blobs;
+	struct ledger *ledger;
+	struct market *market;
+	uint8_t pseudonym_root[LEDGER_HASH_BYTES];
+	/* Orders the index's writes and removals, blob deletions and the
+	 * holds, so that a blob is never deleted between another staging's
+	 * store and its entry (I3). */
+	pthread_mutex_t lock;
+	struct intake_hold *holds;
+	size_t nholds, holds_cap;
+};
+
+/* ------------------------------------------------------------------ */
+/* The index (staged.c): DIR/staged/<request>/<tx> and                */
+/* DIR/releases/<release>; intake.h states the invariants.  Writes and */
+/* removals are durable when they return (file and directory fsync).   */
+/* Callers of the _locked functions hold in->lock.                      */
+
+enum intake_entry_kind { INTAKE_ENTRY_ROW, INTAKE_ENTRY_RELEASE };
+
+/* One entry as the walk finds it. */
+struct intake_entry {
+	enum intake_entry_kind kind;
+	uint8_t id[MARKET_ID_BYTES];   /* request (row) or release */
+	uint8_t tx[LEDGER_HASH_BYTES]; /* row only */
+	uint8_t blobs[2][LEDGER_HASH_BYTES];
+	unsigned nblobs; /* 1 (row) or 2 (dataset, report) */
+	char path[INTAKE_ENTRY_PATH_MAX];
+};
+
+/* The blob of the row entry (request, tx).  MM_ERR_NOTFOUND (no entry),
+ * MM_ERR_CORRUPT (not 64 hex digits), MM_ERR_IO. */
+int intake_row_get(const struct intake *in, const uint8_t request[16],
+		   const uint8_t tx[LEDGER_HASH_BYTES],
+		   uint8_t blob[LEDGER_HASH_BYTES]);
+/* Writes the row entry (request, tx) naming blob, durably.  MM_ERR_IO,
+ * MM_ERR_LIMIT (path). */
+int intake_row_put_locked(struct intake *in, const uint8_t request[16],
+			  const uint8_t tx[LEDGER_HASH_BYTES],
+			  const uint8_t blob[LEDGER_HASH_BYTES]);
+/* Writes the release entry naming dataset and report, durably. */
+int intake_release_put_locked(struct intake *in, const uint8_t release[16],
+			      const uint8_t dataset[LEDGER_HASH_BYTES],
+			      const uint8_t report[LEDGER_HASH_BYTES]);
+/* Removes the entry at path, durably (absent is fine).  MM_ERR_IO. */
+int intake_entry_remove_locked(const char *path);
+/* The path of a row entry (tx NULL: its request's directory) or a
+ * release entry.  MM_ERR_LIMIT. */
+int intake_row_path(const struct intake *in, const uint8_t request[16],
+		    const uint8_t *tx, char out[INTAKE_ENTRY_PATH_MAX]);
+int intake_release_path(const struct intake *in, const uint8_t release[16],
+			char out[INTAKE_ENTRY_PATH_MAX]);
+
+/*
+ * Calls fn on every entry (rows, then releases) until it returns non-zero
+ * (which the walk returns).  With sweep, leftover temporary files of an
+ * interrupted write are removed.  Names that are not entries are
+ * skipped.  MM_ERR_IO when a directory cannot be read.
+ */
+int intake_index_walk(struct intake *in, bool sweep,
+		      int (*fn)(void *arg, const struct intake_entry *e),
+		      void *arg);
+
+/* Deletes blob unless an entry other than the one at except (NULL: none)
+ * names it (I3).  Lock held. */
+void intake_blob_drop_locked(struct intake *in,
+			     const uint8_t blob[LEDGER_HASH_BYTES],
+			     const char *except);
+
+#endif

@@ -5,9 +5,9 @@
  * created window, the queue) and when the committer refuses it (a type's
  * apply, or the block commit).
  *
- * This table is the contract docs/PROTOCOL.md section 6.3 states; it has
- * no dependency beyond common/ so that tests and the example generator
- * read the very table the daemon answers with.
+ * This table is the contract docs/PROTOCOL.md section 6.3 states; it
+ * needs nothing but the ledger's header, so that tests and the example
+ * generator read the very table the daemon answers with.
  */
 #ifndef MMD_REFUSALS_H
 #define MMD_REFUSALS_H
@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/mm.h"
+#include "ledger/ledger.h" /* enum mm_err (common/mm.h) */
 
 enum mmd_phase {
 	MMD_BEFORE_QUEUE, /* refused on the submitting thread */

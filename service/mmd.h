@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 
 #include "ledger/ledger.h"
+#include "service/refusals.h"
 
 #define MMD_THREADS_MAX	    64
 #define MMD_CONNECTIONS_MAX 65536 /* ceiling of --connections-max */
@@ -68,6 +69,7 @@ struct mmd_opts {
 	unsigned session_ttl_s;
 	unsigned revoked_max; /* --revocations-max */
 	bool routes;	      /* --routes: print the route table and exit */
+	bool contract;	      /* --contract: statuses and refusals, exit */
 	/* --init --registrar --steward... --threshold: tokens.init and
 	 * market.init after genesis (docs/OPERATIONS.md). */
 	bool market_init; /* --registrar given */
@@ -120,7 +122,7 @@ enum mmd_route {
 	MMD_R__COUNT
 };
 
-#define MMD_STATUS_SLOTS    15 /* the statuses we answer, plus "other" */
+#define MMD_STATUS_SLOTS    17 /* the statuses we answer, plus "other" */
 #define MMD_LATENCY_BUCKETS 14
 
 #define MMD_BLOCK_BUCKETS 5
@@ -129,6 +131,8 @@ struct mmd_metrics {
 	atomic_uint_fast64_t requests[MMD_R__COUNT][MMD_STATUS_SLOTS];
 	atomic_uint_fast64_t committed;
 	atomic_uint_fast64_t refused;
+	/* Answers with a status their route does not declare (a bug). */
+	atomic_uint_fast64_t undeclared;
 	atomic_uint_fast64_t latency[MMD_LATENCY_BUCKETS + 1]; /* + +Inf */
 	atomic_uint_fast64_t latency_us_sum;
 	/* Transactions per block: buckets 1, 2-8, 9-64, 65-512, 513+. */
@@ -259,6 +263,15 @@ void mmd_route(struct evhttp_request *req, void *arg);
  * (HEAD, served with every GET, is not listed): what docs/openapi.yaml
  * must describe. */
 void mmd_routes_print(FILE *f);
+/* Prints the HTTP contract docs/openapi.yaml and docs/PROTOCOL.md state
+ * (medmarketd --contract): "status METHOD /path S..." with every status
+ * each operation can answer, then "refusal CODE BEFORE APPLY WHO" for
+ * each row of refusals.c's table (0: cannot happen; WHO "client" when a
+ * request can cause it, "node" for the node's own failures). */
+void mmd_contract_print(FILE *f);
+/* Whether route (an enum mmd_route) declares status; reply.c checks
+ * every answer with it. */
+bool mmd_route_declares(int route, int status);
 
 /* tls.c: the shared SSL_CTX from --tls-cert/--tls-key (nothing without
  * them); an mm_err after logging why (unreadable files, a key that does
@@ -364,9 +377,9 @@ void mmd_pending_queue(struct mmd_req *rq, struct mmd_pending *p);
 /* Counts and answers a submission refused before queueing (with
  * Retry-After when busy or closed). */
 void mmd_reply_refused(struct mmd_req *rq, int err, const struct mm_diag *diag);
-/* The HTTP status for a submission refused before queueing (400, 422,
- * 503, 500) and for one the committer answered with err (422, 503, 507,
- * 500); submit.c documents each. */
+/* The HTTP status for a submission refused with err before queueing,
+ * and for one the committer refused with err: refusals.c's table (500,
+ * logged, for a code the table says cannot happen there). */
 int mmd_status_refused(int err);
 int mmd_status_done(int err);
 

@@ -34,6 +34,7 @@ enum {
 	OPT_SESSION_TTL,
 	OPT_REVOKED_MAX,
 	OPT_ROUTES,
+	OPT_CONTRACT,
 	OPT_REGISTRAR,
 	OPT_STEWARD,
 	OPT_THRESHOLD,
@@ -63,6 +64,7 @@ static const struct option longopts[] = {
 	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
 	{"revocations-max", required_argument, NULL, OPT_REVOKED_MAX},
 	{"routes", no_argument, NULL, OPT_ROUTES},
+	{"contract", no_argument, NULL, OPT_CONTRACT},
 	{"registrar", required_argument, NULL, OPT_REGISTRAR},
 	{"steward", required_argument, NULL, OPT_STEWARD},
 	{"threshold", required_argument, NULL, OPT_THRESHOLD},
@@ -106,6 +108,8 @@ static void usage(FILE *f)
 	      "  --revocations-max N     live revoked tokens before every "
 	      "token ends (default 4096)\n"
 	      "  --routes                print the routes served and exit\n"
+	      "  --contract              print each route's statuses and "
+	      "each refusal's, and exit\n"
 	      "With --init, a marketplace (tokens.init and market.init "
 	      "signed by the node key):\n"
 	      "  --registrar HASHID      the registrar (64 hex digits)\n"
@@ -306,6 +310,9 @@ static bool opt_one(int c, const char *arg, struct mmd_opts *o)
 	case OPT_ROUTES:
 		o->routes = true;
 		return true;
+	case OPT_CONTRACT:
+		o->contract = true;
+		return true;
 	default:
 		return opt_market(c, arg, o);
 	}
@@ -408,7 +415,7 @@ static int opts_finish(struct mmd_opts *o)
 {
 	int n;
 
-	if (o->routes)
+	if (o->routes || o->contract)
 		return MMD_OPTS_OK;
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
 		fputs("medmarketd: --tls-cert and --tls-key go together "

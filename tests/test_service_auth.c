@@ -716,6 +716,7 @@ END_TEST
 static void restart_same_port(struct tu_daemon *d)
 {
 	char *bin = tu_bin("service/medmarketd"), listen[32], *log = NULL;
+	int status = -1;
 	pid_t pid;
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->port);
@@ -733,13 +734,15 @@ static void restart_same_port(struct tu_daemon *d)
 	}
 	d->pid = pid;
 	for (int waited = 0; waited < TLS_READY_MS; waited += 20) {
-		if (tu_http(d, "GET", "/healthz", NULL, NULL, 0, NULL, NULL,
-			    NULL) == 200)
+		status = tu_http(d, "GET", "/healthz", NULL, NULL, 0, NULL,
+				 NULL, NULL);
+		if (status == 200)
 			break;
 		usleep(20 * 1000);
 	}
 	free(log);
 	free(bin);
+	ck_assert_msg(status == 200, "medmarketd did not restart");
 }
 
 /* A login accepted before a restart is refused after it (the replay
@@ -761,6 +764,42 @@ START_TEST(restart_refuses_replays)
 	ck_assert_int_eq(
 		try_login(USER, token, sizeof(token), code, sizeof(code)), 200);
 	ck_assert_int_eq(whoami(token), 200);
+}
+END_TEST
+
+/* Writes text over D's replay-horizon file (D stopped). */
+static void horizon_put(const char *text)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/replay-horizon", D.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A horizon file that cannot be read counts as now + 60 s, and one more
+ * than 2 s ahead of the clock is kept (the node starts at once): either
+ * way signatures created until then are refused, never let through. */
+START_TEST(horizon_garbled_or_ahead)
+{
+	char token[256], code[64], ahead[32];
+
+	tu_daemon_stop_keep(&D);
+	horizon_put("not a horizon\n");
+	restart_same_port(&D);
+	ck_assert_int_eq(
+		try_login(USER, token, sizeof(token), code, sizeof(code)), 401);
+	ck_assert_str_eq(code, "replayed_signature");
+	tu_daemon_stop_keep(&D);
+	snprintf(ahead, sizeof(ahead), "%020lld\n", (long long)now_s() + 30);
+	horizon_put(ahead);
+	restart_same_port(&D);
+	ck_assert_int_eq(
+		try_login(USER, token, sizeof(token), code, sizeof(code)), 401);
+	ck_assert_str_eq(code, "replayed_signature");
 }
 END_TEST
 
@@ -1446,6 +1485,7 @@ static Suite *suite(void)
 	tcase_add_test(bound, login_bound_to_its_node);
 	tcase_add_test(bound, public_authority_option);
 	tcase_add_test(bound, restart_refuses_replays);
+	tcase_add_test(bound, horizon_garbled_or_ahead);
 	tcase_add_test(bound, live_sessions_per_key);
 	suite_add_tcase(s, bound);
 	tcase_set_timeout(tls, 60);

@@ -1,5 +1,9 @@
 /* sign.c - the server options shared by commands (--server, --ca-file,
- * --insecure-skip-verify) and RFC 9421 signatures on requests. */
+ * --insecure-skip-verify) and RFC 9421 signatures on requests.  A
+ * signature covers @authority, the --server URL's "host:port" (also sent
+ * as Host): the node refuses one made for another name than its
+ * --public-authority (wrong_authority), so a signature is good at one
+ * node only, and --server must name the node as it is published. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

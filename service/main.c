@@ -115,7 +115,7 @@ static int start(struct mmd *srv)
 	err = mmd_tls_setup(srv);
 	if (!err) {
 		err = mmd_auth_new(srv->opts.session_ttl_s,
-				   srv->opts.revoked_max, &srv->auth);
+				   srv->opts.sessions_max, &srv->auth);
 		if (err)
 			mmd_log("error", NULL, "cannot set up sessions: %s",
 				mm_strerror(err));
@@ -124,6 +124,8 @@ static int start(struct mmd *srv)
 		err = mmd_setup_ledger(srv);
 	if (!err)
 		err = mmd_setup_listen(srv);
+	if (!err)
+		err = mmd_auth_start(srv); /* may wait up to 2 s: see there */
 	if (!err) {
 		err = mmd_workers_start(srv);
 		if (err)

@@ -32,7 +32,8 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_SESSION_TTL,
-	OPT_REVOKED_MAX,
+	OPT_SESSIONS_MAX,
+	OPT_PUBLIC_AUTHORITY,
 	OPT_ROUTES,
 	OPT_CONTRACT,
 	OPT_REGISTRAR,
@@ -62,7 +63,8 @@ static const struct option longopts[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
-	{"revocations-max", required_argument, NULL, OPT_REVOKED_MAX},
+	{"sessions-max", required_argument, NULL, OPT_SESSIONS_MAX},
+	{"public-authority", required_argument, NULL, OPT_PUBLIC_AUTHORITY},
 	{"routes", no_argument, NULL, OPT_ROUTES},
 	{"contract", no_argument, NULL, OPT_CONTRACT},
 	{"registrar", required_argument, NULL, OPT_REGISTRAR},
@@ -105,8 +107,11 @@ static void usage(FILE *f)
 	      "neither)\n"
 	      "  --session-ttl-s N       session token lifetime, 1-86400 "
 	      "(default 900)\n"
-	      "  --revocations-max N     live revoked tokens before every "
-	      "token ends (default 4096)\n"
+	      "  --sessions-max N        live sessions held, 4-1000000 "
+	      "(default 16384)\n"
+	      "  --public-authority HOST:PORT  the node as clients reach it, "
+	      "which\n"
+	      "                          signatures cover (default: --listen)\n"
 	      "  --routes                print the routes served and exit\n"
 	      "  --contract              print each route's statuses and "
 	      "each refusal's, and exit\n"
@@ -195,7 +200,7 @@ static void defaults(struct mmd_opts *o)
 	o->timeout_s = DEFAULT_TIMEOUT_S;
 	o->connections_max = DEFAULT_CONNECTIONS;
 	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
-	o->revoked_max = MMD_REVOKED_MAX;
+	o->sessions_max = MMD_SESSIONS_MAX;
 	o->precision = 6;
 }
 
@@ -263,10 +268,10 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 			     &v);
 		o->session_ttl_s = (unsigned)v;
 		break;
-	case OPT_REVOKED_MAX:
-		ok = opt_num("revocations-max", arg, 1, MMD_REVOKED_MAX_MAX,
-			     &v);
-		o->revoked_max = (unsigned)v;
+	case OPT_SESSIONS_MAX:
+		ok = opt_num("sessions-max", arg, MMD_SESSIONS_MAX_MIN,
+			     MMD_SESSIONS_MAX_MAX, &v);
+		o->sessions_max = (unsigned)v;
 		break;
 	default:
 		return opt_numeric(c, arg, o);
@@ -312,6 +317,9 @@ static bool opt_one(int c, const char *arg, struct mmd_opts *o)
 		return true;
 	case OPT_CONTRACT:
 		o->contract = true;
+		return true;
+	case OPT_PUBLIC_AUTHORITY:
+		o->public_authority = arg;
 		return true;
 	default:
 		return opt_market(c, arg, o);
@@ -410,6 +418,22 @@ static bool market_finish(struct mmd_opts *o)
 	return true;
 }
 
+/* --public-authority, when given, is a HOST[:PORT] authority. */
+static bool public_authority_ok(const struct mmd_opts *o)
+{
+	char canon[MMD_AUTHORITY_MAX];
+
+	if (!o->public_authority ||
+	    mmd_authority_canon(o->public_authority, o->tls_cert != NULL, canon,
+				sizeof(canon)))
+		return true;
+	fprintf(stderr,
+		"medmarketd: --public-authority: expected HOST:PORT as "
+		"clients reach the node (IPv6 as [ADDR]:PORT), got '%s'\n",
+		o->public_authority);
+	return false;
+}
+
 /* Checks what getopt cannot: --data present, --key defaulted. */
 static int opts_finish(struct mmd_opts *o)
 {
@@ -438,7 +462,7 @@ static int opts_finish(struct mmd_opts *o)
 			MMD_CHAIN_MAX);
 		return MMD_OPTS_ERROR;
 	}
-	if (!parse_listen(o) || !market_finish(o))
+	if (!parse_listen(o) || !market_finish(o) || !public_authority_ok(o))
 		return MMD_OPTS_ERROR;
 	if (o->key_path[0])
 		return MMD_OPTS_OK;

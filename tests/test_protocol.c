@@ -564,7 +564,7 @@ static void open_request(const uint8_t id[16], const uint8_t profile[32])
 	memcpy(o.profile, profile, 32);
 	o.reward = "1000";
 	o.cohort = 40;
-	o.deadline_ms = mfx_now_ms() + MFX_DAY_MS;
+	o.deadline_ms = mm_now_ms() + MFX_DAY_MS;
 	ck_assert_int_eq(market_body_open(mfx_nb(&b), &o), MM_OK);
 	mfx_post(&W, RES, MARKET_TYPE_OPEN, &b);
 }
@@ -697,7 +697,7 @@ static void sign_as(const struct ledger_key *k, const uint8_t *author,
 static void sign_now(const struct ledger_key *k, const char *type,
 		     struct ledger_buf *body, struct ledger_buf *env)
 {
-	sign_as(k, NULL, type, body, mfx_now_ms(), env);
+	sign_as(k, NULL, type, body, mm_now_ms(), env);
 }
 
 /* A fresh attest body (a new digest each time). */
@@ -884,7 +884,7 @@ static void before_queueing(void)
 	expect_submission("a broken signature", "signature", BEFORE, &a);
 
 	sign_as(NOBODY, NULL, LEDGER_TYPE_ATTEST, attest_body(&b),
-		mfx_now_ms() - 11 * 60000, &env);
+		mm_now_ms() - 11 * 60000, &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("created 11 minutes ago", "stale", BEFORE, &a);
 
@@ -927,7 +927,7 @@ static void by_apply(void)
 
 	key_id(REG, other);
 	sign_as(NOBODY, other, LEDGER_TYPE_ATTEST, attest_body(&b),
-		mfx_now_ms(), &env);
+		mm_now_ms(), &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("author is not the key's", "denied", APPLY, &a);
 
@@ -1413,16 +1413,16 @@ START_TEST(dataset_refusals)
 		     NULL);
 	dataset_case("no Disclosure", "schema", REL, TOK_RES, NULL, NULL);
 	dataset_case("not base64", "decode", REL, TOK_RES, "!!!!", NULL);
-	d = disclosure(RES, REL, mfx_now_ms(), true);
+	d = disclosure(RES, REL, mm_now_ms(), true);
 	dataset_case("a broken signature", "signature", REL, TOK_RES, d, NULL);
 	free(d);
-	d = disclosure(RES, REL, mfx_now_ms(), false);
+	d = disclosure(RES, REL, mm_now_ms(), false);
 	dataset_case("the first download", NULL, REL, TOK_RES, d, &a);
 	ck_assert_msg(a.status == 200, "a download: %d %s", a.status, a.body);
 	dataset_case("the same disclosure again", "exists", REL, TOK_RES, d,
 		     NULL);
 	free(d);
-	d = disclosure(RES, REL, mfx_now_ms() - 11 * 60000, false);
+	d = disclosure(RES, REL, mm_now_ms() - 11 * 60000, false);
 	dataset_case("an old disclosure", NULL, REL, TOK_RES, d, &a);
 	expect_submission("an old disclosure", "stale", BEFORE, &a);
 	free(d);
@@ -1482,6 +1482,16 @@ START_TEST(authentication_refusals)
 	signed_headers(&W, RES, now, true, h, sizeof(h));
 	whoami(&W, h, &a);
 	expect_route(T_AUTH, "a broken signature", "bad_signature", &a);
+	signed_headers(&W, RES, now, false, h, sizeof(h));
+	{
+		size_t used = strlen(h);
+
+		snprintf(h + used, sizeof(h) - used,
+			 "Host: elsewhere.example:8080\r\n");
+	}
+	whoami(&W, h, &a);
+	expect_route(T_AUTH, "a second Host naming another node",
+		     "wrong_authority", &a);
 	signed_headers(&W, RES, now - 180, false, h, sizeof(h));
 	whoami(&W, h, &a);
 	expect_route(T_AUTH, "signed 3 minutes ago", "stale_signature", &a);

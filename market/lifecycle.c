@@ -47,9 +47,9 @@ static int need_patient_key(struct market *m, struct ledger_apply *a,
 	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = load_config(m, a, &c);
+		err = market_load_config(m, a, &c);
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (!err && p.role != MARKET_ROLE_NONE && p.role != MARKET_ROLE_PATIENT)
 		err = ledger_apply_fail(a, MM_ERR_DENIED,
 					"wrong_role: consents and "
@@ -67,7 +67,7 @@ static int load_consent(struct market *m, struct ledger_apply *a,
 	size_t n;
 	int err;
 
-	key2(k, req, author);
+	market_key2(k, req, author);
 	err = ledger_state_get(a, m->db_consent, k, sizeof(k), &v, &n);
 	if (!err && rec_consent_dec(v, n, c))
 		err = ledger_apply_fail(a, MM_ERR_CORRUPT,
@@ -83,9 +83,10 @@ static bool has_field(const struct market_consent *c, const char *f)
 	return false;
 }
 
-int consent_check(struct market *m, struct ledger_apply *a,
-		  const struct market_request *r,
-		  const uint8_t author[LEDGER_HASH_BYTES], const char *where)
+int market_consent_check(struct market *m, struct ledger_apply *a,
+			 const struct market_request *r,
+			 const uint8_t author[LEDGER_HASH_BYTES],
+			 const char *where)
 {
 	struct market_consent *c = malloc(sizeof(*c));
 	int err = c ? load_consent(m, a, r->id, author, c) : MM_ERR_NOMEM;
@@ -130,7 +131,7 @@ static int consent_body(struct ledger_apply *a, const struct ledger_tx *tx,
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
 					 "consent_expired: expires must be "
 					 "after the block time");
-	if (p->n == 0 || val_cstr(p, c->purpose, sizeof(c->purpose)))
+	if (p->n == 0 || market_val_cstr(p, c->purpose, sizeof(c->purpose)))
 		return ledger_apply_fail(a, MM_ERR_INVALID,
 					 "purpose: 1 to %d bytes",
 					 MARKET_PURPOSE_BYTES_MAX);
@@ -141,8 +142,8 @@ static int consent_body(struct ledger_apply *a, const struct ledger_tx *tx,
 	for (uint32_t i = 0; i < f->n; i++)
 		if (f->v.items[i].kind != LEDGER_V_STR ||
 		    f->v.items[i].n == 0 ||
-		    val_cstr(&f->v.items[i], c->fields[i],
-			     sizeof(c->fields[i])))
+		    market_val_cstr(&f->v.items[i], c->fields[i],
+				    sizeof(c->fields[i])))
 			return ledger_apply_fail(a, MM_ERR_SCHEMA,
 						 "fields[%u]: a string of 1 "
 						 "to %d bytes",
@@ -157,13 +158,14 @@ static int store_consent(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	struct ledger_buf b;
 
-	key2(k, c->request, c->author);
+	market_key2(k, c->request, c->author);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_consent_enc(&b, c);
-	return put_buf(a, m->db_consent, k, sizeof(k), &b);
+	return market_put_buf(a, m->db_consent, k, sizeof(k), &b);
 }
 
-int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+int market_consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			 void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -171,7 +173,7 @@ int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	int err = c ? need_patient_key(m, a, tx) : MM_ERR_NOMEM;
 
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
 	if (!err && r->closed)
 		err = ledger_apply_fail(
@@ -191,7 +193,8 @@ int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	return err;
 }
 
-int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+int market_revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			void *arg)
 {
 	struct market *m = arg;
 	struct market_consent *c = calloc(1, sizeof(*c));
@@ -235,8 +238,8 @@ static int contrib_results(struct ledger_apply *a, const struct ledger_val *res,
 		const struct ledger_val *v = &res->v.items[2 * i + 1];
 
 		if (v->kind != LEDGER_V_BOOL || res->v.items[2 * i].n == 0 ||
-		    val_cstr(&res->v.items[2 * i], c->results[i].rule,
-			     sizeof(c->results[i].rule)))
+		    market_val_cstr(&res->v.items[2 * i], c->results[i].rule,
+				    sizeof(c->results[i].rule)))
 			return ledger_apply_fail(a, MM_ERR_SCHEMA,
 						 "results: entry %u: a rule "
 						 "name of 1 to %d bytes to a "
@@ -290,11 +293,11 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	const void *v;
 	size_t n;
-	int err = request_accepting(a, r);
+	int err = market_request_accepting(a, r);
 
 	if (err)
 		return err;
-	key2(k, r->id, tx->author);
+	market_key2(k, r->id, tx->author);
 	err = ledger_state_get(a, m->db_cpay, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
@@ -305,7 +308,7 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
 					 "cohort_full: the request has its "
 					 "cohort");
-	return consent_check(m, a, r, tx->author, "author");
+	return market_consent_check(m, a, r, tx->author, "author");
 }
 
 /* Stores the contribution under its ordinal and both indexes. */
@@ -316,21 +319,21 @@ static int contrib_store(struct market *m, struct ledger_apply *a,
 	struct ledger_buf b;
 	int err;
 
-	keyn(k, c->request, c->ordinal);
+	market_keyn(k, c->request, c->ordinal);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_contrib_enc(&b, c);
-	err = put_buf(a, m->db_contrib, k, sizeof(k), &b);
+	err = market_put_buf(a, m->db_contrib, k, sizeof(k), &b);
 	if (!err)
 		err = ledger_state_put(a, m->db_ctx, c->tx, LEDGER_HASH_BYTES,
 				       k, sizeof(k));
-	key2(kp, c->request, c->payee);
-	put_u64be(ord, c->ordinal);
+	market_key2(kp, c->request, c->payee);
+	market_put_u64be(ord, c->ordinal);
 	return err ? err
 		   : ledger_state_put(a, m->db_cpay, kp, sizeof(kp), ord, 8);
 }
 
-int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		     void *arg)
+int market_contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			    void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -338,7 +341,7 @@ int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int err = c ? need_patient_key(m, a, tx) : MM_ERR_NOMEM;
 
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
 	if (!err)
 		err = contrib_request(m, a, tx, r);
@@ -357,7 +360,7 @@ int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		err = contrib_store(m, a, c);
 	}
 	if (!err)
-		err = store_request(m, a, r);
+		err = market_store_request(m, a, r);
 	free(r);
 	free(c);
 	return err;

@@ -12,6 +12,14 @@
 #include "../policies/policies.h"
 #include "internal.h"
 
+/* The payouts of an approved release, inside the deciding review's apply:
+ * the payout policy per contribution, tokens_release from the escrow,
+ * the payout records, rel->paid and r->paid / r->included. */
+static int payout_release(struct market *m, struct ledger_apply *a,
+			  const struct ledger_tx *tx,
+			  struct market_release *rel,
+			  struct market_request *req);
+
 /* The contribution submitted as transaction tx, and its state key. */
 static int contrib_by_tx(struct market *m, struct ledger_apply *a,
 			 const uint8_t tx[LEDGER_HASH_BYTES],
@@ -42,7 +50,7 @@ static int put_contrib(struct market *m, struct ledger_apply *a,
 
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_contrib_enc(&b, c);
-	return put_buf(a, m->db_contrib, k, KEYN_BYTES, &b);
+	return market_put_buf(a, m->db_contrib, k, KEYN_BYTES, &b);
 }
 
 static int load_release(struct market *m, struct ledger_apply *a,
@@ -70,7 +78,7 @@ static int store_release(struct market *m, struct ledger_apply *a,
 
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_release_enc(&b, r);
-	return put_buf(a, m->db_rel, r->id, MARKET_ID_BYTES, &b);
+	return market_put_buf(a, m->db_rel, r->id, MARKET_ID_BYTES, &b);
 }
 
 /* The release's contribution tx id at position i. */
@@ -83,7 +91,7 @@ static int release_tx(struct market *m, struct ledger_apply *a,
 	size_t n;
 	int err;
 
-	keyn(k, rel, i);
+	market_keyn(k, rel, i);
 	err = ledger_state_get(a, m->db_relc, k, sizeof(k), &v, &n);
 	if (!err && n != LEDGER_HASH_BYTES)
 		err = ledger_apply_fail(a, MM_ERR_CORRUPT,
@@ -124,13 +132,13 @@ static int propose_one(struct market *m, struct ledger_apply *a,
 					"not_staged: %s is %s", where,
 					market_cstatus_name(c->status));
 	if (!err)
-		err = consent_check(m, a, r, c->payee, where);
+		err = market_consent_check(m, a, r, c->payee, where);
 	if (!err) {
 		c->status = MARKET_C_PROPOSED;
 		memcpy(c->release, rel->id, MARKET_ID_BYTES);
 		err = put_contrib(m, a, k, c);
 	}
-	keyn(kr, rel->id, i);
+	market_keyn(kr, rel->id, i);
 	if (!err)
 		err = ledger_state_put(a, m->db_relc, kr, sizeof(kr),
 				       x->v.bytes, LEDGER_HASH_BYTES);
@@ -175,7 +183,8 @@ static int propose_checks(struct market *m, struct ledger_apply *a,
 	return MM_OK;
 }
 
-int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+int market_propose_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			 void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *cs = ledger_map_get(tx->body, "contributions");
@@ -197,9 +206,9 @@ int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	rel.l = ledger_map_get(tx->body, "l")->v.u;
 	rel.suppressed = ledger_map_get(tx->body, "suppressed")->v.u;
 	if (!err)
-		err = load_config(m, a, &c);
+		err = market_load_config(m, a, &c);
 	if (!err)
-		err = load_request(m, a, rel.request, &r);
+		err = market_load_request(m, a, rel.request, &r);
 	if (!err)
 		err = propose_checks(m, a, tx, r, &rel);
 	for (uint32_t i = 0; !err && i < cs->n; i++)
@@ -212,7 +221,7 @@ int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	}
 	if (!err) {
 		r->releases++;
-		err = store_request(m, a, r);
+		err = market_store_request(m, a, r);
 	}
 	free(r);
 	return err;
@@ -243,8 +252,8 @@ static int unstage(struct market *m, struct ledger_apply *a,
 	return err;
 }
 
-int lapse_proposals(struct market *m, struct ledger_apply *a,
-		    const struct market_request *r)
+int market_lapse_proposals(struct market *m, struct ledger_apply *a,
+			   const struct market_request *r)
 {
 	struct market_contribution *c = malloc(sizeof(*c));
 	struct market_release rel;
@@ -254,7 +263,7 @@ int lapse_proposals(struct market *m, struct ledger_apply *a,
 	int err = c ? MM_OK : MM_ERR_NOMEM;
 
 	for (uint64_t i = 0; !err && i < r->contributions; i++) {
-		keyn(k, r->id, i);
+		market_keyn(k, r->id, i);
 		err = ledger_state_get(a, m->db_contrib, k, KEYN_BYTES, &v, &n);
 		if (!err && rec_contrib_dec(v, n, c))
 			err = ledger_apply_fail(a, MM_ERR_CORRUPT,
@@ -286,7 +295,7 @@ static int review_who(struct market *m, struct ledger_apply *a,
 	const void *v;
 	size_t n;
 	bool named = false;
-	int err = load_part(m, a, tx->author, &p);
+	int err = market_load_part(m, a, tx->author, &p);
 
 	for (unsigned i = 0; i < c->nstewards; i++)
 		named = named || ledger_ct_equal(c->stewards[i], tx->author,
@@ -305,7 +314,7 @@ static int review_who(struct market *m, struct ledger_apply *a,
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
 					 "release_decided: the release is %s",
 					 market_rstatus_name(rel->status));
-	key2(k, rel->id, tx->author);
+	market_key2(k, rel->id, tx->author);
 	err = ledger_state_get(a, m->db_review, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
@@ -326,16 +335,16 @@ static int review_store(struct market *m, struct ledger_apply *a,
 	memset(&rv, 0, sizeof(rv));
 	rv.approve = ledger_map_get(tx->body, "approve")->v.b;
 	rv.index = ledger_apply_index(a);
-	if (val_cstr(ledger_map_get(tx->body, "note"), rv.note,
-		     sizeof(rv.note)))
+	if (market_val_cstr(ledger_map_get(tx->body, "note"), rv.note,
+			    sizeof(rv.note)))
 		return ledger_apply_fail(a, MM_ERR_LIMIT,
 					 "note: at most %d "
 					 "bytes",
 					 MARKET_NOTE_BYTES_MAX);
-	key2(k, rel->id, tx->author);
+	market_key2(k, rel->id, tx->author);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_review_enc(&b, &rv);
-	return put_buf(a, m->db_review, k, sizeof(k), &b);
+	return market_put_buf(a, m->db_review, k, sizeof(k), &b);
 }
 
 /*
@@ -361,7 +370,7 @@ static int consents_hold(struct market *m, struct ledger_apply *a,
 		if (!err)
 			err = contrib_by_tx(m, a, t, c, k);
 		if (!err)
-			err = consent_check(m, a, r, c->payee, where);
+			err = market_consent_check(m, a, r, c->payee, where);
 	}
 	free(c);
 	return err;
@@ -392,7 +401,7 @@ static int review_decide(struct market *m, struct ledger_apply *a,
 	}
 	if (!err)
 		err = store_release(m, a, rel);
-	return err ? err : store_request(m, a, r);
+	return err ? err : market_store_request(m, a, r);
 }
 
 /* What review and disclosure start with: the author signs with its own
@@ -405,14 +414,15 @@ static int load_tx_release(struct market *m, struct ledger_apply *a,
 	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = load_config(m, a, c);
+		err = market_load_config(m, a, c);
 	return err ? err
 		   : load_release(m, a,
 				  ledger_map_get(tx->body, "release")->v.bytes,
 				  rel);
 }
 
-int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+int market_review_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -423,7 +433,7 @@ int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	if (!err)
 		err = review_who(m, a, tx, &c, &rel);
 	if (!err)
-		err = load_request(m, a, rel.request, &r);
+		err = market_load_request(m, a, rel.request, &r);
 	if (!err && r->closed)
 		err = ledger_apply_fail(
 			a, MM_ERR_REJECTED,
@@ -441,8 +451,8 @@ int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 /* ------------------------------------------------------------------ */
 /* disclosure.                                                         */
 
-int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		     void *arg)
+int market_disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+			    void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -454,7 +464,7 @@ int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int err = load_tx_release(m, a, tx, &c, &rel);
 
 	if (!err)
-		err = load_request(m, a, rel.request, &r);
+		err = market_load_request(m, a, rel.request, &r);
 	if (!err &&
 	    !ledger_ct_equal(tx->author, r->researcher, LEDGER_HASH_BYTES))
 		err = ledger_apply_fail(a, MM_ERR_DENIED,
@@ -470,10 +480,10 @@ int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	memcpy(d.researcher, tx->author, LEDGER_HASH_BYTES);
 	d.time_ms = ledger_apply_time_ms(a);
 	d.index = ledger_apply_index(a);
-	keyn(k, rel.id, rel.disclosures++);
+	market_keyn(k, rel.id, rel.disclosures++);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_disc_enc(&b, &d);
-	err = put_buf(a, m->db_disc, k, sizeof(k), &b);
+	err = market_put_buf(a, m->db_disc, k, sizeof(k), &b);
 	return err ? err : store_release(m, a, &rel);
 }
 
@@ -604,7 +614,7 @@ static int pay_one(struct market *m, struct ledger_apply *a,
 	int err;
 
 	memset(&mv, 0, sizeof(mv));
-	move_id(mv.id, "payout", tx->id, rel->payouts);
+	market_move_id(mv.id, "payout", tx->id, rel->payouts);
 	market_escrow_id(c->request, mv.request);
 	memcpy(mv.account, c->payee, LEDGER_HASH_BYTES);
 	mv.amount = amount;
@@ -617,22 +627,22 @@ static int pay_one(struct market *m, struct ledger_apply *a,
 	memcpy(po.transfer, mv.id, TOKENS_ID_BYTES);
 	snprintf(po.amount, sizeof(po.amount), "%s", amount);
 	po.index = ledger_apply_index(a);
-	keyn(k, rel->id, rel->payouts++);
+	market_keyn(k, rel->id, rel->payouts++);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_payout_enc(&b, &po);
-	return put_buf(a, m->db_pay, k, sizeof(k), &b);
+	return market_put_buf(a, m->db_pay, k, sizeof(k), &b);
 }
 
-int payout_release(struct market *m, struct ledger_apply *a,
-		   const struct ledger_tx *tx, struct market_release *rel,
-		   struct market_request *r)
+static int payout_release(struct market *m, struct ledger_apply *a,
+			  const struct ledger_tx *tx,
+			  struct market_release *rel, struct market_request *r)
 {
 	struct market_contribution *c = malloc(sizeof(*c));
 	struct market_config cfg;
 	struct payrun p = {0};
 	uint8_t t[LEDGER_HASH_BYTES], k[KEYN_BYTES];
 	char amount[TOKENS_AMOUNT_STR_MAX];
-	int err = c ? load_config(m, a, &cfg) : MM_ERR_NOMEM;
+	int err = c ? market_load_config(m, a, &cfg) : MM_ERR_NOMEM;
 
 	if (!err) {
 		p.precision = cfg.precision;
@@ -647,13 +657,13 @@ int payout_release(struct market *m, struct ledger_apply *a,
 		if (!err && strcmp(amount, "0") != 0)
 			err = pay_one(m, a, tx, rel, c, amount);
 		if (!err)
-			err = amount_op(p.total, amount, 1, p.total);
+			err = market_amount_op(p.total, amount, 1, p.total);
 		c->status = MARKET_C_INCLUDED;
 		if (!err)
 			err = put_contrib(m, a, k, c);
 	}
 	if (!err)
-		err = amount_op(r->paid, p.total, 1, r->paid);
+		err = market_amount_op(r->paid, p.total, 1, r->paid);
 	if (!err) {
 		memcpy(rel->paid, p.total, sizeof(rel->paid));
 		r->included += rel->ncontributions;

@@ -12,17 +12,19 @@
 
 #include "internal.h"
 
-int need_role(struct market *m, struct ledger_apply *a,
-	      const struct ledger_tx *tx, enum market_role role)
+/* Refuses unless the author is an admitted participant of role (after
+ * ledger_author_is_key and the config). */
+static int need_role(struct market *m, struct ledger_apply *a,
+		     const struct ledger_tx *tx, enum market_role role)
 {
 	struct market_config c;
 	struct market_participant p;
 	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = load_config(m, a, &c);
+		err = market_load_config(m, a, &c);
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (err)
 		return err;
 	if (p.role != role)
@@ -49,7 +51,7 @@ static int open_fields(struct ledger_apply *a, const struct ledger_val *f,
 		const struct ledger_val *x = &f->v.items[i];
 
 		if (x->kind != LEDGER_V_STR || x->n == 0 ||
-		    val_cstr(x, r->fields[i], sizeof(r->fields[i])))
+		    market_val_cstr(x, r->fields[i], sizeof(r->fields[i])))
 			return ledger_apply_fail(a, MM_ERR_SCHEMA,
 						 "fields[%u]: a string of 1 "
 						 "to %d bytes",
@@ -106,11 +108,11 @@ static int open_list(struct market *m, struct ledger_apply *a,
 	int err = ledger_state_get(a, m->db_meta, "requests", 8, &v, &n);
 
 	if (!err && n == 8)
-		count = get_u64be(v);
+		count = market_get_u64be(v);
 	else if (err != MM_ERR_NOTFOUND)
 		return err ? err : MM_ERR_CORRUPT;
-	put_u64be(k, count);
-	put_u64be(cnt, count + 1);
+	market_put_u64be(k, count);
+	market_put_u64be(cnt, count + 1);
 	err = ledger_state_put(a, m->db_reqlist, k, 8, id, MARKET_ID_BYTES);
 	return err ? err
 		   : ledger_state_put(a, m->db_meta, "requests", 8, cnt, 8);
@@ -125,11 +127,11 @@ static int open_scalars(struct ledger_apply *a, const struct ledger_tx *tx,
 
 	r->cohort = ledger_map_get(tx->body, "cohort")->v.u;
 	r->deadline_ms = ledger_map_get(tx->body, "deadline")->v.u;
-	if (p->n == 0 || val_cstr(p, r->purpose, sizeof(r->purpose)))
+	if (p->n == 0 || market_val_cstr(p, r->purpose, sizeof(r->purpose)))
 		return ledger_apply_fail(a, MM_ERR_INVALID,
 					 "purpose: 1 to %d bytes",
 					 MARKET_PURPOSE_BYTES_MAX);
-	if (val_cstr(rw, r->reward, sizeof(r->reward)) ||
+	if (market_val_cstr(rw, r->reward, sizeof(r->reward)) ||
 	    strcmp(r->reward, "0") == 0)
 		return ledger_apply_fail(a, MM_ERR_INVALID,
 					 "reward: must be positive base units");
@@ -144,7 +146,8 @@ static int open_scalars(struct ledger_apply *a, const struct ledger_tx *tx,
 	return MM_OK;
 }
 
-int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+int market_open_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+		      void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *id = ledger_map_get(tx->body, "id");
@@ -178,7 +181,7 @@ int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 		memcpy(r->paid, "0", 2);
 		memcpy(r->refunded, "0", 2);
 		r->opened_index = ledger_apply_index(a);
-		err = store_request(m, a, r);
+		err = market_store_request(m, a, r);
 	}
 	if (!err)
 		err = open_list(m, a, r->id);
@@ -186,7 +189,8 @@ int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	return err;
 }
 
-int request_accepting(struct ledger_apply *a, const struct market_request *r)
+int market_request_accepting(struct ledger_apply *a,
+			     const struct market_request *r)
 {
 	if (r->closed)
 		return ledger_apply_fail(a, MM_ERR_REJECTED,
@@ -206,7 +210,7 @@ static int fund_checked(struct market *m, struct ledger_apply *a,
 	const struct ledger_val *am = ledger_map_get(tx->body, "amount");
 	char amount[TOKENS_AMOUNT_STR_MAX];
 	struct tokens_move mv;
-	int err = request_accepting(a, r);
+	int err = market_request_accepting(a, r);
 
 	if (err)
 		return err;
@@ -215,34 +219,36 @@ static int fund_checked(struct market *m, struct ledger_apply *a,
 		return ledger_apply_fail(a, MM_ERR_DENIED,
 					 "other_funder: another sponsor funds "
 					 "this request");
-	if (val_cstr(am, amount, sizeof(amount)) || strcmp(amount, "0") == 0)
+	if (market_val_cstr(am, amount, sizeof(amount)) ||
+	    strcmp(amount, "0") == 0)
 		return ledger_apply_fail(a, MM_ERR_INVALID,
 					 "amount: must be positive base units");
 	memset(&mv, 0, sizeof(mv));
-	move_id(mv.id, "fund", tx->id, 0);
+	market_move_id(mv.id, "fund", tx->id, 0);
 	market_escrow_id(r->id, mv.request);
 	memcpy(mv.account, tx->author, LEDGER_HASH_BYTES);
 	mv.amount = amount;
 	err = tokens_hold(m->t, a, &mv);
 	if (!err)
-		err = amount_op(r->held, amount, 1, r->held);
+		err = market_amount_op(r->held, amount, 1, r->held);
 	if (err == MM_ERR_LIMIT)
 		err = ledger_apply_fail(a, err,
 					"amount: the escrow total "
 					"exceeds the digit limit");
 	r->funded = true;
 	memcpy(r->funder, tx->author, LEDGER_HASH_BYTES);
-	return err ? err : store_request(m, a, r);
+	return err ? err : market_store_request(m, a, r);
 }
 
-int fund_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+int market_fund_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+		      void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
 	int err = need_role(m, a, tx, MARKET_ROLE_SPONSOR);
 
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
 	if (!err)
 		err = fund_checked(m, a, tx, r);
@@ -268,7 +274,7 @@ static int close_checked(struct market *m, struct ledger_apply *a,
 					 "only the researcher may close");
 	if (strcmp(r->escrow, "0") != 0) {
 		memset(&mv, 0, sizeof(mv));
-		move_id(mv.id, "refund", tx->id, 0);
+		market_move_id(mv.id, "refund", tx->id, 0);
 		market_escrow_id(r->id, mv.request);
 		memcpy(mv.account, r->funder, LEDGER_HASH_BYTES);
 		mv.amount = r->escrow;
@@ -277,13 +283,14 @@ static int close_checked(struct market *m, struct ledger_apply *a,
 			memcpy(r->refunded, r->escrow, sizeof(r->refunded));
 	}
 	if (!err)
-		err = lapse_proposals(m, a, r);
+		err = market_lapse_proposals(m, a, r);
 	r->closed = true;
 	r->closed_index = ledger_apply_index(a);
-	return err ? err : store_request(m, a, r);
+	return err ? err : market_store_request(m, a, r);
 }
 
-int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+int market_close_apply(struct ledger_apply *a, const struct ledger_tx *tx,
+		       void *arg)
 {
 	struct market *m = arg;
 	struct market_config c;
@@ -291,9 +298,9 @@ int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = load_config(m, a, &c);
+		err = market_load_config(m, a, &c);
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
 	if (!err)
 		err = close_checked(m, a, tx, r);

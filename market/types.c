@@ -84,8 +84,8 @@ static const struct ledger_field disclosure_fields[] = {
 /* ------------------------------------------------------------------ */
 /* Shared helpers.                                                     */
 
-int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
-	    struct ledger_buf *b)
+int market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
+		   size_t key_n, struct ledger_buf *b)
 {
 	int err = b->err;
 
@@ -95,8 +95,8 @@ int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
 	return err;
 }
 
-int load_config(struct market *m, struct ledger_apply *a,
-		struct market_config *c)
+int market_load_config(struct market *m, struct ledger_apply *a,
+		       struct market_config *c)
 {
 	const void *v;
 	size_t n;
@@ -112,8 +112,9 @@ int load_config(struct market *m, struct ledger_apply *a,
 	return err;
 }
 
-int load_part(struct market *m, struct ledger_apply *a,
-	      const uint8_t id[LEDGER_HASH_BYTES], struct market_participant *p)
+int market_load_part(struct market *m, struct ledger_apply *a,
+		     const uint8_t id[LEDGER_HASH_BYTES],
+		     struct market_participant *p)
 {
 	const void *v;
 	size_t n;
@@ -129,8 +130,9 @@ int load_part(struct market *m, struct ledger_apply *a,
 	return err;
 }
 
-int load_request(struct market *m, struct ledger_apply *a,
-		 const uint8_t id[MARKET_ID_BYTES], struct market_request **r)
+int market_load_request(struct market *m, struct ledger_apply *a,
+			const uint8_t id[MARKET_ID_BYTES],
+			struct market_request **r)
 {
 	const void *v;
 	size_t n;
@@ -155,14 +157,14 @@ int load_request(struct market *m, struct ledger_apply *a,
 	return MM_OK;
 }
 
-int store_request(struct market *m, struct ledger_apply *a,
-		  const struct market_request *r)
+int market_store_request(struct market *m, struct ledger_apply *a,
+			 const struct market_request *r)
 {
 	struct ledger_buf b;
 
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_request_enc(&b, r);
-	return put_buf(a, m->db_req, r->id, MARKET_ID_BYTES, &b);
+	return market_put_buf(a, m->db_req, r->id, MARKET_ID_BYTES, &b);
 }
 
 /* ledger_author_is_key, then the market config. */
@@ -171,7 +173,7 @@ static int begin(struct market *m, struct ledger_apply *a,
 {
 	int err = ledger_author_is_key(a, tx);
 
-	return err ? err : load_config(m, a, c);
+	return err ? err : market_load_config(m, a, c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -280,12 +282,13 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		return err;
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_config_enc(&b, &c);
-	err = put_buf(a, m->db_meta, "config", 6, &b);
+	err = market_put_buf(a, m->db_meta, "config", 6, &b);
 	p.index = ledger_apply_index(a);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_part_enc(&b, &p);
 	return err ? err
-		   : put_buf(a, m->db_part, c.registrar, LEDGER_HASH_BYTES, &b);
+		   : market_put_buf(a, m->db_part, c.registrar,
+				    LEDGER_HASH_BYTES, &b);
 }
 
 static int register_apply(struct ledger_apply *a, const struct ledger_tx *tx,
@@ -301,7 +304,7 @@ static int register_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int err = begin(m, a, tx, &c);
 
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (err)
 		return err;
 	if (role == MARKET_ROLE_NONE || role == MARKET_ROLE_REGISTRAR)
@@ -318,7 +321,7 @@ static int register_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	p.index = ledger_apply_index(a);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_part_enc(&b, &p);
-	return put_buf(a, m->db_part, tx->author, LEDGER_HASH_BYTES, &b);
+	return market_put_buf(a, m->db_part, tx->author, LEDGER_HASH_BYTES, &b);
 }
 
 static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
@@ -338,7 +341,7 @@ static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		return ledger_apply_fail(a, MM_ERR_DENIED,
 					 "not_registrar: only the registrar "
 					 "admits participants");
-	err = load_part(m, a, who->v.bytes, &p);
+	err = market_load_part(m, a, who->v.bytes, &p);
 	if (err)
 		return err;
 	if (p.role == MARKET_ROLE_NONE)
@@ -357,7 +360,8 @@ static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	p.active = true;
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_part_enc(&b, &p);
-	return put_buf(a, m->db_part, who->v.bytes, LEDGER_HASH_BYTES, &b);
+	return market_put_buf(a, m->db_part, who->v.bytes, LEDGER_HASH_BYTES,
+			      &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,7 +387,7 @@ static int policy_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int kind = -1, err = begin(m, a, tx, &c);
 
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (err)
 		return err;
 	if (!p.active || (p.role != MARKET_ROLE_RESEARCHER &&
@@ -421,7 +425,7 @@ static int policy_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	ledger_enc_cstr(&b, kind_names[kind]);
 	ledger_enc_cstr(&b, "source");
 	ledger_enc_str(&b, (const char *)src->v.bytes, src->n);
-	return put_buf(a, m->db_policy, id, sizeof(id), &b);
+	return market_put_buf(a, m->db_policy, id, sizeof(id), &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -460,17 +464,17 @@ static int register_types(struct market *m)
 		TYPE(MARKET_TYPE_REGISTER, register_fields, register_apply),
 		TYPE(MARKET_TYPE_ADMIT, admit_fields, admit_apply),
 		TYPE(MARKET_TYPE_POLICY, policy_fields, policy_apply),
-		TYPE(MARKET_TYPE_OPEN, open_fields, open_apply),
-		TYPE(MARKET_TYPE_FUND, fund_fields, fund_apply),
-		TYPE(MARKET_TYPE_CLOSE, request_fields, close_apply),
-		TYPE(MARKET_TYPE_CONSENT, consent_fields, consent_apply),
-		TYPE(MARKET_TYPE_REVOKE, request_fields, revoke_apply),
+		TYPE(MARKET_TYPE_OPEN, open_fields, market_open_apply),
+		TYPE(MARKET_TYPE_FUND, fund_fields, market_fund_apply),
+		TYPE(MARKET_TYPE_CLOSE, request_fields, market_close_apply),
+		TYPE(MARKET_TYPE_CONSENT, consent_fields, market_consent_apply),
+		TYPE(MARKET_TYPE_REVOKE, request_fields, market_revoke_apply),
 		TYPE(MARKET_TYPE_CONTRIBUTE, contribute_fields,
-		     contribute_apply),
-		TYPE(MARKET_TYPE_PROPOSE, propose_fields, propose_apply),
-		TYPE(MARKET_TYPE_REVIEW, review_fields, review_apply),
+		     market_contribute_apply),
+		TYPE(MARKET_TYPE_PROPOSE, propose_fields, market_propose_apply),
+		TYPE(MARKET_TYPE_REVIEW, review_fields, market_review_apply),
 		TYPE(MARKET_TYPE_DISCLOSURE, disclosure_fields,
-		     disclosure_apply),
+		     market_disclosure_apply),
 	};
 	int err = MM_OK;
 

@@ -1058,7 +1058,7 @@ static void t_payout_transfer(struct tamper *t, const struct aw *w)
 	ck_assert_uint_eq(n, 3);
 	po[1].transfer[0] ^= 1;
 	t->db = "market.pay";
-	keyn(t->key, F.rel, 1);
+	market_keyn(t->key, F.rel, 1);
 	t->key_n = KEYN_BYTES;
 	ck_assert_int_eq(rec_payout_enc(&t->val, &po[1]), MM_OK);
 }
@@ -1067,7 +1067,7 @@ static void t_payout_transfer(struct tamper *t, const struct aw *w)
 static void t_membership_other(struct tamper *t, const struct aw *w)
 {
 	t->db = "market.relc";
-	keyn(t->key, F.rel, 0);
+	market_keyn(t->key, F.rel, 0);
 	t->key_n = KEYN_BYTES;
 	ledger_buf_add(&t->val, w->tx_b, 32);
 }
@@ -1081,7 +1081,7 @@ static void t_membership_claim(struct tamper *t, const struct aw *w)
 	c.status = MARKET_C_INCLUDED;
 	memcpy(c.release, F.rel, 16);
 	t->db = "market.contrib";
-	keyn(t->key, w->req_b, 0);
+	market_keyn(t->key, w->req_b, 0);
 	t->key_n = KEYN_BYTES;
 	ck_assert_int_eq(rec_contrib_enc(&t->val, &c), MM_OK);
 }
@@ -1089,7 +1089,7 @@ static void t_membership_claim(struct tamper *t, const struct aw *w)
 static void t_consent(struct tamper *t, struct market_consent *c)
 {
 	t->db = "market.consent";
-	key2(t->key, c->request, c->author);
+	market_key2(t->key, c->request, c->author);
 	t->key_n = KEY2_BYTES;
 	ck_assert_int_eq(rec_consent_enc(&t->val, c), MM_OK);
 }
@@ -1116,7 +1116,7 @@ static void t_consent_missing(struct tamper *t, const struct aw *w)
 
 	ck_assert_int_eq(market_contribution_get(F.m, w->tx[1], &c), MM_OK);
 	t->db = "market.consent";
-	key2(t->key, F.req, c.payee);
+	market_key2(t->key, F.req, c.payee);
 	t->key_n = KEY2_BYTES;
 }
 
@@ -1128,7 +1128,7 @@ static void t_index_ctx(struct tamper *t, const struct aw *w)
 	t->db = "market.ctx";
 	memcpy(t->key, w->tx[0], 32);
 	t->key_n = 32;
-	keyn(v, F.req, 1);
+	market_keyn(v, F.req, 1);
 	ledger_buf_add(&t->val, v, sizeof(v));
 }
 
@@ -1155,7 +1155,7 @@ static void t_disclosure(struct tamper *t, const struct aw *w)
 	ck_assert_uint_eq(n, 1);
 	id_of(F.sponsor, dl[0].researcher);
 	t->db = "market.disc";
-	keyn(t->key, F.rel, 0);
+	market_keyn(t->key, F.rel, 0);
 	t->key_n = KEYN_BYTES;
 	ck_assert_int_eq(rec_disc_enc(&t->val, &dl[0]), MM_OK);
 }
@@ -1164,7 +1164,7 @@ static void t_record(struct tamper *t, const struct aw *w)
 {
 	(void)w;
 	t->db = "market.contrib";
-	keyn(t->key, F.req, 1);
+	market_keyn(t->key, F.req, 1);
 	t->key_n = KEYN_BYTES;
 	ledger_buf_add(&t->val, "\x81\xa1x\x01", 4); /* {x: 1} */
 }

@@ -633,7 +633,7 @@ static int field_from_json(struct conv *c, const struct ledger_field *f,
 			   const json_t *j, const char *path)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
-	int err = node_count(c, path);
+	enum mm_err err = node_count(c, path);
 
 	if (err)
 		return err;

@@ -122,28 +122,28 @@ int market_load_request(struct market *m, struct ledger_apply *a,
 int market_store_request(struct market *m, struct ledger_apply *a,
 			 const struct market_request *r);
 /* Puts b's bytes (a finished record) under key in db and releases b. */
-int market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
-		   size_t key_n, struct ledger_buf *b);
+enum mm_err market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
+			   size_t key_n, struct ledger_buf *b);
 
 /* requests.c: the request types. */
 /* Refuses (MM_ERR_REJECTED) unless r is open and before its deadline at
  * the block time: what funding and contributing both need. */
 int market_request_accepting(struct ledger_apply *a,
 			     const struct market_request *r);
-int market_open_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg);
-int market_fund_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg);
-int market_close_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		       void *arg);
+enum mm_err market_open_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg);
+enum mm_err market_fund_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg);
+enum mm_err market_close_apply(struct ledger_apply *a,
+			       const struct ledger_tx *tx, void *arg);
 
 /* lifecycle.c: the consent and contribution types. */
-int market_consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			 void *arg);
-int market_revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg);
-int market_contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			    void *arg);
+enum mm_err market_consent_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg);
+enum mm_err market_revoke_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg);
+enum mm_err market_contribute_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg);
 /* Consent of author on request valid at the block time and covering the
  * request's purpose and fields; refuses with the reason otherwise. */
 int market_consent_check(struct market *m, struct ledger_apply *a,
@@ -152,12 +152,12 @@ int market_consent_check(struct market *m, struct ledger_apply *a,
 			 const char *where);
 
 /* release.c: the release types, and what request.close needs from them. */
-int market_propose_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			 void *arg);
-int market_review_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg);
-int market_disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			    void *arg);
+enum mm_err market_propose_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg);
+enum mm_err market_review_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg);
+enum mm_err market_disclosure_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg);
 /* At request.close: every release of r still waiting for review lapses
  * (rejected at the close; its contributions return to staged), so that
  * none is left that can never be reviewed. */

@@ -164,8 +164,8 @@ static int store_consent(struct market *m, struct ledger_apply *a,
 	return market_put_buf(a, m->db_consent, k, sizeof(k), &b);
 }
 
-int market_consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			 void *arg)
+enum mm_err market_consent_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -193,8 +193,8 @@ int market_consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	return err;
 }
 
-int market_revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg)
+enum mm_err market_revoke_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_consent *c = calloc(1, sizeof(*c));
@@ -293,7 +293,7 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	const void *v;
 	size_t n;
-	int err = market_request_accepting(a, r);
+	enum mm_err err = market_request_accepting(a, r);
 
 	if (err)
 		return err;
@@ -317,7 +317,7 @@ static int contrib_store(struct market *m, struct ledger_apply *a,
 {
 	uint8_t k[KEYN_BYTES], kp[KEY2_BYTES], ord[8];
 	struct ledger_buf b;
-	int err;
+	enum mm_err err;
 
 	market_keyn(k, c->request, c->ordinal);
 	ledger_buf_init(&b, REC_BYTES_MAX);
@@ -332,8 +332,8 @@ static int contrib_store(struct market *m, struct ledger_apply *a,
 		   : ledger_state_put(a, m->db_cpay, kp, sizeof(kp), ord, 8);
 }
 
-int market_contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			    void *arg)
+enum mm_err market_contribute_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;

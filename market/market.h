@@ -120,7 +120,7 @@ struct market_setup {
  * and then registers the marketplace on l (unless absent).  Errors as
  * tokens_open and market_open.
  */
-int market_setup(struct ledger *l, void *arg);
+enum mm_err market_setup(struct ledger *l, void *arg);
 
 /* Fills s for verifying dir (like tokens_setup_load).  MM_ERR_NOTFOUND
  * (no ledger), the errors of ledger_open. */

@@ -154,7 +154,7 @@ static int propose_checks(struct market *m, struct ledger_apply *a,
 	const struct ledger_val *cs = ledger_map_get(tx->body, "contributions");
 	const void *v;
 	size_t n;
-	int err;
+	enum mm_err err;
 
 	if (!ledger_ct_equal(tx->key, m->node_pk, LEDGER_PK_BYTES))
 		return ledger_apply_fail(a, MM_ERR_DENIED,
@@ -183,8 +183,8 @@ static int propose_checks(struct market *m, struct ledger_apply *a,
 	return MM_OK;
 }
 
-int market_propose_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			 void *arg)
+enum mm_err market_propose_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *cs = ledger_map_get(tx->body, "contributions");
@@ -295,7 +295,7 @@ static int review_who(struct market *m, struct ledger_apply *a,
 	const void *v;
 	size_t n;
 	bool named = false;
-	int err = market_load_part(m, a, tx->author, &p);
+	enum mm_err err = market_load_part(m, a, tx->author, &p);
 
 	for (unsigned i = 0; i < c->nstewards; i++)
 		named = named || ledger_ct_equal(c->stewards[i], tx->author,
@@ -421,8 +421,8 @@ static int load_tx_release(struct market *m, struct ledger_apply *a,
 				  rel);
 }
 
-int market_review_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg)
+enum mm_err market_review_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -451,8 +451,8 @@ int market_review_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 /* ------------------------------------------------------------------ */
 /* disclosure.                                                         */
 
-int market_disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			    void *arg)
+enum mm_err market_disclosure_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;

@@ -105,7 +105,8 @@ static int open_list(struct market *m, struct ledger_apply *a,
 	const void *v;
 	size_t n;
 	uint64_t count = 0;
-	int err = ledger_state_get(a, m->db_meta, "requests", 8, &v, &n);
+	enum mm_err err =
+		ledger_state_get(a, m->db_meta, "requests", 8, &v, &n);
 
 	if (!err && n == 8)
 		count = market_get_u64be(v);
@@ -146,8 +147,8 @@ static int open_scalars(struct ledger_apply *a, const struct ledger_tx *tx,
 	return MM_OK;
 }
 
-int market_open_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+enum mm_err market_open_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *id = ledger_map_get(tx->body, "id");
@@ -240,8 +241,8 @@ static int fund_checked(struct market *m, struct ledger_apply *a,
 	return err ? err : market_store_request(m, a, r);
 }
 
-int market_fund_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+enum mm_err market_fund_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -289,8 +290,8 @@ static int close_checked(struct market *m, struct ledger_apply *a,
 	return err ? err : market_store_request(m, a, r);
 }
 
-int market_close_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		       void *arg)
+enum mm_err market_close_apply(struct ledger_apply *a,
+			       const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_config c;

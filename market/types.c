@@ -84,8 +84,8 @@ static const struct ledger_field disclosure_fields[] = {
 /* ------------------------------------------------------------------ */
 /* Shared helpers.                                                     */
 
-int market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
-		   size_t key_n, struct ledger_buf *b)
+enum mm_err market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
+			   size_t key_n, struct ledger_buf *b)
 {
 	int err = b->err;
 
@@ -249,8 +249,8 @@ static int init_stewards(struct ledger_apply *a, const struct ledger_tx *tx,
 	return MM_OK;
 }
 
-static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err init_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_config c;
@@ -258,7 +258,7 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	struct ledger_buf b;
 	const void *v;
 	size_t n;
-	int err = ledger_author_is_key(a, tx);
+	enum mm_err err = ledger_author_is_key(a, tx);
 
 	if (err)
 		return err;
@@ -291,8 +291,8 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 				    LEDGER_HASH_BYTES, &b);
 }
 
-static int register_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			  void *arg)
+static enum mm_err register_apply(struct ledger_apply *a,
+				  const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *rv = ledger_map_get(tx->body, "role");
@@ -324,8 +324,8 @@ static int register_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	return market_put_buf(a, m->db_part, tx->author, LEDGER_HASH_BYTES, &b);
 }
 
-static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		       void *arg)
+static enum mm_err admit_apply(struct ledger_apply *a,
+			       const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *who = ledger_map_get(tx->body, "participant");
@@ -370,8 +370,8 @@ static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 static const char *const kind_names[] = {"eligibility", "consent", "payout",
 					 "profile"};
 
-static int policy_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg)
+static enum mm_err policy_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *kv = ledger_map_get(tx->body, "kind");
@@ -536,7 +536,7 @@ void market_free(struct market *m)
 	free(m);
 }
 
-int market_setup(struct ledger *l, void *arg)
+enum mm_err market_setup(struct ledger *l, void *arg)
 {
 	struct market_setup *s = arg;
 	int err = tokens_setup(l, &s->tokens);

@@ -917,8 +917,8 @@ static const struct ledger_field tamper_fields[] = {
 	{"v", LEDGER_F_BIN, false, 0, false},
 };
 
-static int tamper_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg)
+static enum mm_err tamper_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	const struct ledger_val *k = ledger_map_get(tx->body, "k");
 	const struct ledger_val *v = ledger_map_get(tx->body, "v");

@@ -73,8 +73,8 @@ int tokens_acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac)
 {
 	const void *v;
 	size_t n;
-	int err = ledger_state_get(a, t->db_acct, ac->key, ACCT_KEY_BYTES, &v,
-				   &n);
+	enum mm_err err = ledger_state_get(a, t->db_acct, ac->key,
+					   ACCT_KEY_BYTES, &v, &n);
 
 	ac->exists = false;
 	ac->moves = 0;

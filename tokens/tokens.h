@@ -105,7 +105,7 @@ struct tokens_setup {
  * l (ledger_verify_dir's replay ledger) with arg->node_pk, unless
  * arg->absent.  Errors as tokens_open.
  */
-int tokens_setup(struct ledger *l, void *arg);
+enum mm_err tokens_setup(struct ledger *l, void *arg);
 
 /*
  * Fills s for verifying the data directory dir (opened read-only for the

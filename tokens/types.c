@@ -59,15 +59,15 @@ static int write_config(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err init_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	struct tokens *t = arg;
 	const struct ledger_val *p = ledger_map_get(tx->body, "precision");
 	const struct ledger_val *s = ledger_map_get(tx->body, "supply_max");
 	const void *v;
 	size_t n;
-	int err = ledger_author_is_key(a, tx);
+	enum mm_err err = ledger_author_is_key(a, tx);
 
 	if (err)
 		return err;
@@ -161,20 +161,20 @@ static int batch_apply(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-static int mint_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err mint_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	return batch_apply(arg, a, tx, TOKENS_MINT);
 }
 
-static int transfer_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			  void *arg)
+static enum mm_err transfer_apply(struct ledger_apply *a,
+				  const struct ledger_tx *tx, void *arg)
 {
 	return batch_apply(arg, a, tx, TOKENS_TRANSFER);
 }
 
-static int burn_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err burn_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	return batch_apply(arg, a, tx, TOKENS_BURN);
 }
@@ -322,7 +322,7 @@ void tokens_free(struct tokens *t)
 	free(t);
 }
 
-int tokens_setup(struct ledger *l, void *arg)
+enum mm_err tokens_setup(struct ledger *l, void *arg)
 {
 	struct tokens_setup *s = arg;
 

@@ -607,7 +607,7 @@ static int bind_record(struct policy_input *in, const struct intake_record *r)
 {
 	struct policy_value *m = policy_v_map(in, S__COUNT + 4);
 	char pct[24];
-	int err = m ? MM_OK : MM_ERR_NOMEM;
+	enum mm_err err = m ? MM_OK : MM_ERR_NOMEM;
 
 	for (int s = S_PATIENT + 1; !err && s < S_LAB_FIRST; s++) {
 		struct policy_value *v =
@@ -638,7 +638,7 @@ static int bind_request(struct policy_input *in,
 			const struct market_request *req)
 {
 	struct policy_value *m = policy_v_map(in, 4);
-	int err = policy_map_put_str(
+	enum mm_err err = policy_map_put_str(
 		in, m, "purpose",
 		policy_v_string(in, req->purpose, strlen(req->purpose)));
 
@@ -667,8 +667,8 @@ static struct policy_value *one_str(struct policy_input *in, const char *s)
 static int bind_consent(struct policy_input *in, const struct market_consent *c)
 {
 	struct policy_value *m = policy_v_map(in, 6);
-	int err = policy_map_put_str(in, m, "research",
-				     policy_v_bool(in, c && !c->revoked));
+	enum mm_err err = policy_map_put_str(
+		in, m, "research", policy_v_bool(in, c && !c->revoked));
 
 	if (!err)
 		err = policy_map_put_str(in, m, "withdrawn",
@@ -698,7 +698,7 @@ static int bind_now(struct policy_input *in, uint64_t now_ms)
 	struct policy_value *m = policy_v_map(in, 2);
 	time_t sec = (time_t)(now_ms / 1000);
 	struct tm tm;
-	int err;
+	enum mm_err err;
 
 	if (!gmtime_r(&sec, &tm))
 		return MM_ERR_RANGE;

@@ -445,7 +445,7 @@ static void progress(void *ctx, const char *phase, size_t done, size_t total)
 	fflush(stderr);
 }
 
-static int fd_write(void *ctx, const void *bytes, size_t n)
+static enum mm_err fd_write(void *ctx, const void *bytes, size_t n)
 {
 	return mm_write_all(*(int *)ctx, bytes, n);
 }
@@ -492,7 +492,7 @@ static int put_report(const void *arg, int fd)
 	return anon_report_json(o->r, &o->a->p, fd_write, &fd);
 }
 
-static int stdout_write(void *ctx, const void *bytes, size_t n)
+static enum mm_err stdout_write(void *ctx, const void *bytes, size_t n)
 {
 	(void)ctx;
 	return fwrite(bytes, 1, n, stdout) == n ? MM_OK : MM_ERR_IO;

@@ -417,7 +417,7 @@ static int audit_payouts(struct audit *a, char name[9])
 	char sum[TOKENS_AMOUNT_STR_MAX] = "0";
 	uint8_t k[KEYN_BYTES];
 	size_t n = 0;
-	int err = MM_OK;
+	enum mm_err err = MM_OK;
 
 	if (rel->status != MARKET_R_APPROVED &&
 	    (rel->payouts != 0 || strcmp(rel->paid, "0") != 0))
@@ -739,7 +739,7 @@ static int audit_requests(struct audit *a)
 			    "a listed request past the count");
 }
 
-int market_audit(struct market *m, struct mm_diag *diag)
+enum mm_err market_audit(struct market *m, struct mm_diag *diag)
 {
 	struct audit a = {.m = m, .diag = diag};
 	int err = market_config_get(m, &a.cfg);
@@ -768,7 +768,7 @@ int market_audit(struct market *m, struct mm_diag *diag)
 	return err;
 }
 
-int market_audit_dir(const char *dir, struct mm_diag *diag)
+enum mm_err market_audit_dir(const char *dir, struct mm_diag *diag)
 {
 	struct ledger_config cfg;
 	struct ledger *l = NULL;

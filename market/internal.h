@@ -51,12 +51,12 @@ void market_keyn(uint8_t out[KEYN_BYTES], const uint8_t id[MARKET_ID_BYTES],
  * may be a or b and is written only on success.  MM_ERR_INVALID for an
  * operand that is not canonical, MM_ERR_RANGE when the result is
  * negative, MM_ERR_LIMIT past TOKENS_DIGITS_MAX digits. */
-int market_amount_op(const char *a, const char *b, int sign,
-		     char out[TOKENS_AMOUNT_STR_MAX]);
+enum mm_err market_amount_op(const char *a, const char *b, int sign,
+			     char out[TOKENS_AMOUNT_STR_MAX]);
 /* A str/bin value copied NUL-terminated into out (cap bytes).
  * MM_ERR_LIMIT when it does not fit, MM_ERR_INVALID for another kind or
  * a str with a NUL inside. */
-int market_val_cstr(const struct ledger_val *v, char *out, size_t cap);
+enum mm_err market_val_cstr(const struct ledger_val *v, char *out, size_t cap);
 /* A tokens move id: the first 16 bytes of SHA-256(tag ‖ tx id ‖ u64be i). */
 void market_move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
 		    const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i);
@@ -71,20 +71,20 @@ void market_move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
  * below are what the rest of market calls.
  */
 struct rec_schema;
-int market_rec_enc(struct ledger_buf *b, const struct rec_schema *s,
-		   const void *rec);
-int market_rec_dec(const struct rec_schema *s, const uint8_t *v, size_t n,
-		   void *rec, struct mm_diag *diag);
+enum mm_err market_rec_enc(struct ledger_buf *b, const struct rec_schema *s,
+			   const void *rec);
+enum mm_err market_rec_dec(const struct rec_schema *s, const uint8_t *v,
+			   size_t n, void *rec, struct mm_diag *diag);
 
 #define REC_KIND(kind, type)                                                   \
 	extern const struct rec_schema market_rec_##kind;                      \
-	static inline int rec_##kind##_enc(struct ledger_buf *b,               \
-					   const type *r)                      \
+	static inline enum mm_err rec_##kind##_enc(struct ledger_buf *b,       \
+						   const type *r)              \
 	{                                                                      \
 		return market_rec_enc(b, &market_rec_##kind, r);               \
 	}                                                                      \
-	static inline int rec_##kind##_dec(const uint8_t *v, size_t n,         \
-					   type *r)                            \
+	static inline enum mm_err rec_##kind##_dec(const uint8_t *v, size_t n, \
+						   type *r)                    \
 	{                                                                      \
 		return market_rec_dec(&market_rec_##kind, v, n, r, NULL);      \
 	}
@@ -101,26 +101,27 @@ REC_KIND(disc, struct market_disclosure)
 
 /* query.c: reads key from db outside apply and decodes it with s into
  * out.  MM_ERR_NOTFOUND, MM_ERR_CORRUPT, storage errors. */
-int market_rec_read(struct market *m, unsigned db, const void *key,
-		    size_t key_n, const struct rec_schema *s, void *out);
+enum mm_err market_rec_read(struct market *m, unsigned db, const void *key,
+			    size_t key_n, const struct rec_schema *s,
+			    void *out);
 /* Reads a value that must be exactly size bytes into out (MM_ERR_CORRUPT
  * otherwise), as market_rec_read. */
-int market_val_read(struct market *m, unsigned db, const void *key,
-		    size_t key_n, void *out, size_t size);
+enum mm_err market_val_read(struct market *m, unsigned db, const void *key,
+			    size_t key_n, void *out, size_t size);
 
 /* apply helpers (types.c). */
-int market_load_config(struct market *m, struct ledger_apply *a,
-		       struct market_config *c);
+enum mm_err market_load_config(struct market *m, struct ledger_apply *a,
+			       struct market_config *c);
 /* The author's participant record; role NONE when unregistered. */
-int market_load_part(struct market *m, struct ledger_apply *a,
-		     const uint8_t id[LEDGER_HASH_BYTES],
-		     struct market_participant *p);
+enum mm_err market_load_part(struct market *m, struct ledger_apply *a,
+			     const uint8_t id[LEDGER_HASH_BYTES],
+			     struct market_participant *p);
 /* The request record (malloc'd, free it); refuses unknown requests. */
-int market_load_request(struct market *m, struct ledger_apply *a,
-			const uint8_t id[MARKET_ID_BYTES],
-			struct market_request **r);
-int market_store_request(struct market *m, struct ledger_apply *a,
-			 const struct market_request *r);
+enum mm_err market_load_request(struct market *m, struct ledger_apply *a,
+				const uint8_t id[MARKET_ID_BYTES],
+				struct market_request **r);
+enum mm_err market_store_request(struct market *m, struct ledger_apply *a,
+				 const struct market_request *r);
 /* Puts b's bytes (a finished record) under key in db and releases b. */
 enum mm_err market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
 			   size_t key_n, struct ledger_buf *b);
@@ -128,8 +129,8 @@ enum mm_err market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
 /* requests.c: the request types. */
 /* Refuses (MM_ERR_REJECTED) unless r is open and before its deadline at
  * the block time: what funding and contributing both need. */
-int market_request_accepting(struct ledger_apply *a,
-			     const struct market_request *r);
+enum mm_err market_request_accepting(struct ledger_apply *a,
+				     const struct market_request *r);
 enum mm_err market_open_apply(struct ledger_apply *a,
 			      const struct ledger_tx *tx, void *arg);
 enum mm_err market_fund_apply(struct ledger_apply *a,
@@ -146,10 +147,10 @@ enum mm_err market_contribute_apply(struct ledger_apply *a,
 				    const struct ledger_tx *tx, void *arg);
 /* Consent of author on request valid at the block time and covering the
  * request's purpose and fields; refuses with the reason otherwise. */
-int market_consent_check(struct market *m, struct ledger_apply *a,
-			 const struct market_request *r,
-			 const uint8_t author[LEDGER_HASH_BYTES],
-			 const char *where);
+enum mm_err market_consent_check(struct market *m, struct ledger_apply *a,
+				 const struct market_request *r,
+				 const uint8_t author[LEDGER_HASH_BYTES],
+				 const char *where);
 
 /* release.c: the release types, and what request.close needs from them. */
 enum mm_err market_propose_apply(struct ledger_apply *a,
@@ -161,7 +162,7 @@ enum mm_err market_disclosure_apply(struct ledger_apply *a,
 /* At request.close: every release of r still waiting for review lapses
  * (rejected at the close; its contributions return to staged), so that
  * none is left that can never be reviewed. */
-int market_lapse_proposals(struct market *m, struct ledger_apply *a,
-			   const struct market_request *r);
+enum mm_err market_lapse_proposals(struct market *m, struct ledger_apply *a,
+				   const struct market_request *r);
 
 #endif

@@ -5,8 +5,8 @@
 
 #include "internal.h"
 
-int market_rec_read(struct market *m, unsigned db, const void *key,
-		    size_t key_n, const struct rec_schema *s, void *out)
+enum mm_err market_rec_read(struct market *m, unsigned db, const void *key,
+			    size_t key_n, const struct rec_schema *s, void *out)
 {
 	uint8_t *v = NULL;
 	size_t n = 0;
@@ -18,8 +18,8 @@ int market_rec_read(struct market *m, unsigned db, const void *key,
 	return err;
 }
 
-int market_val_read(struct market *m, unsigned db, const void *key,
-		    size_t key_n, void *out, size_t size)
+enum mm_err market_val_read(struct market *m, unsigned db, const void *key,
+			    size_t key_n, void *out, size_t size)
 {
 	uint8_t *v = NULL;
 	size_t n = 0;
@@ -33,22 +33,23 @@ int market_val_read(struct market *m, unsigned db, const void *key,
 	return err;
 }
 
-int market_config_get(struct market *m, struct market_config *out)
+enum mm_err market_config_get(struct market *m, struct market_config *out)
 {
 	return market_rec_read(m, m->db_meta, "config", 6, &market_rec_config,
 			       out);
 }
 
-int market_participant_get(struct market *m,
-			   const uint8_t id[LEDGER_HASH_BYTES],
-			   struct market_participant *out)
+enum mm_err market_participant_get(struct market *m,
+				   const uint8_t id[LEDGER_HASH_BYTES],
+				   struct market_participant *out)
 {
 	return market_rec_read(m, m->db_part, id, LEDGER_HASH_BYTES,
 			       &market_rec_part, out);
 }
 
-int market_policy_get(struct market *m, const uint8_t id[LEDGER_HASH_BYTES],
-		      char kind[16], char **source)
+enum mm_err market_policy_get(struct market *m,
+			      const uint8_t id[LEDGER_HASH_BYTES],
+			      char kind[16], char **source)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *root, *k, *s;
@@ -75,14 +76,15 @@ int market_policy_get(struct market *m, const uint8_t id[LEDGER_HASH_BYTES],
 	return err;
 }
 
-int market_request_get(struct market *m, const uint8_t id[MARKET_ID_BYTES],
-		       struct market_request *out)
+enum mm_err market_request_get(struct market *m,
+			       const uint8_t id[MARKET_ID_BYTES],
+			       struct market_request *out)
 {
 	return market_rec_read(m, m->db_req, id, MARKET_ID_BYTES,
 			       &market_rec_request, out);
 }
 
-int market_request_count(struct market *m, uint64_t *count)
+enum mm_err market_request_count(struct market *m, uint64_t *count)
 {
 	uint8_t v[8];
 	int err = market_val_read(m, m->db_meta, "requests", 8, v, sizeof(v));
@@ -91,7 +93,8 @@ int market_request_count(struct market *m, uint64_t *count)
 	return err == MM_ERR_NOTFOUND ? MM_OK : err;
 }
 
-int market_request_at(struct market *m, uint64_t i, uint8_t id[MARKET_ID_BYTES])
+enum mm_err market_request_at(struct market *m, uint64_t i,
+			      uint8_t id[MARKET_ID_BYTES])
 {
 	uint8_t k[8];
 
@@ -99,9 +102,10 @@ int market_request_at(struct market *m, uint64_t i, uint8_t id[MARKET_ID_BYTES])
 	return market_val_read(m, m->db_reqlist, k, 8, id, MARKET_ID_BYTES);
 }
 
-int market_consent_get(struct market *m, const uint8_t request[MARKET_ID_BYTES],
-		       const uint8_t author[LEDGER_HASH_BYTES],
-		       struct market_consent *out)
+enum mm_err market_consent_get(struct market *m,
+			       const uint8_t request[MARKET_ID_BYTES],
+			       const uint8_t author[LEDGER_HASH_BYTES],
+			       struct market_consent *out)
 {
 	uint8_t k[KEY2_BYTES];
 
@@ -110,9 +114,9 @@ int market_consent_get(struct market *m, const uint8_t request[MARKET_ID_BYTES],
 			       &market_rec_consent, out);
 }
 
-int market_contribution_at(struct market *m,
-			   const uint8_t request[MARKET_ID_BYTES], uint64_t i,
-			   struct market_contribution *out)
+enum mm_err market_contribution_at(struct market *m,
+				   const uint8_t request[MARKET_ID_BYTES],
+				   uint64_t i, struct market_contribution *out)
 {
 	uint8_t k[KEYN_BYTES];
 
@@ -121,29 +125,31 @@ int market_contribution_at(struct market *m,
 			       &market_rec_contrib, out);
 }
 
-int market_contribution_get(struct market *m,
-			    const uint8_t tx[LEDGER_HASH_BYTES],
-			    struct market_contribution *out)
+enum mm_err market_contribution_get(struct market *m,
+				    const uint8_t tx[LEDGER_HASH_BYTES],
+				    struct market_contribution *out)
 {
 	uint8_t k[KEYN_BYTES];
-	int err = market_val_read(m, m->db_ctx, tx, LEDGER_HASH_BYTES, k,
-				  sizeof(k));
+	enum mm_err err = market_val_read(m, m->db_ctx, tx, LEDGER_HASH_BYTES,
+					  k, sizeof(k));
 
 	return err ? err
 		   : market_rec_read(m, m->db_contrib, k, sizeof(k),
 				     &market_rec_contrib, out);
 }
 
-int market_release_get(struct market *m, const uint8_t id[MARKET_ID_BYTES],
-		       struct market_release *out)
+enum mm_err market_release_get(struct market *m,
+			       const uint8_t id[MARKET_ID_BYTES],
+			       struct market_release *out)
 {
 	return market_rec_read(m, m->db_rel, id, MARKET_ID_BYTES,
 			       &market_rec_release, out);
 }
 
-int market_review_get(struct market *m, const uint8_t release[MARKET_ID_BYTES],
-		      const uint8_t steward[LEDGER_HASH_BYTES],
-		      struct market_review *out)
+enum mm_err market_review_get(struct market *m,
+			      const uint8_t release[MARKET_ID_BYTES],
+			      const uint8_t steward[LEDGER_HASH_BYTES],
+			      struct market_review *out)
 {
 	uint8_t k[KEY2_BYTES];
 
@@ -177,27 +183,29 @@ static int page(struct market *m, unsigned db,
 	return err == MM_ERR_NOTFOUND ? MM_OK : err;
 }
 
-int market_release_contributions(struct market *m,
-				 const uint8_t id[MARKET_ID_BYTES],
-				 uint64_t from,
-				 uint8_t (*out)[LEDGER_HASH_BYTES], size_t max,
-				 size_t *n)
+enum mm_err market_release_contributions(struct market *m,
+					 const uint8_t id[MARKET_ID_BYTES],
+					 uint64_t from,
+					 uint8_t (*out)[LEDGER_HASH_BYTES],
+					 size_t max, size_t *n)
 {
 	return page(m, m->db_relc, id, from, NULL, out, LEDGER_HASH_BYTES, max,
 		    n);
 }
 
-int market_payouts(struct market *m, const uint8_t release[MARKET_ID_BYTES],
-		   uint64_t from, struct market_payout *out, size_t max,
-		   size_t *n)
+enum mm_err market_payouts(struct market *m,
+			   const uint8_t release[MARKET_ID_BYTES],
+			   uint64_t from, struct market_payout *out, size_t max,
+			   size_t *n)
 {
 	return page(m, m->db_pay, release, from, &market_rec_payout, out,
 		    sizeof(*out), max, n);
 }
 
-int market_disclosures(struct market *m, const uint8_t release[MARKET_ID_BYTES],
-		       uint64_t from, struct market_disclosure *out, size_t max,
-		       size_t *n)
+enum mm_err market_disclosures(struct market *m,
+			       const uint8_t release[MARKET_ID_BYTES],
+			       uint64_t from, struct market_disclosure *out,
+			       size_t max, size_t *n)
 {
 	return page(m, m->db_disc, release, from, &market_rec_disc, out,
 		    sizeof(*out), max, n);
@@ -206,8 +214,8 @@ int market_disclosures(struct market *m, const uint8_t release[MARKET_ID_BYTES],
 /* ------------------------------------------------------------------ */
 /* Verify's replay.                                                    */
 
-int market_setup_load(const char *dir, struct market_setup *s,
-		      struct mm_diag *diag)
+enum mm_err market_setup_load(const char *dir, struct market_setup *s,
+			      struct mm_diag *diag)
 {
 	struct ledger_config cfg;
 	struct ledger *l = NULL;

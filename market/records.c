@@ -336,8 +336,8 @@ static void enc_value(struct ledger_buf *b, const struct rec_field *f,
 	}
 }
 
-int market_rec_enc(struct ledger_buf *b, const struct rec_schema *s,
-		   const void *rec)
+enum mm_err market_rec_enc(struct ledger_buf *b, const struct rec_schema *s,
+			   const void *rec)
 {
 	uint32_t pairs = 0;
 
@@ -495,8 +495,8 @@ static int dec_field(const struct rec_schema *s, const struct rec_field *f,
 	return MM_OK;
 }
 
-int market_rec_dec(const struct rec_schema *s, const uint8_t *v, size_t n,
-		   void *rec, struct mm_diag *diag)
+enum mm_err market_rec_dec(const struct rec_schema *s, const uint8_t *v,
+			   size_t n, void *rec, struct mm_diag *diag)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *m = NULL;

@@ -38,7 +38,7 @@ static int contrib_by_tx(struct market *m, struct ledger_apply *a,
 	if (!err && rec_contrib_dec(v, n, c))
 		err = MM_ERR_CORRUPT;
 	if (err == MM_ERR_CORRUPT)
-		return ledger_apply_fail(a, err, "corrupt: a contribution");
+		return ledger_apply_refuse(a, err, "corrupt", "a contribution");
 	return err;
 }
 
@@ -62,12 +62,11 @@ static int load_release(struct market *m, struct ledger_apply *a,
 	int err = ledger_state_get(a, m->db_rel, id, MARKET_ID_BYTES, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, err,
-					 "unknown_release: no release "
-					 "with this id");
+		return ledger_apply_refuse(a, err, "unknown_release",
+					   "no release with this id");
 	if (!err && rec_release_dec(v, n, r))
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: a release record");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "a release record");
 	return err;
 }
 
@@ -94,8 +93,8 @@ static int release_tx(struct market *m, struct ledger_apply *a,
 	market_keyn(k, rel, i);
 	err = ledger_state_get(a, m->db_relc, k, sizeof(k), &v, &n);
 	if (!err && n != LEDGER_HASH_BYTES)
-		err = ledger_apply_fail(a, MM_ERR_CORRUPT,
-					"corrupt: a release's contribution");
+		err = ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					  "a release's contribution");
 	if (!err)
 		memcpy(tx, v, LEDGER_HASH_BYTES);
 	return err;
@@ -117,20 +116,21 @@ static int propose_one(struct market *m, struct ledger_apply *a,
 
 	snprintf(where, sizeof(where), "contributions[%u]", i);
 	if (!err && (x->kind != LEDGER_V_BIN || x->n != LEDGER_HASH_BYTES))
-		err = ledger_apply_fail(a, MM_ERR_SCHEMA,
-					"%s: a 32-byte transaction id", where);
+		err = ledger_apply_fail_reason(
+			a, MM_ERR_SCHEMA, "contributions",
+			"%s: a 32-byte transaction id", where);
 	if (!err)
 		err = contrib_by_tx(m, a, x->v.bytes, c, k);
 	if (err == MM_ERR_NOTFOUND)
-		err = ledger_apply_fail(a, err, "unknown_contribution: %s",
-					where);
+		err = ledger_apply_refuse(a, err, "unknown_contribution", "%s",
+					  where);
 	if (!err && memcmp(c->request, r->id, MARKET_ID_BYTES) != 0)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED, "other_request: %s",
-					where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "other_request",
+					  "%s", where);
 	if (!err && c->status != MARKET_C_STAGED)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"not_staged: %s is %s", where,
-					market_cstatus_name(c->status));
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "not_staged",
+					  "%s is %s", where,
+					  market_cstatus_name(c->status));
 	if (!err)
 		err = market_consent_check(m, a, r, c->payee, where);
 	if (!err) {
@@ -157,29 +157,28 @@ static int propose_checks(struct market *m, struct ledger_apply *a,
 	enum mm_err err;
 
 	if (!ledger_ct_equal(tx->key, m->node_pk, LEDGER_PK_BYTES))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_node: release.propose is signed "
-					 "by the node key");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_node",
+			"release.propose is signed by the node key");
 	if (r->closed)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "request_closed: the request is "
-					 "closed");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					   "the request is closed");
 	err = ledger_state_get(a, m->db_rel, rel->id, MARKET_ID_BYTES, &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "release_exists: a release has "
-					       "this id");
+			   : ledger_apply_refuse(a, MM_ERR_EXISTS,
+						 "release_exists",
+						 "a release has this id");
 	if (cs->kind != LEDGER_V_ARRAY || cs->n == 0 || cs->n > r->cohort)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "contributions: an array of 1 to "
-					 "cohort transaction ids");
+		return ledger_apply_refuse(
+			a, MM_ERR_SCHEMA, "contributions",
+			"an array of 1 to cohort transaction ids");
 	rel->ncontributions = cs->n;
 	if (rel->k < 1 || rel->suppressed > rel->ncontributions)
-		return ledger_apply_fail(
-			a, MM_ERR_INVALID,
-			"bad_report: k must be at least 1 and "
-			"suppressed at most the contributions");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "bad_report",
+			"k must be at least 1 and suppressed at most the "
+			"contributions");
 	return MM_OK;
 }
 
@@ -252,8 +251,8 @@ static int unstage(struct market *m, struct ledger_apply *a,
 	return err;
 }
 
-int market_lapse_proposals(struct market *m, struct ledger_apply *a,
-			   const struct market_request *r)
+enum mm_err market_lapse_proposals(struct market *m, struct ledger_apply *a,
+				   const struct market_request *r)
 {
 	struct market_contribution *c = malloc(sizeof(*c));
 	struct market_release rel;
@@ -266,8 +265,8 @@ int market_lapse_proposals(struct market *m, struct ledger_apply *a,
 		market_keyn(k, r->id, i);
 		err = ledger_state_get(a, m->db_contrib, k, KEYN_BYTES, &v, &n);
 		if (!err && rec_contrib_dec(v, n, c))
-			err = ledger_apply_fail(a, MM_ERR_CORRUPT,
-						"corrupt: a contribution");
+			err = ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+						  "a contribution");
 		if (err || c->status != MARKET_C_PROPOSED)
 			continue;
 		/* Unstaging returns all of the release's contributions, so
@@ -303,24 +302,24 @@ static int review_who(struct market *m, struct ledger_apply *a,
 	if (err)
 		return err;
 	if (!named || p.role != MARKET_ROLE_STEWARD)
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_steward: only the stewards named "
-					 "by market.init review");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_steward",
+			"only the stewards named by market.init review");
 	if (!p.active)
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_admitted: the steward is not yet "
-					 "admitted by the registrar");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_admitted",
+			"the steward is not yet admitted by the registrar");
 	if (rel->status != MARKET_R_PROPOSED)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "release_decided: the release is %s",
-					 market_rstatus_name(rel->status));
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "release_decided",
+			"the release is %s", market_rstatus_name(rel->status));
 	market_key2(k, rel->id, tx->author);
 	err = ledger_state_get(a, m->db_review, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "already_reviewed: one review "
-					       "per steward");
+			   : ledger_apply_refuse(a, MM_ERR_EXISTS,
+						 "already_reviewed",
+						 "one review per steward");
 	return MM_OK;
 }
 
@@ -337,10 +336,9 @@ static int review_store(struct market *m, struct ledger_apply *a,
 	rv.index = ledger_apply_index(a);
 	if (market_val_cstr(ledger_map_get(tx->body, "note"), rv.note,
 			    sizeof(rv.note)))
-		return ledger_apply_fail(a, MM_ERR_LIMIT,
-					 "note: at most %d "
-					 "bytes",
-					 MARKET_NOTE_BYTES_MAX);
+		return ledger_apply_refuse(a, MM_ERR_LIMIT, "note",
+					   "at most %d bytes",
+					   MARKET_NOTE_BYTES_MAX);
 	market_key2(k, rel->id, tx->author);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_review_enc(&b, &rv);
@@ -383,7 +381,7 @@ static int review_decide(struct market *m, struct ledger_apply *a,
 			 struct market_release *rel, struct market_request *r)
 {
 	bool approve = ledger_map_get(tx->body, "approve")->v.b;
-	int err = MM_OK;
+	enum mm_err err = MM_OK;
 
 	if (approve)
 		rel->approvals++;
@@ -435,9 +433,8 @@ enum mm_err market_review_apply(struct ledger_apply *a,
 	if (!err)
 		err = market_load_request(m, a, rel.request, &r);
 	if (!err && r->closed)
-		err = ledger_apply_fail(
-			a, MM_ERR_REJECTED,
-			"request_closed: the request is closed");
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					  "the request is closed");
 	if (!err && ledger_map_get(tx->body, "approve")->v.b)
 		err = consents_hold(m, a, &rel, r);
 	if (!err)
@@ -467,13 +464,13 @@ enum mm_err market_disclosure_apply(struct ledger_apply *a,
 		err = market_load_request(m, a, rel.request, &r);
 	if (!err &&
 	    !ledger_ct_equal(tx->author, r->researcher, LEDGER_HASH_BYTES))
-		err = ledger_apply_fail(a, MM_ERR_DENIED,
-					"not_researcher: only the request's "
-					"researcher downloads its releases");
+		err = ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_researcher",
+			"only the request's researcher downloads its releases");
 	if (!err && rel.status != MARKET_R_APPROVED)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"not_approved: the release is %s",
-					market_rstatus_name(rel.status));
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "not_approved",
+					  "the release is %s",
+					  market_rstatus_name(rel.status));
 	free(r);
 	if (err)
 		return err;
@@ -521,7 +518,8 @@ static int payrun_open(struct market *m, struct ledger_apply *a,
 		err = MM_ERR_CORRUPT;
 	ledger_doc_free(doc);
 	if (err)
-		return ledger_apply_fail(a, err, "corrupt: the payout policy");
+		return ledger_apply_refuse(a, err, "corrupt",
+					   "the payout policy");
 	p->ev = policy_eval_new();
 	p->in = policy_input_new();
 	memcpy(p->total, "0", 2);
@@ -585,20 +583,20 @@ static int payrun_amount(struct ledger_apply *a, struct payrun *p,
 	int err = payrun_bind(p, r, c);
 
 	if (!err && policy_run(p->ev, p->pol, p->in, &d))
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "payout_failed: contribution %llu: "
-					 "the payout policy gave no amount",
-					 (unsigned long long)i);
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "payout_failed",
+			"contribution %llu: the payout policy gave no amount",
+			(unsigned long long)i);
 	/* Base units as digits (GMP): at 18 decimals a payout of ten tokens
 	 * is already past int64. */
 	if (!err &&
 	    (policy_value_units_digits(policy_run_payout(p->ev), p->precision,
 				       out, TOKENS_DIGITS_MAX + 1) ||
 	     !tokens_units_ok(out, strlen(out))))
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "payout_range: contribution %llu: "
-					 "the payout is negative or too large",
-					 (unsigned long long)i);
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "payout_range",
+					   "contribution %llu: the payout is "
+					   "negative or too large",
+					   (unsigned long long)i);
 	return err;
 }
 

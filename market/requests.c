@@ -28,14 +28,13 @@ static int need_role(struct market *m, struct ledger_apply *a,
 	if (err)
 		return err;
 	if (p.role != role)
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "wrong_role: the author must be a "
-					 "registered %s",
-					 market_role_name(role));
+		return ledger_apply_refuse(a, MM_ERR_DENIED, "wrong_role",
+					   "the author must be a registered %s",
+					   market_role_name(role));
 	if (!p.active)
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_admitted: the author is not yet "
-					 "admitted by the registrar");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_admitted",
+			"the author is not yet admitted by the registrar");
 	return MM_OK;
 }
 
@@ -44,23 +43,23 @@ static int open_fields(struct ledger_apply *a, const struct ledger_val *f,
 		       struct market_request *r)
 {
 	if (f->kind != LEDGER_V_ARRAY || f->n == 0 || f->n > MARKET_FIELDS_MAX)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "fields: an array of 1 to %d strings",
-					 MARKET_FIELDS_MAX);
+		return ledger_apply_refuse(a, MM_ERR_SCHEMA, "fields",
+					   "an array of 1 to %d strings",
+					   MARKET_FIELDS_MAX);
 	for (uint32_t i = 0; i < f->n; i++) {
 		const struct ledger_val *x = &f->v.items[i];
 
 		if (x->kind != LEDGER_V_STR || x->n == 0 ||
 		    market_val_cstr(x, r->fields[i], sizeof(r->fields[i])))
-			return ledger_apply_fail(a, MM_ERR_SCHEMA,
-						 "fields[%u]: a string of 1 "
-						 "to %d bytes",
-						 i, MARKET_FIELD_BYTES_MAX);
+			return ledger_apply_fail_reason(
+				a, MM_ERR_SCHEMA, "fields",
+				"fields[%u]: a string of 1 to %d bytes", i,
+				MARKET_FIELD_BYTES_MAX);
 		for (uint32_t j = 0; j < i; j++)
 			if (strcmp(r->fields[j], r->fields[i]) == 0)
-				return ledger_apply_fail(
-					a, MM_ERR_INVALID,
-					"duplicate_field: fields[%u]", i);
+				return ledger_apply_refuse(a, MM_ERR_INVALID,
+							   "duplicate_field",
+							   "fields[%u]", i);
 	}
 	r->nfields = f->n;
 	return MM_OK;
@@ -79,18 +78,16 @@ static int open_policy(struct market *m, struct ledger_apply *a,
 				   LEDGER_HASH_BYTES, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_NOTFOUND,
-					 "unknown_policy: %s names no "
-					 "published policy",
-					 name);
+		return ledger_apply_refuse(a, MM_ERR_NOTFOUND, "unknown_policy",
+					   "%s names no published policy",
+					   name);
 	if (!err && ledger_decode(v, n, &doc, NULL))
 		err = MM_ERR_CORRUPT;
 	if (!err && !ledger_val_streq(
 			    ledger_map_get(ledger_doc_root(doc), "kind"), name))
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"policy_kind: %s names a policy of "
-					"another kind",
-					name);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "policy_kind",
+					  "%s names a policy of another kind",
+					  name);
 	ledger_doc_free(doc);
 	if (!err)
 		memcpy(out, id->v.bytes, LEDGER_HASH_BYTES);
@@ -129,21 +126,21 @@ static int open_scalars(struct ledger_apply *a, const struct ledger_tx *tx,
 	r->cohort = ledger_map_get(tx->body, "cohort")->v.u;
 	r->deadline_ms = ledger_map_get(tx->body, "deadline")->v.u;
 	if (p->n == 0 || market_val_cstr(p, r->purpose, sizeof(r->purpose)))
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "purpose: 1 to %d bytes",
-					 MARKET_PURPOSE_BYTES_MAX);
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "purpose",
+					   "1 to %d bytes",
+					   MARKET_PURPOSE_BYTES_MAX);
 	if (market_val_cstr(rw, r->reward, sizeof(r->reward)) ||
 	    strcmp(r->reward, "0") == 0)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "reward: must be positive base units");
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "reward",
+					   "must be positive base units");
 	if (r->cohort < 1 || r->cohort > MARKET_COHORT_MAX)
-		return ledger_apply_fail(a, MM_ERR_LIMIT,
-					 "cohort: between 1 and %d records",
-					 MARKET_COHORT_MAX);
+		return ledger_apply_refuse(a, MM_ERR_LIMIT, "cohort",
+					   "between 1 and %d records",
+					   MARKET_COHORT_MAX);
 	if (r->deadline_ms <= ledger_apply_time_ms(a))
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "deadline_past: the deadline must be "
-					 "after the block time");
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "deadline_past",
+			"the deadline must be after the block time");
 	return MM_OK;
 }
 
@@ -162,9 +159,8 @@ enum mm_err market_open_apply(struct ledger_apply *a,
 		err = ledger_state_get(a, m->db_req, id->v.bytes,
 				       MARKET_ID_BYTES, &v, &n);
 	if (!err)
-		err = ledger_apply_fail(a, MM_ERR_EXISTS,
-					"request_exists: a request has this "
-					"id");
+		err = ledger_apply_refuse(a, MM_ERR_EXISTS, "request_exists",
+					  "a request has this id");
 	else if (err == MM_ERR_NOTFOUND)
 		err = open_scalars(a, tx, r);
 	if (!err)
@@ -190,17 +186,16 @@ enum mm_err market_open_apply(struct ledger_apply *a,
 	return err;
 }
 
-int market_request_accepting(struct ledger_apply *a,
-			     const struct market_request *r)
+enum mm_err market_request_accepting(struct ledger_apply *a,
+				     const struct market_request *r)
 {
 	if (r->closed)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "request_closed: the request is "
-					 "closed");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					   "the request is closed");
 	if (ledger_apply_time_ms(a) >= r->deadline_ms)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "deadline_passed: the request's "
-					 "deadline has passed");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED,
+					   "deadline_passed",
+					   "the request's deadline has passed");
 	return MM_OK;
 }
 
@@ -211,19 +206,19 @@ static int fund_checked(struct market *m, struct ledger_apply *a,
 	const struct ledger_val *am = ledger_map_get(tx->body, "amount");
 	char amount[TOKENS_AMOUNT_STR_MAX];
 	struct tokens_move mv;
-	int err = market_request_accepting(a, r);
+	enum mm_err err = market_request_accepting(a, r);
 
 	if (err)
 		return err;
 	if (r->funded &&
 	    !ledger_ct_equal(r->funder, tx->author, LEDGER_HASH_BYTES))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "other_funder: another sponsor funds "
-					 "this request");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "other_funder",
+			"another sponsor funds this request");
 	if (market_val_cstr(am, amount, sizeof(amount)) ||
 	    strcmp(amount, "0") == 0)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "amount: must be positive base units");
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "amount",
+					   "must be positive base units");
 	memset(&mv, 0, sizeof(mv));
 	market_move_id(mv.id, "fund", tx->id, 0);
 	market_escrow_id(r->id, mv.request);
@@ -233,9 +228,9 @@ static int fund_checked(struct market *m, struct ledger_apply *a,
 	if (!err)
 		err = market_amount_op(r->held, amount, 1, r->held);
 	if (err == MM_ERR_LIMIT)
-		err = ledger_apply_fail(a, err,
-					"amount: the escrow total "
-					"exceeds the digit limit");
+		err = ledger_apply_refuse(
+			a, err, "amount",
+			"the escrow total exceeds the digit limit");
 	r->funded = true;
 	memcpy(r->funder, tx->author, LEDGER_HASH_BYTES);
 	return err ? err : market_store_request(m, a, r);
@@ -262,17 +257,16 @@ static int close_checked(struct market *m, struct ledger_apply *a,
 			 const struct ledger_tx *tx, struct market_request *r)
 {
 	struct tokens_move mv;
-	int err = MM_OK;
+	enum mm_err err = MM_OK;
 
 	if (r->closed)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "request_closed: the request is "
-					 "already closed");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					   "the request is already closed");
 	if (!ledger_ct_equal(tx->author, r->researcher, LEDGER_HASH_BYTES) &&
 	    ledger_apply_time_ms(a) < r->deadline_ms)
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_researcher: before the deadline "
-					 "only the researcher may close");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_researcher",
+			"before the deadline only the researcher may close");
 	if (strcmp(r->escrow, "0") != 0) {
 		memset(&mv, 0, sizeof(mv));
 		market_move_id(mv.id, "refund", tx->id, 0);

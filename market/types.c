@@ -95,26 +95,26 @@ enum mm_err market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
 	return err;
 }
 
-int market_load_config(struct market *m, struct ledger_apply *a,
-		       struct market_config *c)
+enum mm_err market_load_config(struct market *m, struct ledger_apply *a,
+			       struct market_config *c)
 {
 	const void *v;
 	size_t n;
 	int err = ledger_state_get(a, m->db_meta, "config", 6, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "not_initialised: no market.init "
-					 "transaction yet");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED,
+					   "not_initialised",
+					   "no market.init transaction yet");
 	if (!err && rec_config_dec(v, n, c))
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: the market config");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "the market config");
 	return err;
 }
 
-int market_load_part(struct market *m, struct ledger_apply *a,
-		     const uint8_t id[LEDGER_HASH_BYTES],
-		     struct market_participant *p)
+enum mm_err market_load_part(struct market *m, struct ledger_apply *a,
+			     const uint8_t id[LEDGER_HASH_BYTES],
+			     struct market_participant *p)
 {
 	const void *v;
 	size_t n;
@@ -125,14 +125,14 @@ int market_load_part(struct market *m, struct ledger_apply *a,
 	if (err == MM_ERR_NOTFOUND)
 		return MM_OK;
 	if (!err && rec_part_dec(v, n, p))
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: a participant record");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "a participant record");
 	return err;
 }
 
-int market_load_request(struct market *m, struct ledger_apply *a,
-			const uint8_t id[MARKET_ID_BYTES],
-			struct market_request **r)
+enum mm_err market_load_request(struct market *m, struct ledger_apply *a,
+				const uint8_t id[MARKET_ID_BYTES],
+				struct market_request **r)
 {
 	const void *v;
 	size_t n;
@@ -140,9 +140,9 @@ int market_load_request(struct market *m, struct ledger_apply *a,
 
 	*r = NULL;
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_NOTFOUND,
-					 "unknown_request: no request with "
-					 "this id");
+		return ledger_apply_refuse(a, MM_ERR_NOTFOUND,
+					   "unknown_request",
+					   "no request with this id");
 	if (err)
 		return err;
 	*r = malloc(sizeof(**r));
@@ -151,14 +151,14 @@ int market_load_request(struct market *m, struct ledger_apply *a,
 	if (rec_request_dec(v, n, *r)) {
 		free(*r);
 		*r = NULL;
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: a request record");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "a request record");
 	}
 	return MM_OK;
 }
 
-int market_store_request(struct market *m, struct ledger_apply *a,
-			 const struct market_request *r)
+enum mm_err market_store_request(struct market *m, struct ledger_apply *a,
+				 const struct market_request *r)
 {
 	struct ledger_buf b;
 
@@ -171,7 +171,7 @@ int market_store_request(struct market *m, struct ledger_apply *a,
 static int begin(struct market *m, struct ledger_apply *a,
 		 const struct ledger_tx *tx, struct market_config *c)
 {
-	int err = ledger_author_is_key(a, tx);
+	enum mm_err err = ledger_author_is_key(a, tx);
 
 	return err ? err : market_load_config(m, a, c);
 }
@@ -190,9 +190,9 @@ static int tokens_precision(struct market *m, struct ledger_apply *a,
 	int err = ledger_state_get(a, m->db_tokens_meta, "config", 6, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "tokens_first: tokens.init must come "
-					 "before market.init");
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "tokens_first",
+			"tokens.init must come before market.init");
 	if (!err && ledger_decode(v, n, &doc, NULL))
 		err = MM_ERR_CORRUPT;
 	p = err ? NULL : ledger_map_get(ledger_doc_root(doc), "precision");
@@ -213,38 +213,37 @@ static int init_stewards(struct ledger_apply *a, const struct ledger_tx *tx,
 
 	if (s->kind != LEDGER_V_ARRAY || s->n == 0 ||
 	    s->n > MARKET_STEWARDS_MAX)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "stewards: an array of 1 to %d "
-					 "32-byte ids",
-					 MARKET_STEWARDS_MAX);
+		return ledger_apply_refuse(a, MM_ERR_SCHEMA, "stewards",
+					   "an array of 1 to %d 32-byte ids",
+					   MARKET_STEWARDS_MAX);
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct ledger_val *x = &s->v.items[i];
 
 		if (x->kind != LEDGER_V_BIN || x->n != LEDGER_HASH_BYTES)
-			return ledger_apply_fail(a, MM_ERR_SCHEMA,
-						 "stewards[%u]: a 32-byte id",
-						 i);
+			return ledger_apply_fail_reason(
+				a, MM_ERR_SCHEMA, "stewards",
+				"stewards[%u]: a 32-byte id", i);
 		for (uint32_t j = 0; j < i; j++)
 			if (memcmp(c->stewards[j], x->v.bytes,
 				   LEDGER_HASH_BYTES) == 0)
-				return ledger_apply_fail(
-					a, MM_ERR_INVALID,
-					"duplicate_steward: stewards[%u]", i);
+				return ledger_apply_refuse(a, MM_ERR_INVALID,
+							   "duplicate_steward",
+							   "stewards[%u]", i);
 		/* One participant, one role: the registrar could never
 		 * review, and the threshold might never be reached. */
 		if (memcmp(c->registrar, x->v.bytes, LEDGER_HASH_BYTES) == 0)
-			return ledger_apply_fail(a, MM_ERR_INVALID,
-						 "registrar_steward: "
-						 "stewards[%u] is the "
-						 "registrar, who cannot review",
-						 i);
+			return ledger_apply_refuse(
+				a, MM_ERR_INVALID, "registrar_steward",
+				"stewards[%u] is the registrar, who cannot "
+				"review",
+				i);
 		memcpy(c->stewards[i], x->v.bytes, LEDGER_HASH_BYTES);
 	}
 	c->nstewards = s->n;
 	if (th < 1 || th > s->n)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "threshold: between 1 and the number "
-					 "of stewards");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "threshold",
+			"between 1 and the number of stewards");
 	c->threshold = (unsigned)th;
 	return MM_OK;
 }
@@ -263,15 +262,15 @@ static enum mm_err init_apply(struct ledger_apply *a,
 	if (err)
 		return err;
 	if (!ledger_ct_equal(tx->key, m->node_pk, LEDGER_PK_BYTES))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_node: market.init must be signed "
-					 "by the node key");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_node",
+			"market.init must be signed by the node key");
 	err = ledger_state_get(a, m->db_meta, "config", 6, &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "already_initialised: the "
-					       "market is configured once");
+			   : ledger_apply_refuse(
+				     a, MM_ERR_EXISTS, "already_initialised",
+				     "the market is configured once");
 	memset(&c, 0, sizeof(c));
 	memcpy(c.registrar, ledger_map_get(tx->body, "registrar")->v.bytes,
 	       LEDGER_HASH_BYTES);
@@ -308,14 +307,14 @@ static enum mm_err register_apply(struct ledger_apply *a,
 	if (err)
 		return err;
 	if (role == MARKET_ROLE_NONE || role == MARKET_ROLE_REGISTRAR)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "bad_role: role must be patient, "
-					 "researcher, sponsor or steward");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "bad_role",
+			"role must be patient, researcher, sponsor or steward");
 	if (p.role != MARKET_ROLE_NONE)
-		return ledger_apply_fail(a, MM_ERR_EXISTS,
-					 "already_registered: the author is "
-					 "registered as %s",
-					 market_role_name(p.role));
+		return ledger_apply_refuse(a, MM_ERR_EXISTS,
+					   "already_registered",
+					   "the author is registered as %s",
+					   market_role_name(p.role));
 	p.role = role;
 	p.active = role == MARKET_ROLE_PATIENT;
 	p.index = ledger_apply_index(a);
@@ -338,25 +337,23 @@ static enum mm_err admit_apply(struct ledger_apply *a,
 	if (err)
 		return err;
 	if (!ledger_ct_equal(tx->author, c.registrar, LEDGER_HASH_BYTES))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_registrar: only the registrar "
-					 "admits participants");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_registrar",
+			"only the registrar admits participants");
 	err = market_load_part(m, a, who->v.bytes, &p);
 	if (err)
 		return err;
 	if (p.role == MARKET_ROLE_NONE)
-		return ledger_apply_fail(a, MM_ERR_NOTFOUND,
-					 "unknown_participant: participant "
-					 "never registered");
+		return ledger_apply_refuse(a, MM_ERR_NOTFOUND,
+					   "unknown_participant",
+					   "participant never registered");
 	if (market_role_parse((const char *)rv->v.bytes, rv->n) != p.role)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "role_mismatch: the participant "
-					 "registered as %s",
-					 market_role_name(p.role));
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "role_mismatch",
+					   "the participant registered as %s",
+					   market_role_name(p.role));
 	if (p.active)
-		return ledger_apply_fail(a, MM_ERR_EXISTS,
-					 "already_admitted: the participant "
-					 "is active");
+		return ledger_apply_refuse(a, MM_ERR_EXISTS, "already_admitted",
+					   "the participant is active");
 	p.active = true;
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_part_enc(&b, &p);
@@ -392,30 +389,27 @@ static enum mm_err policy_apply(struct ledger_apply *a,
 		return err;
 	if (!p.active || (p.role != MARKET_ROLE_RESEARCHER &&
 			  p.role != MARKET_ROLE_REGISTRAR))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "wrong_role: only an admitted "
-					 "researcher or the registrar "
-					 "publishes policies");
+		return ledger_apply_refuse(a, MM_ERR_DENIED, "wrong_role",
+					   "only an admitted researcher or the "
+					   "registrar publishes policies");
 	for (int i = 0; i < 4; i++)
 		if (ledger_val_streq(kv, kind_names[i]))
 			kind = i;
 	if (kind < 0)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "bad_kind: eligibility, consent, "
-					 "payout or profile");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "bad_kind",
+			"eligibility, consent, payout or profile");
 	err = policy_load((const char *)src->v.bytes, src->n, &pol, &d);
 	if (err)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "policy_invalid: %s at line %u "
-					 "column %u",
-					 mm_errcode(err), d.line, d.column);
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "policy_invalid",
+					   "%s at line %u column %u",
+					   mm_errcode(err), d.line, d.column);
 	err = (int)policy_get_kind(pol) == kind ? MM_OK : MM_ERR_REJECTED;
 	policy_id(pol, id);
 	policy_free(pol);
 	if (err)
-		return ledger_apply_fail(a, err,
-					 "kind_mismatch: the source "
-					 "declares another kind");
+		return ledger_apply_refuse(a, err, "kind_mismatch",
+					   "the source declares another kind");
 	err = ledger_state_get(a, m->db_policy, id, sizeof(id), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err; /* MM_OK: already published, idempotent */
@@ -501,8 +495,9 @@ static void audit_after_block(void *arg, const struct ledger_head *h)
 }
 #endif
 
-int market_open(struct ledger *l, struct tokens *t,
-		const uint8_t node_pk[LEDGER_PK_BYTES], struct market **out)
+enum mm_err market_open(struct ledger *l, struct tokens *t,
+			const uint8_t node_pk[LEDGER_PK_BYTES],
+			struct market **out)
 {
 	struct market *m = calloc(1, sizeof(*m));
 	struct ledger_head h;

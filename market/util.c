@@ -44,8 +44,8 @@ void market_escrow_id(const uint8_t request[MARKET_ID_BYTES],
 	memcpy(out, request, MARKET_ID_BYTES);
 }
 
-int market_amount_op(const char *a, const char *b, int sign,
-		     char out[TOKENS_AMOUNT_STR_MAX])
+enum mm_err market_amount_op(const char *a, const char *b, int sign,
+			     char out[TOKENS_AMOUNT_STR_MAX])
 {
 	char t[TOKENS_DIGITS_MAX + 2]; /* one digit more, then NUL */
 	mpz_t x, y;
@@ -76,7 +76,7 @@ int market_amount_op(const char *a, const char *b, int sign,
 	return err;
 }
 
-int market_val_cstr(const struct ledger_val *v, char *out, size_t cap)
+enum mm_err market_val_cstr(const struct ledger_val *v, char *out, size_t cap)
 {
 	if (!v || (v->kind != LEDGER_V_STR && v->kind != LEDGER_V_BIN))
 		return MM_ERR_INVALID;

@@ -93,10 +93,10 @@ static int judge_kl(const struct prep *pp, const struct tset *t,
 	return err;
 }
 
-int anon_prep_eval(const struct prep *pp, const struct tset *src,
-		   const unsigned *src_lv, const unsigned *lv, struct tset *dst,
-		   struct tset *scratch, bool abort_early, uint8_t **class_ok,
-		   struct eval *e)
+enum mm_err anon_prep_eval(const struct prep *pp, const struct tset *src,
+			   const unsigned *src_lv, const unsigned *lv,
+			   struct tset *dst, struct tset *scratch,
+			   bool abort_early, uint8_t **class_ok, struct eval *e)
 {
 	uint8_t *ok = NULL;
 	memset(e, 0, sizeof(*e));

@@ -301,8 +301,8 @@ static int build_bottom(struct prep *pp, struct mm_diag *diag)
 	return MM_OK;
 }
 
-int anon_prep_init(struct prep *pp, const struct anon_table *in,
-		   const struct anon_profile *p, struct mm_diag *diag)
+enum mm_err anon_prep_init(struct prep *pp, const struct anon_table *in,
+			   const struct anon_profile *p, struct mm_diag *diag)
 {
 	memset(pp, 0, sizeof(*pp));
 	MM_ASSERT(in != NULL && p != NULL);

@@ -249,9 +249,10 @@ void anon_release_release(struct anon_release *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int anon_release_apply(const struct anon_table *in,
-		       const struct anon_profile *p, const unsigned *levels,
-		       struct anon_release *r, struct mm_diag *diag)
+enum mm_err anon_release_apply(const struct anon_table *in,
+			       const struct anon_profile *p,
+			       const unsigned *levels, struct anon_release *r,
+			       struct mm_diag *diag)
 {
 	struct prep pp;
 	MM_ASSERT(r != NULL && levels != NULL);
@@ -276,8 +277,9 @@ int anon_release_apply(const struct anon_table *in,
 	return err;
 }
 
-int anon_release_run(const struct anon_table *in, const struct anon_profile *p,
-		     struct anon_release *r, struct mm_diag *diag)
+enum mm_err anon_release_run(const struct anon_table *in,
+			     const struct anon_profile *p,
+			     struct anon_release *r, struct mm_diag *diag)
 {
 	struct prep pp;
 	unsigned best[ANON_QI_MAX] = {0};

@@ -96,8 +96,9 @@ static void json_model(struct out *o, const struct anon_release *r,
 	emit(o, "\n  ],\n");
 }
 
-int anon_report_json(const struct anon_release *r, const struct anon_profile *p,
-		     anon_write_fn fn, void *ctx)
+enum mm_err anon_report_json(const struct anon_release *r,
+			     const struct anon_profile *p, anon_write_fn fn,
+			     void *ctx)
 {
 	struct out o = {fn, ctx, MM_OK};
 	MM_ASSERT(r != NULL && p != NULL && fn != NULL);
@@ -131,8 +132,9 @@ int anon_report_json(const struct anon_release *r, const struct anon_profile *p,
 	return o.err;
 }
 
-int anon_report_text(const struct anon_release *r, const struct anon_profile *p,
-		     anon_write_fn fn, void *ctx)
+enum mm_err anon_report_text(const struct anon_release *r,
+			     const struct anon_profile *p, anon_write_fn fn,
+			     void *ctx)
 {
 	struct out o = {fn, ctx, MM_OK};
 	MM_ASSERT(r != NULL && p != NULL && fn != NULL);

@@ -73,12 +73,12 @@ json_t *cli_http_json(const char *cmd, const struct cli_url *u,
 	struct cli_resp resp = {0};
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
-	rc = cli_http_h(u, method, path, ctype, body, n, headers, timeout_s,
-			&resp, &diag);
-	if (rc != MM_OK) {
-		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
+	err = cli_http_h(u, method, path, ctype, body, n, headers, timeout_s,
+			 &resp, &diag);
+	if (err != MM_OK) {
+		cli_err(cmd, "--server: %s", cli_why(err, &diag));
 		return NULL;
 	}
 	j = cli_resp_json(cmd, &resp);
@@ -86,31 +86,32 @@ json_t *cli_http_json(const char *cmd, const struct cli_url *u,
 	return j;
 }
 
-int cli_fetch_head(const char *cmd, const struct cli_url *url,
-		   unsigned timeout_s, const uint8_t *pin,
-		   struct ledger_head *h)
+enum cli_exit cli_fetch_head(const char *cmd, const struct cli_url *url,
+			     unsigned timeout_s, const uint8_t *pin,
+			     struct ledger_head *h)
 {
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
 	j = cli_http_json(cmd, url, "GET", "/v1/ledger/head", NULL, NULL, 0,
 			  NULL, timeout_s);
 	if (!j)
 		return CLI_FAIL;
-	rc = edge_head_from_json(j, h, &diag);
+	err = edge_head_from_json(j, h, &diag);
 	json_decref(j);
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(cmd, "the server's head is malformed: %s",
-			cli_why(rc, &diag));
+			cli_why(err, &diag));
 		return CLI_FAIL;
 	}
 	return cli_check_head(cmd, "the server's head", h, pin);
 }
 
 /* The receipt must be for exactly the bytes of env, and verify. */
-static int check_ours(const char *cmd, const struct ledger_receipt *r,
-		      const struct ledger_buf *env, const uint8_t *pin)
+static enum cli_exit check_ours(const char *cmd, const struct ledger_receipt *r,
+				const struct ledger_buf *env,
+				const uint8_t *pin)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
 
@@ -129,23 +130,23 @@ static int check_ours(const char *cmd, const struct ledger_receipt *r,
 	return cli_check_receipt(cmd, r, pin);
 }
 
-int cli_post_tx(const char *cmd, const struct cli_url *url, unsigned timeout_s,
-		const struct ledger_buf *env, const uint8_t *pin,
-		struct ledger_receipt *r)
+enum cli_exit cli_post_tx(const char *cmd, const struct cli_url *url,
+			  unsigned timeout_s, const struct ledger_buf *env,
+			  const uint8_t *pin, struct ledger_receipt *r)
 {
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
 	j = cli_http_json(cmd, url, "POST", "/v1/tx", "application/msgpack",
 			  env->p, env->len, NULL, timeout_s);
 	if (!j)
 		return CLI_FAIL;
-	rc = edge_receipt_from_json(j, r, &diag);
+	err = edge_receipt_from_json(j, r, &diag);
 	json_decref(j);
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(cmd, "the server's receipt is malformed: %s",
-			cli_why(rc, &diag));
+			cli_why(err, &diag));
 		return CLI_FAIL;
 	}
 	return check_ours(cmd, r, env, pin);

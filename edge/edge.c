@@ -240,8 +240,8 @@ static int head_from_json_at(const json_t *j, const char *path,
 	return MM_OK;
 }
 
-int edge_head_from_json(const json_t *j, struct ledger_head *h,
-			struct mm_diag *diag)
+enum mm_err edge_head_from_json(const json_t *j, struct ledger_head *h,
+				struct mm_diag *diag)
 {
 	return head_from_json_at(j, "$", h, diag);
 }
@@ -291,8 +291,9 @@ static int proof_from_json_at(const json_t *j, const char *path,
 	return MM_OK;
 }
 
-int edge_proof_from_json(const json_t *j, uint8_t proof[][LEDGER_HASH_BYTES],
-			 size_t max, size_t *n, struct mm_diag *diag)
+enum mm_err edge_proof_from_json(const json_t *j,
+				 uint8_t proof[][LEDGER_HASH_BYTES], size_t max,
+				 size_t *n, struct mm_diag *diag)
 {
 	return proof_from_json_at(j, "$", proof, max, n, diag);
 }
@@ -391,8 +392,8 @@ size_t edge_receipt_text(const struct ledger_receipt *r,
 	return t.n;
 }
 
-int edge_receipt_from_json(const json_t *j, struct ledger_receipt *out,
-			   struct mm_diag *diag)
+enum mm_err edge_receipt_from_json(const json_t *j, struct ledger_receipt *out,
+				   struct mm_diag *diag)
 {
 	static const char *const names[] = {"head", "index", "leaf", "proof",
 					    "tx_id"};
@@ -633,7 +634,7 @@ static int field_from_json(struct conv *c, const struct ledger_field *f,
 			   const json_t *j, const char *path)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
-	int err = node_count(c, path);
+	enum mm_err err = node_count(c, path);
 
 	if (err)
 		return err;
@@ -826,8 +827,9 @@ static int env_encode(struct conv *c, const struct env *e)
 	return MM_OK;
 }
 
-int edge_tx_from_json(const json_t *j, const struct ledger_type *types,
-		      size_t n, struct ledger_buf *out, struct mm_diag *diag)
+enum mm_err edge_tx_from_json(const json_t *j, const struct ledger_type *types,
+			      size_t n, struct ledger_buf *out,
+			      struct mm_diag *diag)
 {
 	struct ledger_buf b;
 	/* The root map, its six keys and six values are counted up front. */
@@ -943,7 +945,8 @@ json_t *edge_tx_json(const struct ledger_tx *tx,
 /* "offset" is set when the diagnostic points past the first byte of the
  * input; a JSON path diagnostic ("$...") carries its place in the
  * message instead. */
-json_t *edge_problem_json(int err, int status, const struct mm_diag *diag)
+json_t *edge_problem_json(enum mm_err err, int status,
+			  const struct mm_diag *diag)
 {
 	char type[sizeof(PROBLEM_BASE) + 32];
 	bool has_msg = diag && diag->msg[0];

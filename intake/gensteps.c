@@ -26,8 +26,9 @@ static bool decimal(const char *v, size_t n, uint64_t *whole, bool *frac)
 	return true;
 }
 
-int intake_steps_check(const char *column, bool num, const int64_t *steps,
-		       size_t n, struct mm_diag *diag)
+enum mm_err intake_steps_check(const char *column, bool num,
+			       const int64_t *steps, size_t n,
+			       struct mm_diag *diag)
 {
 	int64_t prev = 0;
 
@@ -71,7 +72,7 @@ void intake_steps_level(const char *v, size_t n, bool num, int64_t step,
 		snprintf(out, INTAKE_LEVEL_MAX, "%.*s*", (int)step, v);
 }
 
-int intake_shuffle(size_t *perm, size_t n)
+enum mm_err intake_shuffle(size_t *perm, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		perm[i] = i;

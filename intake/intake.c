@@ -10,8 +10,8 @@
 
 #define PSEUDONYM_INFO "medmarket/pseudonym/v1"
 
-int intake_open(const struct intake_config *cfg, struct intake **out,
-		struct mm_diag *diag)
+enum mm_err intake_open(const struct intake_config *cfg, struct intake **out,
+			struct mm_diag *diag)
 {
 	struct intake *in = NULL;
 	int n, err;
@@ -218,8 +218,9 @@ static int count_missing(struct intake *in, struct intake_reconcile_report *r)
 	return err;
 }
 
-int intake_reconcile(struct intake *in, struct intake_reconcile_report *rep,
-		     struct mm_diag *diag)
+enum mm_err intake_reconcile(struct intake *in,
+			     struct intake_reconcile_report *rep,
+			     struct mm_diag *diag)
 {
 	struct census c = {.in = in, .rep = rep};
 	int err;

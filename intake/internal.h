@@ -33,8 +33,9 @@
  * characters kept than the level before, and 0 only last.  Otherwise
  * MM_ERR_SCHEMA with a diag naming column and the step.
  */
-int intake_steps_check(const char *column, bool num, const int64_t *steps,
-		       size_t n, struct mm_diag *diag);
+enum mm_err intake_steps_check(const char *column, bool num,
+			       const int64_t *steps, size_t n,
+			       struct mm_diag *diag);
 
 /* v[0..n) generalized by step into out (NUL-terminated; a value longer
  * than INTAKE_LEVEL_MAX - 1 is cut). */
@@ -48,7 +49,7 @@ void intake_steps_level(const char *v, size_t n, bool num, int64_t step,
  * in order, so rows in that order would tie row i to contribution i (its
  * payee key and its payout).  MM_ERR_CRYPTO when the RNG fails.
  */
-int intake_shuffle(size_t *perm, size_t n);
+enum mm_err intake_shuffle(size_t *perm, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* The open intake.                                                    */
@@ -97,26 +98,28 @@ struct intake_entry {
 
 /* The blob of the row entry (request, tx).  MM_ERR_NOTFOUND (no entry),
  * MM_ERR_CORRUPT (not 64 hex digits), MM_ERR_IO. */
-int intake_row_get(const struct intake *in, const uint8_t request[16],
-		   const uint8_t tx[LEDGER_HASH_BYTES],
-		   uint8_t blob[LEDGER_HASH_BYTES]);
+enum mm_err intake_row_get(const struct intake *in, const uint8_t request[16],
+			   const uint8_t tx[LEDGER_HASH_BYTES],
+			   uint8_t blob[LEDGER_HASH_BYTES]);
 /* Writes the row entry (request, tx) naming blob, durably.  MM_ERR_IO,
  * MM_ERR_LIMIT (path). */
-int intake_row_put_locked(struct intake *in, const uint8_t request[16],
-			  const uint8_t tx[LEDGER_HASH_BYTES],
-			  const uint8_t blob[LEDGER_HASH_BYTES]);
+enum mm_err intake_row_put_locked(struct intake *in, const uint8_t request[16],
+				  const uint8_t tx[LEDGER_HASH_BYTES],
+				  const uint8_t blob[LEDGER_HASH_BYTES]);
 /* Writes the release entry naming dataset and report, durably. */
-int intake_release_put_locked(struct intake *in, const uint8_t release[16],
-			      const uint8_t dataset[LEDGER_HASH_BYTES],
-			      const uint8_t report[LEDGER_HASH_BYTES]);
+enum mm_err intake_release_put_locked(struct intake *in,
+				      const uint8_t release[16],
+				      const uint8_t dataset[LEDGER_HASH_BYTES],
+				      const uint8_t report[LEDGER_HASH_BYTES]);
 /* Removes the entry at path, durably (absent is fine).  MM_ERR_IO. */
-int intake_entry_remove_locked(const char *path);
+enum mm_err intake_entry_remove_locked(const char *path);
 /* The path of a row entry (tx NULL: its request's directory) or a
  * release entry.  MM_ERR_LIMIT. */
-int intake_row_path(const struct intake *in, const uint8_t request[16],
-		    const uint8_t *tx, char out[INTAKE_ENTRY_PATH_MAX]);
-int intake_release_path(const struct intake *in, const uint8_t release[16],
-			char out[INTAKE_ENTRY_PATH_MAX]);
+enum mm_err intake_row_path(const struct intake *in, const uint8_t request[16],
+			    const uint8_t *tx, char out[INTAKE_ENTRY_PATH_MAX]);
+enum mm_err intake_release_path(const struct intake *in,
+				const uint8_t release[16],
+				char out[INTAKE_ENTRY_PATH_MAX]);
 
 /*
  * Calls fn on every entry (rows, then releases) until it returns non-zero
@@ -124,9 +127,10 @@ int intake_release_path(const struct intake *in, const uint8_t release[16],
  * interrupted write are removed.  Names that are not entries are
  * skipped.  MM_ERR_IO when a directory cannot be read.
  */
-int intake_index_walk(struct intake *in, bool sweep,
-		      int (*fn)(void *arg, const struct intake_entry *e),
-		      void *arg);
+enum mm_err intake_index_walk(struct intake *in, bool sweep,
+			      int (*fn)(void *arg,
+					const struct intake_entry *e),
+			      void *arg);
 
 /* Deletes blob unless an entry other than the one at except (NULL: none)
  * names it (I3).  Lock held. */

@@ -400,11 +400,12 @@ static int batch_build(struct intake *in, const uint8_t request[16],
 	return err;
 }
 
-int intake_release_build(struct intake *in,
-			 const uint8_t request[MARKET_ID_BYTES],
-			 const struct ledger_key *node, uint64_t created_ms,
-			 struct intake_release *out, struct ledger_buf *env,
-			 struct mm_diag *diag)
+enum mm_err intake_release_build(struct intake *in,
+				 const uint8_t request[MARKET_ID_BYTES],
+				 const struct ledger_key *node,
+				 uint64_t created_ms,
+				 struct intake_release *out,
+				 struct ledger_buf *env, struct mm_diag *diag)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	struct anon_buf csv = {.max = DATASET_BYTES_MAX};

@@ -87,8 +87,8 @@ static int path_fmt(char out[INTAKE_ENTRY_PATH_MAX], const char *dir,
 	return n > 0 && n < INTAKE_ENTRY_PATH_MAX ? MM_OK : MM_ERR_LIMIT;
 }
 
-int intake_row_path(const struct intake *in, const uint8_t request[16],
-		    const uint8_t *tx, char out[INTAKE_ENTRY_PATH_MAX])
+enum mm_err intake_row_path(const struct intake *in, const uint8_t request[16],
+			    const uint8_t *tx, char out[INTAKE_ENTRY_PATH_MAX])
 {
 	char rh[ID_HEX + 1], th[TX_HEX + 1];
 
@@ -98,8 +98,9 @@ int intake_row_path(const struct intake *in, const uint8_t request[16],
 	return path_fmt(out, in->dir, STAGED_DIR, rh, tx ? th : NULL);
 }
 
-int intake_release_path(const struct intake *in, const uint8_t release[16],
-			char out[INTAKE_ENTRY_PATH_MAX])
+enum mm_err intake_release_path(const struct intake *in,
+				const uint8_t release[16],
+				char out[INTAKE_ENTRY_PATH_MAX])
 {
 	char rh[ID_HEX + 1];
 
@@ -147,9 +148,9 @@ static int entry_read(const char *path, char *text, size_t n)
 	return got == (ssize_t)n && more == 0 ? MM_OK : MM_ERR_CORRUPT;
 }
 
-int intake_row_put_locked(struct intake *in, const uint8_t request[16],
-			  const uint8_t tx[LEDGER_HASH_BYTES],
-			  const uint8_t blob[LEDGER_HASH_BYTES])
+enum mm_err intake_row_put_locked(struct intake *in, const uint8_t request[16],
+				  const uint8_t tx[LEDGER_HASH_BYTES],
+				  const uint8_t blob[LEDGER_HASH_BYTES])
 {
 	char path[INTAKE_ENTRY_PATH_MAX], hex[ROW_HEX + 1];
 	int err = path_fmt(path, in->dir, STAGED_DIR, NULL, NULL);
@@ -168,9 +169,10 @@ int intake_row_put_locked(struct intake *in, const uint8_t request[16],
 	return entry_write(path, hex, ROW_HEX);
 }
 
-int intake_release_put_locked(struct intake *in, const uint8_t release[16],
-			      const uint8_t dataset[LEDGER_HASH_BYTES],
-			      const uint8_t report[LEDGER_HASH_BYTES])
+enum mm_err intake_release_put_locked(struct intake *in,
+				      const uint8_t release[16],
+				      const uint8_t dataset[LEDGER_HASH_BYTES],
+				      const uint8_t report[LEDGER_HASH_BYTES])
 {
 	char path[INTAKE_ENTRY_PATH_MAX], hex[RELEASE_HEX + 1];
 	int err = path_fmt(path, in->dir, RELEASES_DIR, NULL, NULL);
@@ -186,7 +188,7 @@ int intake_release_put_locked(struct intake *in, const uint8_t release[16],
 	return entry_write(path, hex, RELEASE_HEX);
 }
 
-int intake_entry_remove_locked(const char *path)
+enum mm_err intake_entry_remove_locked(const char *path)
 {
 	char parent[INTAKE_ENTRY_PATH_MAX];
 
@@ -196,9 +198,9 @@ int intake_entry_remove_locked(const char *path)
 	return fsync_dir(parent);
 }
 
-int intake_row_get(const struct intake *in, const uint8_t request[16],
-		   const uint8_t tx[LEDGER_HASH_BYTES],
-		   uint8_t blob[LEDGER_HASH_BYTES])
+enum mm_err intake_row_get(const struct intake *in, const uint8_t request[16],
+			   const uint8_t tx[LEDGER_HASH_BYTES],
+			   uint8_t blob[LEDGER_HASH_BYTES])
 {
 	char path[INTAKE_ENTRY_PATH_MAX], hex[ROW_HEX];
 	int err = intake_row_path(in, request, tx, path);
@@ -317,9 +319,9 @@ static int walk_releases(struct walk *w)
 	return rc;
 }
 
-int intake_index_walk(struct intake *in, bool sweep,
-		      int (*fn)(void *arg, const struct intake_entry *e),
-		      void *arg)
+enum mm_err
+intake_index_walk(struct intake *in, bool sweep,
+		  int (*fn)(void *arg, const struct intake_entry *e), void *arg)
 {
 	struct walk *w = calloc(1, sizeof(*w));
 	int rc;

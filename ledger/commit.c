@@ -67,10 +67,10 @@ static int store_entry(struct ledger *l, MDB_txn *txn,
 	return err;
 }
 
-int ledger_append_one(struct ledger *l, MDB_txn *parent,
-		      const struct ledger_tx *tx, const struct ledger_type *t,
-		      uint64_t index, uint64_t time_ms,
-		      struct ledger_merkle_frontier *f, struct mm_diag *why)
+enum mm_err
+ledger_append_one(struct ledger *l, MDB_txn *parent, const struct ledger_tx *tx,
+		  const struct ledger_type *t, uint64_t index, uint64_t time_ms,
+		  struct ledger_merkle_frontier *f, struct mm_diag *why)
 {
 	struct ledger_merkle_frontier next = *f;
 	struct ledger_apply a = {l, NULL, index, time_ms, why};
@@ -80,8 +80,10 @@ int ledger_append_one(struct ledger *l, MDB_txn *parent,
 	err = ledger_mdb_err(mdb_txn_begin(l->env, parent, 0, &a.txn));
 	if (err)
 		return mm_fail(why, err, 0, "cannot begin a nested write");
-	if (why)
+	if (why) {
+		why->reason[0] = 0;
 		why->msg[0] = 0;
+	}
 	err = t->apply ? t->apply(&a, tx, t->arg) : MM_OK;
 	if (err && why && !why->msg[0])
 		mm_fail(why, err, 0, "%s: %s", t->name, mm_strerror(err));
@@ -103,10 +105,10 @@ int ledger_append_one(struct ledger *l, MDB_txn *parent,
 	return MM_OK;
 }
 
-int ledger_seal_block(struct ledger *l, MDB_txn *txn,
-		      const struct ledger_head *prev,
-		      const struct ledger_merkle_frontier *f, uint64_t time_ms,
-		      struct ledger_head *out)
+enum mm_err ledger_seal_block(struct ledger *l, MDB_txn *txn,
+			      const struct ledger_head *prev,
+			      const struct ledger_merkle_frontier *f,
+			      uint64_t time_ms, struct ledger_head *out)
 {
 	struct ledger_head h;
 	struct ledger_buf b;
@@ -217,7 +219,7 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	}
 }
 
-int ledger_after_block(struct ledger *l, ledger_block_fn fn, void *arg)
+enum mm_err ledger_after_block(struct ledger *l, ledger_block_fn fn, void *arg)
 {
 	if (l->started || !fn)
 		return MM_ERR_INVALID;
@@ -312,7 +314,7 @@ unsigned ledger_queue_len(struct ledger *l)
 	return n;
 }
 
-int ledger_start(struct ledger *l)
+enum mm_err ledger_start(struct ledger *l)
 {
 	if (l->cfg.read_only || l->started || !l->node)
 		return MM_ERR_INVALID;
@@ -402,8 +404,9 @@ static int enqueue(struct ledger *l, struct ledger_item *it,
 	return err;
 }
 
-int ledger_submit_async(struct ledger *l, const uint8_t *bytes, size_t n,
-			ledger_done_fn done, void *arg, struct mm_diag *diag)
+enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
+				size_t n, ledger_done_fn done, void *arg,
+				struct mm_diag *diag)
 {
 	struct ledger_item *it = NULL;
 	struct ledger_tx *tx = NULL;
@@ -459,8 +462,8 @@ static void wake_waiter(void *arg, int err, uint64_t index,
 	pthread_mutex_unlock(&w->mu);
 }
 
-int ledger_submit(struct ledger *l, const uint8_t *bytes, size_t n,
-		  uint64_t *index, struct mm_diag *diag)
+enum mm_err ledger_submit(struct ledger *l, const uint8_t *bytes, size_t n,
+			  uint64_t *index, struct mm_diag *diag)
 {
 	struct waiter w = {.done = false};
 	int err;
@@ -520,8 +523,8 @@ static int fill_block(struct ledger *l, const uint8_t *entry, size_t n,
 	return err;
 }
 
-int ledger_insecure_fill(struct ledger *l, const uint8_t *entry, size_t n,
-			 uint64_t count)
+enum mm_err ledger_insecure_fill(struct ledger *l, const uint8_t *entry,
+				 size_t n, uint64_t count)
 {
 	int err = MM_OK;
 

@@ -86,8 +86,9 @@ static int write_genesis(struct ledger *l, const char *chain,
 	return err;
 }
 
-int ledger_init(const struct ledger_config *cfg, const struct ledger_key *node,
-		const char *chain, struct mm_diag *diag)
+enum mm_err ledger_init(const struct ledger_config *cfg,
+			const struct ledger_key *node, const char *chain,
+			struct mm_diag *diag)
 {
 	struct ledger *l = NULL;
 	size_t n = strlen(chain);
@@ -139,8 +140,9 @@ static int check_identity(struct ledger *l, MDB_txn *txn, struct mm_diag *diag)
 	if (!nk || strcmp(g->type, LEDGER_TYPE_GENESIS) != 0 ||
 	    nk->kind != LEDGER_V_BIN || nk->n != LEDGER_PK_BYTES) {
 		ledger_tx_free(g);
-		return mm_fail(diag, MM_ERR_CORRUPT, 0,
-			       "entry 0 is not a valid genesis transaction");
+		return mm_fail_reason(diag, MM_ERR_CORRUPT, "bad_genesis", 0,
+				      "entry 0 is not a valid genesis "
+				      "transaction");
 	}
 	memcpy(l->node_pk, nk->v.bytes, LEDGER_PK_BYTES);
 	ledger_tx_free(g);
@@ -182,8 +184,9 @@ static bool has_data_file(const char *dir)
 	       S_ISREG(st.st_mode);
 }
 
-int ledger_open(const struct ledger_config *cfg, const struct ledger_key *node,
-		struct ledger **out, struct mm_diag *diag)
+enum mm_err ledger_open(const struct ledger_config *cfg,
+			const struct ledger_key *node, struct ledger **out,
+			struct mm_diag *diag)
 {
 	struct ledger *l = NULL;
 	int err;

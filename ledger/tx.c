@@ -166,14 +166,15 @@ fail:
 	return err;
 }
 
-int ledger_tx_decode(const uint8_t *buf, size_t len, struct ledger_tx **out,
-		     struct mm_diag *diag)
+enum mm_err ledger_tx_decode(const uint8_t *buf, size_t len,
+			     struct ledger_tx **out, struct mm_diag *diag)
 {
 	return decode(buf, len, true, out, diag);
 }
 
-int ledger_tx_decode_unverified(const uint8_t *buf, size_t len,
-				struct ledger_tx **out, struct mm_diag *diag)
+enum mm_err ledger_tx_decode_unverified(const uint8_t *buf, size_t len,
+					struct ledger_tx **out,
+					struct mm_diag *diag)
 {
 	return decode(buf, len, false, out, diag);
 }
@@ -183,7 +184,7 @@ int ledger_tx_decode_unverified(const uint8_t *buf, size_t len,
  * the envelope with fixmap 6 (0x86) turned into fixmap 5 (0x85) and the
  * sig pair removed.
  */
-int ledger_tx_verify(const struct ledger_tx *tx)
+enum mm_err ledger_tx_verify(const struct ledger_tx *tx)
 {
 	const struct ledger_val *root = ledger_doc_root(tx->doc);
 	const struct ledger_val *sig_key = &root->v.items[8];
@@ -252,10 +253,11 @@ static int body_is_canonical_map(const uint8_t *body, size_t body_n)
 	return err ? MM_ERR_INVALID : MM_OK;
 }
 
-int ledger_tx_sign(const struct ledger_key *key,
-		   const uint8_t author[LEDGER_HASH_BYTES], const char *type,
-		   uint64_t created_ms, const uint8_t *body, size_t body_n,
-		   struct ledger_buf *out)
+enum mm_err ledger_tx_sign(const struct ledger_key *key,
+			   const uint8_t author[LEDGER_HASH_BYTES],
+			   const char *type, uint64_t created_ms,
+			   const uint8_t *body, size_t body_n,
+			   struct ledger_buf *out)
 {
 	struct ledger_buf msg;
 	uint8_t id[LEDGER_HASH_BYTES], sig[LEDGER_SIG_BYTES];

@@ -177,8 +177,8 @@ struct tree_check {
 	uint64_t nodes; /* subtrees seen */
 };
 
-static int compare_node(void *arg, unsigned level, uint64_t index,
-			const uint8_t h[LEDGER_HASH_BYTES])
+static enum mm_err compare_node(void *arg, unsigned level, uint64_t index,
+				const uint8_t h[LEDGER_HASH_BYTES])
 {
 	struct tree_check *t = arg;
 	uint8_t stored[LEDGER_HASH_BYTES];
@@ -542,8 +542,9 @@ static void report(struct verify *v, struct ledger_verify_report *rep)
 	snprintf(rep->msg, sizeof(rep->msg), "%s", v->msg);
 }
 
-int ledger_verify_dir(const char *dir, ledger_setup_fn setup, void *arg,
-		      unsigned threads, struct ledger_verify_report *rep)
+enum mm_err ledger_verify_dir(const char *dir, ledger_setup_fn setup, void *arg,
+			      unsigned threads,
+			      struct ledger_verify_report *rep)
 {
 	struct verify v = {0};
 	struct ledger_config cfg;
@@ -567,7 +568,7 @@ int ledger_verify_dir(const char *dir, ledger_setup_fn setup, void *arg,
 	}
 	if (err) {
 		/* A bad genesis stops the open itself: still an entry. */
-		bool genesis = strncmp(d.msg, "entry 0 ", 8) == 0;
+		bool genesis = strcmp(d.reason, "bad_genesis") == 0;
 		fail_at(&v, genesis ? F_ENTRY : F_OPEN, 0, 0, err, "%s",
 			d.msg[0] ? d.msg : mm_strerror(err));
 	} else {

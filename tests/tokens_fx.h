@@ -68,8 +68,8 @@ static int fx_escrow_one(struct tokens *t, struct ledger_apply *a,
 }
 
 /* Test-only: applies its ops in order; the first refusal refuses all. */
-static int fx_escrow_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			   void *arg)
+static enum mm_err fx_escrow_apply(struct ledger_apply *a,
+				   const struct ledger_tx *tx, void *arg)
 {
 	const struct ledger_val *ops = ledger_map_get(tx->body, "ops");
 	int err = MM_OK;

@@ -250,8 +250,13 @@ static void contract_line(char *line)
 		memset(o, 0, sizeof(*o));
 		snprintf(o->name, sizeof(o->name), "%s %s", m, p);
 		while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
+			char *end;
+			long st = strtol(tok, &end, 10);
+
 			ck_assert_uint_lt(o->n, STATUSES_MAX);
-			o->status[o->n++] = atoi(tok);
+			ck_assert_msg(*end == '\0' && st >= 100 && st <= 599,
+				      "--contract: a status '%s'", tok);
+			o->status[o->n++] = (int)st;
 		}
 	}
 }
@@ -926,8 +931,8 @@ static void by_apply(void)
 	expect_submission("a transfer item with a memo", "schema", APPLY, &a);
 
 	key_id(REG, other);
-	sign_as(NOBODY, other, LEDGER_TYPE_ATTEST, attest_body(&b),
-		mm_now_ms(), &env);
+	sign_as(NOBODY, other, LEDGER_TYPE_ATTEST, attest_body(&b), mm_now_ms(),
+		&env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("author is not the key's", "denied", APPLY, &a);
 

@@ -299,9 +299,9 @@ struct ledger_tx {
 /*
  * Decodes a canonical envelope (a private copy of buf is kept), checks its
  * fields and verifies its signature.  It does not check the body against
- * a type's schema (ledger_submit does), nor that the key may act for the
- * author.  MM_ERR_DECODE, MM_ERR_LIMIT, MM_ERR_SCHEMA, MM_ERR_SIGNATURE,
- * MM_ERR_NOMEM, with diag.
+ * a type's schema, nor that chain is the ledger's (ledger_submit does
+ * both), nor that the key may act for the author.  MM_ERR_DECODE,
+ * MM_ERR_LIMIT, MM_ERR_SCHEMA, MM_ERR_SIGNATURE, MM_ERR_NOMEM, with diag.
  */
 int ledger_tx_decode(const uint8_t *buf, size_t len, struct ledger_tx **out,
 		     struct mm_diag *diag);

@@ -207,6 +207,17 @@ enum cli_exit cli_fetch_head(const char *cmd, const struct cli_url *url,
 			     unsigned timeout_s, const uint8_t *pin,
 			     struct ledger_head *h);
 /*
+ * The chain id of url's ledger, which every envelope signed for it must
+ * name (docs/PROTOCOL.md 4): SHA-256 of entry 0 (GET
+ * /v1/ledger/entries/0), once entry 0 is a genesis naming no chain,
+ * signed by the node key it names (which must be pin when pin is not
+ * NULL), and is the one leaf of block 0 (GET /v1/ledger/blocks/0), signed
+ * by that key.  Prints the failing check and returns CLI_FAIL.
+ */
+int cli_fetch_chain(const char *cmd, const struct cli_url *url,
+		    unsigned timeout_s, const uint8_t *pin,
+		    uint8_t chain[LEDGER_HASH_BYTES]);
+/*
  * Checks that h is signed by its own key and that the key is pin (when not
  * NULL).  Prints which check failed, naming the head as what, and returns
  * CLI_FAIL; else CLI_OK.

@@ -94,8 +94,9 @@ out:
 	return rc;
 }
 
-/* Appends the signed envelope of attest {digest, label} to env. */
+/* Appends the signed envelope of attest {digest, label} for chain to env. */
 static enum mm_err build_envelope(const struct ledger_key *key,
+				  const uint8_t chain[LEDGER_HASH_BYTES],
 				  const uint8_t digest[LEDGER_HASH_BYTES],
 				  const char *label, struct ledger_buf *env)
 {
@@ -110,8 +111,8 @@ static enum mm_err build_envelope(const struct ledger_key *key,
 	ledger_enc_cstr(&body, "label");
 	rc = ledger_enc_cstr(&body, label);
 	if (rc == MM_OK)
-		rc = ledger_tx_sign(key, NULL, LEDGER_TYPE_ATTEST, mm_now_ms(),
-				    body.p, body.len, env);
+		rc = ledger_tx_sign(key, chain, NULL, LEDGER_TYPE_ATTEST,
+				    mm_now_ms(), body.p, body.len, env);
 	ledger_buf_release(&body);
 	return rc;
 }
@@ -191,7 +192,7 @@ static enum cli_exit run(const char *cmd, const struct attest_opts *o,
 			 const struct cli_url *url, unsigned timeout_s,
 			 int out_fd, const uint8_t *pin)
 {
-	uint8_t digest[LEDGER_HASH_BYTES];
+	uint8_t digest[LEDGER_HASH_BYTES], chain[LEDGER_HASH_BYTES];
 	struct ledger_key *key = NULL;
 	struct ledger_receipt r;
 	struct mm_diag diag = {0};
@@ -210,7 +211,9 @@ static enum cli_exit run(const char *cmd, const struct attest_opts *o,
 		cli_err_file(cmd, "--file", o->file, err, &diag);
 		goto out;
 	}
-	err = build_envelope(key, digest, o->label, &env);
+	if (cli_fetch_chain(cmd, url, timeout_s, pin, chain) != CLI_OK)
+		goto out;
+	err = build_envelope(key, chain, digest, o->label, &env);
 	if (err != MM_OK) {
 		cli_err(cmd, "cannot sign the transaction: %s",
 			mm_strerror(err));

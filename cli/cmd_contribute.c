@@ -379,7 +379,7 @@ static json_t *val_json(const struct ledger_val *v)
 static json_t *envelope_json(const struct ledger_buf *env)
 {
 	char author[2 * LEDGER_HASH_BYTES + 1], key[2 * LEDGER_PK_BYTES + 1];
-	char sig[2 * LEDGER_SIG_BYTES + 1];
+	char chain[2 * LEDGER_HASH_BYTES + 1], sig[2 * LEDGER_SIG_BYTES + 1];
 	struct ledger_tx *tx = NULL;
 	json_t *body, *j = NULL;
 
@@ -387,11 +387,12 @@ static json_t *envelope_json(const struct ledger_buf *env)
 		return NULL;
 	body = val_json(tx->body);
 	ledger_hex(tx->author, sizeof(tx->author), author);
+	ledger_hex(tx->chain, sizeof(tx->chain), chain);
 	ledger_hex(tx->key, sizeof(tx->key), key);
 	ledger_hex(tx->sig, sizeof(tx->sig), sig);
 	if (body)
-		j = json_pack("{s:s,s:s,s:I,s:s,s:o,s:s}", "type", tx->type,
-			      "author", author, "created",
+		j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s}", "type", tx->type,
+			      "author", author, "chain", chain, "created",
 			      (json_int_t)tx->created_ms, "key", key, "body",
 			      body, "sig", sig);
 	ledger_tx_free(tx);
@@ -407,8 +408,11 @@ static enum cli_exit sign_contribution(const char *cmd, const struct contrib *c,
 {
 	struct market_contribution_spec s = {0};
 	struct ledger_buf body;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	enum mm_err err;
 
+	if (cli_fetch_chain(cmd, &c->m.u, c->m.timeout_s, c->m.pin, chain))
+		return CLI_FAIL;
 	memcpy(s.request, c->req_id, sizeof(s.request));
 	memcpy(s.record_hash, hash, sizeof(s.record_hash));
 	s.eligible = o->eligible;
@@ -420,8 +424,8 @@ static enum cli_exit sign_contribution(const char *cmd, const struct contrib *c,
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_contribution(&body, &s);
 	if (!err)
-		err = ledger_tx_sign(k, NULL, MARKET_TYPE_CONTRIBUTE, now_ms,
-				     body.p, body.len, env);
+		err = ledger_tx_sign(k, chain, NULL, MARKET_TYPE_CONTRIBUTE,
+				     now_ms, body.p, body.len, env);
 	ledger_buf_release(&body);
 	if (err)
 		cli_err(cmd, "cannot build the contribution: %s",

@@ -317,12 +317,15 @@ static enum cli_exit dl_disclosure(const char *cmd, const struct rel_opts *o,
 				   const struct ledger_key *key, struct dl *d)
 {
 	struct ledger_buf body;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	enum mm_err err;
 
+	if (cli_fetch_chain(cmd, &o->m.u, o->m.timeout_s, o->m.pin, chain))
+		return CLI_FAIL;
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_disclosure(&body, o->id);
 	if (!err)
-		err = ledger_tx_sign(key, NULL, MARKET_TYPE_DISCLOSURE,
+		err = ledger_tx_sign(key, chain, NULL, MARKET_TYPE_DISCLOSURE,
 				     mm_now_ms(), body.p, body.len, &d->env);
 	ledger_buf_release(&body);
 	if (!err && d->env.len > LEDGER_TX_BYTES_MAX)

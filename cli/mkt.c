@@ -260,18 +260,21 @@ enum cli_exit cli_mkt_submit(const char *cmd, const struct cli_mkt *m,
 			     struct ledger_receipt *r)
 {
 	struct ledger_buf env;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	enum cli_exit rc;
 	enum mm_err err;
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
-	/* A pinned node key is checked before anything is submitted. */
-	if (m->pin &&
-	    cli_fetch_head(cmd, &m->u, m->timeout_s, m->pin, &r->head)) {
+	/* A pinned node key is checked before anything is submitted, and
+	 * the transaction is signed for the chain that key's genesis names. */
+	if ((m->pin &&
+	     cli_fetch_head(cmd, &m->u, m->timeout_s, m->pin, &r->head)) ||
+	    cli_fetch_chain(cmd, &m->u, m->timeout_s, m->pin, chain)) {
 		rc = CLI_FAIL;
 		goto out;
 	}
-	err = ledger_tx_sign(key, NULL, type, mm_now_ms(), body->p, body->len,
-			     &env);
+	err = ledger_tx_sign(key, chain, NULL, type, mm_now_ms(), body->p,
+			     body->len, &env);
 	if (err != MM_OK) {
 		cli_err(cmd, "cannot sign the %s transaction: %s", type,
 			mm_strerror(err));

@@ -34,6 +34,7 @@ static const struct {
 	[MM_ERR_CLOSED] = {"closed", "shutting down"},
 	[MM_ERR_DENIED] = {"denied", "not permitted"},
 	[MM_ERR_REJECTED] = {"rejected", "refused by the transaction's rules"},
+	[MM_ERR_WRONG_CHAIN] = {"wrong_chain", "signed for another chain"},
 };
 
 const char *mm_strerror(int err)

@@ -38,6 +38,8 @@ enum mm_err {
 	MM_ERR_CLOSED,	     /* the ledger is shutting down */
 	MM_ERR_DENIED,	     /* the author may not do this */
 	MM_ERR_REJECTED,     /* a transaction's own rules refused it */
+	MM_ERR_WRONG_CHAIN,  /* signed for another chain (a cross-chain replay)
+			      */
 	MM_ERR__COUNT
 };
 

@@ -58,7 +58,7 @@ enum mm_err edge_proof_from_json(const json_t *j,
 
 /*
  * The JSON form of an envelope:
- *   {"type","author","created","key","body":{...},"sig"}
+ *   {"type","author","chain","created","key","body":{...},"sig"}
  * converted to canonical msgpack using the body schema of its type among
  * types[0..n) (BIN/HASH fields are hex; LEDGER_F_ANY maps JSON naturally:
  * objects to maps with sorted keys, strings to str, integers to int).

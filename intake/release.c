@@ -354,13 +354,14 @@ static int release_store(struct intake *in, const struct anon_buf *csv,
 	return err;
 }
 
-/* release.propose of out signed by node, into env. */
+/* release.propose of out signed by node for l's chain, into env. */
 static int propose_env(const struct batch *b, const struct intake_release *out,
-		       const struct ledger_key *node, uint64_t created_ms,
-		       struct ledger_buf *env)
+		       const struct ledger *l, const struct ledger_key *node,
+		       uint64_t created_ms, struct ledger_buf *env)
 {
 	struct market_release_spec s = {0};
 	struct ledger_buf body;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	int err;
 
 	memcpy(s.request, b->req.id, MARKET_ID_BYTES);
@@ -374,8 +375,9 @@ static int propose_env(const struct batch *b, const struct intake_release *out,
 	s.suppressed = out->suppressed;
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_propose(&body, &s);
+	ledger_chain_id(l, chain);
 	if (!err)
-		err = ledger_tx_sign(node, NULL, MARKET_TYPE_PROPOSE,
+		err = ledger_tx_sign(node, chain, NULL, MARKET_TYPE_PROPOSE,
 				     created_ms, body.p, body.len, env);
 	ledger_buf_release(&body);
 	return err;
@@ -425,7 +427,7 @@ enum mm_err intake_release_build(struct intake *in,
 		err = release_store(in, &csv, &rep, out, diag);
 	stored = err == MM_OK;
 	if (!err)
-		err = propose_env(b, out, node, created_ms, env);
+		err = propose_env(b, out, in->ledger, node, created_ms, env);
 	if (err && stored)
 		intake_release_settle(in, out, err);
 	anon_buf_release(&csv);

@@ -358,7 +358,26 @@ static int check_window(struct ledger *l, const struct ledger_tx *tx,
 	return MM_OK;
 }
 
-/* Everything but the queue: type, schema, created window. */
+/*
+ * The envelope must name this chain: a transaction signed for another one
+ * (taken from its public log, say) is a replay, refused before anything
+ * else about its body.
+ */
+static int check_chain(const struct ledger *l, const struct ledger_tx *tx,
+		       struct mm_diag *diag)
+{
+	char want[2 * LEDGER_HASH_BYTES + 1];
+
+	if (memcmp(tx->chain, l->chain_id, LEDGER_HASH_BYTES) == 0)
+		return MM_OK;
+	ledger_hex(l->chain_id, LEDGER_HASH_BYTES, want);
+	return mm_fail(diag, MM_ERR_WRONG_CHAIN, 0,
+		       "the envelope is signed for another chain; this "
+		       "ledger's chain id is %s",
+		       want);
+}
+
+/* Everything but the queue: type, chain, schema, created window. */
 static int admit(struct ledger *l, const struct ledger_tx *tx,
 		 const struct ledger_type **type, struct mm_diag *diag)
 {
@@ -372,6 +391,8 @@ static int admit(struct ledger *l, const struct ledger_tx *tx,
 		return mm_fail(diag, MM_ERR_DENIED, 0,
 			       "genesis is written only when a ledger is "
 			       "created");
+	if (check_chain(l, tx, diag))
+		return MM_ERR_WRONG_CHAIN;
 	if (ledger_type_check(*type, tx->body, diag))
 		return MM_ERR_SCHEMA;
 	if (ledger_find(l, tx->id, &index) == MM_OK)

@@ -21,6 +21,8 @@
  *      number of entries after it, its root their RFC 9162 root, its prev
  *      the hash of block h-1 (zero for block 0), its time >= block h-1's.
  *   I5 entry 0 is the genesis transaction and no other entry is.
+ *   I6 entry 0 names the chain 32 zero bytes; every other entry names
+ *      chain_id, the id of entry 0.
  */
 #ifndef LEDGER_INTERNAL_H
 #define LEDGER_INTERNAL_H
@@ -32,7 +34,8 @@
 
 #define LEDGER_STATE_DBS_MAX   32
 #define LEDGER_TYPES_MAX       64
-#define LEDGER_FORMAT	       "medmarket-ledger-1"
+#define LEDGER_FORMAT	       "medmarket-ledger-2"
+#define LEDGER_FORMAT_V1       "medmarket-ledger-1" /* refused: no chain ids */
 #define LEDGER_CHAIN_BYTES_MAX 64
 
 /* One queued submission. */
@@ -68,6 +71,7 @@ struct ledger {
 	const struct ledger_key *node; /* borrowed; NULL when read-only */
 	uint8_t node_pk[LEDGER_PK_BYTES];
 	char chain[LEDGER_CHAIN_BYTES_MAX + 1];
+	uint8_t chain_id[LEDGER_HASH_BYTES]; /* the genesis entry's id */
 
 	/* Owned by the committer thread once started. */
 	struct ledger_head head;

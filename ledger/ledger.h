@@ -278,15 +278,18 @@ void ledger_merkle_frontier_root(const struct ledger_merkle_frontier *f,
 
 /*
  * An envelope is the canonical map
- *   { author: bin32, body: map, created: uint (ms), key: bin32,
- *     sig: bin64, type: str }
+ *   { author: bin32, body: map, chain: bin32, created: uint (ms),
+ *     key: bin32, sig: bin64, type: str }
  * signed with Ed25519 by key over
- *   "medmarket/tx/v1" 0x00 ‖ canonical bytes of the same map without sig.
- * Its id is SHA-256 of the whole canonical envelope (with sig).
+ *   "medmarket/tx/v2" 0x00 ‖ canonical bytes of the same map without sig.
+ * Its id is SHA-256 of the whole canonical envelope (with sig).  chain is
+ * the chain id (the id of the ledger's genesis entry; ledger_chain_id),
+ * or 32 zero bytes in genesis itself, which cannot name its own id.
  */
 struct ledger_tx {
 	char type[LEDGER_TYPE_BYTES_MAX + 1];
 	uint8_t author[LEDGER_HASH_BYTES];
+	uint8_t chain[LEDGER_HASH_BYTES];
 	uint8_t key[LEDGER_PK_BYTES];
 	uint8_t sig[LEDGER_SIG_BYTES];
 	uint8_t id[LEDGER_HASH_BYTES];
@@ -300,9 +303,9 @@ struct ledger_tx {
 /*
  * Decodes a canonical envelope (a private copy of buf is kept), checks its
  * fields and verifies its signature.  It does not check the body against
- * a type's schema (ledger_submit does), nor that the key may act for the
- * author.  MM_ERR_DECODE, MM_ERR_LIMIT, MM_ERR_SCHEMA, MM_ERR_SIGNATURE,
- * MM_ERR_NOMEM, with diag.
+ * a type's schema, nor that chain is the ledger's (ledger_submit does
+ * both), nor that the key may act for the author.  MM_ERR_DECODE,
+ * MM_ERR_LIMIT, MM_ERR_SCHEMA, MM_ERR_SIGNATURE, MM_ERR_NOMEM, with diag.
  */
 enum mm_err ledger_tx_decode(const uint8_t *buf, size_t len,
 			     struct ledger_tx **out, struct mm_diag *diag);
@@ -315,11 +318,14 @@ enum mm_err ledger_tx_verify(const struct ledger_tx *tx);
 void ledger_tx_free(struct ledger_tx *tx);
 
 /*
- * Builds and signs an envelope.  body is the canonical encoding of the
+ * Builds and signs an envelope for the chain whose id is chain (never
+ * NULL: the target ledger's ledger_chain_id, which a client reads from
+ * entry 0; docs/PROTOCOL.md 4).  body is the canonical encoding of the
  * body map; author NULL means the key's own hash ID.  Appends to out.
  * MM_ERR_INVALID (type name, body not a canonical map), MM_ERR_LIMIT.
  */
 enum mm_err ledger_tx_sign(const struct ledger_key *key,
+			   const uint8_t chain[LEDGER_HASH_BYTES],
 			   const uint8_t author[LEDGER_HASH_BYTES],
 			   const char *type, uint64_t created_ms,
 			   const uint8_t *body, size_t body_n,
@@ -425,11 +431,18 @@ enum mm_err ledger_init(const struct ledger_config *cfg,
  * with cfg->read_only.
  * MM_ERR_NOTFOUND (no ledger), MM_ERR_KEY (wrong node key), MM_ERR_CORRUPT
  * (diag reason "bad_genesis" when entry 0 is not a valid genesis),
- * MM_ERR_STORE.
+ * MM_ERR_STORE, MM_ERR_INVALID (a ledger of an older format, such as
+ * medmarket-ledger-1 whose envelopes bind no chain: it is not read).
  */
 enum mm_err ledger_open(const struct ledger_config *cfg,
 			const struct ledger_key *node, struct ledger **out,
 			struct mm_diag *diag);
+
+/*
+ * The chain id: SHA-256 of the genesis envelope (its tx id), which every
+ * other envelope of this ledger names in its chain field and so signs.
+ */
+void ledger_chain_id(const struct ledger *l, uint8_t out[LEDGER_HASH_BYTES]);
 
 /* Before ledger_start: add a transaction type (MM_ERR_EXISTS if named
  * twice, MM_ERR_INVALID for a bad name or unsorted fields). */
@@ -474,8 +487,9 @@ typedef void (*ledger_done_fn)(void *arg, int err, uint64_t index,
  * Decodes and verifies bytes on the calling thread (so signature checks
  * run beside the committer), checks the body schema and the created window,
  * then queues it.  An immediate error (MM_ERR_DECODE, MM_ERR_LIMIT,
- * MM_ERR_SCHEMA, MM_ERR_UNKNOWN_TYPE, MM_ERR_SIGNATURE, MM_ERR_STALE,
- * MM_ERR_BUSY, MM_ERR_CLOSED) is returned with diag and done is never
+ * MM_ERR_SCHEMA, MM_ERR_SIGNATURE, MM_ERR_WRONG_CHAIN (the envelope names
+ * another chain), MM_ERR_UNKNOWN_TYPE, MM_ERR_STALE, MM_ERR_BUSY,
+ * MM_ERR_CLOSED) is returned with diag and done is never
  * called; on MM_OK done is called exactly once later.  A duplicate already
  * in the log is answered through done as well.
  */
@@ -651,7 +665,8 @@ typedef enum mm_err (*ledger_setup_fn)(struct ledger *l, void *arg);
 
 /*
  * Opens dir read-only and checks everything: every entry decodes
- * canonically, its signature verifies and its type's schema holds; every
+ * canonically, its signature verifies, it names this chain (the genesis
+ * id; zeros in genesis) and its type's schema holds; every
  * stored leaf and subtree hash is recomputed; every block's size, root,
  * prev link, time order and signature by the genesis node key hold; the
  * id index maps each id to its entry and nothing else; the state rebuilt by

@@ -214,12 +214,14 @@ static int node_submit(struct mmd *srv, const char *type,
 {
 	struct ledger_buf env;
 	struct mm_diag diag = {0};
+	uint8_t chain[LEDGER_HASH_BYTES];
 	uint64_t index = 0;
 	int err = body->err;
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
+	ledger_chain_id(srv->ledger, chain);
 	if (!err)
-		err = ledger_tx_sign(srv->node, NULL, type, mm_now_ms(),
+		err = ledger_tx_sign(srv->node, chain, NULL, type, mm_now_ms(),
 				     body->p, body->len, &env);
 	if (!err)
 		err = ledger_submit(srv->ledger, env.p, env.len, &index, &diag);

@@ -173,11 +173,12 @@ static void prepare(unsigned i, struct patient *p)
 					     MFX_NFIELDS, c.purpose,
 					     c.expires_ms),
 			 MM_OK);
-	mfx_sign(pk, MARKET_TYPE_CONSENT, &b, &p->consent, mm_now_ms());
+	mfx_sign(D.chain, pk, MARKET_TYPE_CONSENT, &b, &p->consent,
+		 mm_now_ms());
 	ledger_buf_release(&b);
 	mfx_request_terms(&req, MARKET_COHORT_MAX);
-	p->body =
-		mfx_contribution(&req, REQ, pk, rec, &c, MFX_HONEST, &el, NULL);
+	p->body = mfx_contribution(D.chain, &req, REQ, pk, rec, &c, MFX_HONEST,
+				   &el, NULL);
 	ck_assert(el);
 	ledger_key_free(pk);
 	free(rec);

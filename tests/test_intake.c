@@ -130,6 +130,7 @@ static struct {
 	struct market *m;
 	struct intake_blobs *b;
 	struct intake *in;
+	uint8_t chain[LEDGER_HASH_BYTES];
 } F;
 
 static void setup(void)
@@ -149,6 +150,7 @@ static void setup(void)
 			 MM_OK);
 	ck_assert_int_eq(market_open(F.l, F.t, NULL, &F.m), MM_OK);
 	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_chain_id(F.l, F.chain);
 	ck_assert_int_eq(intake_blobs_open(F.dir, true, 1u << 20, &F.b, NULL),
 			 MM_OK);
 	ic = (struct intake_config){F.dir, F.b, F.l, F.m};
@@ -192,8 +194,8 @@ static void log_tx(const char *label, uint8_t id[32])
 	ledger_enc_bin(&body, digest, 32);
 	ledger_enc_cstr(&body, "label");
 	ledger_enc_cstr(&body, label);
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", now_ms(),
-					body.p, body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "attest",
+					now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ledger_buf_release(&body);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &index, NULL), MM_OK);

@@ -18,6 +18,7 @@ struct fx {
 	struct ledger_config cfg;
 	struct ledger *l;
 	unsigned kv_db;
+	uint8_t chain[LEDGER_HASH_BYTES]; /* l's, which envelopes name */
 };
 
 /* A test-only type: puts k=v in state "kv", then fails if asked to. */
@@ -55,6 +56,7 @@ static void open_ledger(void)
 	ck_assert_int_eq(ledger_register_type(F.l, &kv), MM_OK);
 	ck_assert_int_eq(ledger_state_open(F.l, "kv", &F.kv_db), MM_OK);
 	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_chain_id(F.l, F.chain);
 }
 
 static void setup(void)
@@ -98,8 +100,8 @@ static void make_kv(struct ledger_buf *out, const char *k, const char *v,
 	ledger_enc_cstr(&body, k);
 	ledger_enc_cstr(&body, "v");
 	ck_assert_int_eq(ledger_enc_cstr(&body, v), MM_OK);
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "test.kv", created,
-					body.p, body.len, out),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "test.kv",
+					created, body.p, body.len, out),
 			 MM_OK);
 	ledger_buf_release(&body);
 }
@@ -117,8 +119,8 @@ static void make_attest(struct ledger_buf *out, const char *label)
 	ledger_enc_bin(&body, digest, 32);
 	ledger_enc_cstr(&body, "label");
 	ck_assert_int_eq(ledger_enc_cstr(&body, label), MM_OK);
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", mm_now_ms(),
-					body.p, body.len, out),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "attest",
+					mm_now_ms(), body.p, body.len, out),
 			 MM_OK);
 	ledger_buf_release(&body);
 }
@@ -240,15 +242,15 @@ START_TEST(schema_and_type_refusals)
 	ledger_buf_init(&body, 64);
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
 	ledger_enc_map(&body, 0);
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "nope", mm_now_ms(),
-					body.p, body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "nope",
+					mm_now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_UNKNOWN_TYPE);
 	/* Missing required field. */
 	tx.len = 0;
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", mm_now_ms(),
-					body.p, body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "attest",
+					mm_now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_SCHEMA);
@@ -263,8 +265,8 @@ START_TEST(schema_and_type_refusals)
 	ledger_enc_cstr(&body, "zzz");
 	ledger_enc_uint(&body, 1);
 	tx.len = 0;
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "test.kv", mm_now_ms(),
-					body.p, body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "test.kv",
+					mm_now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_SCHEMA);
@@ -277,8 +279,8 @@ START_TEST(schema_and_type_refusals)
 	ledger_enc_cstr(&body, "node_key");
 	ledger_enc_bin(&body, ledger_key_public(F.user), 32);
 	tx.len = 0;
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "genesis", mm_now_ms(),
-					body.p, body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "genesis",
+					mm_now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),
 			 MM_ERR_DENIED);
@@ -293,9 +295,9 @@ START_TEST(schema_and_type_refusals)
 		ledger_enc_bin(&body, dg, 32);
 		ledger_enc_cstr(&body, "label");
 		ledger_enc_cstr(&body, "x");
-		ck_assert_int_eq(ledger_tx_sign(F.user, other, "attest",
-						mm_now_ms(), body.p, body.len,
-						&tx),
+		ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, other,
+						"attest", mm_now_ms(), body.p,
+						body.len, &tx),
 				 MM_OK);
 	}
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &i, &d),

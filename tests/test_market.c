@@ -42,6 +42,7 @@ struct fx {
 		*steward[NSTEW];
 	uint8_t master[NPAT][32];
 	uint64_t created;
+	uint8_t chain[LEDGER_HASH_BYTES]; /* l's, which envelopes name */
 	uint8_t req[MARKET_ID_BYTES], rel[MARKET_ID_BYTES];
 	uint8_t elig[32], payout[32], profile[32], consent_pol[32];
 };
@@ -60,6 +61,7 @@ static void start(void)
 			 MM_OK);
 	ck_assert_int_eq(market_open(F.l, F.t, NULL, &F.m), MM_OK);
 	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_chain_id(F.l, F.chain);
 }
 
 static void stop(void)
@@ -82,8 +84,8 @@ static int submit(const struct ledger_key *key, const char *type,
 
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(key, NULL, type, F.created++, body->p,
-					body->len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(key, F.chain, NULL, type, F.created++,
+					body->p, body->len, &tx),
 			 MM_OK);
 	ledger_buf_release(body);
 	memset(d, 0, sizeof(*d));
@@ -416,8 +418,9 @@ static int contribute(struct ledger_key *k, const uint8_t req[16],
 	s.history_years = history;
 	ck_assert_int_eq(market_body_contribution(b, &s), MM_OK);
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(k, NULL, MARKET_TYPE_CONTRIBUTE,
-					F.created++, b->p, b->len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(k, F.chain, NULL,
+					MARKET_TYPE_CONTRIBUTE, F.created++,
+					b->p, b->len, &tx),
 			 MM_OK);
 	ledger_buf_release(b);
 	ledger_sha256(tx.p, tx.len, txid);

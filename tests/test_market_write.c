@@ -52,7 +52,7 @@ static struct ledger_key *key_new(void)
 static void sign(const struct ledger_key *k, const char *type,
 		 struct ledger_buf *body, struct ledger_buf *env)
 {
-	mfx_sign(k, type, body, env, mm_now_ms());
+	mfx_sign(D.chain, k, type, body, env, mm_now_ms());
 }
 
 /* POST /v1/tx of body signed by k (asserts 200). */
@@ -122,7 +122,7 @@ static char *contribution(const struct ledger_key *pk, const char *record,
 	struct market_request req;
 
 	mfx_request_terms(&req, 10);
-	return mfx_contribution(&req, REQ, pk, record, c,
+	return mfx_contribution(D.chain, &req, REQ, pk, record, c,
 				tamper == 1   ? MFX_BAD_SALT
 				: tamper == 2 ? MFX_BAD_RESULT
 					      : MFX_HONEST,

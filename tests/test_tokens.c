@@ -348,7 +348,7 @@ START_TEST(transfer_rules)
 	ledger_buf_init(&b, LEDGER_TX_BYTES_MAX);
 	tokens_body_batch(&b, TOKENS_TYPE_TRANSFER, x, 1);
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(F.user[1], F.uid[0],
+	ck_assert_int_eq(ledger_tx_sign(F.user[1], F.chain, F.uid[0],
 					TOKENS_TYPE_TRANSFER, F.created++, b.p,
 					b.len, &tx),
 			 MM_OK);

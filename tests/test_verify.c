@@ -22,7 +22,7 @@ static void attest(struct ledger *l, int k)
 {
 	struct ledger_buf body, tx;
 	char label[32];
-	uint8_t digest[32];
+	uint8_t digest[32], chain[LEDGER_HASH_BYTES];
 	uint64_t i;
 
 	snprintf(label, sizeof(label), "document %d", k);
@@ -34,8 +34,9 @@ static void attest(struct ledger *l, int k)
 	ledger_enc_bin(&body, digest, 32);
 	ledger_enc_cstr(&body, "label");
 	ledger_enc_cstr(&body, label);
-	ck_assert_int_eq(ledger_tx_sign(user, NULL, "attest", mm_now_ms(),
-					body.p, body.len, &tx),
+	ledger_chain_id(l, chain);
+	ck_assert_int_eq(ledger_tx_sign(user, chain, NULL, "attest",
+					mm_now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(l, tx.p, tx.len, &i, NULL), MM_OK);
 	ledger_buf_release(&body);

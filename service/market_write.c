@@ -140,15 +140,25 @@ void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 		err = mm_fail(&diag, MM_ERR_CLOSED, 0, "the node is stopping");
 	if (!err) {
 		atomic_fetch_add(&srv->inflight, 1);
-		err = ledger_submit_async(srv->ledger, bytes, n,
-					  mmd_pending_done, &p->base, &diag);
+		/* A dataset goes out only to the submission that logged its
+		 * disclosure: a duplicate, even one racing it, is refused. */
+		err = t->then == MMD_THEN_DISCLOSURE
+			      ? ledger_submit_async_once(srv->ledger, bytes, n,
+							 mmd_pending_done,
+							 &p->base, &diag)
+			      : ledger_submit_async(srv->ledger, bytes, n,
+						    mmd_pending_done, &p->base,
+						    &diag);
 		if (err)
 			atomic_fetch_sub(&srv->inflight, 1);
 	}
 	if (err) {
 		settle(srv, t, err);
 		mmd_pending_free(p ? &p->base : NULL);
-		mmd_reply_refused(rq, err, &diag);
+		if (err == MM_ERR_EXISTS)
+			mmd_reply_problem(rq, 409, err, &diag);
+		else
+			mmd_reply_refused(rq, err, &diag);
 		return;
 	}
 	mmd_pending_queue(rq, &p->base);

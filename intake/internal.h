@@ -26,6 +26,9 @@
 #include "intake/intake.h"
 
 #define INTAKE_LEVEL_MAX ANON_VALUE_BYTES_MAX /* one generalized value */
+/* The fewest released rows that may share one value in every released
+ * column: 2, so that no row is unique (anon_profile.group_min). */
+#define INTAKE_GROUP_MIN 2
 
 /*
  * MM_OK when steps[0..n) nest, so that every level maps onto the next:
@@ -40,6 +43,17 @@ int intake_steps_check(const char *column, bool num, const int64_t *steps,
  * than INTAKE_LEVEL_MAX - 1 is cut). */
 void intake_steps_level(const char *v, size_t n, bool num, int64_t step,
 			char out[INTAKE_LEVEL_MAX]);
+
+#define INTAKE_LIST_MAX 64 /* items of one ';'-separated list value */
+
+/*
+ * A ';'-separated list (diagnoses) generalized item by item by step, the
+ * results sorted and each kept once ("C50.912;I10;C50.911" by 3 is
+ * "C50*;I10"), into out.  0, more than INTAKE_LIST_MAX items or a result
+ * that does not fit: "*" (allocation failure too: never less general).
+ */
+void intake_steps_list_level(const char *v, size_t n, bool num, int64_t step,
+			     char out[INTAKE_LEVEL_MAX]);
 
 /*
  * perm[0..n) becomes a uniformly random permutation of 0..n-1

@@ -109,8 +109,8 @@ static char *bundle(int i, const char *birth)
 			"\"code\":{\"coding\":[{\"system\":\"http://"
 			"loinc.org\","
 			"\"code\":\"4548-4\"}]},\"valueQuantity\":{\"value\":"
-			"7.2},\"effectiveDateTime\":\"2020-05-05\"}}]}",
-			i, i, birth, i, i, i, i, i, i),
+			"7.%d},\"effectiveDateTime\":\"2020-05-05\"}}]}",
+			i, i, birth, i, i, i, i, i, i, i),
 		0);
 	return s;
 }
@@ -353,6 +353,28 @@ static char *read_log(void)
 	return text;
 }
 
+/* Whether every data line of csv appears at least twice: no released
+ * row is unique over all its columns. */
+static bool rows_all_shared(const char *csv)
+{
+	const char *line = strchr(csv, '\n');
+	bool ok = line != NULL;
+
+	while (ok && line && line[1]) {
+		const char *end = strchr(line + 1, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		size_t seen = 0;
+
+		for (const char *p = strchr(csv, '\n'); p;
+		     p = strchr(p + 1, '\n'))
+			seen += strncmp(p, line, n) == 0 &&
+				(p[n] == '\n' || p[n] == 0);
+		ok = seen >= 2;
+		line = end;
+	}
+	return ok;
+}
+
 START_TEST(test_flow)
 {
 	uint8_t rel[16];
@@ -392,6 +414,9 @@ START_TEST(test_flow)
 	ck_assert_msg(has(resp, "E11.9") && !has(resp, BIRTH_SECRET) &&
 			      !has(resp, NAME_SECRET),
 		      "%s", resp);
+	/* Each patient's HbA1c differs (7.0, 7.1, 7.2): released as they
+	 * are, they would make every row unique (issue 11, row 5). */
+	ck_assert_msg(rows_all_shared(resp), "%s", resp);
 	free(resp);
 	ck_assert_int_eq(download(RES, rel, &env, &resp), 409);
 	free(resp);

@@ -676,6 +676,11 @@ START_TEST(test_release_after_approval)
 	ck_assert_msg(has(log, "\"rows_retired\":1"), "%s", log);
 	ck_assert_msg(!has(log, "blobs that are gone"), "%s", log);
 	free(log);
+	/* Everything above replays and verifies offline. */
+	snprintf(entry, sizeof(entry),
+		 "'%s/cli/medmarket' verify --data '%s' >/dev/null",
+		 getenv("MM_BIN_DIR"), D.dir);
+	ck_assert_int_eq(system(entry), 0);
 	unworld();
 }
 END_TEST

@@ -6,8 +6,9 @@
  *   DIR/releases/<release hex>          128 hex digits: dataset, report
  *
  * An entry is written before its transaction is submitted (write-ahead)
- * and removed only when the transaction was refused or, at start-up, is
- * not in the ledger.  Every write is a temporary file, fsync, rename and
+ * and removed when the transaction was refused or, at start-up, is not
+ * in the ledger, or, for a row, when no proposal can use it any more
+ * (retain.c).  Every write is a temporary file, fsync, rename and
  * fsync of the directory (and of the parent when a directory is made),
  * so a crash leaves an entry whole or absent; a leftover temporary file
  * is swept by the next reconcile.
@@ -15,7 +16,9 @@
  * Entry lifecycle:
  *
  *   (none) --stage/build: blob(s) put, entry put--> written
- *   written --settle(MM_OK)--> kept (for good)
+ *   written --settle(MM_OK)--> kept
+ *   kept (row) --included in an approved release, or the request
+ *                closed: intake_retire--> blob dropped, entry removed
  *   written --settle(refused), reconcile(not logged)--> blobs dropped,
  *                                                      entry removed
  *

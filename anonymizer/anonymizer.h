@@ -632,7 +632,14 @@ typedef void (*anon_progress_fn)(void *ctx, const char *phase, size_t done,
  *                  risk" in the report, (0, 1]; 0 means 0.2;
  *   population_share the release's share of the population it was drawn
  *                  from, (0, 1]; 0 means 1 (the release is the population)
- *                  and makes journalist risk equal prosecutor risk.
+ *                  and makes journalist risk equal prosecutor risk;
+ *   group_min      0..ANON_K_MAX; at least 2: every released record shares
+ *                  its QIs and its sensitive value (with l-diversity) with
+ *                  at least group_min - 1 others, a record that does not
+ *                  being suppressed (within suppression_max) and left out
+ *                  of its class's k and l.  When every released column is a
+ *                  QI or the sensitive one, no released row is then unique
+ *                  over all its columns.  0 and 1: no such requirement.
  */
 struct anon_profile {
 	unsigned k;
@@ -642,6 +649,7 @@ struct anon_profile {
 	double suppression_max;
 	double risk_threshold;
 	double population_share;
+	unsigned group_min;
 	const struct anon_qi *qis;
 	size_t nqis;
 	anon_progress_fn progress; /* may be NULL */
@@ -657,6 +665,11 @@ struct anon_risk {
 	double marketer;      /* expected share re-identified by matching */
 	double threshold;     /* the profile's risk_threshold */
 	double at_risk_share; /* records whose prosecutor risk > threshold */
+	/* Over every released column, not only the QIs: what an attacker
+	 * who holds the patients' records can match on.  A row is unique when
+	 * no other released row has the same value in every column. */
+	size_t rows_unique;   /* released rows unique over all columns */
+	size_t group_min_all; /* the fewest identical released rows */
 };
 
 /*

@@ -279,7 +279,8 @@ enum mm_err intake_blobs_derive(const struct intake_blobs *b, const void *info,
  * So, after intake_reconcile and between any two calls:
  *
  *   I1  every logged contribution.submit staged through this node has
- *       its entry, and the entry's blob is stored;
+ *       its entry, and the entry's blob is stored, until the retention
+ *       rule (intake_retire) deletes both;
  *   I2  every entry names a logged transaction, or one whose submission
  *       has not been settled yet (or whose removal failed, which the
  *       next intake_reconcile finishes);
@@ -311,8 +312,51 @@ enum mm_err intake_open(const struct intake_config *cfg, struct intake **out,
  * have been settled (or the process be ending). */
 void intake_close(struct intake *in);
 
+/* What intake_retire did. */
+struct intake_retire_report {
+	uint64_t rows_retired;	/* entries removed: no proposal can use them */
+	uint64_t blobs_deleted; /* their blobs, named by no other entry */
+};
+
+/*
+ * The retention rule for staged rows: a row is deleted, its blob and then
+ * its entry, once no proposal can use it, that is once its contribution
+ * is included in an approved release (the release's dataset is a blob of
+ * its own) or its request is closed; the directory of a closed request
+ * goes too.  A blob another entry names stays (I3).  Entries of
+ * contributions the ledger does not hold (not settled yet, or orphans
+ * that intake_reconcile removes) and rows a proposal may still use
+ * (staged, proposed, or a rejected release's, staged again) are kept.
+ * A crash in the middle leaves entries whose blob may be gone; the next
+ * call retires them: it is idempotent and safe to redo, and
+ * intake_reconcile runs it first at start-up.  A request directory in
+ * which a sweep retired nothing is skipped until its request's included
+ * count or the directory changes.  Errors: MM_ERR_IO, MM_ERR_NOMEM,
+ * MM_ERR_STORE; on failure part may be done (calling again finishes).
+ */
+enum mm_err intake_retire(struct intake *in, struct intake_retire_report *rep,
+			  struct mm_diag *diag);
+
+/* What a background sweep reports (on the intake's thread). */
+typedef void (*intake_retire_fn)(void *ctx, int err,
+				 const struct intake_retire_report *rep,
+				 const struct mm_diag *diag);
+
+/*
+ * Runs intake_retire on a thread of the intake's own after blocks are
+ * committed (an after-block hook wakes it; sweeps are at least
+ * INTAKE_RETIRE_PAUSE_MS apart, so a burst of blocks costs one), calling
+ * fn (may be NULL) after each sweep that retired something or failed.
+ * Call once, before ledger_start; intake_close stops the thread.
+ * Errors: MM_ERR_INVALID (the ledger started already, or called twice),
+ * MM_ERR_LIMIT (too many after-block hooks), MM_ERR_NOMEM.
+ */
+enum mm_err intake_retire_start(struct intake *in, intake_retire_fn fn,
+				void *ctx);
+
 /* What intake_reconcile found and did. */
 struct intake_reconcile_report {
+	uint64_t rows_retired;	   /* entries intake_retire removed first */
 	uint64_t rows_kept;	   /* entries of logged contributions */
 	uint64_t rows_removed;	   /* entries of unlogged ones, removed */
 	uint64_t releases_kept;	   /* entries of logged releases */
@@ -324,14 +368,16 @@ struct intake_reconcile_report {
 };
 
 /*
- * At start-up, before any submission: removes the index entries whose
- * transaction the ledger does not hold (a crash came between staging
- * and the commit) and deletes the blobs only they named, then counts
- * what should not be: kept entries without their blob, and logged
- * contributions still staged for which this node holds no row (posted
- * through POST /v1/tx without a record, or a damaged data directory).
- * Establishes I1-I3.  MM_ERR_IO, MM_ERR_NOMEM, MM_ERR_STORE; on failure
- * the index may be partly reconciled (running it again finishes).
+ * At start-up, before any submission: runs intake_retire (its rows in
+ * rows_retired, its blobs in blobs_deleted), then removes the index
+ * entries whose transaction the ledger does not hold (a crash came
+ * between staging and the commit) and deletes the blobs only they named,
+ * then counts what should not be: kept entries without their blob, and
+ * logged contributions still staged, of open requests, for which this
+ * node holds no row (posted through POST /v1/tx without a record, or a
+ * damaged data directory).  Establishes I1-I3.  MM_ERR_IO, MM_ERR_NOMEM,
+ * MM_ERR_STORE; on failure the index may be partly reconciled (running it again
+ * finishes).
  */
 enum mm_err intake_reconcile(struct intake *in,
 			     struct intake_reconcile_report *rep,

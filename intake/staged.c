@@ -6,8 +6,9 @@
  *   DIR/releases/<release hex>          128 hex digits: dataset, report
  *
  * An entry is written before its transaction is submitted (write-ahead)
- * and removed only when the transaction was refused or, at start-up, is
- * not in the ledger.  Every write is a temporary file, fsync, rename and
+ * and removed when the transaction was refused or, at start-up, is not
+ * in the ledger, or, for a row, when no proposal can use it any more
+ * (retain.c).  Every write is a temporary file, fsync, rename and
  * fsync of the directory (and of the parent when a directory is made),
  * so a crash leaves an entry whole or absent; a leftover temporary file
  * is swept by the next reconcile.
@@ -15,7 +16,9 @@
  * Entry lifecycle:
  *
  *   (none) --stage/build: blob(s) put, entry put--> written
- *   written --settle(MM_OK)--> kept (for good)
+ *   written --settle(MM_OK)--> kept
+ *   kept (row) --included in an approved release, or the request
+ *                closed: intake_retire--> blob dropped, entry removed
  *   written --settle(refused), reconcile(not logged)--> blobs dropped,
  *                                                      entry removed
  *
@@ -317,6 +320,76 @@ static int walk_releases(struct walk *w)
 	}
 	closedir(d);
 	return rc;
+}
+
+enum mm_err intake_rows_walk(struct intake *in, const uint8_t request[16],
+			     int (*fn)(void *arg, const struct intake_entry *e),
+			     void *arg)
+{
+	char dir[INTAKE_ENTRY_PATH_MAX];
+	struct walk *w = calloc(1, sizeof(*w));
+	int rc = w ? intake_row_path(in, request, NULL, dir) : MM_ERR_NOMEM;
+
+	if (!rc) {
+		*w = (struct walk){.in = in, .fn = fn, .arg = arg};
+		w->e.kind = INTAKE_ENTRY_ROW;
+		memcpy(w->e.id, request, MARKET_ID_BYTES);
+		rc = walk_request(w, dir);
+	}
+	free(w);
+	return rc;
+}
+
+enum mm_err
+intake_requests_walk(struct intake *in,
+		     int (*fn)(void *arg, const uint8_t request[16]), void *arg)
+{
+	char root[INTAKE_ENTRY_PATH_MAX];
+	uint8_t id[MARKET_ID_BYTES];
+	struct dirent *de;
+	DIR *d;
+	int rc = path_fmt(root, in->dir, STAGED_DIR, NULL, NULL);
+
+	d = rc ? NULL : opendir(root);
+	if (!d)
+		return rc ? rc : errno == ENOENT ? MM_OK : MM_ERR_IO;
+	while (rc == 0 && (de = readdir(d)) != NULL)
+		if (hex_name(de->d_name, MARKET_ID_BYTES, id))
+			rc = fn(arg, id);
+	closedir(d);
+	return rc;
+}
+
+enum mm_err intake_request_dir_stamp(const struct intake *in,
+				     const uint8_t request[16], uint64_t *stamp)
+{
+	char dir[INTAKE_ENTRY_PATH_MAX];
+	struct stat st;
+	int err = intake_row_path(in, request, NULL, dir);
+
+	if (err)
+		return err;
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? MM_ERR_NOTFOUND : MM_ERR_IO;
+	*stamp = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+		 (uint64_t)st.st_mtim.tv_nsec;
+	return MM_OK;
+}
+
+enum mm_err intake_request_dir_remove_locked(const struct intake *in,
+					     const uint8_t request[16])
+{
+	char dir[INTAKE_ENTRY_PATH_MAX], parent[INTAKE_ENTRY_PATH_MAX];
+	int err = intake_row_path(in, request, NULL, dir);
+
+	if (err)
+		return err;
+	if (rmdir(dir) != 0)
+		return errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST
+			       ? MM_OK
+			       : MM_ERR_IO;
+	parent_of(dir, parent, sizeof(parent));
+	return fsync_dir(parent);
 }
 
 enum mm_err

@@ -186,8 +186,16 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	}
 	for (it = batch; it; it = it->next) {
 		it->err = lookup_id(l, txn, it->tx->id, &it->index);
-		if (it->err == MM_OK)
-			continue; /* a duplicate: the original's index */
+		if (it->err == MM_OK) { /* a duplicate: the original's index */
+			if (it->once)
+				it->err = mm_fail_reason(
+					&it->why, MM_ERR_EXISTS, "duplicate", 0,
+					"duplicate: the "
+					"transaction is logged "
+					"already at index %llu",
+					(unsigned long long)it->index);
+			continue;
+		}
 		it->err = ledger_append_one(l, txn, it->tx, it->type, next, now,
 					    &f, &it->why);
 		if (it->err == MM_OK)
@@ -202,7 +210,9 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	if (err) {
 		/* Nothing of this batch is stored: fail all it appended. */
 		for (it = batch; it; it = it->next)
-			if (it->err == MM_OK && it->index >= l->head.size) {
+			if ((it->err == MM_OK ||
+			     (it->once && it->err == MM_ERR_EXISTS)) &&
+			    it->index >= l->head.size) {
 				it->err = err;
 				mm_fail(&it->why, err, 0,
 					"committing the block: %s",
@@ -425,13 +435,15 @@ static int enqueue(struct ledger *l, struct ledger_item *it,
 	return err;
 }
 
-enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
-				size_t n, ledger_done_fn done, void *arg,
-				struct mm_diag *diag)
+/* ledger_submit_async and, with once, ledger_submit_async_once. */
+static enum mm_err submit_item(struct ledger *l, const uint8_t *bytes, size_t n,
+			       ledger_done_fn done, void *arg, bool once,
+			       struct mm_diag *diag)
 {
 	struct ledger_item *it = NULL;
 	struct ledger_tx *tx = NULL;
 	const struct ledger_type *type;
+	uint64_t index = 0;
 	int err;
 
 	if (!l->started)
@@ -441,6 +453,11 @@ enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
 	err = ledger_tx_decode(bytes, n, &tx, diag);
 	if (!err)
 		err = admit(l, tx, &type, diag);
+	if (!err && once && ledger_find(l, tx->id, &index) == MM_OK)
+		err = mm_fail_reason(diag, MM_ERR_EXISTS, "duplicate", 0,
+				     "duplicate: the transaction is logged "
+				     "already at index %llu",
+				     (unsigned long long)index);
 	if (!err) {
 		it = calloc(1, sizeof(*it));
 		err = it ? MM_OK : MM_ERR_NOMEM;
@@ -450,6 +467,7 @@ enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
 		it->type = type;
 		it->done = done;
 		it->arg = arg;
+		it->once = once;
 		err = enqueue(l, it, diag);
 	}
 	if (err) {
@@ -457,6 +475,20 @@ enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
 		ledger_tx_free(tx);
 	}
 	return err;
+}
+
+enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
+				size_t n, ledger_done_fn done, void *arg,
+				struct mm_diag *diag)
+{
+	return submit_item(l, bytes, n, done, arg, false, diag);
+}
+
+enum mm_err ledger_submit_async_once(struct ledger *l, const uint8_t *bytes,
+				     size_t n, ledger_done_fn done, void *arg,
+				     struct mm_diag *diag)
+{
+	return submit_item(l, bytes, n, done, arg, true, diag);
 }
 
 struct waiter {

@@ -45,6 +45,7 @@ struct ledger_item {
 	const struct ledger_type *type;
 	ledger_done_fn done;
 	void *arg;
+	bool once; /* a duplicate is refused, not answered its index */
 	/* Filled by the committer. */
 	int err;
 	uint64_t index;

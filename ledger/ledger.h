@@ -497,6 +497,20 @@ enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
 				size_t n, ledger_done_fn done, void *arg,
 				struct mm_diag *diag);
 
+/*
+ * ledger_submit_async for a transaction whose effect outside the log must
+ * happen once per logged transaction (a dataset served against its
+ * disclosure): a duplicate is refused, never answered MM_OK.  A
+ * transaction the log holds already is MM_ERR_EXISTS at once (done is not
+ * called); one that another submission logs first, in an earlier block or
+ * earlier in the same one, is answered through done with MM_ERR_EXISTS
+ * ("duplicate: ...").  So of any number of submissions of one transaction,
+ * at most one is ever answered MM_OK.  Other errors as ledger_submit_async.
+ */
+enum mm_err ledger_submit_async_once(struct ledger *l, const uint8_t *bytes,
+				     size_t n, ledger_done_fn done, void *arg,
+				     struct mm_diag *diag);
+
 /* ledger_submit_async and wait: the index of the (possibly earlier)
  * logged transaction in *index. */
 enum mm_err ledger_submit(struct ledger *l, const uint8_t *bytes, size_t n,

@@ -448,6 +448,15 @@ enum mm_err market_review_apply(struct ledger_apply *a,
 /* ------------------------------------------------------------------ */
 /* disclosure.                                                         */
 
+/*
+ * A download is a disclosure of every included patient's row, so it needs
+ * what the approval needed, at the disclosure's block time: the request
+ * open and every included consent holding (not revoked, not expired).
+ * While one included consent does not hold (revoked, and not granted
+ * again, or expired), every disclosure is refused (consent_revoked
+ * naming the contribution) and nothing is served.  A new release can
+ * only come from contributions still staged.
+ */
 enum mm_err market_disclosure_apply(struct ledger_apply *a,
 				    const struct ledger_tx *tx, void *arg)
 {
@@ -471,6 +480,12 @@ enum mm_err market_disclosure_apply(struct ledger_apply *a,
 		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "not_approved",
 					  "the release is %s",
 					  market_rstatus_name(rel.status));
+	if (!err && r->closed)
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					  "the request is closed; its datasets "
+					  "are no longer disclosed");
+	if (!err)
+		err = consents_hold(m, a, &rel, r);
 	free(r);
 	if (err)
 		return err;

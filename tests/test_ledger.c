@@ -178,6 +178,81 @@ START_TEST(attest_receipt_and_duplicate)
 }
 END_TEST
 
+/* What the done callbacks of a burst of submissions saw. */
+struct once_tally {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned answered, ok, exists;
+};
+
+static void once_done(void *arg, int err, uint64_t index,
+		      const struct mm_diag *why)
+{
+	struct once_tally *t = arg;
+
+	(void)index;
+	(void)why;
+	pthread_mutex_lock(&t->mu);
+	t->answered++;
+	t->ok += err == MM_OK;
+	t->exists += err == MM_ERR_EXISTS;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Submits tx n times at once (once or not); waits for every answer. */
+static void burst(const struct ledger_buf *tx, unsigned n, bool once,
+		  struct once_tally *t)
+{
+	unsigned queued = 0;
+
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		int err = once ? ledger_submit_async_once(F.l, tx->p, tx->len,
+							  once_done, t, NULL)
+			       : ledger_submit_async(F.l, tx->p, tx->len,
+						     once_done, t, NULL);
+
+		ck_assert(err == MM_OK || (once && err == MM_ERR_EXISTS));
+		queued += err == MM_OK;
+		t->exists += err == MM_ERR_EXISTS; /* refused at once */
+	}
+	pthread_mutex_lock(&t->mu);
+	while (t->answered < queued)
+		pthread_cond_wait(&t->cv, &t->mu);
+	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+}
+
+/* A burst of one transaction: plain submissions all answer MM_OK (a
+ * retry is answered its receipt); submitted once, exactly one does and
+ * the others are refused MM_ERR_EXISTS, before or after queuing. */
+START_TEST(submit_once_answers_one)
+{
+	struct ledger_buf a, b;
+	struct once_tally t;
+	struct ledger_head h;
+
+	make_attest(&a, "burst plain");
+	burst(&a, 16, false, &t);
+	ck_assert_uint_eq(t.ok, 16);
+	make_attest(&b, "burst once");
+	burst(&b, 16, true, &t);
+	ck_assert_uint_eq(t.ok, 1);
+	ck_assert_uint_eq(t.exists, 15);
+	burst(&b, 4, true, &t); /* logged now: refused at once */
+	ck_assert_uint_eq(t.ok, 0);
+	ck_assert_uint_eq(t.exists, 4);
+	ck_assert_int_eq(ledger_head(F.l, &h), MM_OK);
+	ck_assert_uint_eq(h.size, 3); /* genesis and the two attests */
+	ledger_buf_release(&a);
+	ledger_buf_release(&b);
+}
+END_TEST
+
 START_TEST(created_window)
 {
 	struct ledger_buf tx;
@@ -523,6 +598,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, genesis_and_head);
 	tcase_add_test(tc, attest_receipt_and_duplicate);
+	tcase_add_test(tc, submit_once_answers_one);
 	tcase_add_test(tc, created_window);
 	tcase_add_test(tc, refusals_change_nothing);
 	tcase_add_test(tc, schema_and_type_refusals);

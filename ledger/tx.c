@@ -24,11 +24,11 @@
  * the signing domain, so a node can tell a replay from a bad signature
  * and refuse it as wrong_chain.
  *
- * The envelope carries its signing key (DESIGN.md has only author): it
- * lets a node verify signatures without reading state, so verification
- * runs beside the committer and the offline verifier uses every core.
- * Whether key may act for author is the applying type's business; the
- * ledger's own rule (types.c) is author == SHA-256(key).
+ * The envelope carries its signing key (the original design had only author):
+ * it lets a node verify signatures without reading state, so verification runs
+ * beside the committer and the offline verifier uses every core. Whether key
+ * may act for author is the applying type's business; the ledger's own rule
+ * (types.c) is author == SHA-256(key).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -353,6 +353,10 @@ typedef void (*intake_retire_fn)(void *ctx, int err,
  */
 enum mm_err intake_retire_start(struct intake *in, intake_retire_fn fn,
 				void *ctx);
+/* Stops and joins the retention thread (nothing when it never started);
+ * intake_close calls it too.  Call it before the ledger closes: a sweep
+ * reads the ledger. */
+void intake_retire_stop(struct intake *in);
 
 /* What intake_reconcile found and did. */
 struct intake_reconcile_report {

@@ -116,10 +116,6 @@ struct intake {
 	void *retire_ctx;
 };
 
-/* Stops the background sweep (intake_retire_start) and joins it; nothing
- * when it was not started.  intake_close calls it. */
-void intake_retire_stop(struct intake *in);
-
 /* A set of blob names: filled, sorted once, then looked up (intake.c). */
 struct intake_blob_set {
 	uint8_t (*v)[LEDGER_HASH_BYTES];

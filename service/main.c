@@ -79,6 +79,9 @@ static int undeclared_exit(struct mmd *srv)
 static void cleanup(struct mmd *srv)
 {
 	mmd_workers_stop(srv);
+	/* The retention sweep reads the ledger: it stops first. */
+	if (srv->intake)
+		intake_retire_stop(srv->intake);
 	ledger_close(srv->ledger);
 	srv->ledger = NULL;
 	mmd_workers_free(srv);

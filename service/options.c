@@ -33,6 +33,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_SESSION_TTL,
 	OPT_REVOKED_MAX,
+	OPT_CONTRIB_CPU,
 	OPT_ROUTES,
 	OPT_REGISTRAR,
 	OPT_STEWARD,
@@ -62,6 +63,7 @@ static const struct option longopts[] = {
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
 	{"revocations-max", required_argument, NULL, OPT_REVOKED_MAX},
+	{"contrib-cpu-ms", required_argument, NULL, OPT_CONTRIB_CPU},
 	{"routes", no_argument, NULL, OPT_ROUTES},
 	{"registrar", required_argument, NULL, OPT_REGISTRAR},
 	{"steward", required_argument, NULL, OPT_STEWARD},
@@ -105,6 +107,10 @@ static void usage(FILE *f)
 	      "(default 900)\n"
 	      "  --revocations-max N     live revoked tokens before every "
 	      "token ends (default 4096)\n"
+	      "  --contrib-cpu-ms N      CPU ms one patient key may spend "
+	      "in record checks\n"
+	      "                          per minute, 1-60000 (default "
+	      "2000)\n"
 	      "  --routes                print the routes served and exit\n"
 	      "With --init, a marketplace (tokens.init and market.init "
 	      "signed by the node key):\n"
@@ -192,6 +198,7 @@ static void defaults(struct mmd_opts *o)
 	o->connections_max = DEFAULT_CONNECTIONS;
 	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
 	o->revoked_max = MMD_REVOKED_MAX;
+	o->contrib_cpu_ms = MMD_CONTRIB_CPU_MS_DEFAULT;
 	o->precision = 6;
 }
 
@@ -263,6 +270,11 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 		ok = opt_num("revocations-max", arg, 1, MMD_REVOKED_MAX_MAX,
 			     &v);
 		o->revoked_max = (unsigned)v;
+		break;
+	case OPT_CONTRIB_CPU:
+		ok = opt_num("contrib-cpu-ms", arg, 1, MMD_CONTRIB_CPU_MS_MAX,
+			     &v);
+		o->contrib_cpu_ms = (unsigned)v;
 		break;
 	default:
 		return opt_numeric(c, arg, o);

@@ -6,7 +6,7 @@ if(TARGET edge AND TARGET intake AND TARGET medmarketd)
   target_link_libraries(test_contrib_trust PRIVATE mmtestutil edge intake
     market tokens policies anonymizer)
   mm_target(test_contrib_trust)
-  add_dependencies(test_contrib_trust medmarketd)
+  add_dependencies(test_contrib_trust medmarketd medmarket)
   add_test(NAME test_contrib_trust COMMAND test_contrib_trust)
   set_tests_properties(test_contrib_trust PROPERTIES
     ENVIRONMENT "${MM_TEST_ENV}" TIMEOUT 300)

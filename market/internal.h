@@ -134,12 +134,14 @@ int open_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int fund_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int close_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 
-/* lifecycle.c: the consent and contribution types. */
+/* lifecycle.c: the consent and contribution types (contribution.submit
+ * alone is always refused: it counts only inside contribution.vouch). */
 int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		  void *arg);
 int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		     void *arg);
+int vouch_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg);
 /* Consent of author on request valid at the block time and covering the
  * request's purpose and fields; refuses with the reason otherwise. */
 int consent_check(struct market *m, struct ledger_apply *a,

@@ -74,7 +74,7 @@ struct mmd_opts {
 	unsigned session_ttl_s;
 	unsigned sessions_max;	      /* --sessions-max */
 	const char *public_authority; /* NULL: the listen address */
-	unsigned contrib_cpu_ms; /* --contrib-cpu-ms: per key per minute */
+	unsigned contrib_cpu_ms;      /* --contrib-cpu-ms: per key per minute */
 	bool routes;   /* --routes: print the route table and exit */
 	bool contract; /* --contract: statuses and refusals, exit */
 	/* --init --registrar --steward... --threshold: tokens.init and

@@ -14,11 +14,11 @@
 
 #define CLI_NONCE_BYTES 16
 
-int cli_server(const char *cmd, const char *server, const char *ca_file,
-	       bool insecure, struct cli_url *u)
+enum cli_exit cli_server(const char *cmd, const char *server,
+			 const char *ca_file, bool insecure, struct cli_url *u)
 {
 	struct mm_diag diag = {0};
-	int rc = cli_require(cmd, "server", server);
+	enum cli_exit rc = cli_require(cmd, "server", server);
 
 	if (rc != CLI_OK)
 		return rc;
@@ -55,9 +55,10 @@ static enum edge_sig_field sign_field(void *ctx, const char *name,
 	return EDGE_SIG_FIELD_OK;
 }
 
-int cli_sign_request(const struct ledger_key *key, const struct cli_url *u,
-		     const char *method, const char *path, const void *body,
-		     size_t n, struct cli_signed *s, struct mm_diag *diag)
+enum mm_err cli_sign_request(const struct ledger_key *key,
+			     const struct cli_url *u, const char *method,
+			     const char *path, const void *body, size_t n,
+			     struct cli_signed *s, struct mm_diag *diag)
 {
 	static const char *const comps[] = {"@method", "@authority", "@path",
 					    "@query", "content-digest"};

@@ -24,7 +24,7 @@ uint64_t mm_monotonic_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
-int mm_write_all(int fd, const void *p, size_t n)
+enum mm_err mm_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;
 

@@ -58,16 +58,25 @@ static void check_release(struct check *k)
 	intake_record_free(k->rec);
 }
 
-/* The envelope: signed, a contribution.submit of its type's schema. */
-static int envelope_read(struct intake *in, const uint8_t *env, size_t n,
-			 struct check *k, struct mm_diag *d)
+/* The envelope: signed for this chain, a contribution.submit of its
+ * type's schema. */
+static enum mm_err envelope_read(struct intake *in, const uint8_t *env,
+				 size_t n, struct check *k, struct mm_diag *d)
 {
 	const struct ledger_type *t;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	size_t nt;
-	int err = ledger_tx_decode(env, n, &k->tx, d);
+	enum mm_err err = ledger_tx_decode(env, n, &k->tx, d);
 
 	if (err)
 		return err;
+	/* The vouch's apply refuses it too (market/lifecycle.c); refused
+	 * here, before the record is read or a row staged. */
+	ledger_chain_id(in->ledger, chain);
+	if (!ledger_ct_equal(k->tx->chain, chain, sizeof(chain)))
+		return mm_fail_reason(d, MM_ERR_WRONG_CHAIN, "wrong_chain", 0,
+				      "wrong_chain: the envelope is signed "
+				      "for another chain");
 	t = ledger_types(in->ledger, &nt);
 	t = ledger_type_find(t, nt, MARKET_TYPE_CONTRIBUTE);
 	if (!t || strcmp(k->tx->type, MARKET_TYPE_CONTRIBUTE) != 0 ||
@@ -306,17 +315,21 @@ static int row_make(struct intake *in, const struct check *k,
 
 /* contribution.vouch of the patient's envelope and the payout, signed by
  * node at the envelope's created time, appended to vouch. */
-static int vouch_sign(const struct intake_contribution *c,
-		      const struct check *k, const struct ledger_key *node,
-		      struct ledger_buf *vouch, struct mm_diag *d)
+static enum mm_err vouch_sign(struct intake *in,
+			      const struct intake_contribution *c,
+			      const struct check *k,
+			      const struct ledger_key *node,
+			      struct ledger_buf *vouch, struct mm_diag *d)
 {
+	uint8_t chain[LEDGER_HASH_BYTES];
 	struct ledger_buf body;
-	int err;
+	enum mm_err err;
 
+	ledger_chain_id(in->ledger, chain);
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_vouch(&body, k->payout, c->envelope, c->envelope_n);
 	if (!err)
-		err = ledger_tx_sign(node, NULL, MARKET_TYPE_VOUCH,
+		err = ledger_tx_sign(node, chain, NULL, MARKET_TYPE_VOUCH,
 				     k->tx->created_ms, body.p, body.len,
 				     vouch);
 	ledger_buf_release(&body);
@@ -407,12 +420,13 @@ static int row_stage(struct intake *in, const struct anon_buf *row,
 }
 
 /* Hash, terms, record, evaluation, row: the checks before the vouch. */
-static int stage_checks(struct intake *in, const struct intake_contribution *c,
-			struct check *k, struct anon_buf *row,
-			enum intake_step *step, struct mm_diag *diag)
+static enum mm_err stage_checks(struct intake *in,
+				const struct intake_contribution *c,
+				struct check *k, struct anon_buf *row,
+				enum intake_step *step, struct mm_diag *diag)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
-	int err;
+	enum mm_err err;
 
 	*step = INTAKE_STEP_ENVELOPE;
 	err = envelope_read(in, c->envelope, c->envelope_n, k, diag);
@@ -435,12 +449,10 @@ static int stage_checks(struct intake *in, const struct intake_contribution *c,
 	return err;
 }
 
-int intake_contribution_stage(struct intake *in,
-			      const struct intake_contribution *c,
-			      const struct ledger_key *node,
-			      struct intake_staged *out,
-			      struct ledger_buf *vouch, enum intake_step *step,
-			      struct mm_diag *diag)
+enum mm_err intake_contribution_stage(
+	struct intake *in, const struct intake_contribution *c,
+	const struct ledger_key *node, struct intake_staged *out,
+	struct ledger_buf *vouch, enum intake_step *step, struct mm_diag *diag)
 {
 	struct check *k = calloc(1, sizeof(*k));
 	struct anon_buf row = {.max = DEID_BYTES_MAX};
@@ -451,7 +463,7 @@ int intake_contribution_stage(struct intake *in,
 		err = stage_checks(in, c, k, &row, step, diag);
 	if (!err) {
 		*step = INTAKE_STEP_STORE;
-		err = vouch_sign(c, k, node, vouch, diag);
+		err = vouch_sign(in, c, k, node, vouch, diag);
 	}
 	if (!err) {
 		memcpy(out->request, k->request, MARKET_ID_BYTES);

@@ -51,13 +51,13 @@ static int need_patient_key(struct market *m, struct ledger_apply *a,
 	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = load_config(m, a, &c);
+		err = market_load_config(m, a, &c);
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (!err && p.role != MARKET_ROLE_NONE && p.role != MARKET_ROLE_PATIENT)
-		err = ledger_apply_fail(a, MM_ERR_DENIED,
-					"wrong_role: consents and "
-					"contributions come from patient keys");
+		err = ledger_apply_refuse(
+			a, MM_ERR_DENIED, "wrong_role",
+			"consents and contributions come from patient keys");
 	return err;
 }
 
@@ -71,11 +71,11 @@ static int load_consent(struct market *m, struct ledger_apply *a,
 	size_t n;
 	int err;
 
-	key2(k, req, author);
+	market_key2(k, req, author);
 	err = ledger_state_get(a, m->db_consent, k, sizeof(k), &v, &n);
 	if (!err && rec_consent_dec(v, n, c))
-		err = ledger_apply_fail(a, MM_ERR_CORRUPT,
-					"corrupt: a consent record");
+		err = ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					  "a consent record");
 	return err;
 }
 
@@ -87,35 +87,35 @@ static bool has_field(const struct market_consent *c, const char *f)
 	return false;
 }
 
-int consent_check(struct market *m, struct ledger_apply *a,
-		  const struct market_request *r,
-		  const uint8_t author[LEDGER_HASH_BYTES], const char *where)
+enum mm_err market_consent_check(struct market *m, struct ledger_apply *a,
+				 const struct market_request *r,
+				 const uint8_t author[LEDGER_HASH_BYTES],
+				 const char *where)
 {
 	struct market_consent *c = malloc(sizeof(*c));
 	int err = c ? load_consent(m, a, r->id, author, c) : MM_ERR_NOMEM;
 
 	if (err == MM_ERR_NOTFOUND)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"no_consent: %s: no consent for this "
-					"request",
-					where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "no_consent",
+					  "%s: no consent for this request",
+					  where);
 	else if (!err && c->revoked)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"consent_revoked: %s", where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "consent_revoked",
+					  "%s", where);
 	else if (!err && c->expires_ms <= ledger_apply_time_ms(a))
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"consent_expired: %s", where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "consent_expired",
+					  "%s", where);
 	else if (!err && strcmp(c->purpose, r->purpose) != 0)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"consent_scope: %s: the consent's "
-					"purpose is not the request's",
-					where);
+		err = ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "consent_scope",
+			"%s: the consent's purpose is not the request's",
+			where);
 	for (unsigned i = 0; !err && i < r->nfields; i++)
 		if (!has_field(c, r->fields[i]))
-			err = ledger_apply_fail(a, MM_ERR_REJECTED,
-						"consent_scope: %s: request "
-						"field %u is not consented",
-						where, i);
+			err = ledger_apply_refuse(
+				a, MM_ERR_REJECTED, "consent_scope",
+				"%s: request field %u is not consented", where,
+				i);
 	free(c);
 	return err;
 }
@@ -131,26 +131,26 @@ static int consent_body(struct ledger_apply *a, const struct ledger_tx *tx,
 
 	c->expires_ms = ledger_map_get(tx->body, "expires")->v.u;
 	if (c->expires_ms <= ledger_apply_time_ms(a))
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "consent_expired: expires must be "
-					 "after the block time");
-	if (p->n == 0 || val_cstr(p, c->purpose, sizeof(c->purpose)))
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "purpose: 1 to %d bytes",
-					 MARKET_PURPOSE_BYTES_MAX);
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "consent_expired",
+			"expires must be after the block time");
+	if (p->n == 0 || market_val_cstr(p, c->purpose, sizeof(c->purpose)))
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "purpose",
+					   "1 to %d bytes",
+					   MARKET_PURPOSE_BYTES_MAX);
 	if (f->kind != LEDGER_V_ARRAY || f->n == 0 || f->n > MARKET_FIELDS_MAX)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "fields: an array of 1 to %d strings",
-					 MARKET_FIELDS_MAX);
+		return ledger_apply_refuse(a, MM_ERR_SCHEMA, "fields",
+					   "an array of 1 to %d strings",
+					   MARKET_FIELDS_MAX);
 	for (uint32_t i = 0; i < f->n; i++)
 		if (f->v.items[i].kind != LEDGER_V_STR ||
 		    f->v.items[i].n == 0 ||
-		    val_cstr(&f->v.items[i], c->fields[i],
-			     sizeof(c->fields[i])))
-			return ledger_apply_fail(a, MM_ERR_SCHEMA,
-						 "fields[%u]: a string of 1 "
-						 "to %d bytes",
-						 i, MARKET_FIELD_BYTES_MAX);
+		    market_val_cstr(&f->v.items[i], c->fields[i],
+				    sizeof(c->fields[i])))
+			return ledger_apply_fail_reason(
+				a, MM_ERR_SCHEMA, "fields",
+				"fields[%u]: a string of 1 to %d bytes", i,
+				MARKET_FIELD_BYTES_MAX);
 	c->nfields = f->n;
 	return MM_OK;
 }
@@ -161,13 +161,14 @@ static int store_consent(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	struct ledger_buf b;
 
-	key2(k, c->request, c->author);
+	market_key2(k, c->request, c->author);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_consent_enc(&b, c);
-	return put_buf(a, m->db_consent, k, sizeof(k), &b);
+	return market_put_buf(a, m->db_consent, k, sizeof(k), &b);
 }
 
-int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+enum mm_err market_consent_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -175,12 +176,11 @@ int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	int err = c ? need_patient_key(m, a, tx) : MM_ERR_NOMEM;
 
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
 	if (!err && r->closed)
-		err = ledger_apply_fail(
-			a, MM_ERR_REJECTED,
-			"request_closed: the request is closed");
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					  "the request is closed");
 	if (!err)
 		err = consent_body(a, tx, c);
 	if (!err) {
@@ -195,7 +195,8 @@ int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	return err;
 }
 
-int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+enum mm_err market_revoke_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_consent *c = calloc(1, sizeof(*c));
@@ -205,13 +206,12 @@ int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	if (!err)
 		err = load_consent(m, a, req, tx->author, c);
 	if (err == MM_ERR_NOTFOUND)
-		err = ledger_apply_fail(a, err,
-					"no_consent: the author has no consent "
-					"for this request");
+		err = ledger_apply_refuse(
+			a, err, "no_consent",
+			"the author has no consent for this request");
 	if (!err && c->revoked)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"already_revoked: the consent is "
-					"revoked");
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "already_revoked",
+					  "the consent is revoked");
 	if (!err) {
 		c->revoked = true;
 		c->revoked_index = ledger_apply_index(a);
@@ -228,15 +228,15 @@ int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 /* Alone on the log, contribution.submit would let any fresh key fill a
  * cohort with records nobody evaluated: it counts only inside the node's
  * contribution.vouch. */
-int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		     void *arg)
+enum mm_err market_contribute_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg)
 {
 	(void)tx;
 	(void)arg;
-	return ledger_apply_fail(a, MM_ERR_DENIED,
-				 "unvouched: a contribution.submit counts "
-				 "only inside the node's contribution.vouch "
-				 "(POST /v1/contributions)");
+	return ledger_apply_refuse(a, MM_ERR_DENIED, "unvouched",
+				   "a contribution.submit counts only inside "
+				   "the node's contribution.vouch "
+				   "(POST /v1/contributions)");
 }
 
 /* The patient's envelope inside the vouch: signed (its signature is
@@ -247,28 +247,32 @@ static int vouch_submit(struct market *m, struct ledger_apply *a,
 {
 	const struct ledger_val *v = ledger_map_get(tx->body, "submit");
 	const struct ledger_type *t;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	struct mm_diag d = {0};
 	size_t nt;
 
 	if (ledger_tx_decode(v->v.bytes, v->n, sub, &d))
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "bad_submit: the patient's envelope: "
-					 "%s",
-					 d.msg);
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "bad_submit",
+					   "the patient's envelope: %s", d.msg);
+	/* Signed for another chain: a replay of a patient's envelope
+	 * logged elsewhere, refused as the ledger refuses its own. */
+	ledger_chain_id(m->l, chain);
+	if (!ledger_ct_equal((*sub)->chain, chain, LEDGER_HASH_BYTES))
+		return ledger_apply_refuse(a, MM_ERR_WRONG_CHAIN, "wrong_chain",
+					   "the patient's envelope is signed "
+					   "for another chain");
 	t = ledger_types(m->l, &nt);
 	t = ledger_type_find(t, nt, MARKET_TYPE_CONTRIBUTE);
 	MM_ASSERT(t);
 	if (strcmp((*sub)->type, MARKET_TYPE_CONTRIBUTE) != 0 ||
 	    ledger_type_check(t, (*sub)->body, &d))
-		return ledger_apply_fail(
-			a, MM_ERR_INVALID,
-			"bad_submit: not a contribution.submit "
-			"body");
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "bad_submit",
+					   "not a contribution.submit body");
 	if ((*sub)->created_ms != tx->created_ms)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "bad_submit: the vouch must carry the "
-					 "created time of the envelope it "
-					 "vouches for");
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "bad_submit",
+					   "the vouch must carry the created "
+					   "time of the envelope it vouches "
+					   "for");
 	return MM_OK;
 }
 
@@ -281,22 +285,21 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	const void *v;
 	size_t n;
-	int err = request_accepting(a, r);
+	enum mm_err err = market_request_accepting(a, r);
 
 	if (err)
 		return err;
-	key2(k, r->id, payee);
+	market_key2(k, r->id, payee);
 	err = ledger_state_get(a, m->db_cpay, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "already_contributed: one "
-					       "record per patient key");
+			   : ledger_apply_refuse(a, MM_ERR_EXISTS,
+						 "already_contributed",
+						 "one record per patient key");
 	if (r->contributions >= r->cohort)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "cohort_full: the request has its "
-					 "cohort");
-	return consent_check(m, a, r, payee, "author");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "cohort_full",
+					   "the request has its cohort");
+	return market_consent_check(m, a, r, payee, "author");
 }
 
 /* Stores the contribution under its ordinal and both indexes. */
@@ -305,17 +308,17 @@ static int contrib_store(struct market *m, struct ledger_apply *a,
 {
 	uint8_t k[KEYN_BYTES], kp[KEY2_BYTES], ord[8];
 	struct ledger_buf b;
-	int err;
+	enum mm_err err;
 
-	keyn(k, c->request, c->ordinal);
+	market_keyn(k, c->request, c->ordinal);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_contrib_enc(&b, c);
-	err = put_buf(a, m->db_contrib, k, sizeof(k), &b);
+	err = market_put_buf(a, m->db_contrib, k, sizeof(k), &b);
 	if (!err)
 		err = ledger_state_put(a, m->db_ctx, c->tx, LEDGER_HASH_BYTES,
 				       k, sizeof(k));
-	key2(kp, c->request, c->payee);
-	put_u64be(ord, c->ordinal);
+	market_key2(kp, c->request, c->payee);
+	market_put_u64be(ord, c->ordinal);
 	return err ? err
 		   : ledger_state_put(a, m->db_cpay, kp, sizeof(kp), ord, 8);
 }
@@ -342,7 +345,8 @@ static void contrib_fill(struct ledger_apply *a, const struct ledger_tx *tx,
 	c->index = ledger_apply_index(a);
 }
 
-int vouch_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+enum mm_err market_vouch_apply(struct ledger_apply *a,
+			       const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -351,15 +355,15 @@ int vouch_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	int err = c ? ledger_author_is_key(a, tx) : MM_ERR_NOMEM;
 
 	if (!err && !ledger_ct_equal(tx->key, m->node_pk, LEDGER_PK_BYTES))
-		err = ledger_apply_fail(a, MM_ERR_DENIED,
-					"not_node: contribution.vouch is "
-					"signed by the node key");
+		err = ledger_apply_refuse(a, MM_ERR_DENIED, "not_node",
+					  "contribution.vouch is signed by the "
+					  "node key");
 	if (!err)
 		err = vouch_submit(m, a, tx, &sub);
 	if (!err)
 		err = need_patient_key(m, a, sub);
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(sub->body, "request")->v.bytes,
 			&r);
 	if (!err)
@@ -369,7 +373,7 @@ int vouch_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 		err = contrib_store(m, a, c);
 	}
 	if (!err)
-		err = store_request(m, a, r);
+		err = market_store_request(m, a, r);
 	ledger_tx_free(sub);
 	free(r);
 	free(c);

@@ -64,23 +64,23 @@ static int run_bind(struct run *p, const struct market_request *r,
 	return err ? MM_ERR_NOMEM : MM_OK;
 }
 
-int market_payout_eval(const char *source, size_t n,
-		       const struct market_request *r, unsigned precision,
-		       const struct market_payout_input *in,
-		       char out[TOKENS_AMOUNT_STR_MAX], struct mm_diag *diag)
+enum mm_err
+market_payout_eval(const char *source, size_t n, const struct market_request *r,
+		   unsigned precision, const struct market_payout_input *in,
+		   char out[TOKENS_AMOUNT_STR_MAX], struct mm_diag *diag)
 {
 	struct run p = {0};
 	struct mm_diag d = {0};
 	char reward[TOKENS_AMOUNT_STR_MAX];
-	int err = MM_OK;
+	enum mm_err err = MM_OK;
 
 	MM_ASSERT(in->completeness <= 100 &&
 		  in->nresults <= MARKET_RESULTS_MAX);
 	if (policy_load(source, n, &p.pol, &d) ||
 	    policy_get_kind(p.pol) != POLICY_PAYOUT)
-		err = mm_fail(diag, MM_ERR_REJECTED, 0,
-			      "payout_failed: the request's payout policy "
-			      "does not load as a payout policy");
+		err = mm_fail_reason(diag, MM_ERR_REJECTED, "payout_failed", 0,
+				     "payout_failed: the request's payout "
+				     "policy does not load as a payout policy");
 	p.ev = err ? NULL : policy_eval_new();
 	p.in = err ? NULL : policy_input_new();
 	if (!err && (!p.ev || !p.in))
@@ -91,18 +91,18 @@ int market_payout_eval(const char *source, size_t n,
 	if (!err)
 		err = run_bind(&p, r, reward, in);
 	if (!err && policy_run(p.ev, p.pol, p.in, &d))
-		err = mm_fail(diag, MM_ERR_REJECTED, 0,
-			      "payout_failed: the payout policy gave no "
-			      "amount");
+		err = mm_fail_reason(diag, MM_ERR_REJECTED, "payout_failed", 0,
+				     "payout_failed: the payout policy gave no "
+				     "amount");
 	/* Base units as digits (GMP): at 18 decimals a payout of ten tokens
 	 * is already past int64. */
 	if (!err &&
 	    (policy_value_units_digits(policy_run_payout(p.ev), precision, out,
 				       TOKENS_DIGITS_MAX + 1) ||
 	     !tokens_units_ok(out, strlen(out))))
-		err = mm_fail(diag, MM_ERR_REJECTED, 0,
-			      "payout_range: the payout is negative or too "
-			      "large");
+		err = mm_fail_reason(diag, MM_ERR_REJECTED, "payout_range", 0,
+				     "payout_range: the payout is negative or "
+				     "too large");
 	run_close(&p);
 	return err;
 }

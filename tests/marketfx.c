@@ -37,15 +37,15 @@ struct ledger_buf *mfx_nb(struct ledger_buf *b)
 	return b;
 }
 
-void mfx_sign(const struct ledger_key *k, const char *type,
-	      const struct ledger_buf *body, struct ledger_buf *env,
-	      uint64_t created)
+void mfx_sign(const uint8_t chain[32], const struct ledger_key *k,
+	      const char *type, const struct ledger_buf *body,
+	      struct ledger_buf *env, uint64_t created)
 {
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(
-		ledger_tx_sign(k, NULL, type, created, body->p, body->len, env),
-		MM_OK);
+	ck_assert_int_eq(ledger_tx_sign(k, chain, NULL, type, created, body->p,
+					body->len, env),
+			 MM_OK);
 }
 
 void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
@@ -55,7 +55,7 @@ void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
 	char *resp = NULL;
 	int st;
 
-	mfx_sign(k, type, body, &env, mm_now_ms());
+	mfx_sign(d->chain, k, type, body, &env, mm_now_ms());
 	ledger_buf_release(body);
 	st = tu_http(d, "POST", "/v1/tx", "application/msgpack", env.p, env.len,
 		     NULL, &resp, NULL);
@@ -132,7 +132,7 @@ static void flip_sig(struct ledger_buf *env)
 	ledger_tx_free(tx);
 }
 
-void mfx_contribution(const struct market_request *req,
+void mfx_contribution(const uint8_t chain[32], const struct market_request *req,
 		      const uint8_t request[16], const struct ledger_key *pk,
 		      const char *record, const struct market_consent *c,
 		      enum mfx_tamper t, struct mfx_contrib *out)
@@ -160,7 +160,7 @@ void mfx_contribution(const struct market_request *req,
 	memcpy(s.request, request, 16);
 	intake_record_hash(salt, record, strlen(record), s.record_hash);
 	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
-	mfx_sign(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
+	mfx_sign(chain, pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
 	ledger_buf_release(&b);
 	ledger_sha256(env.p, env.len, out->tx);
 	if (t == MFX_BAD_SALT)

@@ -25,11 +25,11 @@ extern const char MFX_PROF_SRC[];
 
 /* Initialises b with the envelope ceiling and returns it. */
 struct ledger_buf *mfx_nb(struct ledger_buf *b);
-/* Signs body (kept) as type with k at created into env (initialised
- * here; the caller releases it). */
-void mfx_sign(const struct ledger_key *k, const char *type,
-	      const struct ledger_buf *body, struct ledger_buf *env,
-	      uint64_t created);
+/* Signs body (kept) as type with k at created for chain into env
+ * (initialised here; the caller releases it). */
+void mfx_sign(const uint8_t chain[32], const struct ledger_key *k,
+	      const char *type, const struct ledger_buf *body,
+	      struct ledger_buf *env, uint64_t created);
 /* POST /v1/tx to d of body signed now by k; asserts 200 and releases
  * body. */
 void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
@@ -72,10 +72,10 @@ struct mfx_contrib {
 
 /*
  * The post of the FHIR record under request req (id request), its
- * contribution.submit signed by pk now, and the patient's own
+ * contribution.submit signed by pk now for chain, and the patient's own
  * evaluation of it with MFX_ELIG_SRC and consent c (NULL: none).
  */
-void mfx_contribution(const struct market_request *req,
+void mfx_contribution(const uint8_t chain[32], const struct market_request *req,
 		      const uint8_t request[16], const struct ledger_key *pk,
 		      const char *record, const struct market_consent *c,
 		      enum mfx_tamper t, struct mfx_contrib *out);

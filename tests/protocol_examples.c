@@ -49,7 +49,7 @@
 #define TEXT_MAX	(64 * 1024)
 #define ANNOT_COLUMN	40
 #define HEX_PER_LINE	64
-#define TX_PREFIX	"medmarket/tx/v1"
+#define TX_PREFIX	"medmarket/tx/v2"
 #define BLOCK_PREFIX	"medmarket/block/v1"
 #define PAYOUT_PATIENTS 3
 
@@ -433,6 +433,9 @@ static void attest_body(struct ledger_buf *b, const char *doc,
 	need(b->err == MM_OK, "an attest body");
 }
 
+/* The chain id the example envelopes are signed for (12.3's ledger). */
+static uint8_t CHAIN[LEDGER_HASH_BYTES];
+
 static void sign_attest(const struct ledger_key *k, const char *doc,
 			const char *label, uint64_t created,
 			struct ledger_buf *env)
@@ -442,7 +445,7 @@ static void sign_attest(const struct ledger_key *k, const char *doc,
 
 	attest_body(&body, doc, label, digest);
 	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
-	need(ledger_tx_sign(k, NULL, LEDGER_TYPE_ATTEST, created, body.p,
+	need(ledger_tx_sign(k, CHAIN, NULL, LEDGER_TYPE_ATTEST, created, body.p,
 			    body.len, env) == MM_OK,
 	     "signing an attest");
 	ledger_buf_release(&body);
@@ -557,6 +560,44 @@ static void example_stale(struct ledger *l, const struct ledger_key *k)
 				     mmd_refusal_status(err, MMD_BEFORE_QUEUE),
 				     &diag));
 	ledger_buf_release(&env);
+}
+
+/*
+ * 12.3: the 12.2 envelope posted to a second ledger, "example-b", made by
+ * the same node key at the same time: another genesis, so another chain
+ * id, and the replay is refused as the node answers POST /v1/tx.
+ */
+static void example_wrong_chain(const char *dir, const struct ledger_key *node,
+				const struct ledger_buf *env)
+{
+	struct ledger_config cfg;
+	struct ledger *l = NULL;
+	struct mm_diag diag;
+	uint8_t chain[LEDGER_HASH_BYTES];
+	char path[1024];
+	uint64_t index = 0;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/example-b", dir);
+	ledger_config_default(&cfg);
+	cfg.dir = path;
+	cfg.map_bytes = (size_t)16 << 20;
+	cfg.clock_ms = clock_ms;
+	NOW = T0;
+	need(ledger_init(&cfg, node, "example-b", &diag) == MM_OK &&
+		     ledger_open(&cfg, node, &l, &diag) == MM_OK &&
+		     ledger_start(l) == MM_OK,
+	     "the second example ledger");
+	ledger_chain_id(l, chain);
+	need(memcmp(chain, CHAIN, sizeof(chain)) != 0, "two chain ids");
+	value("example-b-chain", chain, sizeof(chain));
+	err = submit_at(l, T0 + 1000, env, &index, &diag);
+	need(err == MM_ERR_WRONG_CHAIN, "the replay is refused as wrong_chain");
+	json_block(block("wrong-chain-problem"),
+		   edge_problem_json(err,
+				     mmd_refusal_status(err, MMD_BEFORE_QUEUE),
+				     &diag));
+	ledger_close(l);
 }
 
 /* The name of hash h among the tree's (L0, L1, L2, N01, root). */
@@ -724,6 +765,7 @@ static void example_ledger(const char *dir)
 	struct ledger *l = NULL;
 	struct ledger_verify_report rep;
 	struct mm_diag diag;
+	struct ledger_tx *gtx = NULL;
 	uint8_t *g = NULL;
 	uint64_t index = 0;
 	size_t gn = 0;
@@ -731,7 +773,6 @@ static void example_ledger(const char *dir)
 	struct text *t;
 
 	example_key(dir, k1);
-	example_attest(k1, &env1);
 	key_rows(block("node-key"), "test2", node);
 	snprintf(path, sizeof(path), "%s/example", dir);
 	ledger_config_default(&cfg);
@@ -743,6 +784,9 @@ static void example_ledger(const char *dir)
 		     ledger_open(&cfg, node, &l, &diag) == MM_OK &&
 		     ledger_start(l) == MM_OK,
 	     "the example ledger");
+	/* 12.2's attest is signed for this ledger: its genesis id. */
+	ledger_chain_id(l, CHAIN);
+	example_attest(k1, &env1);
 	need(submit_at(l, T0 + 1000, &env1, &index, &diag) == MM_OK &&
 		     index == 1,
 	     "the attest at index 1");
@@ -754,7 +798,14 @@ static void example_ledger(const char *dir)
 		     index == 1,
 	     "the first attest again: index 1");
 	example_stale(l, k1);
+	example_wrong_chain(dir, node, &env1);
 	need(ledger_entry(l, 0, &g, &gn) == MM_OK, "entry 0");
+	need(gn > 0 && ledger_tx_decode(g, gn, &gtx, NULL) == MM_OK &&
+		     memcmp(gtx->id, CHAIN, LEDGER_HASH_BYTES) == 0 &&
+		     memcmp(gtx->chain, (uint8_t[LEDGER_HASH_BYTES]){0},
+			    LEDGER_HASH_BYTES) == 0,
+	     "the chain id is the genesis id, and genesis names no chain");
+	ledger_tx_free(gtx);
 	value("genesis", g, gn);
 	t = block("genesis");
 	hex_lines(t, "", g, gn);
@@ -837,14 +888,17 @@ struct market_world {
 
 /* Signs body (released) as type by k at created into env (initialised
  * here). */
-static void mw_sign(const struct ledger_key *k, const char *type,
-		    uint64_t created, struct ledger_buf *body,
+static void mw_sign(const struct market_world *w, const struct ledger_key *k,
+		    const char *type, uint64_t created, struct ledger_buf *body,
 		    struct ledger_buf *env)
 {
+	uint8_t chain[LEDGER_HASH_BYTES];
+
 	need(body->err == MM_OK, "a body");
 	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
-	need(ledger_tx_sign(k, NULL, type, created, body->p, body->len, env) ==
-		     MM_OK,
+	ledger_chain_id(w->l, chain);
+	need(ledger_tx_sign(k, chain, NULL, type, created, body->p, body->len,
+			    env) == MM_OK,
 	     "signing");
 	ledger_buf_release(body);
 }
@@ -874,7 +928,7 @@ static void mw_post(struct market_world *w, const struct ledger_key *k,
 	struct ledger_buf env;
 
 	NOW += 1000;
-	mw_sign(k, type, NOW, body, &env);
+	mw_sign(w, k, type, NOW, body, &env);
 	mw_submit(w, type, &env, id);
 }
 
@@ -969,7 +1023,7 @@ static void mw_vouch(struct market_world *w, int i, struct ledger_buf *body,
 	struct ledger_buf env, b, vouch;
 
 	NOW += 1000;
-	mw_sign(w->pat[i], MARKET_TYPE_CONTRIBUTE, NOW, body, &env);
+	mw_sign(w, w->pat[i], MARKET_TYPE_CONTRIBUTE, NOW, body, &env);
 	need(r && market_request_get(w->m, w->req, r) == MM_OK, "the request");
 	need(market_payout_eval(PAYOUT_SRC, strlen(PAYOUT_SRC), r, PRECISION,
 				&pi, w->vouched[i], NULL) == MM_OK,
@@ -977,7 +1031,7 @@ static void mw_vouch(struct market_world *w, int i, struct ledger_buf *body,
 	free(r);
 	market_body_vouch(nb(&b), w->vouched[i], env.p, env.len);
 	ledger_buf_release(&env);
-	mw_sign(w->node, MARKET_TYPE_VOUCH, NOW, &b, &vouch);
+	mw_sign(w, w->node, MARKET_TYPE_VOUCH, NOW, &b, &vouch);
 	mw_submit(w, MARKET_TYPE_VOUCH, &vouch, w->contrib[i]);
 }
 

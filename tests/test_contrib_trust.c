@@ -267,7 +267,7 @@ static void attack_fill(const uint8_t req[16])
 
 	mfx_grant(&D, k, req, &c);
 	invented_body(mfx_nb(&b), req);
-	mfx_sign(k, MARKET_TYPE_CONTRIBUTE, &b, &env, now);
+	mfx_sign(D.chain, k, MARKET_TYPE_CONTRIBUTE, &b, &env, now);
 	ledger_buf_release(&b);
 	st = post_env(&env, &resp);
 	ck_assert_msg(st != 200, "invented results logged: %s", resp);
@@ -276,14 +276,14 @@ static void attack_fill(const uint8_t req[16])
 	memcpy(s.request, req, 16);
 	memset(s.record_hash, 0x3d, 32);
 	market_body_contribution(mfx_nb(&b), &s);
-	mfx_sign(k, MARKET_TYPE_CONTRIBUTE, &b, &sub, now);
+	mfx_sign(D.chain, k, MARKET_TYPE_CONTRIBUTE, &b, &sub, now);
 	ledger_buf_release(&b);
 	st = post_env(&sub, &resp);
 	ck_assert_msg(st == 422 && has(resp, "unvouched"), "%d %s", st, resp);
 	free(resp);
 	/* Its own vouch: only the node's counts. */
 	market_body_vouch(mfx_nb(&b), "100000", sub.p, sub.len);
-	mfx_sign(k, MARKET_TYPE_VOUCH, &b, &env, now);
+	mfx_sign(D.chain, k, MARKET_TYPE_VOUCH, &b, &env, now);
 	ledger_buf_release(&b);
 	st = post_env(&env, &resp);
 	ck_assert_msg(st == 422 && has(resp, "not_node"), "%d %s", st, resp);
@@ -311,7 +311,7 @@ START_TEST(cohort_filled_by_fresh_keys)
 	/* The real patient, through the node, is not refused cohort_full. */
 	mfx_grant(&D, pk, req, &c);
 	mfx_request_terms(&terms, 5);
-	mfx_contribution(&terms, req, pk, rec, &c, MFX_HONEST, &p);
+	mfx_contribution(D.chain, &terms, req, pk, rec, &c, MFX_HONEST, &p);
 	ck_assert_int_eq(mfx_contribute(&D, &p, &resp), 200);
 	ck_assert_int_eq(contributions_of(req), 1);
 	free(resp);
@@ -504,7 +504,7 @@ static void contribute_as(int p, const uint8_t req[16], uint8_t payee[32])
 	ledger_key_id(pk, payee);
 	mfx_grant(&D, pk, req, &c);
 	mfx_request_terms(&terms, 40);
-	mfx_contribution(&terms, req, pk, rec, &c, MFX_HONEST, &post);
+	mfx_contribution(D.chain, &terms, req, pk, rec, &c, MFX_HONEST, &post);
 	ck_assert_msg(mfx_contribute(&D, &post, &resp) == 200, "%s", resp);
 	free(resp);
 	free(rec);
@@ -570,7 +570,8 @@ static int post_record(const struct ledger_key *pk, const uint8_t req[16],
 		memcpy(s.request, req, 16);
 		intake_record_hash(salt, r, strlen(r), s.record_hash);
 		market_body_contribution(mfx_nb(&b), &s);
-		mfx_sign(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, mm_now_ms());
+		mfx_sign(D.chain, pk, MARKET_TYPE_CONTRIBUTE, &b, &env,
+			 mm_now_ms());
 		ledger_buf_release(&b);
 		ck_assert_uint_gt(edge_b64_encode(env.p, env.len, false, b64,
 						  sizeof(b64)),

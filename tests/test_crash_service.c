@@ -173,10 +173,11 @@ static void prepare(unsigned i, struct patient *p)
 					     MFX_NFIELDS, c.purpose,
 					     c.expires_ms),
 			 MM_OK);
-	mfx_sign(pk, MARKET_TYPE_CONSENT, &b, &p->consent, mm_now_ms());
+	mfx_sign(D.chain, pk, MARKET_TYPE_CONSENT, &b, &p->consent,
+		 mm_now_ms());
 	ledger_buf_release(&b);
 	mfx_request_terms(&req, MARKET_COHORT_MAX);
-	mfx_contribution(&req, REQ, pk, rec, &c, MFX_HONEST, &p->post);
+	mfx_contribution(D.chain, &req, REQ, pk, rec, &c, MFX_HONEST, &p->post);
 	ck_assert(p->post.eligible);
 	p->record = rec;
 	p->post.record = rec;

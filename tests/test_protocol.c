@@ -250,8 +250,13 @@ static void contract_line(char *line)
 		memset(o, 0, sizeof(*o));
 		snprintf(o->name, sizeof(o->name), "%s %s", m, p);
 		while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
+			char *end;
+			long st = strtol(tok, &end, 10);
+
 			ck_assert_uint_lt(o->n, STATUSES_MAX);
-			o->status[o->n++] = atoi(tok);
+			ck_assert_msg(*end == '\0' && st >= 100 && st <= 599,
+				      "--contract: a status '%s'", tok);
+			o->status[o->n++] = (int)st;
 		}
 	}
 }
@@ -545,7 +550,8 @@ static int contribute_as(const struct ledger_key *pk, const uint8_t request[16],
 	struct mfx_contrib p;
 
 	mfx_request_terms(&terms, 40);
-	mfx_contribution(&terms, request, pk, record, NULL, MFX_HONEST, &p);
+	mfx_contribution(W.chain, &terms, request, pk, record, NULL, MFX_HONEST,
+			 &p);
 	return mfx_contribute(&W, &p, resp);
 }
 
@@ -620,8 +626,8 @@ static void contribution_world(void)
 	REC_DONE = bundle(NULL);
 	mfx_grant(&W, PK_DONE, REQ, &c);
 	mfx_request_terms(&terms, 40);
-	mfx_contribution(&terms, REQ, PK_DONE, REC_DONE, NULL, MFX_HONEST,
-			 &POST_DONE);
+	mfx_contribution(W.chain, &terms, REQ, PK_DONE, REC_DONE, NULL,
+			 MFX_HONEST, &POST_DONE);
 	st = mfx_contribute(&W, &POST_DONE, &resp);
 	ck_assert_msg(st == 200, "contribution: %d %s", st, resp);
 	free(resp);
@@ -744,24 +750,26 @@ static void plain_start(struct tu_daemon *d, const char *const *args)
 /* ------------------------------------------------------------------ */
 /* Building submissions.                                               */
 
-/* body (released) signed as type by k at created, author author (NULL:
- * the key's hash ID), into env (initialised here). */
-static void sign_as(const struct ledger_key *k, const uint8_t *author,
-		    const char *type, struct ledger_buf *body, uint64_t created,
+/* body (released) signed as type by k at created for d's chain, author
+ * author (NULL: the key's hash ID), into env (initialised here). */
+static void sign_as(const struct tu_daemon *d, const struct ledger_key *k,
+		    const uint8_t *author, const char *type,
+		    struct ledger_buf *body, uint64_t created,
 		    struct ledger_buf *env)
 {
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(k, author, type, created, body->p,
-					body->len, env),
+	ck_assert_int_eq(ledger_tx_sign(k, d->chain, author, type, created,
+					body->p, body->len, env),
 			 MM_OK);
 	ledger_buf_release(body);
 }
 
-static void sign_now(const struct ledger_key *k, const char *type,
-		     struct ledger_buf *body, struct ledger_buf *env)
+static void sign_now(const struct tu_daemon *d, const struct ledger_key *k,
+		     const char *type, struct ledger_buf *body,
+		     struct ledger_buf *env)
 {
-	sign_as(k, NULL, type, body, mm_now_ms(), env);
+	sign_as(d, k, NULL, type, body, mm_now_ms(), env);
 }
 
 /* A fresh attest body (a new digest each time). */
@@ -820,7 +828,7 @@ static json_t *attest_json(void)
 {
 	struct ledger_buf b, env;
 
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	sign_now(&W, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
 	return env_json(&env);
 }
 
@@ -861,8 +869,8 @@ static void noncanonical(struct ledger_buf *env)
 	struct ledger_buf out;
 
 	ledger_buf_init(&out, LEDGER_TX_BYTES_MAX + 8);
-	ck_assert_uint_eq(env->p[0], 0x86);
-	ledger_buf_add(&out, "\xde\x00\x06", 3);
+	ck_assert_uint_eq(env->p[0], 0x87);
+	ledger_buf_add(&out, "\xde\x00\x07", 3);
 	ledger_buf_add(&out, env->p + 1, env->len - 1);
 	ledger_buf_release(env);
 	*env = out;
@@ -879,7 +887,7 @@ static void before_queueing(void)
 	uint8_t *big;
 	json_t *j;
 
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	sign_now(&W, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
 	noncanonical(&env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("non-canonical msgpack", "decode", BEFORE, &a);
@@ -937,20 +945,31 @@ static void before_queueing(void)
 	post_json(&W, j, "application/json", &a);
 	expect_submission("a wrong id", "schema", BEFORE, &a);
 
-	sign_now(NOBODY, "no.such.type", attest_body(&b), &env);
+	sign_now(&W, NOBODY, "no.such.type", attest_body(&b), &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("an unknown type", "unknown_type", BEFORE, &a);
 
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	sign_now(&W, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
 	env.p[env.len - 13] ^= 1; /* the sig's last byte: 12 bytes of
 				     "type": "attest" follow it */
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("a broken signature", "signature", BEFORE, &a);
 
-	sign_as(NOBODY, NULL, LEDGER_TYPE_ATTEST, attest_body(&b),
+	sign_as(&W, NOBODY, NULL, LEDGER_TYPE_ATTEST, attest_body(&b),
 		mm_now_ms() - 11 * 60000, &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("created 11 minutes ago", "stale", BEFORE, &a);
+
+	{
+		struct tu_daemon other = W; /* another chain id, same node */
+
+		other.chain[0] ^= 1;
+		sign_now(&other, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b),
+			 &env);
+		post_env(&W, &env, "application/msgpack", &a);
+		expect_submission("signed for another chain", "wrong_chain",
+				  BEFORE, &a);
+	}
 
 	{
 		uint8_t pk[32];
@@ -962,12 +981,12 @@ static void before_queueing(void)
 		ledger_enc_cstr(&b, "forged");
 		ledger_enc_cstr(&b, "node_key");
 		ledger_enc_bin(&b, pk, 32);
-		sign_now(NOBODY, LEDGER_TYPE_GENESIS, &b, &env);
+		sign_now(&W, NOBODY, LEDGER_TYPE_GENESIS, &b, &env);
 		post_env(&W, &env, "application/msgpack", &a);
 		expect_submission("a submitted genesis", "denied", BEFORE, &a);
 	}
 
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	sign_now(&W, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
 	post_env(&W, &env, "text/plain", &a);
 	expect_submission("text/plain", "invalid", BEFORE, &a);
 }
@@ -980,28 +999,28 @@ static void by_apply(void)
 	uint8_t other[32];
 
 	transfer_body(&b, TOKENS_BATCH_MAX + 1, false);
-	sign_now(SPON, TOKENS_TYPE_TRANSFER, &b, &env);
+	sign_now(&W, SPON, TOKENS_TYPE_TRANSFER, &b, &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("129 transfers", "limit", APPLY, &a);
 
 	transfer_body(&b, 1, true);
-	sign_now(SPON, TOKENS_TYPE_TRANSFER, &b, &env);
+	sign_now(&W, SPON, TOKENS_TYPE_TRANSFER, &b, &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("a transfer item with a memo", "schema", APPLY, &a);
 
 	key_id(REG, other);
-	sign_as(NOBODY, other, LEDGER_TYPE_ATTEST, attest_body(&b), mm_now_ms(),
-		&env);
+	sign_as(&W, NOBODY, other, LEDGER_TYPE_ATTEST, attest_body(&b),
+		mm_now_ms(), &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("author is not the key's", "denied", APPLY, &a);
 
 	transfer_body(&b, 1, false);
-	sign_now(NOBODY, TOKENS_TYPE_TRANSFER, &b, &env);
+	sign_now(&W, NOBODY, TOKENS_TYPE_TRANSFER, &b, &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("a transfer without funds", "rejected", APPLY, &a);
 
 	market_body_register(mfx_nb(&b), MARKET_ROLE_RESEARCHER);
-	sign_now(RES, MARKET_TYPE_REGISTER, &b, &env);
+	sign_now(&W, RES, MARKET_TYPE_REGISTER, &b, &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("registering twice", "exists", APPLY, &a);
 
@@ -1009,7 +1028,7 @@ static void by_apply(void)
 	ledger_enc_map(&b, 1);
 	ledger_enc_cstr(&b, "role");
 	ledger_enc_cstr(&b, "wizard");
-	sign_now(NOBODY, MARKET_TYPE_REGISTER, &b, &env);
+	sign_now(&W, NOBODY, MARKET_TYPE_REGISTER, &b, &env);
 	post_env(&W, &env, "application/msgpack", &a);
 	expect_submission("an unknown role", "invalid", APPLY, &a);
 
@@ -1024,7 +1043,7 @@ static void by_apply(void)
 		memcpy(cs.request, REQ, 16);
 		memset(cs.record_hash, 0x4e, sizeof(cs.record_hash));
 		market_body_contribution(mfx_nb(&b), &cs);
-		sign_now(pk, MARKET_TYPE_CONTRIBUTE, &b, &env);
+		sign_now(&W, pk, MARKET_TYPE_CONTRIBUTE, &b, &env);
 		post_env(&W, &env, "application/msgpack", &a);
 		expect_submission("a bare contribution.submit", "denied", APPLY,
 				  &a);
@@ -1039,7 +1058,7 @@ static void by_apply(void)
 
 		memset(unknown, 0x99, sizeof(unknown));
 		market_body_fund(mfx_nb(&b), unknown, "1");
-		sign_now(SPON, MARKET_TYPE_FUND, &b, &env);
+		sign_now(&W, SPON, MARKET_TYPE_FUND, &b, &env);
 		post_env(&W, &env, "application/msgpack", &a);
 		expect_submission("funding an unknown request", "not_found",
 				  APPLY, &a);
@@ -1067,7 +1086,7 @@ static void bg_start(struct bg *g, const struct tu_daemon *d, pthread_t *t)
 	struct ledger_buf b;
 
 	g->d = d;
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &g->env);
+	sign_now(d, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &g->env);
 	ck_assert_int_eq(pthread_create(t, NULL, bg_main, g), 0);
 	usleep(300000); /* it waits in the queue for a fuller block */
 }
@@ -1086,7 +1105,7 @@ static void queue_full(void)
 
 	plain_start(&d, args);
 	bg_start(&g, &d, &t);
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	sign_now(&d, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
 	post_env(&d, &env, "application/msgpack", &a);
 	expect_submission("a full queue", "busy", BEFORE, &a);
 	if (!strstr(a.head, "Retry-After: 1"))
@@ -1111,7 +1130,7 @@ static void stopping(void)
 	bg_start(&g, &d, &t);
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	usleep(300000);
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	sign_now(&d, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
 	post_env(&d, &env, "application/msgpack", &a);
 	expect_submission("a stopping node", "closed", BEFORE, &a);
 	if (!strstr(a.head, "Retry-After: 1"))
@@ -1131,8 +1150,9 @@ struct filler {
 	bool refused;
 };
 
-/* A 256-byte label: the largest attest, to fill the map soon. */
-static void big_attest(struct ledger_buf *env, unsigned i)
+/* A 256-byte label: the largest attest for d, to fill the map soon. */
+static void big_attest(const struct tu_daemon *d, struct ledger_buf *env,
+		       unsigned i)
 {
 	char label[257];
 	uint8_t digest[32];
@@ -1149,7 +1169,7 @@ static void big_attest(struct ledger_buf *env, unsigned i)
 	ledger_enc_bin(&b, digest, sizeof(digest));
 	ledger_enc_cstr(&b, "label");
 	ledger_enc_str(&b, label, 256);
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, &b, env);
+	sign_now(d, NOBODY, LEDGER_TYPE_ATTEST, &b, env);
 }
 
 static void *fill_main(void *arg)
@@ -1165,7 +1185,7 @@ static void *fill_main(void *arg)
 
 		if (i >= FILL_TRIES_MAX)
 			break;
-		big_attest(&env, i);
+		big_attest(f->d, &env, i);
 		st = tu_http_full(f->d, "POST", "/v1/tx", "application/msgpack",
 				  env.p, env.len, NULL, &resp, NULL, &head);
 		ledger_buf_release(&env);
@@ -1245,7 +1265,7 @@ static void honest_headers(const struct ledger_key *pk,
 	memcpy(c.request, request, 16);
 	intake_record_hash(salt, record, strlen(record), c.record_hash);
 	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &c), MM_OK);
-	sign_now(pk, MARKET_TYPE_CONTRIBUTE, &b, &env);
+	sign_now(&W, pk, MARKET_TYPE_CONTRIBUTE, &b, &env);
 	ck_assert_uint_gt(
 		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
 	ledger_buf_release(&env);
@@ -1266,7 +1286,8 @@ static void contrib_post(const struct ledger_key *pk, const uint8_t request[16],
 	if (t == MFX_HONEST) /* the record may not read: no evaluation */
 		honest_headers(pk, request, record, p.hdr, sizeof(p.hdr));
 	else
-		mfx_contribution(&terms, request, pk, record, NULL, t, &p);
+		mfx_contribution(W.chain, &terms, request, pk, record, NULL, t,
+				 &p);
 	send_full(&W, "POST", "/v1/contributions",
 		  ctype ? ctype : "application/fhir+json", record,
 		  strlen(record), p.hdr, a);
@@ -1313,7 +1334,8 @@ static void contrib_headers(const struct ledger_key *pk,
 	char *at;
 
 	mfx_request_terms(&terms, 40);
-	mfx_contribution(&terms, request, pk, record, NULL, MFX_HONEST, &p);
+	mfx_contribution(W.chain, &terms, request, pk, record, NULL, MFX_HONEST,
+			 &p);
 	at = strstr(p.hdr, "Record-Salt:");
 	ck_assert_ptr_nonnull(at);
 	*at = '\0';
@@ -1368,7 +1390,7 @@ START_TEST(contribution_refusals)
 		    "Contribution: !!!\r\nRecord-Salt: "
 		    "00000000000000000000000000000000\r\n",
 		    "{}");
-	sign_now(NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	sign_now(&W, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
 	ck_assert_uint_gt(
 		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
 	ledger_buf_release(&env);
@@ -1533,7 +1555,7 @@ static char *disclosure(const struct ledger_key *k, const uint8_t rel[16],
 
 	ck_assert_ptr_nonnull(b64);
 	market_body_disclosure(mfx_nb(&b), rel);
-	sign_as(k, NULL, MARKET_TYPE_DISCLOSURE, &b, created, &env);
+	sign_as(&W, k, NULL, MARKET_TYPE_DISCLOSURE, &b, created, &env);
 	if (broken) /* 16 bytes of "type": "disclosure" follow the sig */
 		env.p[env.len - 17] ^= 1;
 	ck_assert_uint_gt(

@@ -1,10 +1,13 @@
 /* cmd_contribute.c - medmarket contribute: evaluate a request's
  * eligibility policy on one's own record locally (the node's mapping,
  * intake/intake.h), then sign contribution.submit with the per-request
- * key and hand the record to the node, which re-checks and stages it. */
+ * key and hand the record to the node, which re-checks and stages it and
+ * logs it inside its own contribution.vouch; the vouch and its receipt
+ * are checked here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -16,6 +19,7 @@
 
 #define CLI_ROW_MAX	  1000000u /* --row */
 #define CLI_EXPLAIN_SHOWN 4096	   /* bytes of the explanation printed */
+#define CLI_CONTRIB_TRIES 12 /* posts of a record while the node is busy */
 
 static const char contribute_usage[] =
 	"usage: medmarket contribute --key MASTER.pem --request ID\n"
@@ -31,11 +35,13 @@ static const char contribute_usage[] =
 	"hash and run here first on the same input the node builds; an\n"
 	"ineligible record is not sent (exit 1, the failed rules listed;\n"
 	"--explain shows the evaluation, which may quote the record).  Else\n"
-	"contribution.submit (the rule results and SHA-256 of a random salt\n"
-	"and the record) is signed with the key derived from MASTER.pem for\n"
-	"this request, and the record and envelope go to the node, which\n"
-	"re-evaluates, de-identifies and stages the record.  The receipt is\n"
-	"checked.  The record itself never reaches the ledger.\n";
+	"contribution.submit (the request and SHA-256 of a random salt and\n"
+	"the record) is signed with the key derived from MASTER.pem for this\n"
+	"request, and the record goes to the node with it, which\n"
+	"re-evaluates, de-identifies and stages the record and logs the\n"
+	"envelope inside its contribution.vouch with the payout.  The vouch\n"
+	"and the receipt are checked.  Neither the record nor the rule\n"
+	"results reach the ledger.\n";
 
 /* The parsed command line and what one run gathers. */
 struct contrib {
@@ -331,78 +337,11 @@ static enum cli_exit fetch_consent(const char *cmd, struct contrib *c,
 }
 
 /* ------------------------------------------------------------------ */
-/* The envelope and its JSON form.                                     */
+/* The envelope, the post and the node's vouch.                         */
 
-/* A decoded body value in its JSON form (bin as hex); NULL on NOMEM or
- * a kind JSON cannot hold. */
-static json_t *val_json(const struct ledger_val *v)
-{
-	json_t *j = NULL;
-	char *hex = NULL;
-
-	switch (v->kind) {
-	case LEDGER_V_BOOL:
-		return json_boolean(v->v.b);
-	case LEDGER_V_UINT:
-		return v->v.u <= (1ull << 53) ? json_integer((json_int_t)v->v.u)
-					      : NULL;
-	case LEDGER_V_STR:
-		return json_stringn((const char *)v->v.bytes, v->n);
-	case LEDGER_V_BIN:
-		hex = malloc(2 * (size_t)v->n + 1);
-		if (hex) {
-			ledger_hex(v->v.bytes, v->n, hex);
-			j = json_string(hex);
-		}
-		free(hex);
-		return j;
-	case LEDGER_V_MAP:
-		j = json_object();
-		for (uint32_t i = 0; j && i < v->n; i++) {
-			const struct ledger_val *k = &v->v.items[2 * i];
-			json_t *x = val_json(&v->v.items[2 * i + 1]);
-
-			if (!x ||
-			    json_object_setn_new(j, (const char *)k->v.bytes,
-						 k->n, x) != 0) {
-				json_decref(j);
-				return NULL;
-			}
-		}
-		return j;
-	default: /* contribution.submit has no nil, int or array */
-		return NULL;
-	}
-}
-
-/* The JSON form of the signed envelope env (docs/PROTOCOL.md 9). */
-static json_t *envelope_json(const struct ledger_buf *env)
-{
-	char author[2 * LEDGER_HASH_BYTES + 1], key[2 * LEDGER_PK_BYTES + 1];
-	char chain[2 * LEDGER_HASH_BYTES + 1], sig[2 * LEDGER_SIG_BYTES + 1];
-	struct ledger_tx *tx = NULL;
-	json_t *body, *j = NULL;
-
-	if (ledger_tx_decode(env->p, env->len, &tx, NULL) != MM_OK)
-		return NULL;
-	body = val_json(tx->body);
-	ledger_hex(tx->author, sizeof(tx->author), author);
-	ledger_hex(tx->chain, sizeof(tx->chain), chain);
-	ledger_hex(tx->key, sizeof(tx->key), key);
-	ledger_hex(tx->sig, sizeof(tx->sig), sig);
-	if (body)
-		j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s}", "type", tx->type,
-			      "author", author, "chain", chain, "created",
-			      (json_int_t)tx->created_ms, "key", key, "body",
-			      body, "sig", sig);
-	ledger_tx_free(tx);
-	return j;
-}
-
-/* Signs contribution.submit for outcome o with k, created at now_ms. */
+/* Signs contribution.submit of the record's hash with k at now_ms. */
 static enum cli_exit sign_contribution(const char *cmd, const struct contrib *c,
 				       const struct ledger_key *k,
-				       const struct intake_outcome *o,
 				       const uint8_t hash[LEDGER_HASH_BYTES],
 				       uint64_t now_ms, struct ledger_buf *env)
 {
@@ -415,12 +354,6 @@ static enum cli_exit sign_contribution(const char *cmd, const struct contrib *c,
 		return CLI_FAIL;
 	memcpy(s.request, c->req_id, sizeof(s.request));
 	memcpy(s.record_hash, hash, sizeof(s.record_hash));
-	s.eligible = o->eligible;
-	s.results = o->results;
-	s.nresults = o->nresults;
-	s.completeness = o->completeness;
-	s.has_history = o->has_history;
-	s.history_years = o->history_years;
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_contribution(&body, &s);
 	if (!err)
@@ -433,63 +366,116 @@ static enum cli_exit sign_contribution(const char *cmd, const struct contrib *c,
 	return err ? CLI_FAIL : CLI_OK;
 }
 
-/* ------------------------------------------------------------------ */
-/* Sending and reporting.                                              */
-
-/* The POST /v1/contributions document: envelope, record, format, salt. */
-static char *post_body(const struct contrib *c, const struct ledger_buf *env,
-		       const uint8_t salt[INTAKE_SALT_BYTES])
+/* The node's vouch (hex) in the answer: its contribution.vouch, signed
+ * by the key that signed the receipt's head, wrapping exactly env, and
+ * the entry the receipt proves.  Its payout into payout. */
+static enum cli_exit vouch_check(const char *cmd, const char *hex,
+				 const struct ledger_buf *env,
+				 const struct ledger_receipt *r,
+				 char payout[TOKENS_AMOUNT_STR_MAX])
 {
-	char hex[2 * INTAKE_SALT_BYTES + 1];
-	json_t *e = envelope_json(env), *rec, *j = NULL;
-	char *s = NULL;
+	size_t n = hex ? strlen(hex) / 2 : 0;
+	uint8_t *raw = n ? malloc(n) : NULL, h[LEDGER_HASH_BYTES];
+	struct ledger_tx *tx = NULL;
+	const struct ledger_val *sub = NULL, *pay = NULL;
+	bool ok = raw && strlen(hex) == 2 * n &&
+		  ledger_unhex(hex, 2 * n, raw, n) == MM_OK &&
+		  ledger_tx_decode(raw, n, &tx, NULL) == MM_OK;
 
-	rec = json_stringn(c->text, c->text_n);
-	ledger_hex(salt, INTAKE_SALT_BYTES, hex);
-	if (e && rec)
-		j = json_pack("{s:O,s:O,s:s,s:s}", "envelope", e, "record", rec,
-			      "format", c->fhir ? "fhir" : "csv", "salt", hex);
-	if (j)
-		s = json_dumps(j, JSON_COMPACT);
-	json_decref(e);
-	json_decref(rec);
-	json_decref(j);
-	return s;
+	if (ok) {
+		sub = ledger_map_get(tx->body, "submit");
+		pay = ledger_map_get(tx->body, "payout");
+		ledger_merkle_leaf(raw, n, h);
+	}
+	ok = ok && strcmp(tx->type, MARKET_TYPE_VOUCH) == 0 && sub &&
+	     sub->kind == LEDGER_V_BIN && sub->n == env->len &&
+	     memcmp(sub->v.bytes, env->p, env->len) == 0 && pay &&
+	     pay->kind == LEDGER_V_STR && pay->n < TOKENS_AMOUNT_STR_MAX &&
+	     ledger_ct_equal(tx->key, r->head.key, LEDGER_PK_BYTES) &&
+	     ledger_ct_equal(h, r->leaf, sizeof(h)) &&
+	     ledger_ct_equal(tx->id, r->tx_id, sizeof(h));
+	if (ok) {
+		memcpy(payout, pay->v.bytes, pay->n);
+		payout[pay->n] = '\0';
+	} else {
+		cli_err(cmd, "receipt check failed: it is not the node's "
+			     "vouch for the contribution we sent");
+	}
+	ledger_tx_free(tx);
+	free(raw);
+	return ok ? CLI_OK : CLI_FAIL;
 }
 
-/* POSTs the contribution and checks the receipt is for env. */
+/* POSTs the record with the headers extra: the JSON answer, or NULL
+ * after printing the error.  The node checks a few records at a time and
+ * answers 503 when all its slots are busy: the post is tried again after
+ * a growing, jittered pause, at most CLI_CONTRIB_TRIES times. */
+static json_t *send_record(const char *cmd, const struct contrib *c,
+			   const char *const *extra)
+{
+	struct cli_resp resp = {0};
+	struct mm_diag diag = {0};
+	unsigned pause_ms = 100;
+	json_t *j = NULL;
+	enum mm_err err = MM_OK;
+
+	for (unsigned i = 0; i < CLI_CONTRIB_TRIES; i++) {
+		uint8_t r;
+
+		cli_resp_release(&resp);
+		err = cli_http_h(&c->m.u, "POST", "/v1/contributions",
+				 c->fhir ? "application/fhir+json" : "text/csv",
+				 c->text, c->text_n, extra, c->m.timeout_s,
+				 &resp, &diag);
+		if (err || resp.status != 503 || i + 1 == CLI_CONTRIB_TRIES)
+			break;
+		if (RAND_bytes(&r, 1) != 1)
+			r = 0;
+		usleep((pause_ms + r) * 1000u);
+		pause_ms = pause_ms < 800 ? 2 * pause_ms : 1000;
+	}
+	if (err)
+		cli_err(cmd, "--server: %s", cli_why(err, &diag));
+	else
+		j = cli_resp_json(cmd, &resp);
+	cli_resp_release(&resp);
+	return j;
+}
+
+/* POSTs the record with env and its salt in the headers; checks the
+ * vouch and the receipt. */
 static enum cli_exit post(const char *cmd, const struct contrib *c,
 			  const struct ledger_buf *env,
 			  const uint8_t salt[INTAKE_SALT_BYTES],
-			  struct ledger_receipt *r)
+			  struct ledger_receipt *r,
+			  char payout[TOKENS_AMOUNT_STR_MAX])
 {
-	char *doc = post_body(c, env, salt);
+	char saltx[2 * INTAKE_SALT_BYTES + 1];
+	char *b64 = malloc(2 * MARKET_SUBMIT_BYTES_MAX + 4);
+	const char *extra[] = {"Contribution", b64, "Record-Salt", saltx, NULL};
 	struct mm_diag diag = {0};
-	uint8_t h[LEDGER_HASH_BYTES];
-	json_t *j = NULL, *rj;
+	json_t *j = NULL;
 	enum cli_exit rc = CLI_FAIL;
 
-	if (!doc) {
-		cli_err(cmd, "the record is not valid UTF-8 text");
+	ledger_hex(salt, INTAKE_SALT_BYTES, saltx);
+	if (!b64 || env->len > MARKET_SUBMIT_BYTES_MAX ||
+	    edge_b64_encode(env->p, env->len, false, b64,
+			    2 * MARKET_SUBMIT_BYTES_MAX + 4) == 0) {
+		cli_err(cmd, "cannot encode the contribution");
+		free(b64);
 		return CLI_FAIL;
 	}
-	j = cli_mkt_send(cmd, &c->m, "POST", "/v1/contributions",
-			 "application/json", doc, strlen(doc), NULL, NULL);
-	OPENSSL_cleanse(doc, strlen(doc));
-	free(doc);
-	rj = json_object_get(j, "receipt") ? json_object_get(j, "receipt") : j;
-	if (j && edge_receipt_from_json(rj, r, &diag) != MM_OK) {
+	j = send_record(cmd, c, extra);
+	free(b64);
+	if (j && edge_receipt_from_json(json_object_get(j, "receipt"), r,
+					&diag) != MM_OK)
 		cli_err(cmd, "the server's receipt is malformed: %s", diag.msg);
-	} else if (j) {
-		ledger_merkle_leaf(env->p, env->len, h);
-		rc = ledger_ct_equal(h, r->leaf, sizeof(h)) ? CLI_OK : CLI_FAIL;
-		ledger_sha256(env->p, env->len, h);
-		if (rc != CLI_OK || !ledger_ct_equal(h, r->tx_id, sizeof(h)))
-			cli_err(cmd, "receipt check failed: it is not for the "
-				     "contribution we sent");
-		else
-			rc = cli_check_receipt(cmd, r, c->m.pin);
-	}
+	else if (j)
+		rc = vouch_check(cmd,
+				 json_string_value(json_object_get(j, "vouch")),
+				 env, r, payout);
+	if (rc == CLI_OK)
+		rc = cli_check_receipt(cmd, r, c->m.pin);
 	json_decref(j);
 	return rc;
 }
@@ -529,11 +515,13 @@ static void report_ineligible(const struct contrib *c,
 		printf("%.*s\n", CLI_EXPLAIN_SHOWN, explain);
 }
 
-/* The outcome of an accepted contribution. */
+/* The outcome of an accepted contribution (the completeness and rule
+ * results are the patient's local view: the ledger has neither). */
 static void report_sent(const struct contrib *c, const struct intake_outcome *o,
 			const struct ledger_key *k,
 			const uint8_t hash[LEDGER_HASH_BYTES],
-			const struct ledger_receipt *r, const char *explain)
+			const struct ledger_receipt *r, const char *payout,
+			const char *explain)
 {
 	char payee[2 * LEDGER_HASH_BYTES + 1], rh[2 * LEDGER_HASH_BYTES + 1];
 	uint8_t id[LEDGER_HASH_BYTES];
@@ -542,9 +530,10 @@ static void report_sent(const struct contrib *c, const struct intake_outcome *o,
 	ledger_key_id(k, id);
 	ledger_hex(id, sizeof(id), payee);
 	ledger_hex(hash, LEDGER_HASH_BYTES, rh);
-	j = json_pack("{s:s,s:s,s:s,s:s,s:I}", "contributed", "eligible",
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "contributed", "eligible",
 		      "request", c->request, "payee", payee, "record_hash", rh,
-		      "completeness", (json_int_t)o->completeness);
+		      "payout_units", payout, "completeness",
+		      (json_int_t)o->completeness);
 	if (c->m.json)
 		json_object_set_new(j, "results", results_json(o));
 	cli_mkt_emit(&c->m, j, r);
@@ -561,6 +550,7 @@ static enum cli_exit contribute(const char *cmd, struct contrib *c,
 	struct ledger_receipt r;
 	struct mm_diag diag = {0};
 	uint8_t salt[INTAKE_SALT_BYTES], hash[LEDGER_HASH_BYTES];
+	char payout[TOKENS_AMOUNT_STR_MAX];
 	char *explain = calloc(1, INTAKE_EXPLAIN_MAX);
 	uint64_t now_ms = mm_now_ms();
 	struct ledger_buf env;
@@ -593,11 +583,11 @@ static enum cli_exit contribute(const char *cmd, struct contrib *c,
 		goto out;
 	}
 	intake_record_hash(salt, c->text, c->text_n, hash);
-	rc = sign_contribution(cmd, c, k, &o, hash, now_ms, &env);
+	rc = sign_contribution(cmd, c, k, hash, now_ms, &env);
 	if (rc == CLI_OK)
-		rc = post(cmd, c, &env, salt, &r);
+		rc = post(cmd, c, &env, salt, &r, payout);
 	if (rc == CLI_OK)
-		report_sent(c, &o, k, hash, &r, explain);
+		report_sent(c, &o, k, hash, &r, payout, explain);
 out:
 	intake_record_free(rec);
 	if (explain)

@@ -147,8 +147,9 @@ enum mm_err intake_record_bind(const struct intake_record *r,
 			       const struct market_consent *c, uint64_t now_ms,
 			       struct policy_input *in, struct mm_diag *diag);
 
-/* What an eligibility evaluation gives: exactly what contribution.submit
- * carries (results sorted bytewise by rule name, an error counts false). */
+/* What an eligibility evaluation gives: the node's evaluation of a
+ * record, which stays off the ledger and feeds the payout policy (results
+ * sorted bytewise by rule name, an error counts false). */
 struct intake_outcome {
 	bool eligible;
 	struct market_result results[MARKET_RESULTS_MAX];
@@ -269,7 +270,7 @@ enum mm_err intake_blobs_derive(const struct intake_blobs *b, const void *info,
  *
  * The index is write-ahead (docs/DECISIONS.md "Staged rows are written
  * ahead"): a row blob and its entry DIR/staged/<request hex>/<tx hex>
- * (the blob's 64-hex name) are durable before the contribution.submit is
+ * (the blob's 64-hex name) are durable before the contribution.vouch is
  * handed to the ledger, and a release's dataset and report blobs and its
  * entry DIR/releases/<release hex> (the two 64-hex names) before its
  * release.propose.  A submission the ledger refuses is settled: its
@@ -278,7 +279,7 @@ enum mm_err intake_blobs_derive(const struct intake_blobs *b, const void *info,
  * were never logged; intake_reconcile removes them at the next start.
  * So, after intake_reconcile and between any two calls:
  *
- *   I1  every logged contribution.submit staged through this node has
+ *   I1  every logged contribution.vouch staged through this node has
  *       its entry, and the entry's blob is stored, until the retention
  *       rule (intake_retire) deletes both;
  *   I2  every entry names a logged transaction, or one whose submission
@@ -378,17 +379,18 @@ struct intake_reconcile_report {
  * between staging and the commit) and deletes the blobs only they named,
  * then counts what should not be: kept entries without their blob, and
  * logged contributions still staged, of open requests, for which this
- * node holds no row (posted through POST /v1/tx without a record, or a
- * damaged data directory).  Establishes I1-I3.  MM_ERR_IO, MM_ERR_NOMEM,
- * MM_ERR_STORE; on failure the index may be partly reconciled (running it again
- * finishes).
+ * node holds no row (a damaged data directory, or a vouch another node
+ * with this key made).  Establishes I1-I3.  MM_ERR_IO, MM_ERR_NOMEM,
+ * MM_ERR_STORE; on failure the index may be partly reconciled (running it
+ * again finishes).
  */
 enum mm_err intake_reconcile(struct intake *in,
 			     struct intake_reconcile_report *rep,
 			     struct mm_diag *diag);
 
-/* POST /v1/contributions without the HTTP: the envelope (canonical
- * bytes), the raw record it commits to, its format and salt. */
+/* POST /v1/contributions without the HTTP: the patient's signed
+ * contribution.submit (canonical bytes), the raw record it commits to,
+ * its format and salt. */
 struct intake_contribution {
 	const uint8_t *envelope;
 	size_t envelope_n;
@@ -398,48 +400,86 @@ struct intake_contribution {
 	uint8_t salt[INTAKE_SALT_BYTES];
 };
 
+/* What a contribution.submit claims, as intake_contribution_admit read
+ * it. */
+struct intake_claim {
+	uint8_t request[MARKET_ID_BYTES];
+	uint8_t payee[LEDGER_HASH_BYTES];  /* its author, the per-request key */
+	uint8_t submit[LEDGER_HASH_BYTES]; /* the envelope's id */
+	bool logged;			   /* vouched and logged already ... */
+	uint64_t index;			   /* ... at this entry */
+};
+
+/*
+ * The checks a contribution passes before its record is read or parsed
+ * (docs/PROTOCOL.md "Contributions and releases over HTTP"), from the
+ * envelope[0..n) alone and the ledger state at now_ms: a signed
+ * contribution.submit of its schema, whose request exists, is open and
+ * before its deadline, whose author has no contribution on it and has a
+ * consent that is granted, not revoked, not expired and covers the
+ * request's purpose and fields, and the cohort not full.  The same
+ * envelope vouched and logged already is MM_OK with claim->logged (answer
+ * its entry; stage nothing).  Reads only.  On failure *reason is a stable
+ * word for the answer and diag says why: MM_ERR_DECODE, MM_ERR_SCHEMA,
+ * MM_ERR_SIGNATURE, MM_ERR_LIMIT (bad_envelope), MM_ERR_NOTFOUND
+ * (unknown_request), MM_ERR_REJECTED (request_closed, deadline_passed,
+ * cohort_full), MM_ERR_EXISTS (already_contributed), MM_ERR_DENIED
+ * (no_consent, consent_revoked, consent_expired, consent_scope),
+ * MM_ERR_NOMEM and storage errors.  The apply (contribution.vouch)
+ * checks all of it again when the vouch is logged.
+ */
+int intake_contribution_admit(struct intake *in, const uint8_t *envelope,
+			      size_t n, uint64_t now_ms,
+			      struct intake_claim *claim, const char **reason,
+			      struct mm_diag *diag);
+
 /* Which check refused a contribution (the caller's answer depends on
  * it; docs/PROTOCOL.md "Contributions and releases over HTTP"). */
 enum intake_step {
 	INTAKE_STEP_ENVELOPE = 1, /* not a signed contribution.submit */
 	INTAKE_STEP_HASH,	  /* SHA-256(salt ‖ record) != record_hash */
-	INTAKE_STEP_TERMS,	  /* request, its policy or the consent */
+	INTAKE_STEP_TERMS,	  /* request, its policies or the consent */
 	INTAKE_STEP_RECORD,	  /* the record does not read */
 	INTAKE_STEP_EVALUATE,	  /* the eligibility policy does not run */
-	INTAKE_STEP_RESULTS,	  /* the node's outcome is not the claim */
+	INTAKE_STEP_ELIGIBLE,	  /* the record is not eligible */
+	INTAKE_STEP_PAYOUT,	  /* the payout policy gives no amount */
 	INTAKE_STEP_DEIDENTIFY,	  /* Safe Harbor refused the record */
-	INTAKE_STEP_STORE	  /* the blob store or the index */
+	INTAKE_STEP_STORE	  /* the vouch, the blob store or the index */
 };
 
 /* A staged row whose submission is not settled yet. */
 struct intake_staged {
 	uint8_t request[MARKET_ID_BYTES];
-	uint8_t tx[LEDGER_HASH_BYTES]; /* the contribution.submit id */
+	uint8_t tx[LEDGER_HASH_BYTES]; /* the contribution.vouch id */
 	uint8_t blob[LEDGER_HASH_BYTES];
 };
 
 /*
  * Checks c and stages its row: the salted record hash against the
- * envelope's record_hash, the request's eligibility policy run on the
- * record (with the author's consent, at the envelope's created time)
- * against the envelope's eligible, results, completeness and
- * history_years, then the row de-identified under the request's
- * pseudonym key stored and its entry written, both durable, before
- * returning.  When the entry exists already (the same envelope again)
- * it is kept as it is.  MM_OK with *out filled: submit the envelope and
- * then call intake_contribution_settle exactly once.  Otherwise *step
- * says which check refused, diag why (naming fields and rules, never
- * values), and nothing is left behind.  Errors: MM_ERR_SCHEMA,
- * MM_ERR_DECODE, MM_ERR_SIGNATURE (envelope), MM_ERR_REJECTED (hash,
- * results), MM_ERR_NOTFOUND (terms), the errors of intake_record_read,
- * intake_record_evaluate and intake_record_deidentify, MM_ERR_IO,
- * MM_ERR_CRYPTO, MM_ERR_LIMIT, MM_ERR_NOMEM.
+ * envelope's record_hash (before the record is parsed), the request's
+ * eligibility policy run on the record (with the author's consent, at
+ * the envelope's created time), which must pass, and its payout policy
+ * run on that evaluation; then contribution.vouch (the envelope and the
+ * payout, nothing of the evaluation) signed by node at the envelope's
+ * created time and appended to vouch, and the row de-identified under
+ * the request's pseudonym key stored with its entry under the vouch's
+ * id, both durable, before returning.  Call intake_contribution_admit
+ * first: this one does not repeat its checks (the apply does).  When
+ * the entry exists already (the same POST again) it is kept as it is.
+ * MM_OK with *out filled: submit vouch and then call
+ * intake_contribution_settle exactly once.  Otherwise *step says which
+ * check refused, diag why (naming fields and rules, never values), and
+ * nothing is left behind.  Errors: MM_ERR_SCHEMA, MM_ERR_DECODE,
+ * MM_ERR_SIGNATURE (envelope), MM_ERR_REJECTED (hash, not_eligible,
+ * payout_failed, payout_range), MM_ERR_NOTFOUND (terms), the errors of
+ * intake_record_read, intake_record_evaluate and
+ * intake_record_deidentify, MM_ERR_IO, MM_ERR_CRYPTO, MM_ERR_LIMIT,
+ * MM_ERR_NOMEM.
  */
-enum mm_err intake_contribution_stage(struct intake *in,
-				      const struct intake_contribution *c,
-				      struct intake_staged *out,
-				      enum intake_step *step,
-				      struct mm_diag *diag);
+enum mm_err intake_contribution_stage(
+	struct intake *in, const struct intake_contribution *c,
+	const struct ledger_key *node, struct intake_staged *out,
+	struct ledger_buf *vouch, enum intake_step *step, struct mm_diag *diag);
 
 /*
  * The ledger's answer err to a staged contribution's submission (MM_OK:

@@ -504,6 +504,10 @@ static int make_replay(struct verify *v, char *tmp, ledger_setup_fn setup,
 	if (!err)
 		err = ledger_state_open(v->rl, "attest", &v->rl->attest_db);
 	v->rl->replay = true;
+	/* Applies that read the chain id (a contribution.vouch checks the
+	 * patient's envelope names it) read the directory's. */
+	if (!err)
+		memcpy(v->rl->chain_id, v->l->chain_id, LEDGER_HASH_BYTES);
 	if (!err && setup)
 		err = setup(v->rl, arg);
 	return err;

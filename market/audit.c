@@ -42,8 +42,9 @@
  *   payout      only an approved release has payouts, approved at the
  *               threshold by its deciding review, a steward's approval;
  *               each payout is at that review's entry, pays an included
- *               contribution of the release to its payee through a
- *               tokens transfer at the same entry, and release.paid is
+ *               contribution of the release to its payee the amount
+ *               its vouch carries, through a tokens transfer at the
+ *               same entry, and release.paid is
  *               their sum; every release movement out of the request's
  *               escrow is one of them (id, payee, amount, entry).
  *   disclosure  only an approved release is disclosed, each download
@@ -399,6 +400,11 @@ static int audit_payout(struct audit *a, const struct market_payout *p,
 		return violation(a, "payout",
 				 "payout %llu of release %s is not to an "
 				 "included contribution of it at its approval",
+				 (unsigned long long)i, name);
+	if (!err && strcmp(c->payout, p->amount) != 0)
+		return violation(a, "payout",
+				 "payout %llu of release %s is not the "
+				 "amount its contribution was vouched for",
 				 (unsigned long long)i, name);
 	if (!err)
 		err = tokens_transfer_find(a->m->t, p->transfer, &at);

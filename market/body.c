@@ -141,26 +141,23 @@ enum mm_err market_body_consent(struct ledger_buf *b,
 enum mm_err market_body_contribution(struct ledger_buf *b,
 				     const struct market_contribution_spec *s)
 {
-	if (s->nresults > MARKET_RESULTS_MAX)
-		return MM_ERR_INVALID;
-	ledger_enc_map(b, s->has_history ? 6 : 5);
-	ledger_enc_cstr(b, "completeness");
-	ledger_enc_uint(b, s->completeness);
-	ledger_enc_cstr(b, "eligible");
-	ledger_enc_bool(b, s->eligible);
-	if (s->has_history) {
-		ledger_enc_cstr(b, "history_years");
-		ledger_enc_uint(b, s->history_years);
-	}
+	ledger_enc_map(b, 2);
 	enc_hash(b, "record_hash", s->record_hash);
 	enc_id(b, "request", s->request);
-	ledger_enc_cstr(b, "results");
-	ledger_enc_map(b, s->nresults);
-	for (unsigned i = 0; i < s->nresults; i++) {
-		ledger_enc_cstr(b, s->results[i].rule);
-		ledger_enc_bool(b, s->results[i].passed);
-	}
 	return b->err;
+}
+
+enum mm_err market_body_vouch(struct ledger_buf *b, const char *payout,
+			      const uint8_t *submit, size_t n)
+{
+	if (!payout || !tokens_units_ok(payout, strlen(payout)) ||
+	    n > MARKET_SUBMIT_BYTES_MAX)
+		return MM_ERR_INVALID;
+	ledger_enc_map(b, 2);
+	ledger_enc_cstr(b, "payout");
+	ledger_enc_cstr(b, payout);
+	ledger_enc_cstr(b, "submit");
+	return ledger_enc_bin(b, submit, n);
 }
 
 enum mm_err market_body_propose(struct ledger_buf *b,

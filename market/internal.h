@@ -138,13 +138,16 @@ enum mm_err market_fund_apply(struct ledger_apply *a,
 enum mm_err market_close_apply(struct ledger_apply *a,
 			       const struct ledger_tx *tx, void *arg);
 
-/* lifecycle.c: the consent and contribution types. */
+/* lifecycle.c: the consent and contribution types (contribution.submit
+ * alone is always refused: it counts only inside contribution.vouch). */
 enum mm_err market_consent_apply(struct ledger_apply *a,
 				 const struct ledger_tx *tx, void *arg);
 enum mm_err market_revoke_apply(struct ledger_apply *a,
 				const struct ledger_tx *tx, void *arg);
 enum mm_err market_contribute_apply(struct ledger_apply *a,
 				    const struct ledger_tx *tx, void *arg);
+enum mm_err market_vouch_apply(struct ledger_apply *a,
+			       const struct ledger_tx *tx, void *arg);
 /* Consent of author on request valid at the block time and covering the
  * request's purpose and fields; refuses with the reason otherwise. */
 enum mm_err market_consent_check(struct market *m, struct ledger_apply *a,

@@ -4,10 +4,13 @@
  * record.  Releases, review and payouts continue in release.c.
  *
  * Design note.  Invariants (each checked by the apply that could break it):
- *   L1. A contribution exists only under a consent that was granted, not
- *       revoked and not expired at its block time, and whose purpose and
- *       fields cover the request's; only eligible == true is accepted,
- *       and eligible must equal the conjunction of the rule results.
+ *   L1. A contribution exists only inside a contribution.vouch signed by
+ *       the node key (the node evaluated the record and found it
+ *       eligible), and only under a consent of the patient key that was
+ *       granted, not revoked and not expired at its block time, and whose
+ *       purpose and fields cover the request's.  No attribute of the
+ *       record is on the log: the patient's salted record hash and the
+ *       payout the node computed, nothing else.
  *   L2. At most one contribution per (request, payee key) and at most
  *       cohort contributions per request.
  *   L3. A contribution is in at most one release that is not rejected:
@@ -30,7 +33,8 @@
  *   release.propose --> PROPOSED ---------------------------> APPROVED
  *                          |  release.review (rejections decide)   |
  *                          +-----------------> REJECTED       disclosure*
- * Contribution: contribution.submit -> STAGED <-> PROPOSED -> INCLUDED
+ * Contribution: contribution.vouch{contribution.submit} -> STAGED
+ *               STAGED <-> PROPOSED -> INCLUDED
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,71 +223,63 @@ enum mm_err market_revoke_apply(struct ledger_apply *a,
 }
 
 /* ------------------------------------------------------------------ */
-/* contribution.submit.                                                */
+/* contribution.submit inside contribution.vouch.                      */
 
-static int contrib_results(struct ledger_apply *a, const struct ledger_val *res,
-			   struct market_contribution *c, bool *all)
+/* Alone on the log, contribution.submit would let any fresh key fill a
+ * cohort with records nobody evaluated: it counts only inside the node's
+ * contribution.vouch. */
+enum mm_err market_contribute_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg)
 {
-	*all = true;
-	if (res->kind != LEDGER_V_MAP || res->n == 0 ||
-	    res->n > MARKET_RESULTS_MAX)
-		return ledger_apply_refuse(
-			a, MM_ERR_SCHEMA, "results",
-			"a map of 1 to %d rule names to booleans",
-			MARKET_RESULTS_MAX);
-	for (uint32_t i = 0; i < res->n; i++) {
-		const struct ledger_val *v = &res->v.items[2 * i + 1];
+	(void)tx;
+	(void)arg;
+	return ledger_apply_refuse(a, MM_ERR_DENIED, "unvouched",
+				   "a contribution.submit counts only inside "
+				   "the node's contribution.vouch "
+				   "(POST /v1/contributions)");
+}
 
-		if (v->kind != LEDGER_V_BOOL || res->v.items[2 * i].n == 0 ||
-		    market_val_cstr(&res->v.items[2 * i], c->results[i].rule,
-				    sizeof(c->results[i].rule)))
-			return ledger_apply_refuse(a, MM_ERR_SCHEMA, "results",
-						   "entry %u: a rule name of 1 "
-						   "to %d bytes to a boolean",
-						   i, MARKET_RULE_BYTES_MAX);
-		c->results[i].passed = v->v.b;
-		*all = *all && v->v.b;
-	}
-	c->nresults = res->n;
+/* The patient's envelope inside the vouch: signed (its signature is
+ * checked here, so a verifier replaying the log checks it too), a
+ * contribution.submit with its body's schema, created with the vouch. */
+static int vouch_submit(struct market *m, struct ledger_apply *a,
+			const struct ledger_tx *tx, struct ledger_tx **sub)
+{
+	const struct ledger_val *v = ledger_map_get(tx->body, "submit");
+	const struct ledger_type *t;
+	uint8_t chain[LEDGER_HASH_BYTES];
+	struct mm_diag d = {0};
+	size_t nt;
+
+	if (ledger_tx_decode(v->v.bytes, v->n, sub, &d))
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "bad_submit",
+					   "the patient's envelope: %s", d.msg);
+	/* Signed for another chain: a replay of a patient's envelope
+	 * logged elsewhere, refused as the ledger refuses its own. */
+	ledger_chain_id(m->l, chain);
+	if (!ledger_ct_equal((*sub)->chain, chain, LEDGER_HASH_BYTES))
+		return ledger_apply_refuse(a, MM_ERR_WRONG_CHAIN, "wrong_chain",
+					   "the patient's envelope is signed "
+					   "for another chain");
+	t = ledger_types(m->l, &nt);
+	t = ledger_type_find(t, nt, MARKET_TYPE_CONTRIBUTE);
+	MM_ASSERT(t);
+	if (strcmp((*sub)->type, MARKET_TYPE_CONTRIBUTE) != 0 ||
+	    ledger_type_check(t, (*sub)->body, &d))
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "bad_submit",
+					   "not a contribution.submit body");
+	if ((*sub)->created_ms != tx->created_ms)
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "bad_submit",
+					   "the vouch must carry the created "
+					   "time of the envelope it vouches "
+					   "for");
 	return MM_OK;
 }
 
-static int contrib_body(struct ledger_apply *a, const struct ledger_tx *tx,
-			struct market_contribution *c)
-{
-	const struct ledger_val *h = ledger_map_get(tx->body, "history_years");
-	uint64_t comp = ledger_map_get(tx->body, "completeness")->v.u;
-	bool all;
-	int err = contrib_results(a, ledger_map_get(tx->body, "results"), c,
-				  &all);
-
-	if (err)
-		return err;
-	c->eligible = ledger_map_get(tx->body, "eligible")->v.b;
-	if (comp > 100)
-		return ledger_apply_refuse(a, MM_ERR_INVALID, "completeness",
-					   "0 to 100");
-	c->completeness = (unsigned)comp;
-	if (c->eligible != all)
-		return ledger_apply_refuse(
-			a, MM_ERR_INVALID, "results_inconsistent",
-			"eligible must equal the conjunction of results");
-	if (!c->eligible)
-		return ledger_apply_refuse(
-			a, MM_ERR_REJECTED, "not_eligible",
-			"the record fails the eligibility policy");
-	c->has_history = h != NULL;
-	c->history_years = h ? h->v.u : 0;
-	if (c->history_years > 200)
-		return ledger_apply_refuse(a, MM_ERR_INVALID, "history_years",
-					   "0 to 200");
-	return MM_OK;
-}
-
-/* The request must be open, before its deadline and not full, the author
+/* The request must be open, before its deadline and not full, the payee
  * must not have contributed to it yet, and its consent must hold. */
 static int contrib_request(struct market *m, struct ledger_apply *a,
-			   const struct ledger_tx *tx,
+			   const uint8_t payee[LEDGER_HASH_BYTES],
 			   const struct market_request *r)
 {
 	uint8_t k[KEY2_BYTES];
@@ -293,7 +289,7 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 
 	if (err)
 		return err;
-	market_key2(k, r->id, tx->author);
+	market_key2(k, r->id, payee);
 	err = ledger_state_get(a, m->db_cpay, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
@@ -303,7 +299,7 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 	if (r->contributions >= r->cohort)
 		return ledger_apply_refuse(a, MM_ERR_REJECTED, "cohort_full",
 					   "the request has its cohort");
-	return market_consent_check(m, a, r, tx->author, "author");
+	return market_consent_check(m, a, r, payee, "author");
 }
 
 /* Stores the contribution under its ordinal and both indexes. */
@@ -327,35 +323,58 @@ static int contrib_store(struct market *m, struct ledger_apply *a,
 		   : ledger_state_put(a, m->db_cpay, kp, sizeof(kp), ord, 8);
 }
 
-enum mm_err market_contribute_apply(struct ledger_apply *a,
-				    const struct ledger_tx *tx, void *arg)
+/* The contribution the vouch tx logs for the patient's envelope sub. */
+static void contrib_fill(struct ledger_apply *a, const struct ledger_tx *tx,
+			 const struct ledger_tx *sub, struct market_request *r,
+			 struct market_contribution *c)
+{
+	const struct ledger_val *p = ledger_map_get(tx->body, "payout");
+
+	memcpy(c->tx, tx->id, LEDGER_HASH_BYTES);
+	memcpy(c->submit, sub->id, LEDGER_HASH_BYTES);
+	memcpy(c->request, r->id, MARKET_ID_BYTES);
+	memcpy(c->payee, sub->author, LEDGER_HASH_BYTES);
+	memcpy(c->record_hash,
+	       ledger_map_get(sub->body, "record_hash")->v.bytes,
+	       LEDGER_HASH_BYTES);
+	MM_ASSERT(p->n < sizeof(c->payout)); /* the schema's bytes_max */
+	memcpy(c->payout, p->v.bytes, p->n);
+	c->payout[p->n] = '\0';
+	c->ordinal = r->contributions++;
+	c->status = MARKET_C_STAGED;
+	c->index = ledger_apply_index(a);
+}
+
+enum mm_err market_vouch_apply(struct ledger_apply *a,
+			       const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
 	struct market_contribution *c = calloc(1, sizeof(*c));
-	int err = c ? need_patient_key(m, a, tx) : MM_ERR_NOMEM;
+	struct ledger_tx *sub = NULL;
+	int err = c ? ledger_author_is_key(a, tx) : MM_ERR_NOMEM;
 
+	if (!err && !ledger_ct_equal(tx->key, m->node_pk, LEDGER_PK_BYTES))
+		err = ledger_apply_refuse(a, MM_ERR_DENIED, "not_node",
+					  "contribution.vouch is signed by the "
+					  "node key");
+	if (!err)
+		err = vouch_submit(m, a, tx, &sub);
+	if (!err)
+		err = need_patient_key(m, a, sub);
 	if (!err)
 		err = market_load_request(
-			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
+			m, a, ledger_map_get(sub->body, "request")->v.bytes,
+			&r);
 	if (!err)
-		err = contrib_request(m, a, tx, r);
-	if (!err)
-		err = contrib_body(a, tx, c);
+		err = contrib_request(m, a, sub->author, r);
 	if (!err) {
-		memcpy(c->tx, tx->id, LEDGER_HASH_BYTES);
-		memcpy(c->request, r->id, MARKET_ID_BYTES);
-		memcpy(c->payee, tx->author, LEDGER_HASH_BYTES);
-		memcpy(c->record_hash,
-		       ledger_map_get(tx->body, "record_hash")->v.bytes,
-		       LEDGER_HASH_BYTES);
-		c->ordinal = r->contributions++;
-		c->status = MARKET_C_STAGED;
-		c->index = ledger_apply_index(a);
+		contrib_fill(a, tx, sub, r, c);
 		err = contrib_store(m, a, c);
 	}
 	if (!err)
 		err = market_store_request(m, a, r);
+	ledger_tx_free(sub);
 	free(r);
 	free(c);
 	return err;

@@ -17,7 +17,11 @@
  *
  * Patients act on each request under a key derived from their master seed
  * and the request id (market_patient_key), never registered, so the ledger
- * does not link one patient's participation in two studies.
+ * does not link one patient's participation in two studies.  A
+ * contribution counts only when the node vouches for it: the patient's
+ * contribution.submit is logged inside the node's contribution.vouch,
+ * which carries no attribute of the record, only the payout the node
+ * computed from it (docs/PROTOCOL.md "Marketplace").
  */
 #ifndef MARKET_H
 #define MARKET_H
@@ -42,6 +46,7 @@
 #define MARKET_COHORT_MAX	 1024 /* records of one request (and release) */
 #define MARKET_SOURCE_BYTES_MAX	 16384 /* a published policy's source */
 #define MARKET_PAGE_MAX		 1024  /* items of one read page */
+#define MARKET_SUBMIT_BYTES_MAX	 1024  /* a vouched contribution.submit */
 
 /* Transaction type names. */
 #define MARKET_TYPE_INIT       "market.init"
@@ -54,6 +59,7 @@
 #define MARKET_TYPE_CONSENT    "consent.grant"
 #define MARKET_TYPE_REVOKE     "consent.revoke"
 #define MARKET_TYPE_CONTRIBUTE "contribution.submit"
+#define MARKET_TYPE_VOUCH      "contribution.vouch"
 #define MARKET_TYPE_PROPOSE    "release.propose"
 #define MARKET_TYPE_REVIEW     "release.review"
 #define MARKET_TYPE_DISCLOSURE "disclosure"
@@ -98,9 +104,10 @@ struct market;
  * Registers the marketplace types and opens its state databases on l
  * (before ledger_start, or on a read-only ledger for reads).  t is the
  * tokens module already open on l (borrowed; escrow moves go through it).
- * node_pk: the chain's node key, which alone signs market.init and
- * release.propose; NULL reads it from l's latest head.  Debug builds also
- * run market_audit after every block.  Free the handle only after
+ * node_pk: the chain's node key, which alone signs market.init,
+ * contribution.vouch and release.propose; NULL reads it from l's latest
+ * head.  Debug builds also run market_audit after every block.  Free the
+ * handle only after
  * ledger_close(l).  MM_ERR_NOMEM, MM_ERR_LIMIT, MM_ERR_INVALID
  * (l started), MM_ERR_NOTFOUND (read-only ledger without market state).
  */
@@ -253,29 +260,55 @@ struct market_result {
 };
 
 struct market_contribution {
-	uint8_t tx[LEDGER_HASH_BYTES]; /* the contribution.submit id */
+	uint8_t tx[LEDGER_HASH_BYTES];	   /* the contribution.vouch id */
+	uint8_t submit[LEDGER_HASH_BYTES]; /* the patient's envelope id */
 	uint8_t request[MARKET_ID_BYTES];
 	uint64_t ordinal;
 	uint8_t payee[LEDGER_HASH_BYTES];
 	uint8_t record_hash[LEDGER_HASH_BYTES];
-	bool eligible;
-	unsigned completeness; /* 0..100 */
-	bool has_history;
-	uint64_t history_years;
-	struct market_result results[MARKET_RESULTS_MAX];
-	unsigned nresults;
+	char payout[TOKENS_AMOUNT_STR_MAX]; /* base units, as vouched */
 	enum market_cstatus status;
 	uint8_t release[MARKET_ID_BYTES]; /* when PROPOSED or INCLUDED */
 	uint64_t index;
 };
-/* Contribution ordinal i (< request.contributions) of a request, or the
- * one whose submit transaction is tx.  MM_ERR_NOTFOUND. */
+/* Contribution ordinal i (< request.contributions) of a request, the
+ * one whose vouch transaction is tx, or the one payee made on request.
+ * MM_ERR_NOTFOUND. */
 enum mm_err market_contribution_at(struct market *m,
 				   const uint8_t request[MARKET_ID_BYTES],
 				   uint64_t i, struct market_contribution *out);
 enum mm_err market_contribution_get(struct market *m,
 				    const uint8_t tx[LEDGER_HASH_BYTES],
 				    struct market_contribution *out);
+enum mm_err market_contribution_of(struct market *m,
+				   const uint8_t request[MARKET_ID_BYTES],
+				   const uint8_t payee[LEDGER_HASH_BYTES],
+				   struct market_contribution *out);
+
+/* What the payout policy reads of one record (docs/POLICIES.md): the
+ * node's evaluation of it, which never reaches the ledger. */
+struct market_payout_input {
+	unsigned completeness; /* 0..100 */
+	bool has_history;
+	uint64_t history_years;
+	const struct market_result *results; /* the eligibility rules */
+	unsigned nresults;
+};
+
+/*
+ * Runs the payout policy source[0..n) for one record of request r (its
+ * reward, cohort and purpose are bound as request.*) at the tokens
+ * precision: the amount, floored to base units, into out.  A pure
+ * function: the node calls it when it vouches for a contribution, the
+ * patient's client to show what the record would earn.  Errors:
+ * MM_ERR_REJECTED (payout_failed: the policy does not load or gives no
+ * amount; payout_range: negative or too large; diag says which, never a
+ * value), MM_ERR_NOMEM.
+ */
+enum mm_err
+market_payout_eval(const char *source, size_t n, const struct market_request *r,
+		   unsigned precision, const struct market_payout_input *in,
+		   char out[TOKENS_AMOUNT_STR_MAX], struct mm_diag *diag);
 
 enum market_rstatus {
 	MARKET_R_PROPOSED = 1,
@@ -330,7 +363,7 @@ struct market_payout {
 	uint64_t index; /* the approving review's entry: prove it */
 };
 /* Payouts of an approved release from position from (paging as above).
- * A contribution whose payout rule gave 0 has no payout record. */
+ * A contribution vouched with a payout of 0 has no payout record. */
 enum mm_err market_payouts(struct market *m,
 			   const uint8_t release[MARKET_ID_BYTES],
 			   uint64_t from, struct market_payout *out, size_t max,
@@ -392,18 +425,19 @@ enum mm_err market_body_consent(struct ledger_buf *b,
 				const char *const *fields, unsigned nfields,
 				const char *purpose, uint64_t expires_ms);
 
+/* contribution.submit, signed by the patient's per-request key. */
 struct market_contribution_spec {
 	uint8_t request[MARKET_ID_BYTES];
-	uint8_t record_hash[LEDGER_HASH_BYTES];
-	bool eligible;
-	const struct market_result *results;
-	unsigned nresults; /* names strictly increasing bytewise */
-	unsigned completeness;
-	bool has_history;
-	uint64_t history_years;
+	uint8_t record_hash[LEDGER_HASH_BYTES]; /* SHA-256(salt ‖ record) */
 };
 enum mm_err market_body_contribution(struct ledger_buf *b,
 				     const struct market_contribution_spec *s);
+/* contribution.vouch, signed by the node: the patient's signed
+ * contribution.submit envelope submit[0..n) (at most
+ * MARKET_SUBMIT_BYTES_MAX) and the payout it earns (base units, "0"
+ * allowed). */
+enum mm_err market_body_vouch(struct ledger_buf *b, const char *payout,
+			      const uint8_t *submit, size_t n);
 
 struct market_release_spec {
 	uint8_t request[MARKET_ID_BYTES];

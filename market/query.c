@@ -138,6 +138,21 @@ enum mm_err market_contribution_get(struct market *m,
 				     &market_rec_contrib, out);
 }
 
+enum mm_err market_contribution_of(struct market *m,
+				   const uint8_t request[MARKET_ID_BYTES],
+				   const uint8_t payee[LEDGER_HASH_BYTES],
+				   struct market_contribution *out)
+{
+	uint8_t k[KEY2_BYTES], ord[8];
+	enum mm_err err;
+
+	market_key2(k, request, payee);
+	err = market_val_read(m, m->db_cpay, k, sizeof(k), ord, sizeof(ord));
+	return err ? err
+		   : market_contribution_at(m, request, market_get_u64be(ord),
+					    out);
+}
+
 enum mm_err market_release_get(struct market *m,
 			       const uint8_t id[MARKET_ID_BYTES],
 			       struct market_release *out)

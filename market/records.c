@@ -18,15 +18,14 @@
 #include "internal.h"
 
 enum rec_kind {
-	RK_UINT,    /* unsigned or uint64_t (size 4 or 8), in [min, max] */
-	RK_BOOL,    /* bool */
-	RK_BIN,	    /* uint8_t[size], exactly size bytes */
-	RK_STR,	    /* char[size]: at most size - 1 bytes, no NUL inside */
-	RK_AMOUNT,  /* RK_STR holding canonical base-unit digits */
-	RK_ROLE,    /* enum market_role, stored as its name; never NONE */
-	RK_STRS,    /* char[max][size] as an array of str, count at count */
-	RK_HASHES,  /* uint8_t[max][size] as an array of bin, count at count */
-	RK_RESULTS, /* struct market_result[max] as a map rule -> bool */
+	RK_UINT,   /* unsigned or uint64_t (size 4 or 8), in [min, max] */
+	RK_BOOL,   /* bool */
+	RK_BIN,	   /* uint8_t[size], exactly size bytes */
+	RK_STR,	   /* char[size]: at most size - 1 bytes, no NUL inside */
+	RK_AMOUNT, /* RK_STR holding canonical base-unit digits */
+	RK_ROLE,   /* enum market_role, stored as its name; never NONE */
+	RK_STRS,   /* char[max][size] as an array of str, count at count */
+	RK_HASHES, /* uint8_t[max][size] as an array of bin, count at count */
 };
 
 /* One field of a record: its key, kind, place and limits. */
@@ -138,19 +137,15 @@ static const struct rec_field consent_fields[] = {
 
 #define R struct market_contribution
 static const struct rec_field contrib_fields[] = {
-	{.name = "completeness", U(R, completeness, 0, 100)},
-	{.name = "eligible", BOOL(R, eligible)},
-	{.name = "history_years",
-	 U(R, history_years, 0, 200),
-	 OPTIONAL(R, has_history)},
 	{.name = "index", U64(R, index)},
 	{.name = "ordinal", U(R, ordinal, 0, MARKET_COHORT_MAX - 1)},
 	{.name = "payee", BIN(R, payee)},
+	{.name = "payout", AMOUNT(R, payout)},
 	{.name = "record_hash", BIN(R, record_hash)},
 	{.name = "release", BIN(R, release)},
 	{.name = "request", BIN(R, request)},
-	{.name = "results", ARRAY(RK_RESULTS, R, results, nresults)},
 	{.name = "status", U(R, status, MARKET_C_STAGED, MARKET_C_INCLUDED)},
+	{.name = "submit", BIN(R, submit)},
 	{.name = "tx", BIN(R, tx)},
 };
 #undef R
@@ -276,22 +271,15 @@ static void enc_array(struct ledger_buf *b, const struct rec_field *f,
 		      const uint8_t *rec)
 {
 	const uint8_t *p = rec + f->off;
-	const struct market_result *res = (const void *)p;
 	unsigned n = get_count(f, rec);
 
-	if (f->kind == RK_RESULTS)
-		ledger_enc_map(b, n);
-	else
-		ledger_enc_array(b, n);
+	ledger_enc_array(b, n);
 	for (unsigned i = 0; i < n; i++) {
 		if (f->kind == RK_STRS) {
 			MM_ASSERT(memchr(p + i * f->size, 0, f->size));
 			ledger_enc_cstr(b, (const char *)p + i * f->size);
-		} else if (f->kind == RK_HASHES) {
-			ledger_enc_bin(b, p + i * f->size, f->size);
 		} else {
-			ledger_enc_cstr(b, res[i].rule);
-			ledger_enc_bool(b, res[i].passed);
+			ledger_enc_bin(b, p + i * f->size, f->size);
 		}
 	}
 }
@@ -330,7 +318,6 @@ static void enc_value(struct ledger_buf *b, const struct rec_field *f,
 		break;
 	case RK_STRS:
 	case RK_HASHES:
-	case RK_RESULTS:
 		enc_array(b, f, rec);
 		break;
 	}
@@ -392,36 +379,23 @@ static const char *dec_item(const struct rec_field *f,
 			    const struct ledger_val *m, uint32_t i, uint8_t *p)
 {
 	const struct ledger_val *x = &m->v.items[i];
-	struct market_result *res = (void *)p;
 
-	switch (f->kind) {
-	case RK_STRS:
+	if (f->kind == RK_STRS)
 		return dec_str(x, (char *)p + i * f->size, f->size);
-	case RK_HASHES:
-		if (x->kind != LEDGER_V_BIN || x->n != f->size)
-			return "an item is not a bin of its length";
-		memcpy(p + i * f->size, x->v.bytes, f->size);
-		return NULL;
-	default: /* RK_RESULTS: the pair i of a map */
-		x = &m->v.items[2 * i + 1];
-		if (x->kind != LEDGER_V_BOOL)
-			return "a result is not a boolean";
-		res[i].passed = x->v.b;
-		return dec_str(&m->v.items[2 * i], res[i].rule,
-			       sizeof(res[i].rule));
-	}
+	if (x->kind != LEDGER_V_BIN || x->n != f->size)
+		return "an item is not a bin of its length";
+	memcpy(p + i * f->size, x->v.bytes, f->size);
+	return NULL;
 }
 
 static const char *dec_array(const struct rec_field *f,
 			     const struct ledger_val *v, uint8_t *rec)
 {
-	enum ledger_vkind want =
-		f->kind == RK_RESULTS ? LEDGER_V_MAP : LEDGER_V_ARRAY;
 	const char *why = NULL;
 	unsigned n;
 
-	if (v->kind != want)
-		return want == LEDGER_V_MAP ? "not a map" : "not an array";
+	if (v->kind != LEDGER_V_ARRAY)
+		return "not an array";
 	if (v->n > f->max)
 		return "too many items";
 	for (uint32_t i = 0; !why && i < v->n; i++)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../policies/policies.h"
 #include "internal.h"
 
 /* The payouts of an approved release, inside the deciding review's apply:
@@ -502,119 +501,6 @@ enum mm_err market_disclosure_apply(struct ledger_apply *a,
 /* ------------------------------------------------------------------ */
 /* Payouts at approval.                                                */
 
-/* What every payout run of one release shares. */
-struct payrun {
-	struct policy *pol;
-	struct policy_eval *ev;
-	struct policy_input *in;
-	unsigned precision;
-	char reward[TOKENS_AMOUNT_STR_MAX]; /* tokens, as a decimal text */
-	char total[TOKENS_AMOUNT_STR_MAX];  /* base units paid so far */
-};
-
-/* Loads the request's payout policy (published, so it loads). */
-static int payrun_open(struct market *m, struct ledger_apply *a,
-		       const struct market_request *r, struct payrun *p)
-{
-	struct ledger_doc *doc = NULL;
-	const struct ledger_val *src;
-	const void *v;
-	size_t n;
-	int err = ledger_state_get(a, m->db_policy, r->payout,
-				   LEDGER_HASH_BYTES, &v, &n);
-
-	if (!err && ledger_decode(v, n, &doc, NULL))
-		err = MM_ERR_CORRUPT;
-	src = err ? NULL : ledger_map_get(ledger_doc_root(doc), "source");
-	if (!err && (!src || src->kind != LEDGER_V_STR))
-		err = MM_ERR_CORRUPT;
-	if (!err &&
-	    policy_load((const char *)src->v.bytes, src->n, &p->pol, NULL))
-		err = MM_ERR_CORRUPT;
-	ledger_doc_free(doc);
-	if (err)
-		return ledger_apply_refuse(a, err, "corrupt",
-					   "the payout policy");
-	p->ev = policy_eval_new();
-	p->in = policy_input_new();
-	memcpy(p->total, "0", 2);
-	if (!p->ev || !p->in)
-		return MM_ERR_NOMEM;
-	return tokens_amount_format(r->reward, p->precision, p->reward,
-				    sizeof(p->reward));
-}
-
-static void payrun_close(struct payrun *p)
-{
-	policy_free(p->pol);
-	policy_eval_free(p->ev);
-	policy_input_free(p->in);
-}
-
-/* The payout policy's inputs: only ledger state (deterministic). */
-static int payrun_bind(struct payrun *p, const struct market_request *r,
-		       const struct market_contribution *c)
-{
-	struct policy_input *in = p->in;
-	struct policy_value *rec, *req, *res;
-	char comp[16];
-	int err = MM_OK;
-
-	policy_input_clear(in);
-	snprintf(comp, sizeof(comp), "%u.%02u", c->completeness / 100,
-		 c->completeness % 100);
-	rec = policy_v_map(in, 4);
-	req = policy_v_map(in, 4);
-	res = policy_v_map(in, MARKET_RESULTS_MAX);
-	err |= policy_map_put_str(in, rec, "completeness",
-				  policy_v_decimal(in, comp));
-	if (c->has_history)
-		err |= policy_map_put_str(in, rec, "history_years",
-					  policy_v_uint(in, c->history_years));
-	err |= policy_map_put_str(in, req, "reward",
-				  policy_v_decimal(in, p->reward));
-	err |= policy_map_put_str(in, req, "cohort",
-				  policy_v_uint(in, r->cohort));
-	err |= policy_map_put_str(
-		in, req, "purpose",
-		policy_v_string(in, r->purpose, strlen(r->purpose)));
-	for (unsigned i = 0; i < c->nresults; i++)
-		err |= policy_map_put_str(
-			in, res, c->results[i].rule,
-			policy_v_bool(in, c->results[i].passed));
-	err |= policy_input_bind(in, "record", rec);
-	err |= policy_input_bind(in, "request", req);
-	err |= policy_input_bind(in, "results", res);
-	return err ? MM_ERR_NOMEM : MM_OK;
-}
-
-/* Runs the payout policy for c: its amount in base units into out. */
-static int payrun_amount(struct ledger_apply *a, struct payrun *p,
-			 const struct market_request *r,
-			 const struct market_contribution *c, uint64_t i,
-			 char out[TOKENS_AMOUNT_STR_MAX])
-{
-	struct mm_diag d = {0};
-	int err = payrun_bind(p, r, c);
-
-	if (!err && policy_run(p->ev, p->pol, p->in, &d))
-		return ledger_apply_refuse(
-			a, MM_ERR_REJECTED, "payout_failed",
-			"contribution %llu: the payout policy gave no amount",
-			(unsigned long long)i);
-	/* Base units as digits (GMP): at 18 decimals a payout of ten tokens
-	 * is already past int64. */
-	if (!err &&
-	    (policy_value_units_digits(policy_run_payout(p->ev), p->precision,
-				       out, TOKENS_DIGITS_MAX + 1) ||
-	     !tokens_units_ok(out, strlen(out))))
-		return ledger_apply_refuse(a, MM_ERR_REJECTED, "payout_range",
-					   "contribution %llu: the payout is "
-					   "negative or too large",
-					   (unsigned long long)i);
-	return err;
-}
-
 /* Pays contribution c as rel's next payout and records the payout. */
 static int pay_one(struct market *m, struct ledger_apply *a,
 		   const struct ledger_tx *tx, struct market_release *rel,
@@ -651,37 +537,31 @@ static int payout_release(struct market *m, struct ledger_apply *a,
 			  struct market_release *rel, struct market_request *r)
 {
 	struct market_contribution *c = malloc(sizeof(*c));
-	struct market_config cfg;
-	struct payrun p = {0};
 	uint8_t t[LEDGER_HASH_BYTES], k[KEYN_BYTES];
-	char amount[TOKENS_AMOUNT_STR_MAX];
-	int err = c ? market_load_config(m, a, &cfg) : MM_ERR_NOMEM;
+	char total[TOKENS_AMOUNT_STR_MAX] = "0";
+	int err = c ? MM_OK : MM_ERR_NOMEM;
 
-	if (!err) {
-		p.precision = cfg.precision;
-		err = payrun_open(m, a, r, &p);
-	}
+	/* Each contribution earns the payout the node vouched for when it
+	 * evaluated the record (lifecycle.c, L1): the log holds no input a
+	 * policy could be run on here. */
 	for (uint64_t i = 0; !err && i < rel->ncontributions; i++) {
 		err = release_tx(m, a, rel->id, i, t);
 		if (!err)
 			err = contrib_by_tx(m, a, t, c, k);
+		if (!err && strcmp(c->payout, "0") != 0)
+			err = pay_one(m, a, tx, rel, c, c->payout);
 		if (!err)
-			err = payrun_amount(a, &p, r, c, i, amount);
-		if (!err && strcmp(amount, "0") != 0)
-			err = pay_one(m, a, tx, rel, c, amount);
-		if (!err)
-			err = market_amount_op(p.total, amount, 1, p.total);
+			err = market_amount_op(total, c->payout, 1, total);
 		c->status = MARKET_C_INCLUDED;
 		if (!err)
 			err = put_contrib(m, a, k, c);
 	}
 	if (!err)
-		err = market_amount_op(r->paid, p.total, 1, r->paid);
+		err = market_amount_op(r->paid, total, 1, r->paid);
 	if (!err) {
-		memcpy(rel->paid, p.total, sizeof(rel->paid));
+		memcpy(rel->paid, total, sizeof(rel->paid));
 		r->included += rel->ncontributions;
 	}
-	payrun_close(&p);
 	free(c);
 	return err;
 }

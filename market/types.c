@@ -55,12 +55,12 @@ static const struct ledger_field consent_fields[] = {
 	{"request", F_ID16},
 };
 static const struct ledger_field contribute_fields[] = {
-	{"completeness", LEDGER_F_UINT, false, 0, false},
-	{"eligible", LEDGER_F_BOOL, false, 0, false},
-	{"history_years", LEDGER_F_UINT, true, 0, false},
 	{"record_hash", LEDGER_F_HASH, false, 0, false},
 	{"request", F_ID16},
-	{"results", LEDGER_F_ANY, false, 0, false},
+};
+static const struct ledger_field vouch_fields[] = {
+	{"payout", LEDGER_F_AMOUNT, false, TOKENS_DIGITS_MAX, false},
+	{"submit", LEDGER_F_BIN, false, MARKET_SUBMIT_BYTES_MAX, false},
 };
 static const struct ledger_field propose_fields[] = {
 	{"contributions", LEDGER_F_ANY, false, 0, false},
@@ -465,6 +465,7 @@ static int register_types(struct market *m)
 		TYPE(MARKET_TYPE_REVOKE, request_fields, market_revoke_apply),
 		TYPE(MARKET_TYPE_CONTRIBUTE, contribute_fields,
 		     market_contribute_apply),
+		TYPE(MARKET_TYPE_VOUCH, vouch_fields, market_vouch_apply),
 		TYPE(MARKET_TYPE_PROPOSE, propose_fields, market_propose_apply),
 		TYPE(MARKET_TYPE_REVIEW, review_fields, market_review_apply),
 		TYPE(MARKET_TYPE_DISCLOSURE, disclosure_fields,

@@ -18,6 +18,7 @@
 #include <event2/thread.h>
 
 #include "intake/intake.h"
+#include "service/mkt.h"
 
 #define DRAIN_POLL_US 2000
 
@@ -98,6 +99,8 @@ static void cleanup(struct mmd *srv)
 	srv->intake = NULL;
 	intake_blobs_close(srv->blobs);
 	srv->blobs = NULL;
+	mmd_budget_free(srv->contrib_budget);
+	srv->contrib_budget = NULL;
 	mmd_tls_free(srv);
 	libevent_global_shutdown();
 }

@@ -326,20 +326,16 @@ void mmd_get_consent(struct mmd_req *rq, const char *arg)
 
 static json_t *contribution_json(const struct market_contribution *c)
 {
-	json_t *j = json_object(), *res = json_object();
+	json_t *j = json_object();
 
-	for (unsigned i = 0; i < c->nresults; i++)
-		json_object_set_new(res, c->results[i].rule,
-				    json_boolean(c->results[i].passed));
 	json_object_set_new(j, "tx", hexj(c->tx, LEDGER_HASH_BYTES));
+	json_object_set_new(j, "submit", hexj(c->submit, LEDGER_HASH_BYTES));
 	json_object_set_new(j, "request", hexj(c->request, MARKET_ID_BYTES));
 	json_object_set_new(j, "ordinal", json_integer((json_int_t)c->ordinal));
 	json_object_set_new(j, "payee", hexj(c->payee, LEDGER_HASH_BYTES));
 	json_object_set_new(j, "record_hash",
 			    hexj(c->record_hash, LEDGER_HASH_BYTES));
-	json_object_set_new(j, "eligible", json_boolean(c->eligible));
-	json_object_set_new(j, "completeness", json_integer(c->completeness));
-	json_object_set_new(j, "results", res);
+	json_object_set_new(j, "payout", json_string(c->payout));
 	json_object_set_new(j, "status",
 			    json_string(market_cstatus_name(c->status)));
 	if (c->status != MARKET_C_STAGED)

@@ -63,6 +63,31 @@ static void reply_dataset(struct mmd_req *rq, const uint8_t release[16])
 	free(p);
 }
 
+void mmd_contribution_reply(struct mmd_req *rq, uint64_t index)
+{
+	json_t *rj = receipt_json(rq->srv, index), *j = NULL;
+	uint8_t *bytes = NULL;
+	char *hex = NULL;
+	size_t n = 0;
+
+	if (rj && ledger_entry(rq->srv->ledger, index, &bytes, &n) == MM_OK)
+		hex = malloc(2 * n + 1);
+	if (hex) {
+		ledger_hex(bytes, n, hex);
+		j = json_pack("{s:O,s:s}", "receipt", rj, "vouch", hex);
+	}
+	if (j)
+		mmd_reply_json(rq, 200, j);
+	else
+		mmd_reply_problemf(rq, 500, MM_ERR_STORE,
+				   "logged at index %llu but the receipt "
+				   "cannot be read",
+				   (unsigned long long)index);
+	json_decref(rj);
+	free(bytes);
+	free(hex);
+}
+
 /* Settles t's row or release with the ledger's answer err. */
 static void settle(struct mmd *srv, const struct mmd_mkt_pending *t, int err)
 {
@@ -78,19 +103,20 @@ static void reply_done(struct mmd_pending *base, void *ctx)
 	struct mmd_mkt_pending *p = (struct mmd_mkt_pending *)base;
 	const struct intake_release *r = &p->release;
 	struct mmd_req *rq = &p->base.rq;
-	json_t *rj = receipt_json(rq->srv, p->base.index);
+	json_t *rj = NULL;
 	char hex[2 * MARKET_ID_BYTES + 1];
 
 	(void)ctx;
+	if (p->then == MMD_THEN_CONTRIBUTION) {
+		mmd_contribution_reply(rq, p->base.index);
+		return;
+	}
+	rj = receipt_json(rq->srv, p->base.index);
 	if (!rj) {
 		mmd_reply_problemf(rq, 500, MM_ERR_STORE,
 				   "logged at index %llu but the receipt "
 				   "cannot be read",
 				   (unsigned long long)p->base.index);
-		return;
-	}
-	if (p->then == MMD_THEN_CONTRIBUTION) {
-		mmd_reply_json(rq, 200, rj);
 		return;
 	}
 	if (p->then == MMD_THEN_DISCLOSURE) {
@@ -194,6 +220,7 @@ int mmd_mkt_setup(struct mmd *srv)
 				    .ledger = srv->ledger,
 				    .market = srv->market};
 	struct mm_diag diag = {0};
+	unsigned running = srv->opts.threads / 2;
 	int err = intake_open(&cfg, &srv->intake, &diag);
 
 	if (err) {
@@ -205,6 +232,11 @@ int mmd_mkt_setup(struct mmd *srv)
 		mmd_log("error", NULL,
 			"cannot start the retention of staged rows: %s",
 			mm_strerror(err));
+	/* Record checks never hold more than half the workers. */
+	if (!err)
+		err = mmd_budget_new(srv->opts.contrib_cpu_ms,
+				     running ? running : 1,
+				     &srv->contrib_budget);
 	return err;
 }
 
@@ -234,9 +266,8 @@ int mmd_mkt_reconcile(struct mmd *srv)
 			json_pack("{s:I,s:s}", "count",
 				  (json_int_t)r.rows_missing, "first_tx", tx),
 			"logged contributions still staged have no row on "
-			"this node (posted through POST /v1/tx, or the "
-			"staged/ or blobs/ directory was damaged): a "
-			"release cannot include them");
+			"this node (the staged/ or blobs/ directory was "
+			"damaged): a release cannot include them");
 	if (r.blobs_missing > 0)
 		mmd_log("error",
 			json_pack("{s:I}", "count",

@@ -48,6 +48,45 @@ int mmd_mkt_reconcile(struct mmd *srv);
  * MM_OK and nothing when not asked; else the submit's error, logged. */
 int mmd_mkt_init(struct mmd *srv);
 
+/* The answer to a logged contribution: {receipt, vouch (the hex of the
+ * contribution.vouch envelope at index)}. */
+void mmd_contribution_reply(struct mmd_req *rq, uint64_t index);
+
+/* ------------------------------------------------------------------ */
+/* CPU budgets of the record checks (budget.c).                        */
+/*
+ * POST /v1/contributions parses and evaluates a record only for a
+ * patient key that passed every cheap check (intake_contribution_admit),
+ * and then within two limits: each key a token bucket of CPU time
+ * (cpu_ms per minute, refilled continuously, charged with the thread CPU
+ * time the checks took, so it may go into debt), and at most running_max
+ * checks at once on the whole node, so that records never hold every
+ * worker.  Keys are remembered in a fixed table (MMD_BUDGET_KEYS); a key
+ * evicted from it (the one idle longest among its probe window) starts
+ * full again, which running_max bounds.  Safe from any thread.
+ */
+#define MMD_BUDGET_KEYS	 4096 /* keys remembered */
+#define MMD_BUDGET_PROBE 16   /* slots probed for one key */
+
+struct mmd_budget;
+
+/* MM_ERR_NOMEM, MM_ERR_INVALID (cpu_ms or running_max 0). */
+int mmd_budget_new(unsigned cpu_ms, unsigned running_max,
+		   struct mmd_budget **out);
+void mmd_budget_free(struct mmd_budget *b);
+/*
+ * Admits one record check of key at now_ms: MM_OK and a running slot
+ * taken (give it back with mmd_budget_charge), MM_ERR_LIMIT when the
+ * key's bucket is empty (*retry_s: when it holds again, >= 1), or
+ * MM_ERR_BUSY when running_max checks run (*retry_s = 1).
+ */
+int mmd_budget_take(struct mmd_budget *b, const uint8_t key[LEDGER_HASH_BYTES],
+		    uint64_t now_ms, unsigned *retry_s);
+/* Gives the slot back and charges cpu_us to key's bucket. */
+void mmd_budget_charge(struct mmd_budget *b,
+		       const uint8_t key[LEDGER_HASH_BYTES], uint64_t now_ms,
+		       uint64_t cpu_us);
+
 /* What a marketplace submission does once the committer answers. */
 enum mmd_mkt_then {
 	MMD_THEN_CONTRIBUTION, /* settle the staged row, answer the receipt */

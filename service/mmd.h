@@ -39,6 +39,10 @@
 #define MMD_DRAIN_MS_MAX    10000 /* shutdown waits this long for commits */
 #define MMD_FLUSH_MS	    50	  /* then lets replies flush this long */
 #define MMD_STEWARDS_MAX    16	  /* --steward (MARKET_STEWARDS_MAX) */
+/* --contrib-cpu-ms: the CPU one patient key may spend per minute in the
+ * record checks of POST /v1/contributions (service/budget.c). */
+#define MMD_CONTRIB_CPU_MS_DEFAULT 2000
+#define MMD_CONTRIB_CPU_MS_MAX	   60000
 /* A worker's request log buffer: PIPE_BUF, so that each write of it
  * stays whole on a pipe shared with the other workers. */
 #define MMD_LOG_BUF_BYTES 4096
@@ -70,6 +74,7 @@ struct mmd_opts {
 	unsigned session_ttl_s;
 	unsigned sessions_max;	      /* --sessions-max */
 	const char *public_authority; /* NULL: the listen address */
+	unsigned contrib_cpu_ms;      /* --contrib-cpu-ms: per key per minute */
 	bool routes;   /* --routes: print the route table and exit */
 	bool contract; /* --contract: statuses and refusals, exit */
 	/* --init --registrar --steward... --threshold: tokens.init and
@@ -166,6 +171,7 @@ struct sockaddr;
 struct mmd_auth;
 struct intake;
 struct intake_blobs;
+struct mmd_budget;
 
 struct mmd {
 	struct mmd_opts opts;
@@ -192,6 +198,7 @@ struct mmd {
 	struct intake *intake;	    /* the record-to-release pipeline */
 	struct tokens *tokens;	    /* the token module (setup.c owns it) */
 	struct market *market;	    /* NULL when built without market/ */
+	struct mmd_budget *contrib_budget; /* record checks' CPU (mkt.h) */
 };
 
 /* One request being answered, on its worker's thread. */

@@ -34,6 +34,7 @@ enum {
 	OPT_SESSION_TTL,
 	OPT_SESSIONS_MAX,
 	OPT_PUBLIC_AUTHORITY,
+	OPT_CONTRIB_CPU,
 	OPT_ROUTES,
 	OPT_CONTRACT,
 	OPT_REGISTRAR,
@@ -65,6 +66,7 @@ static const struct option longopts[] = {
 	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
 	{"sessions-max", required_argument, NULL, OPT_SESSIONS_MAX},
 	{"public-authority", required_argument, NULL, OPT_PUBLIC_AUTHORITY},
+	{"contrib-cpu-ms", required_argument, NULL, OPT_CONTRIB_CPU},
 	{"routes", no_argument, NULL, OPT_ROUTES},
 	{"contract", no_argument, NULL, OPT_CONTRACT},
 	{"registrar", required_argument, NULL, OPT_REGISTRAR},
@@ -112,6 +114,10 @@ static void usage(FILE *f)
 	      "  --public-authority HOST:PORT  the node as clients reach it, "
 	      "which\n"
 	      "                          signatures cover (default: --listen)\n"
+	      "  --contrib-cpu-ms N      CPU ms one patient key may spend "
+	      "in record checks\n"
+	      "                          per minute, 1-60000 (default "
+	      "2000)\n"
 	      "  --routes                print the routes served and exit\n"
 	      "  --contract              print each route's statuses and "
 	      "each refusal's, and exit\n"
@@ -201,6 +207,7 @@ static void defaults(struct mmd_opts *o)
 	o->connections_max = DEFAULT_CONNECTIONS;
 	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
 	o->sessions_max = MMD_SESSIONS_MAX;
+	o->contrib_cpu_ms = MMD_CONTRIB_CPU_MS_DEFAULT;
 	o->precision = 6;
 }
 
@@ -272,6 +279,11 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 		ok = opt_num("sessions-max", arg, MMD_SESSIONS_MAX_MIN,
 			     MMD_SESSIONS_MAX_MAX, &v);
 		o->sessions_max = (unsigned)v;
+		break;
+	case OPT_CONTRIB_CPU:
+		ok = opt_num("contrib-cpu-ms", arg, 1, MMD_CONTRIB_CPU_MS_MAX,
+			     &v);
+		o->contrib_cpu_ms = (unsigned)v;
 		break;
 	default:
 		return opt_numeric(c, arg, o);

@@ -119,53 +119,23 @@ void mfx_admit(const struct tu_daemon *d, const struct ledger_key *reg,
 	mfx_post(d, reg, MARKET_TYPE_ADMIT, &b);
 }
 
-/* The signed contribution envelope of the record's claim. */
-static json_t *claim_body(const struct intake_outcome *o,
-			  const uint8_t request[16],
-			  const uint8_t record_hash[32])
-{
-	json_t *res = json_object();
-	char rh[65], rq[33];
-
-	for (unsigned i = 0; i < o->nresults; i++)
-		json_object_set_new(res, o->results[i].rule,
-				    json_boolean(o->results[i].passed));
-	ledger_hex(record_hash, 32, rh);
-	ledger_hex(request, 16, rq);
-	return json_pack("{s:i,s:b,s:I,s:s,s:s,s:o}", "completeness",
-			 (int)o->completeness, "eligible", o->eligible,
-			 "history_years", (json_int_t)o->history_years,
-			 "record_hash", rh, "request", rq, "results", res);
-}
-
-/* The JSON form of the signed envelope env with its body. */
-static json_t *envelope_json(const struct ledger_buf *env, json_t *body,
-			     bool bad_sig)
+/* Flips a bit of env's signature (found by its bytes). */
+static void flip_sig(struct ledger_buf *env)
 {
 	struct ledger_tx *tx = NULL;
-	char hx[65], ch[65], ak[65], sg[129];
-	json_t *j;
+	uint8_t *at;
 
 	ck_assert_int_eq(ledger_tx_decode(env->p, env->len, &tx, NULL), MM_OK);
-	ledger_hex(tx->author, 32, hx);
-	ledger_hex(tx->chain, 32, ch);
-	ledger_hex(tx->key, 32, ak);
-	ledger_hex(tx->sig, 64, sg);
-	if (bad_sig)
-		sg[0] = sg[0] == '0' ? '1' : '0';
-	j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s}", "type",
-		      MARKET_TYPE_CONTRIBUTE, "author", hx, "chain", ch,
-		      "created", (json_int_t)tx->created_ms, "key", ak, "body",
-		      body, "sig", sg);
+	at = memmem(env->p, env->len, tx->sig, sizeof(tx->sig));
+	ck_assert_ptr_nonnull(at);
+	at[10] ^= 1;
 	ledger_tx_free(tx);
-	return j;
 }
 
-char *mfx_contribution(const uint8_t chain[32],
-		       const struct market_request *req,
-		       const uint8_t request[16], const struct ledger_key *pk,
-		       const char *record, const struct market_consent *c,
-		       enum mfx_tamper t, bool *eligible, uint8_t tx_id[32])
+void mfx_contribution(const uint8_t chain[32], const struct market_request *req,
+		      const uint8_t request[16], const struct ledger_key *pk,
+		      const char *record, const struct market_consent *c,
+		      enum mfx_tamper t, struct mfx_contrib *out)
 {
 	struct intake_record *r = NULL;
 	struct intake_outcome o;
@@ -173,9 +143,9 @@ char *mfx_contribution(const uint8_t chain[32],
 	struct ledger_buf b, env;
 	uint8_t salt[16];
 	uint64_t created = mm_now_ms();
-	char sh[33], *out;
-	json_t *j;
+	char sh[33], b64[2 * MARKET_SUBMIT_BYTES_MAX + 4];
 
+	memset(out, 0, sizeof(*out));
 	memset(salt, 0x5a, sizeof(salt));
 	ck_assert_int_eq(intake_record_read(INTAKE_FHIR, record, strlen(record),
 					    INTAKE_FIELDS(req->fields),
@@ -186,35 +156,34 @@ char *mfx_contribution(const uint8_t chain[32],
 						created, &o, NULL, 0, NULL),
 			 MM_OK);
 	intake_record_free(r);
-	if (t == MFX_BAD_RESULT)
-		o.results[0].passed = !o.results[0].passed;
-	if (eligible)
-		*eligible = o.eligible;
+	out->eligible = o.eligible;
 	memcpy(s.request, request, 16);
 	intake_record_hash(salt, record, strlen(record), s.record_hash);
-	s.eligible = o.eligible;
-	s.results = o.results;
-	s.nresults = o.nresults;
-	s.completeness = o.completeness;
-	s.has_history = o.has_history;
-	s.history_years = o.history_years;
 	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
 	mfx_sign(chain, pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
 	ledger_buf_release(&b);
-	if (tx_id)
-		ledger_sha256(env.p, env.len, tx_id);
+	ledger_sha256(env.p, env.len, out->tx);
 	if (t == MFX_BAD_SALT)
 		salt[0] ^= 1;
+	if (t == MFX_BAD_SIG)
+		flip_sig(&env);
 	ledger_hex(salt, 16, sh);
-	j = json_pack("{s:o,s:s,s:s,s:s}", "envelope",
-		      envelope_json(&env,
-				    claim_body(&o, request, s.record_hash),
-				    t == MFX_BAD_SIG),
-		      "record", record, "format", "fhir", "salt", sh);
-	out = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
+	ck_assert_uint_gt(
+		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
+	if (t != MFX_ANONYMOUS)
+		snprintf(out->hdr, sizeof(out->hdr),
+			 "Contribution: %s\r\nRecord-Salt: %s\r\n", b64, sh);
+	else
+		snprintf(out->hdr, sizeof(out->hdr), "Record-Salt: %s\r\n", sh);
+	out->record = record;
 	ledger_buf_release(&env);
-	return out;
+}
+
+int mfx_contribute(const struct tu_daemon *d, const struct mfx_contrib *p,
+		   char **resp)
+{
+	return tu_http(d, "POST", "/v1/contributions", "application/fhir+json",
+		       p->record, strlen(p->record), p->hdr, resp, NULL);
 }
 
 void mfx_request_terms(struct market_request *req, uint64_t cohort)

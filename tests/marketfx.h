@@ -53,25 +53,34 @@ void mfx_request_terms(struct market_request *req, uint64_t cohort);
 void mfx_grant(const struct tu_daemon *d, const struct ledger_key *pk,
 	       const uint8_t request[16], struct market_consent *c);
 
-/* How mfx_contribution spoils the body it builds (to test refusals). */
+/* How mfx_contribution spoils the post it builds (to test refusals). */
 enum mfx_tamper {
 	MFX_HONEST,
-	MFX_BAD_SALT,	/* the salt changed after hashing the record */
-	MFX_BAD_RESULT, /* the first rule's result flipped before signing */
-	MFX_BAD_SIG	/* one hex digit of the signature changed */
+	MFX_BAD_SALT, /* the salt changed after hashing the record */
+	MFX_BAD_SIG,  /* the envelope's signature's last bit flipped */
+	MFX_ANONYMOUS /* no Contribution header */
+};
+
+/* A POST /v1/contributions: the record is the body (FHIR); hdr holds
+ * the Contribution and Record-Salt header lines. */
+struct mfx_contrib {
+	char hdr[2 * MARKET_SUBMIT_BYTES_MAX + 256];
+	const char *record; /* borrowed */
+	uint8_t tx[32];	    /* the patient's envelope's id */
+	bool eligible;	    /* what the patient's own evaluation says */
 };
 
 /*
- * The POST /v1/contributions body (malloc'd JSON) for the FHIR record
- * under request req (id request), signed by pk at created for chain, its
- * claim evaluated with MFX_ELIG_SRC and consent c (NULL: none).
- * *eligible and tx_id, when not NULL, get the claim and the envelope's
- * id.
+ * The post of the FHIR record under request req (id request), its
+ * contribution.submit signed by pk now for chain, and the patient's own
+ * evaluation of it with MFX_ELIG_SRC and consent c (NULL: none).
  */
-char *mfx_contribution(const uint8_t chain[32],
-		       const struct market_request *req,
-		       const uint8_t request[16], const struct ledger_key *pk,
-		       const char *record, const struct market_consent *c,
-		       enum mfx_tamper t, bool *eligible, uint8_t tx_id[32]);
+void mfx_contribution(const uint8_t chain[32], const struct market_request *req,
+		      const uint8_t request[16], const struct ledger_key *pk,
+		      const char *record, const struct market_consent *c,
+		      enum mfx_tamper t, struct mfx_contrib *out);
+/* POSTs p to d: the status; *resp (when not NULL) the answer. */
+int mfx_contribute(const struct tu_daemon *d, const struct mfx_contrib *p,
+		   char **resp);
 
 #endif

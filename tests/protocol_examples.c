@@ -829,7 +829,7 @@ static void example_ledger(const char *dir)
 }
 
 /* ------------------------------------------------------------------ */
-/* 12.6: a release's payouts, replayed from the ledger alone.          */
+/* 12.6: a release's payouts, computed when the node vouches.          */
 
 static const char PAYOUT_SRC[] =
 	"policy example-payout\n"
@@ -865,7 +865,7 @@ static const char PROF_SRC[] =
 #define PURPOSE	  "diabetes-outcomes"
 #define COHORT	  3
 
-/* The patients' records as their contributions state them. */
+/* The node's evaluation of each patient's record (never on the log). */
 static const struct {
 	unsigned completeness;
 	bool has_history;
@@ -883,7 +883,42 @@ struct market_world {
 	uint8_t fund_tx[LEDGER_HASH_BYTES], review_tx[LEDGER_HASH_BYTES];
 	uint8_t close_tx[LEDGER_HASH_BYTES];
 	uint8_t payout_pol[LEDGER_HASH_BYTES];
+	char vouched[PAYOUT_PATIENTS][TOKENS_AMOUNT_STR_MAX]; /* payouts */
 };
+
+/* Signs body (released) as type by k at created into env (initialised
+ * here). */
+static void mw_sign(const struct market_world *w, const struct ledger_key *k,
+		    const char *type, uint64_t created, struct ledger_buf *body,
+		    struct ledger_buf *env)
+{
+	uint8_t chain[LEDGER_HASH_BYTES];
+
+	need(body->err == MM_OK, "a body");
+	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
+	ledger_chain_id(w->l, chain);
+	need(ledger_tx_sign(k, chain, NULL, type, created, body->p, body->len,
+			    env) == MM_OK,
+	     "signing");
+	ledger_buf_release(body);
+}
+
+/* Submits env (released); asserts it is logged; its id into id (may be
+ * NULL). */
+static void mw_submit(struct market_world *w, const char *type,
+		      struct ledger_buf *env, uint8_t *id)
+{
+	struct mm_diag diag = {0};
+	uint64_t index = 0;
+
+	if (ledger_submit(w->l, env->p, env->len, &index, &diag) != MM_OK) {
+		fail("%s refused: %s", type, diag.msg);
+		exit(1);
+	}
+	if (id)
+		ledger_sha256(env->p, env->len, id);
+	ledger_buf_release(env);
+}
 
 /* Signs body (released) as type by k, one second after the last, and
  * submits it; asserts it is logged; its id into id (may be NULL). */
@@ -891,25 +926,10 @@ static void mw_post(struct market_world *w, const struct ledger_key *k,
 		    const char *type, struct ledger_buf *body, uint8_t *id)
 {
 	struct ledger_buf env;
-	struct mm_diag diag = {0};
-	uint8_t chain[LEDGER_HASH_BYTES];
-	uint64_t index = 0;
 
 	NOW += 1000;
-	need(body->err == MM_OK, "a body");
-	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
-	ledger_chain_id(w->l, chain);
-	need(ledger_tx_sign(k, chain, NULL, type, NOW, body->p, body->len,
-			    &env) == MM_OK,
-	     "signing");
-	if (ledger_submit(w->l, env.p, env.len, &index, &diag) != MM_OK) {
-		fail("%s refused: %s", type, diag.msg);
-		exit(1);
-	}
-	if (id)
-		ledger_sha256(env.p, env.len, id);
-	ledger_buf_release(&env);
-	ledger_buf_release(body);
+	mw_sign(w, k, type, NOW, body, &env);
+	mw_submit(w, type, &env, id);
 }
 
 static struct ledger_buf *nb(struct ledger_buf *b)
@@ -985,6 +1005,36 @@ static void mw_open(struct market_world *w)
 	mw_post(w, w->spon, MARKET_TYPE_FUND, &b, w->fund_tx);
 }
 
+/* Patient i signs the contribution.submit body (released); the node
+ * runs the payout policy on its evaluation of the record (PATIENTS[i],
+ * the rule results res) as market_payout_eval does for POST
+ * /v1/contributions, and logs the envelope inside its
+ * contribution.vouch with the same created. */
+static void mw_vouch(struct market_world *w, int i, struct ledger_buf *body,
+		     const struct market_result *res, unsigned nres)
+{
+	struct market_payout_input pi = {
+		.completeness = PATIENTS[i].completeness,
+		.has_history = PATIENTS[i].has_history,
+		.history_years = PATIENTS[i].history_years,
+		.results = res,
+		.nresults = nres};
+	struct market_request *r = malloc(sizeof(*r));
+	struct ledger_buf env, b, vouch;
+
+	NOW += 1000;
+	mw_sign(w, w->pat[i], MARKET_TYPE_CONTRIBUTE, NOW, body, &env);
+	need(r && market_request_get(w->m, w->req, r) == MM_OK, "the request");
+	need(market_payout_eval(PAYOUT_SRC, strlen(PAYOUT_SRC), r, PRECISION,
+				&pi, w->vouched[i], NULL) == MM_OK,
+	     "the node's payout");
+	free(r);
+	market_body_vouch(nb(&b), w->vouched[i], env.p, env.len);
+	ledger_buf_release(&env);
+	mw_sign(w, w->node, MARKET_TYPE_VOUCH, NOW, &b, &vouch);
+	mw_submit(w, MARKET_TYPE_VOUCH, &vouch, w->contrib[i]);
+}
+
 /* Consents, contributions, the proposal, the approving review, the
  * close. */
 static void mw_run(struct market_world *w)
@@ -1002,15 +1052,8 @@ static void mw_run(struct market_world *w)
 		mw_post(w, w->pat[i], MARKET_TYPE_CONSENT, &b, NULL);
 		memcpy(c.request, w->req, MARKET_ID_BYTES);
 		memset(c.record_hash, 0x20 + i, LEDGER_HASH_BYTES);
-		c.eligible = true;
-		c.results = res;
-		c.nresults = 1;
-		c.completeness = PATIENTS[i].completeness;
-		c.has_history = PATIENTS[i].has_history;
-		c.history_years = PATIENTS[i].history_years;
 		market_body_contribution(nb(&b), &c);
-		mw_post(w, w->pat[i], MARKET_TYPE_CONTRIBUTE, &b,
-			w->contrib[i]);
+		mw_vouch(w, i, &b, res, 1);
 	}
 	memcpy(r.request, w->req, MARKET_ID_BYTES);
 	memcpy(r.release, w->rel, MARKET_ID_BYTES);
@@ -1101,7 +1144,8 @@ struct replayed {
 };
 
 /* Runs the payout policy for each patient from the bindings the doc
- * states and prints the table; *out gets each amount and move id. */
+ * states, checks it is the vouched amount, and prints the table; *out
+ * gets each amount and move id. */
 static void replay(struct market_world *w, struct text *t,
 		   struct replayed out[PAYOUT_PATIENTS])
 {
@@ -1130,6 +1174,10 @@ static void replay(struct market_world *w, struct text *t,
 					       r->units,
 					       sizeof(r->units)) == MM_OK,
 		     "flooring the payout");
+		if (strcmp(r->units, w->vouched[i]) != 0)
+			fail("position %d: the node vouched for %s, the "
+			     "computation says %s",
+			     i, w->vouched[i], r->units);
 		r->paid = strcmp(r->units, "0") != 0;
 		if (r->paid)
 			move_id("payout", w->review_tx, n, r->transfer);
@@ -1155,7 +1203,8 @@ static void replay(struct market_world *w, struct text *t,
 	policy_input_free(in);
 }
 
-/* The node's payouts must be the replay's. */
+/* The vouched amounts on the log and the node's payouts must be the
+ * computation's. */
 static void check_payouts(struct market_world *w,
 			  const struct replayed r[PAYOUT_PATIENTS])
 {
@@ -1165,6 +1214,14 @@ static void check_payouts(struct market_world *w,
 	need(market_payouts(w->m, w->rel, 0, p, PAYOUT_PATIENTS, &n) == MM_OK,
 	     "the node's payouts");
 	for (int i = 0; i < PAYOUT_PATIENTS; i++) {
+		struct market_contribution c;
+
+		need(market_contribution_get(w->m, w->contrib[i], &c) == MM_OK,
+		     "a logged contribution");
+		if (strcmp(c.payout, r[i].units) != 0)
+			fail("position %d: the log's vouch says %s, the "
+			     "computation %s",
+			     i, c.payout, r[i].units);
 		if (!r[i].paid)
 			continue;
 		if (j >= n || strcmp(p[j].amount, r[i].units) ||

@@ -161,21 +161,19 @@ static json_t *env_json(const struct ledger_buf *env, json_t *body_j)
 	return j;
 }
 
-/* The POST /v1/contributions body (malloc'd) of a fresh record signed by
- * pk, its claim evaluated with consent c (NULL: none); flip corrupts the
- * envelope's signature.  *tx_id gets the envelope's id when not NULL. */
-static char *contribution(const struct ledger_key *pk,
-			  const struct market_consent *c, bool flip,
-			  uint8_t *tx_id)
+/* The POST /v1/contributions of a fresh record (*record, malloc'd: the
+ * body) signed by pk, its claim evaluated with consent c (NULL: none);
+ * flip corrupts the envelope's signature. */
+static void contribution(const struct ledger_key *pk,
+			 const struct market_consent *c, bool flip,
+			 struct mfx_contrib *p, char **record)
 {
 	struct market_request req;
-	char *record = bundle(++SEQ), *out;
 
+	*record = bundle(++SEQ);
 	mfx_request_terms(&req, 40);
-	out = mfx_contribution(D.chain, &req, REQ, pk, record, c,
-			       flip ? MFX_BAD_SIG : MFX_HONEST, NULL, tx_id);
-	free(record);
-	return out;
+	mfx_contribution(D.chain, &req, REQ, pk, *record, c,
+			 flip ? MFX_BAD_SIG : MFX_HONEST, p);
 }
 
 /* A per-request key of a fresh patient master seed. */
@@ -196,24 +194,31 @@ static void contribute_three(void)
 	for (int i = 0; i < 3; i++) {
 		struct ledger_key *pk = fresh_patient();
 		struct market_consent c;
-		char *body, *resp = NULL;
-		uint8_t tx[32];
+		struct mfx_contrib p;
+		char *record, *resp = NULL;
+		json_t *j;
 		int st;
 
 		mfx_grant(&D, pk, REQ, &c);
-		body = contribution(pk, &c, false, tx);
-		st = tu_http(&D, "POST", "/v1/contributions",
-			     "application/json", body, strlen(body), NULL,
-			     &resp, NULL);
+		contribution(pk, &c, false, &p, &record);
+		st = mfx_contribute(&D, &p, &resp);
 		ck_assert_msg(st == 200, "contribution: %d %s", st, resp);
+		j = json_loads(resp, 0, NULL);
 		free(resp);
-		free(body);
-		if (i == 0) {
+		free(record);
+		if (i == 0) { /* the contribution's id: the vouch's */
 			KEY[R_PAT] = pk;
-			memcpy(PAT_TX, tx, sizeof(tx));
+			ck_assert_int_eq(
+				ledger_unhex(
+					json_string_value(json_object_get(
+						json_object_get(j, "receipt"),
+						"tx_id")),
+					64, PAT_TX, 32),
+				MM_OK);
 		} else {
 			ledger_key_free(pk);
 		}
+		json_decref(j);
 	}
 }
 
@@ -519,19 +524,21 @@ static void b_contribute(struct req *r, enum role role, enum mode m)
 {
 	struct ledger_key *pk = NULL;
 	struct market_consent c;
-	char *body;
+	struct mfx_contrib p;
+	char *record;
 
 	(void)m;
 	if (role == R_PAT || role == R_ANON) {
 		pk = fresh_patient();
 		mfx_grant(&D, pk, REQ, &c);
-		body = contribution(pk, &c, role == R_ANON, NULL);
+		contribution(pk, &c, role == R_ANON, &p, &record);
 		ledger_key_free(pk);
 	} else {
-		body = contribution(KEY[role], NULL, false, NULL);
+		contribution(KEY[role], NULL, false, &p, &record);
 	}
-	set_body(r, "application/json", body, strlen(body));
-	free(body);
+	set_body(r, "application/fhir+json", record, strlen(record));
+	add_raw(r, p.hdr);
+	free(record);
 }
 
 /* POST /v1/releases of REQ2 (opened by the researcher, nothing staged). */
@@ -624,13 +631,13 @@ static const struct row ROWS[] = {
 	 A_PUBLIC,
 	 b_contribute,
 	 false,
-	 {{400, "signature"},
+	 {{401, "bad_signature"},
 	  OK,
-	  DENIED,
-	  DENIED,
-	  DENIED,
-	  DENIED,
-	  {422, "rejected"}}},
+	  {403, "no_consent"},
+	  {403, "no_consent"},
+	  {403, "no_consent"},
+	  {403, "no_consent"},
+	  {403, "no_consent"}}},
 	{"GET /v1/releases/{id}",
 	 "/v1/releases/{REL}",
 	 A_AUTH,
@@ -889,7 +896,10 @@ static void check_send(const struct row *row, const struct op *o,
 		     row->route, cell, w.status, w.code ? w.code : "", st,
 		     resp ? resp : "");
 	if (st == 401 &&
-	    !has_header(head, "WWW-Authenticate", "Bearer realm=\"medmarket\""))
+	    !has_header(head, "WWW-Authenticate",
+			"Bearer realm=\"medmarket\"") &&
+	    !has_header(head, "WWW-Authenticate",
+			"Contribution realm=\"medmarket\""))
 		note(rep, "%s [%s]: 401 without WWW-Authenticate\n", row->route,
 		     cell);
 	free(head);
@@ -1287,105 +1297,110 @@ static void x_tx_ctype(struct req *r)
 	ledger_buf_release(&env);
 }
 
-/* A contribution body of the unregistered key, parsed for editing. */
-static json_t *contrib_json(struct req *r)
+/* A consented patient's contribution, headers and body, for editing:
+ * the table's patient key (it contributed already, so anything past the
+ * checks of the headers would be refused too; nothing is staged). */
+static void contrib_req(struct req *r, enum mfx_tamper t)
 {
-	char *s = contribution(KEY[R_UNK], NULL, false, NULL);
-	json_t *j = json_loads(s, 0, NULL);
+	struct market_consent c;
+	struct mfx_contrib p;
+	struct market_request req;
+	char *record = bundle(++SEQ);
 
-	ck_assert_ptr_nonnull(j);
-	free(s);
+	memset(&c, 0, sizeof(c));
+	mfx_request_terms(&req, 40);
+	mfx_contribution(D.chain, &req, REQ, KEY[R_UNK], record, &c, t, &p);
 	r->method = "POST";
 	snprintf(r->path, sizeof(r->path), "/v1/contributions");
-	return j;
+	set_body(r, "application/fhir+json", record, strlen(record));
+	add_raw(r, p.hdr);
+	free(record);
 }
 
-static void x_c_malformed(struct req *r)
+static void x_c_anonymous(struct req *r)
 {
-	json_decref(contrib_json(r));
-	set_body(r, "application/json", "{\"envelope\":{", 13);
+	contrib_req(r, MFX_ANONYMOUS);
 }
 
-static void x_c_salt_number(struct req *r)
+static void x_c_not_b64(struct req *r)
 {
-	json_t *j = contrib_json(r);
-
-	json_object_set_new(j, "salt", json_integer(5));
-	set_json(r, j);
+	r->method = "POST";
+	snprintf(r->path, sizeof(r->path), "/v1/contributions");
+	set_body(r, "application/fhir+json", "{}", 2);
+	add_header(r, "Contribution", "*not base64*");
 }
 
-static void x_c_format(struct req *r)
+static void x_c_garbage(struct req *r)
 {
-	json_t *j = contrib_json(r);
-
-	json_object_set_new(j, "format", json_string("xml"));
-	set_json(r, j);
-}
-
-static void x_c_unknown_member(struct req *r)
-{
-	json_t *j = contrib_json(r);
-
-	json_object_set_new(j, "note", json_string("x"));
-	set_json(r, j);
-}
-
-static void x_c_long_salt(struct req *r)
-{
-	json_t *j = contrib_json(r);
-	char salt[2 * INTAKE_SALT_BYTES + 2];
-
-	memset(salt, 'a', sizeof(salt) - 1);
-	salt[sizeof(salt) - 1] = '\0';
-	json_object_set_new(j, "salt", json_string(salt));
-	set_json(r, j);
-}
-
-static void x_c_body_member(struct req *r)
-{
-	json_t *j = contrib_json(r);
-
-	json_object_set_new(
-		json_object_get(json_object_get(j, "envelope"), "body"), "note",
-		json_string("x"));
-	set_json(r, j);
+	r->method = "POST";
+	snprintf(r->path, sizeof(r->path), "/v1/contributions");
+	set_body(r, "application/fhir+json", "{}", 2);
+	add_header(r, "Contribution", "AAAA");
 }
 
 static void x_c_other_type(struct req *r)
 {
-	json_t *j = contrib_json(r);
+	struct ledger_buf b, env;
+	char b64[4 * LEDGER_TX_BYTES_MAX / 3 + 8];
 
-	json_object_set_new(j, "envelope", fund_json());
-	set_json(r, j);
+	r->method = "POST";
+	snprintf(r->path, sizeof(r->path), "/v1/contributions");
+	set_body(r, "application/fhir+json", "{}", 2);
+	market_body_request(mfx_nb(&b), REQ);
+	sign_tx(KEY[R_UNK], MARKET_TYPE_REVOKE, &b, &env, mm_now_ms());
+	ck_assert_uint_gt(
+		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
+	add_header(r, "Contribution", b64);
+	ledger_buf_release(&env);
 }
 
-static void x_c_record_type(struct req *r)
+static void x_c_long_header(struct req *r)
 {
-	json_t *j = contrib_json(r);
+	char *big = malloc(2 * MARKET_SUBMIT_BYTES_MAX + 8);
 
-	json_object_set_new(j, "record", json_array());
-	set_json(r, j);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'A', 2 * MARKET_SUBMIT_BYTES_MAX + 4);
+	big[2 * MARKET_SUBMIT_BYTES_MAX + 4] = '\0';
+	r->method = "POST";
+	snprintf(r->path, sizeof(r->path), "/v1/contributions");
+	set_body(r, "application/fhir+json", "{}", 2);
+	add_header(r, "Contribution", big);
+	free(big);
+}
+
+static void x_c_no_consent(struct req *r)
+{
+	contrib_req(r, MFX_HONEST);
+}
+
+/* A fresh consented key (past every check of the envelope), the record
+ * sent as text/plain. */
+static void x_c_ctype(struct req *r)
+{
+	struct ledger_key *pk = fresh_patient();
+	struct market_consent c;
+	struct mfx_contrib p;
+	char *record;
+
+	mfx_grant(&D, pk, REQ, &c);
+	contribution(pk, &c, false, &p, &record);
+	r->method = "POST";
+	snprintf(r->path, sizeof(r->path), "/v1/contributions");
+	set_body(r, "text/plain", record, strlen(record));
+	add_raw(r, p.hdr);
+	free(record);
+	ledger_key_free(pk);
 }
 
 static void x_c_over_body_max(struct req *r)
 {
-	json_t *j = contrib_json(r);
 	char *big = malloc(BODY_MAX_BYTES + 1);
 
 	ck_assert_ptr_nonnull(big);
-	memset(big, 'x', BODY_MAX_BYTES);
-	big[BODY_MAX_BYTES] = '\0';
-	json_object_set_new(j, "record", json_string(big));
+	contrib_req(r, MFX_HONEST);
+	memset(big, 'x', BODY_MAX_BYTES + 1);
+	set_body(r, "application/fhir+json", big, BODY_MAX_BYTES + 1);
 	free(big);
-	set_json(r, j);
-}
-
-static void x_c_ctype(struct req *r)
-{
-	json_t *j = contrib_json(r);
-
-	set_json(r, j);
-	r->ctype = "text/plain";
 }
 
 static void propose_req(struct req *r, const char *body)
@@ -1606,14 +1621,18 @@ static const struct bad {
 	 "limit"},
 	{"tx: one byte over the body limit", x_tx_over_body_max, 413, NULL},
 	{"tx: text/plain", x_tx_ctype, 415, "invalid"},
-	{"contribution: malformed JSON", x_c_malformed, 400, "decode"},
-	{"contribution: salt a number", x_c_salt_number, 400, "schema"},
-	{"contribution: format xml", x_c_format, 400, "schema"},
-	{"contribution: unknown member", x_c_unknown_member, 400, "schema"},
-	{"contribution: salt one digit too long", x_c_long_salt, 400, "schema"},
-	{"contribution: unknown body member", x_c_body_member, 400, "schema"},
-	{"contribution: another type", x_c_other_type, 400, "schema"},
-	{"contribution: record an array", x_c_record_type, 400, "schema"},
+	{"contribution: no Contribution header", x_c_anonymous, 401,
+	 "unauthenticated"},
+	{"contribution: Contribution not base64", x_c_not_b64, 400,
+	 "bad_envelope"},
+	{"contribution: Contribution not an envelope", x_c_garbage, 400,
+	 "bad_envelope"},
+	{"contribution: Contribution of another type", x_c_other_type, 400,
+	 "bad_envelope"},
+	{"contribution: Contribution one byte too long", x_c_long_header, 400,
+	 "bad_envelope"},
+	{"contribution: a key without consent", x_c_no_consent, 403,
+	 "no_consent"},
 	{"contribution: one byte over the body limit", x_c_over_body_max, 413,
 	 NULL},
 	{"contribution: text/plain", x_c_ctype, 415, "invalid"},

@@ -1,7 +1,8 @@
 /* test_cli_market.c - the medmarket marketplace commands end to end
  * against a real medmarketd: register and admit every role, mint and
  * transfer, publish policies, open, fund, show and close a request, a
- * release approved with payouts (built from signed envelopes), balance
+ * release approved with payouts (contributions through records, the
+ * release from signed envelopes), balance
  * with --sweep, receipts and the sponsor's audit; human and --json
  * outputs, and every usage error. */
 #include <stdarg.h>
@@ -447,7 +448,7 @@ static void open_fund(struct world *w, struct terms *t)
 	uint8_t *id;
 
 	cli(&r, w->d.url, "request", "open", "--key", w->pem[RESEARCHER],
-	    "--purpose", PURPOSE, "--fields", "age,diagnoses,labs",
+	    "--purpose", PURPOSE, "--fields", "birth_year,diagnoses,labs",
 	    "--eligibility", t->elig, "--payout", t->payout, "--profile",
 	    t->profile, "--reward", "10", "--cohort", "50", "--deadline-days",
 	    "30", "--json", NULL);
@@ -475,7 +476,7 @@ static void open_fund(struct world *w, struct terms *t)
 	cli(&r, w->d.url, "request", "show", "--request", t->req, NULL);
 	expect_ok(&r);
 	has(&r, "status         open\n");
-	has(&r, "fields         age,diagnoses,labs\n");
+	has(&r, "fields         birth_year,diagnoses,labs\n");
 	has(&r, "reward         10\n");
 	has(&r, "escrow         100\n");
 	tu_proc_free(&r);
@@ -486,33 +487,61 @@ static void open_fund(struct world *w, struct terms *t)
 	tu_proc_free(&r);
 }
 
-/* Consent and contribution by patient i's per-request key (what
- * POST /v1/contributions does after its checks); the submit tx id. */
-static void contribute(struct world *w, const struct terms *t, int i,
-		       unsigned completeness, uint64_t years, uint8_t tx[32])
+/* Patient i's record as a CSV file in tmp: patient 0 has every field and
+ * 12 years of history, patient 1 three fields and one year (both
+ * eligible for diabetes_hba1c.policy).  Its path. */
+static char *record_csv(int i)
 {
-	static const char *const fields[] = {"age", "diagnoses", "labs"};
-	struct market_result res = {.rule = "eligible", .passed = true};
-	struct market_contribution_spec s = {.eligible = true,
-					     .results = &res,
-					     .nresults = 1,
-					     .completeness = completeness,
-					     .has_history = true,
-					     .history_years = years};
+	static const char *const rows[NPAT] = {
+		"patient,birth_year,diagnoses,hba1c_pct,glucose_mg_dl,bmi,"
+		"weight_kg,height_cm,systolic_bp,cholesterol_mg_dl,first_year,"
+		"updated_year\n"
+		"cli-pat-0,1961,E11.9;I10,7.4,140,31.2,92,172,138,210,2012,"
+		"2024\n",
+		"patient,birth_year,diagnoses,hba1c_pct,first_year,"
+		"updated_year\n"
+		"cli-pat-1,1970,E11.65,8.1,2024,2024\n"};
+	char name[32], *path;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "record%d.csv", i);
+	path = path_in(name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(rows[i], f);
+	fclose(f);
+	return path;
+}
+
+/* Patient i's consent (by its per-request key), then its record through
+ * medmarket contribute (POST /v1/contributions: the node evaluates the
+ * record and logs its vouch); the vouch's tx id. */
+static void contribute(struct world *w, const struct terms *t, int i,
+		       uint8_t tx[32])
+{
+	static const char *const fields[] = {"birth_year", "diagnoses", "labs"};
 	struct ledger_key *k = NULL;
 	struct ledger_buf b;
+	struct tu_proc r;
+	char *csv = record_csv(i);
+	json_t *j;
 
 	ck_assert_int_eq(market_patient_key(w->seed[i], t->id, &k), MM_OK);
 	ledger_buf_init(&b, LEDGER_TX_BYTES_MAX);
 	market_body_consent(&b, t->id, fields, 3, PURPOSE,
 			    (uint64_t)time(NULL) * 1000u + DAY_MS);
 	post(w, k, MARKET_TYPE_CONSENT, &b, NULL);
-	memcpy(s.request, t->id, MARKET_ID_BYTES);
-	ck_assert_int_eq(RAND_bytes(s.record_hash, 32), 1);
-	ledger_buf_init(&b, LEDGER_TX_BYTES_MAX);
-	market_body_contribution(&b, &s);
-	post(w, k, MARKET_TYPE_CONTRIBUTE, &b, tx);
 	ledger_key_free(k);
+	cli(&r, w->d.url, "contribute", "--key", w->ppem[i], "--request",
+	    t->req, "--csv", csv, "--row", "1", "--node-key-file",
+	    w->d.node_pem, "--json", NULL);
+	j = json_of(&r);
+	ck_assert_int_eq(
+		ledger_unhex(str(json_object_get(j, "receipt"), "tx_id"), 64,
+			     tx, 32),
+		MM_OK);
+	json_decref(j);
+	free(csv);
 }
 
 /* Two contributions, a release of both approved by the steward: payouts
@@ -524,8 +553,8 @@ static void release(struct world *w, const struct terms *t)
 		.contributions = tx[0], .ncontributions = NPAT, .k = 5, .l = 2};
 	struct ledger_buf b;
 
-	contribute(w, t, 0, 95, 12, tx[0]);
-	contribute(w, t, 1, 50, 0, tx[1]);
+	contribute(w, t, 0, tx[0]);
+	contribute(w, t, 1, tx[1]);
 	memcpy(s.request, t->id, MARKET_ID_BYTES);
 	ck_assert_int_eq(RAND_bytes(s.release, MARKET_ID_BYTES), 1);
 	memset(s.dataset, 0xda, 32);

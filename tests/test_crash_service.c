@@ -8,16 +8,16 @@
  * After each restart (which reconciles the index), with the ledger open
  * read-only beside the running daemon:
  *
- *   lost      every logged contribution.submit has its staged row
+ *   lost      every logged contribution.vouch has its staged row
  *             (DIR/staged/<request>/<tx>) and the row's blob decrypts to a
  *             de-identified row; every logged release.propose has its
  *             dataset and report blobs and its entry;
  *   orphaned  no staged row or release entry exists for a transaction the
  *             ledger does not have.
  *
- * Both counts must be 0 after every kill.  At the end a contribution
- * posted through POST /v1/tx (so without a row) must be reported at the
- * next start.  Seeded (MM_SEED replays the kill times).
+ * Both counts must be 0 after every kill.  At the end a logged
+ * contribution whose row entry was deleted must be reported at the next
+ * start.  Seeded (MM_SEED replays the kill times).
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -59,7 +59,8 @@ static const char *const THREADS[] = {"--threads", "2", NULL};
  * /v1/contributions body that relies on it, prepared before the kills. */
 struct patient {
 	struct ledger_buf consent;
-	char *body;
+	char *record; /* the body */
+	struct mfx_contrib post;
 };
 static struct patient PAT[PATIENTS];
 static atomic_uint NEXT;     /* the next body to post */
@@ -159,7 +160,6 @@ static void prepare(unsigned i, struct patient *p)
 	struct ledger_key *pk = NULL;
 	struct ledger_buf b;
 	char *rec = bundle(i);
-	bool el = false;
 
 	memcpy(seed, &i, sizeof(i));
 	seed[LEDGER_SEED_BYTES - 1] = 0xc5;
@@ -177,11 +177,11 @@ static void prepare(unsigned i, struct patient *p)
 		 mm_now_ms());
 	ledger_buf_release(&b);
 	mfx_request_terms(&req, MARKET_COHORT_MAX);
-	p->body = mfx_contribution(D.chain, &req, REQ, pk, rec, &c, MFX_HONEST,
-				   &el, NULL);
-	ck_assert(el);
+	mfx_contribution(D.chain, &req, REQ, pk, rec, &c, MFX_HONEST, &p->post);
+	ck_assert(p->post.eligible);
+	p->record = rec;
+	p->post.record = rec;
 	ledger_key_free(pk);
-	free(rec);
 }
 
 #define PREPARERS 4
@@ -219,8 +219,7 @@ static int post_patient(const struct patient *p)
 
 	if (st != 200)
 		return st;
-	return tu_http(&D, "POST", "/v1/contributions", "application/json",
-		       p->body, strlen(p->body), NULL, NULL, NULL);
+	return mfx_contribute(&D, &p->post, NULL);
 }
 
 static void *poster(void *arg)
@@ -342,15 +341,22 @@ static bool hex_field(const struct ledger_tx *tx, const char *name, size_t n,
 	return true;
 }
 
-/* A logged contribution: its row entry and blob. */
+/* A logged contribution (the node's vouch): its row entry and blob. */
 static void check_contribution(const struct ledger_tx *tx,
 			       struct intake_blobs *b, struct tally *t)
 {
+	const struct ledger_val *sub = ledger_map_get(tx->body, "submit");
 	char path[1024], rh[33], th[65], hex[ROW_HEX];
 	uint8_t req[16], blob[32];
+	struct ledger_tx *stx = NULL;
 
 	t->contributions++;
-	ck_assert(hex_field(tx, "request", 16, req));
+	ck_assert(sub && sub->kind == LEDGER_V_BIN);
+	ck_assert_int_eq(
+		ledger_tx_decode_unverified(sub->v.bytes, sub->n, &stx, NULL),
+		MM_OK);
+	ck_assert(hex_field(stx, "request", 16, req));
+	ledger_tx_free(stx);
 	ledger_hex(req, 16, rh);
 	ledger_hex(tx->id, 32, th);
 	snprintf(path, sizeof(path), "%s/staged/%s/%s", D.dir, rh, th);
@@ -399,7 +405,7 @@ static void check_logged(struct ledger *l, struct intake_blobs *b,
 		ck_assert_int_eq(
 			ledger_tx_decode_unverified(bytes, n, &tx, NULL),
 			MM_OK);
-		if (strcmp(tx->type, MARKET_TYPE_CONTRIBUTE) == 0)
+		if (strcmp(tx->type, MARKET_TYPE_VOUCH) == 0)
 			check_contribution(tx, b, t);
 		else if (strcmp(tx->type, MARKET_TYPE_PROPOSE) == 0)
 			check_release(tx, b, t);
@@ -540,13 +546,14 @@ static uint64_t log_sum(const char *key)
 	return sum;
 }
 
-/* A contribution through POST /v1/tx, which carries no record: the next
- * start must say that a logged, staged contribution has no row. */
+/* A logged contribution whose row entry is gone (a damaged staged/
+ * directory; POST /v1/tx can no longer log one without its record): the
+ * next start must say that a logged, staged contribution has no row. */
 static void unstaged_is_reported(void)
 {
 	struct patient p;
-	char *resp = NULL, *text, *path = NULL;
-	json_t *j, *env;
+	char *resp = NULL, *path = NULL, rh[33];
+	json_t *j;
 	size_t n = 0;
 	int st;
 
@@ -554,13 +561,18 @@ static void unstaged_is_reported(void)
 	ck_assert_int_eq(tu_http(&D, "POST", "/v1/tx", "application/msgpack",
 				 p.consent.p, p.consent.len, NULL, NULL, NULL),
 			 200);
-	j = json_loads(p.body, 0, NULL);
-	env = json_object_get(j, "envelope");
-	text = json_dumps(env, JSON_COMPACT);
-	st = tu_http(&D, "POST", "/v1/tx", "application/json", text,
-		     strlen(text), NULL, &resp, NULL);
+	st = mfx_contribute(&D, &p.post, &resp);
 	ck_assert_msg(st == 200, "%d %s", st, resp);
+	j = json_loads(resp, 0, NULL);
+	ledger_hex(REQ, 16, rh);
+	ck_assert_int_gt(
+		asprintf(&path, "%s/staged/%s/%s", D.dir, rh,
+			 json_string_value(json_object_get(
+				 json_object_get(j, "receipt"), "tx_id"))),
+		0);
 	tu_daemon_stop_keep(&D);
+	ck_assert_int_eq(unlink(path), 0);
+	free(path);
 	tu_daemon_restart(&D, THREADS);
 	ck_assert_int_gt(asprintf(&path, "%s.log", D.dir), 0);
 	free(resp);
@@ -569,9 +581,8 @@ static void unstaged_is_reported(void)
 		      "no report of the contribution without a row");
 	free(path);
 	free(resp);
-	free(text);
 	json_decref(j);
-	free(p.body);
+	free(p.record);
 	ledger_buf_release(&p.consent);
 }
 
@@ -617,7 +628,7 @@ START_TEST(sigkill_while_contributing)
 	unstaged_is_reported();
 	tu_daemon_stop(&D);
 	for (unsigned i = 0; i < PATIENTS; i++) {
-		free(PAT[i].body);
+		free(PAT[i].record);
 		ledger_buf_release(&PAT[i].consent);
 	}
 	ledger_key_free(REG);

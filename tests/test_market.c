@@ -340,11 +340,11 @@ static int cmp_result(const void *a, const void *b)
 }
 
 /*
- * What the service does for POST /v1/contributions: evaluates the
- * eligibility policy on the (synthetic) raw record, then builds the body
- * with the results sorted by rule name.  Returns eligibility.
+ * What the node does for POST /v1/contributions: evaluates the
+ * eligibility policy on the (synthetic) raw record, results sorted by
+ * rule name.  Returns eligibility.
  */
-static bool evaluate(int birth_year, struct market_contribution_spec *s,
+static bool evaluate(int birth_year, struct market_payout_input *s,
 		     struct market_result res[MARKET_RESULTS_MAX])
 {
 	size_t n;
@@ -390,7 +390,6 @@ static bool evaluate(int birth_year, struct market_contribution_spec *s,
 	}
 	qsort(res, s->nresults, sizeof(res[0]), cmp_result);
 	s->results = res;
-	s->eligible = passed;
 	policy_free(p);
 	policy_eval_free(ev);
 	policy_input_free(in);
@@ -398,35 +397,112 @@ static bool evaluate(int birth_year, struct market_contribution_spec *s,
 	return passed;
 }
 
-/* A contribution body for patient key k on req; its tx id into txid. */
+/* Submits a prebuilt envelope: the ledger's answer. */
+static int submit_env(const struct ledger_buf *env, struct mm_diag *d)
+{
+	uint64_t idx;
+
+	memset(d, 0, sizeof(*d));
+	return ledger_submit(F.l, env->p, env->len, &idx, d);
+}
+
+/* As refuse, for a prebuilt envelope. */
+static void refuse_env(const struct ledger_buf *env, int err,
+		       const char *reason)
+{
+	uint8_t before[32], after[32];
+	struct mm_diag d;
+	int got;
+
+	snapshot(before);
+	got = submit_env(env, &d);
+	ck_assert_msg(got == err, "%s: got %s: %s", reason, mm_errcode(got),
+		      d.msg);
+	ck_assert_msg(strncmp(d.msg, reason, strlen(reason)) == 0,
+		      "expected %s, got: %s", reason, d.msg);
+	snapshot(after);
+	ck_assert_msg(memcmp(before, after, 32) == 0, "%s changed state",
+		      reason);
+}
+
+/* Patient key k's contribution.submit on req (record hash from
+ * birth_year) signed at created, into env. */
+static void submit_sign(struct ledger_key *k, const uint8_t req[16],
+			int birth_year, uint64_t created,
+			struct ledger_buf *env)
+{
+	struct market_contribution_spec s;
+	struct ledger_buf *b = nb();
+
+	memset(&s, 0, sizeof(s));
+	memcpy(s.request, req, 16);
+	ledger_sha256(&birth_year, sizeof(birth_year), s.record_hash);
+	ck_assert_int_eq(market_body_contribution(b, &s), MM_OK);
+	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
+	ck_assert_int_eq(ledger_tx_sign(k, F.chain, NULL,
+					MARKET_TYPE_CONTRIBUTE, created, b->p,
+					b->len, env),
+			 MM_OK);
+	ledger_buf_release(b);
+}
+
+/* contribution.vouch of sub with payout, signed by signer at created,
+ * into env. */
+static void vouch_sign(const struct ledger_key *signer,
+		       const struct ledger_buf *sub, const char *payout,
+		       uint64_t created, struct ledger_buf *env)
+{
+	struct ledger_buf *b = nb();
+
+	ck_assert_int_eq(market_body_vouch(b, payout, sub->p, sub->len), MM_OK);
+	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
+	ck_assert_int_eq(ledger_tx_sign(signer, F.chain, NULL,
+					MARKET_TYPE_VOUCH, created, b->p,
+					b->len, env),
+			 MM_OK);
+	ledger_buf_release(b);
+}
+
+/* The payout the node vouches for: the request's payout policy on the
+ * evaluation of the record (birth_year, completeness, history). */
+static void payout_of(const uint8_t req[16], int birth_year,
+		      unsigned completeness, uint64_t history,
+		      char out[TOKENS_AMOUNT_STR_MAX])
+{
+	struct market_payout_input in = {.completeness = completeness,
+					 .has_history = true,
+					 .history_years = history};
+	struct market_result res[MARKET_RESULTS_MAX];
+	struct market_request r;
+	size_t n;
+	char *src = example("tiered_payout.policy", &n);
+
+	evaluate(birth_year, &in, res);
+	ck_assert_int_eq(market_request_get(F.m, req, &r), MM_OK);
+	ck_assert_int_eq(market_payout_eval(src, n, &r, 6, &in, out, NULL),
+			 MM_OK);
+	free(src);
+}
+
+/* A contribution of patient key k on req as the node logs it after
+ * evaluating the record: the patient's contribution.submit inside the
+ * node's contribution.vouch with the payout; the vouch's id into txid. */
 static int contribute(struct ledger_key *k, const uint8_t req[16],
 		      int birth_year, unsigned completeness, uint64_t history,
 		      uint8_t txid[32], struct mm_diag *d)
 {
-	struct market_contribution_spec s;
-	struct market_result res[MARKET_RESULTS_MAX];
-	struct ledger_buf *b = nb(), tx;
-	uint64_t idx;
+	struct ledger_buf sub, env;
+	char payout[TOKENS_AMOUNT_STR_MAX];
+	uint64_t created = F.created++;
 	int err;
 
-	memset(&s, 0, sizeof(s));
-	memcpy(s.request, req, 16);
-	evaluate(birth_year, &s, res);
-	ledger_sha256(&birth_year, sizeof(birth_year), s.record_hash);
-	s.completeness = completeness;
-	s.has_history = true;
-	s.history_years = history;
-	ck_assert_int_eq(market_body_contribution(b, &s), MM_OK);
-	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(k, F.chain, NULL,
-					MARKET_TYPE_CONTRIBUTE, F.created++,
-					b->p, b->len, &tx),
-			 MM_OK);
-	ledger_buf_release(b);
-	ledger_sha256(tx.p, tx.len, txid);
-	memset(d, 0, sizeof(*d));
-	err = ledger_submit(F.l, tx.p, tx.len, &idx, d);
-	ledger_buf_release(&tx);
+	payout_of(req, birth_year, completeness, history, payout);
+	submit_sign(k, req, birth_year, created, &sub);
+	vouch_sign(F.node, &sub, payout, created, &env);
+	ledger_sha256(env.p, env.len, txid);
+	err = submit_env(&env, d);
+	ledger_buf_release(&sub);
+	ledger_buf_release(&env);
 	return err;
 }
 
@@ -466,14 +542,14 @@ static void flow_to_contributions(struct ledger_key *pk[NPAT],
 		pk[i] = patient(i, F.req);
 		grant(pk[i], F.req, i == 5 ? 2 : 3); /* 5: narrower scope */
 	}
-	/* 0, 1, 2 eligible adults: payouts 10, 17 and 22 tokens. */
+	/* 0, 1, 2 eligible adults: payouts 10, 17 and 22 tokens, which the
+	 * node computed off the ledger and vouched for. */
 	ck_assert_int_eq(contribute(pk[0], F.req, 1970, 50, 3, tx[0], &d),
 			 MM_OK);
 	ck_assert_int_eq(contribute(pk[1], F.req, 1980, 90, 6, tx[1], &d),
 			 MM_OK);
-	ck_assert_int_eq(contribute(pk[4], F.req, 2010, 90, 6, tx[4], &d),
-			 MM_ERR_REJECTED);
-	ck_assert_msg(strcmp(d.reason, "not_eligible") == 0, "%s", d.msg);
+	/* pk[4]'s record (born 2010) is not eligible: the node does not
+	 * vouch for it (tests/test_market_write.c), so it never gets here. */
 	ck_assert_int_eq(contribute(pk[5], F.req, 1975, 90, 6, tx[5], &d),
 			 MM_ERR_REJECTED);
 	ck_assert_msg(strcmp(d.reason, "consent_scope") == 0, "%s", d.msg);
@@ -674,6 +750,53 @@ START_TEST(test_reject_and_deadline)
 }
 END_TEST
 
+/* A contribution counts only inside the node's vouch (issue 11, row 4):
+ * contribution.submit alone, a vouch by another key, a vouch of another
+ * time or of something else are refused and change nothing. */
+static void vouch_refusals(struct ledger_key *pk)
+{
+	struct ledger_buf sub, env, other;
+	uint64_t t = F.created++;
+
+	submit_sign(pk, F.req, 1970, t, &sub);
+	refuse_env(&sub, MM_ERR_DENIED, "unvouched");
+	vouch_sign(F.researcher, &sub, TOK("10"), t, &env);
+	refuse_env(&env, MM_ERR_DENIED, "not_node");
+	ledger_buf_release(&env);
+	vouch_sign(F.node, &sub, TOK("10"), t + 1, &env);
+	refuse_env(&env, MM_ERR_INVALID, "bad_submit");
+	ledger_buf_release(&env);
+	sub.p[sub.len / 2] ^= 1; /* no longer the signed bytes */
+	vouch_sign(F.node, &sub, TOK("10"), t, &env);
+	refuse_env(&env, MM_ERR_INVALID, "bad_submit");
+	ledger_buf_release(&env);
+	ledger_buf_release(&sub);
+	ledger_buf_init(&other, LEDGER_TX_BYTES_MAX);
+	{
+		struct ledger_buf *b = nb();
+
+		market_body_request(b, F.req);
+		ck_assert_int_eq(ledger_tx_sign(pk, F.chain, NULL,
+						MARKET_TYPE_REVOKE, t, b->p,
+						b->len, &other),
+				 MM_OK);
+		ledger_buf_release(b);
+	}
+	vouch_sign(F.node, &other, TOK("10"), t, &env);
+	refuse_env(&env, MM_ERR_INVALID, "bad_submit");
+	ledger_buf_release(&env);
+	ledger_buf_release(&other);
+	/* The patient's envelope signed for another chain: a replay of one
+	 * logged elsewhere, though the node's vouch is for this chain. */
+	F.chain[0] ^= 1;
+	submit_sign(pk, F.req, 1970, t, &sub);
+	F.chain[0] ^= 1;
+	vouch_sign(F.node, &sub, TOK("10"), t, &env);
+	refuse_env(&env, MM_ERR_WRONG_CHAIN, "wrong_chain");
+	ledger_buf_release(&env);
+	ledger_buf_release(&sub);
+}
+
 /* Every type x (wrong role, wrong state, bad fields): refused, no change. */
 START_TEST(test_refusals)
 {
@@ -778,10 +901,9 @@ START_TEST(test_refusals)
 			 MM_ERR_REJECTED);
 	ck_assert_msg(strcmp(d.reason, "no_consent") == 0, "%s", d.msg);
 	grant(pk, F.req, 3);
-	ck_assert_int_eq(contribute(pk, F.req, 1970, 101, 3, who, &d),
-			 MM_ERR_INVALID);
 	ck_assert_int_eq(contribute(F.sponsor, F.req, 1970, 50, 3, who, &d),
 			 MM_ERR_DENIED);
+	vouch_refusals(pk);
 	propose(F.rel, F.req, (uint8_t(*)[32])who, 1, MM_ERR_NOTFOUND,
 		"unknown_contribution");
 	market_body_disclosure(b = nb(), F.rel);
@@ -1080,6 +1202,20 @@ static void t_payout_transfer(struct tamper *t, const struct aw *w)
 	ck_assert_int_eq(rec_payout_enc(&t->val, &po[1]), MM_OK);
 }
 
+/* Contribution 1 of the approved release claims another payout than it
+ * was paid. */
+static void t_payout_vouched(struct tamper *t, const struct aw *w)
+{
+	struct market_contribution c;
+
+	ck_assert_int_eq(market_contribution_get(F.m, w->tx[1], &c), MM_OK);
+	snprintf(c.payout, sizeof(c.payout), "%s", TOK("18"));
+	t->db = "market.contrib";
+	market_keyn(t->key, F.req, 1);
+	t->key_n = KEYN_BYTES;
+	ck_assert_int_eq(rec_contrib_enc(&t->val, &c), MM_OK);
+}
+
 /* The release lists request B's contribution in place of A's first. */
 static void t_membership_other(struct tamper *t, const struct aw *w)
 {
@@ -1209,6 +1345,9 @@ static const struct audit_case audit_cases[] = {
 	{"payout without its transfer", t_payout_transfer,
 	 "market audit: payout: request 0: payout 1 of release b2b2b2b2 has "
 	 "no tokens transfer"},
+	{"payout not the vouched one", t_payout_vouched,
+	 "market audit: payout: request 0: payout 1 of release b2b2b2b2 is "
+	 "not the amount its contribution was vouched for"},
 	{"consent revoked before", t_consent_revoked,
 	 "market audit: consent: request 0: contribution 0: its consent was "
 	 "revoked before its submission"},

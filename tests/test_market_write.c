@@ -1,6 +1,7 @@
 /* test_market_write.c - the marketplace's writes through medmarketd, end
  * to end: --init with a marketplace, POST /v1/contributions (eligible, not
- * eligible, a wrong record hash, wrong results), GET /v1/policies/{hash},
+ * eligible, a wrong record hash, anonymous, the same post twice),
+ * GET /v1/policies/{hash},
  * POST /v1/releases, review to the threshold, payouts, and
  * GET /v1/releases/{id}/dataset with and without a disclosure; the raw
  * record never reaches the daemon's log. */
@@ -115,32 +116,21 @@ static char *bundle(int i, const char *birth)
 	return s;
 }
 
-/* The POST /v1/contributions body for record, signed by pk.  tamper:
- * 1 flips the salt after hashing, 2 flips the first result. */
-static char *contribution(const struct ledger_key *pk, const char *record,
-			  const struct market_consent *c, int tamper,
-			  bool *eligible)
+/* POSTs record signed by pk; tamper: 1 flips the salt after hashing,
+ * 2 drops the Contribution header (an anonymous post). */
+static int contribute(const struct ledger_key *pk, const char *record,
+		      const struct market_consent *c, int tamper,
+		      struct mfx_contrib *p, char **resp)
 {
 	struct market_request req;
 
 	mfx_request_terms(&req, 10);
-	return mfx_contribution(D.chain, &req, REQ, pk, record, c,
-				tamper == 1   ? MFX_BAD_SALT
-				: tamper == 2 ? MFX_BAD_RESULT
-					      : MFX_HONEST,
-				eligible, NULL);
-}
-
-static int contribute(const struct ledger_key *pk, const char *record,
-		      const struct market_consent *c, int tamper,
-		      bool *eligible, char **resp)
-{
-	char *body = contribution(pk, record, c, tamper, eligible);
-	int st = tu_http(&D, "POST", "/v1/contributions", "application/json",
-			 body, strlen(body), NULL, resp, NULL);
-
-	free(body);
-	return st;
+	mfx_contribution(D.chain, &req, REQ, pk, record, c,
+			 tamper == 1   ? MFX_BAD_SALT
+			 : tamper == 2 ? MFX_ANONYMOUS
+				       : MFX_HONEST,
+			 p);
+	return mfx_contribute(&D, p, resp);
 }
 
 static void world(void)
@@ -217,8 +207,8 @@ static void contribute_all(void)
 	static const char *const births[NPATIENTS] = {
 		BIRTH_SECRET, "1963-02-01", "1965-09-09", "2015-01-01"};
 	struct market_consent c;
-	char *resp = NULL, *rec;
-	bool el = false;
+	struct mfx_contrib p;
+	char *resp = NULL, *rec, *again = NULL;
 
 	for (int i = 0; i < NPATIENTS; i++) {
 		struct ledger_key *pk = patient(i);
@@ -226,22 +216,34 @@ static void contribute_all(void)
 		rec = bundle(i, births[i]);
 		mfx_grant(&D, pk, REQ, &c);
 		if (i == 0) {
-			ck_assert_int_eq(contribute(pk, rec, &c, 1, &el, &resp),
+			ck_assert_int_eq(contribute(pk, rec, &c, 1, &p, &resp),
 					 422);
 			ck_assert_msg(has(resp, "record_hash_mismatch"), "%s",
 				      resp);
 			free(resp);
-			ck_assert_int_eq(contribute(pk, rec, &c, 2, &el, &resp),
-					 422);
-			ck_assert_msg(has(resp, "results_mismatch"), "%s",
-				      resp);
+			ck_assert_int_eq(contribute(pk, rec, &c, 2, &p, &resp),
+					 401);
+			ck_assert_msg(has(resp, "unauthenticated"), "%s", resp);
 			free(resp);
 		}
-		ck_assert_int_eq(contribute(pk, rec, &c, 0, &el, &resp),
+		ck_assert_int_eq(contribute(pk, rec, &c, 0, &p, &resp),
 				 i < 3 ? 200 : 422);
-		ck_assert(el == (i < 3));
+		ck_assert(p.eligible == (i < 3));
 		ck_assert_msg(i < 3 || has(resp, "not_eligible"), "%s", resp);
-		ck_assert_msg(i == 3 || has(resp, "\"tx_id\""), "%s", resp);
+		ck_assert_msg(i == 3 || (has(resp, "\"tx_id\"") &&
+					 has(resp, "\"vouch\"")),
+			      "%s", resp);
+		if (i == 0) { /* the same post again: its receipt */
+			ck_assert_int_eq(mfx_contribute(&D, &p, &again), 200);
+			ck_assert_str_eq(again, resp);
+			free(again);
+			/* another envelope of the same key: refused */
+			ck_assert_int_eq(contribute(pk, rec, &c, 0, &p, &again),
+					 409);
+			ck_assert_msg(has(again, "already_contributed"), "%s",
+				      again);
+			free(again);
+		}
 		free(resp);
 		free(rec);
 		ledger_key_free(pk);
@@ -573,10 +575,11 @@ static void contribute_late(void)
 	struct ledger_key *pk = patient(4);
 	struct market_consent c;
 	char *rec = bundle(4, "1968-03-03"), *resp = NULL;
-	bool el = false;
+	struct mfx_contrib p;
 
 	mfx_grant(&D, pk, REQ, &c);
-	ck_assert_int_eq(contribute(pk, rec, &c, 0, &el, &resp), 200);
+	ck_assert_int_eq(contribute(pk, rec, &c, 0, &p, &resp), 200);
+	ck_assert(p.eligible);
 	free(resp);
 	free(rec);
 	ledger_key_free(pk);

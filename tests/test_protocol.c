@@ -469,6 +469,15 @@ static struct tu_daemon W;
 static struct ledger_key *REG, *STEW, *RES, *SPON, *NOBODY;
 static char TOK_RES[TOKEN_HDR_MAX], TOK_SPON[TOKEN_HDR_MAX];
 static uint8_t REQ[16], REQ2[16], REQ3[16];
+/* For POST /v1/contributions' refusals: a request whose deadline passes
+ * soon after the world starts, a closed one, one of cohort 1 that is
+ * full; a patient of REQ whose consent expires as soon, and one that
+ * contributed to REQ already (with its record). */
+static uint8_t REQ_LATE[16], REQ_CLOSED[16], REQ_FULL[16];
+static struct ledger_key *PK_EXPIRING, *PK_DONE;
+static char *REC_DONE;
+static struct mfx_contrib POST_DONE; /* PK_DONE's logged post */
+static uint64_t SOON_MS;	     /* when both have passed */
 static uint8_t REL[16], REL2[16];
 static uint8_t ELIG[32], PAY[32], PROF[32], BADPROF[32];
 static unsigned SEQ;
@@ -532,30 +541,39 @@ static char *bundle(const char *gender)
 	return s;
 }
 
-/* POST /v1/contributions of a fresh consented patient of request; 200
- * asserted; *tx (may be NULL) gets the contribution's id. */
-static void contribute(const uint8_t request[16], uint8_t *tx)
+/* POST /v1/contributions of record by pk (consented) on request: the
+ * status; *resp (may be NULL) the answer. */
+static int contribute_as(const struct ledger_key *pk, const uint8_t request[16],
+			 const char *record, char **resp)
 {
-	struct ledger_key *pk = patient(request);
 	struct market_request terms;
-	struct market_consent c;
-	char *record = bundle(NULL), *body, *resp = NULL;
-	int st;
+	struct mfx_contrib p;
 
 	mfx_request_terms(&terms, 40);
+	mfx_contribution(W.chain, &terms, request, pk, record, NULL, MFX_HONEST,
+			 &p);
+	return mfx_contribute(&W, &p, resp);
+}
+
+/* POST /v1/contributions of a fresh consented patient of request; 200
+ * asserted. */
+static void contribute(const uint8_t request[16])
+{
+	struct ledger_key *pk = patient(request);
+	struct market_consent c;
+	char *record = bundle(NULL), *resp = NULL;
+	int st;
+
 	mfx_grant(&W, pk, request, &c);
-	body = mfx_contribution(W.chain, &terms, request, pk, record, &c,
-				MFX_HONEST, NULL, tx);
-	st = tu_http(&W, "POST", "/v1/contributions", "application/json", body,
-		     strlen(body), NULL, &resp, NULL);
+	st = contribute_as(pk, request, record, &resp);
 	ck_assert_msg(st == 200, "contribution: %d %s", st, resp);
 	free(resp);
-	free(body);
 	free(record);
 	ledger_key_free(pk);
 }
 
-static void open_request(const uint8_t id[16], const uint8_t profile[32])
+static void open_request_as(const uint8_t id[16], const uint8_t profile[32],
+			    uint64_t cohort, uint64_t deadline_ms)
 {
 	struct market_open_spec o = {0};
 	struct ledger_buf b;
@@ -568,10 +586,51 @@ static void open_request(const uint8_t id[16], const uint8_t profile[32])
 	memcpy(o.payout, PAY, 32);
 	memcpy(o.profile, profile, 32);
 	o.reward = "1000";
-	o.cohort = 40;
-	o.deadline_ms = mm_now_ms() + MFX_DAY_MS;
+	o.cohort = cohort;
+	o.deadline_ms = deadline_ms;
 	ck_assert_int_eq(market_body_open(mfx_nb(&b), &o), MM_OK);
 	mfx_post(&W, RES, MARKET_TYPE_OPEN, &b);
+}
+
+static void open_request(const uint8_t id[16], const uint8_t profile[32])
+{
+	open_request_as(id, profile, 40, mm_now_ms() + MFX_DAY_MS);
+}
+
+/* The requests and patients contribution_refusals needs (see REQ_LATE);
+ * their deadline and consent expire SOON_MS. */
+static void contribution_world(void)
+{
+	static const uint64_t soon = 1500;
+	struct market_request terms;
+	struct market_consent c;
+	struct ledger_buf b;
+	char *resp = NULL;
+	int st;
+
+	memset(REQ_LATE, 0x54, 16);
+	memset(REQ_CLOSED, 0x55, 16);
+	memset(REQ_FULL, 0x56, 16);
+	SOON_MS = mm_now_ms() + soon;
+	open_request_as(REQ_LATE, PROF, 40, SOON_MS);
+	open_request(REQ_CLOSED, PROF);
+	market_body_request(mfx_nb(&b), REQ_CLOSED);
+	mfx_post(&W, RES, MARKET_TYPE_CLOSE, &b);
+	open_request_as(REQ_FULL, PROF, 1, mm_now_ms() + MFX_DAY_MS);
+	contribute(REQ_FULL);
+	PK_EXPIRING = patient(REQ);
+	market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS, MFX_NFIELDS,
+			    "t2d-outcomes", SOON_MS);
+	mfx_post(&W, PK_EXPIRING, MARKET_TYPE_CONSENT, &b);
+	PK_DONE = patient(REQ);
+	REC_DONE = bundle(NULL);
+	mfx_grant(&W, PK_DONE, REQ, &c);
+	mfx_request_terms(&terms, 40);
+	mfx_contribution(W.chain, &terms, REQ, PK_DONE, REC_DONE, NULL,
+			 MFX_HONEST, &POST_DONE);
+	st = mfx_contribute(&W, &POST_DONE, &resp);
+	ck_assert_msg(st == 200, "contribution: %d %s", st, resp);
+	free(resp);
 }
 
 /* POST /v1/releases of request by the researcher: 200, id into rel. */
@@ -619,6 +678,8 @@ static void world(void)
 			      "2",
 			      "--headers-max-bytes",
 			      STR(HEADERS_MAX_BYTES),
+			      "--contrib-cpu-ms",
+			      "1", /* a key's second record check: 429 */
 			      NULL};
 	struct tokens_xfer x = {.amount = "100000"};
 	struct ledger_buf b;
@@ -656,14 +717,15 @@ static void world(void)
 	login(&W, RES, TOK_RES, sizeof(TOK_RES));
 	login(&W, SPON, TOK_SPON, sizeof(TOK_SPON));
 	for (int i = 0; i < 2; i++)
-		contribute(REQ, NULL);
+		contribute(REQ);
 	propose(REQ, REL);
 	market_body_review(mfx_nb(&b), REL, true, "fine");
 	mfx_post(&W, STEW, MARKET_TYPE_REVIEW, &b);
 	for (int i = 0; i < 2; i++)
-		contribute(REQ, NULL);
+		contribute(REQ);
 	propose(REQ, REL2); /* proposed, never reviewed */
-	contribute(REQ3, NULL);
+	contribute(REQ3);
+	contribution_world();
 }
 
 static void unworld(void)
@@ -674,6 +736,9 @@ static void unworld(void)
 	ledger_key_free(RES);
 	ledger_key_free(SPON);
 	ledger_key_free(NOBODY);
+	ledger_key_free(PK_EXPIRING);
+	ledger_key_free(PK_DONE);
+	free(REC_DONE);
 }
 
 /* A daemon without a marketplace, with extra arguments. */
@@ -968,6 +1033,27 @@ static void by_apply(void)
 	expect_submission("an unknown role", "invalid", APPLY, &a);
 
 	{
+		/* A bare contribution.submit, consented: it counts only
+		 * inside the node's vouch. */
+		struct ledger_key *pk = patient(REQ);
+		struct market_contribution_spec cs = {0};
+		struct market_consent c;
+
+		mfx_grant(&W, pk, REQ, &c);
+		memcpy(cs.request, REQ, 16);
+		memset(cs.record_hash, 0x4e, sizeof(cs.record_hash));
+		market_body_contribution(mfx_nb(&b), &cs);
+		sign_now(&W, pk, MARKET_TYPE_CONTRIBUTE, &b, &env);
+		post_env(&W, &env, "application/msgpack", &a);
+		expect_submission("a bare contribution.submit", "denied", APPLY,
+				  &a);
+		if (!strstr(a.body, "unvouched"))
+			note("a bare contribution.submit: no 'unvouched' in "
+			     "%.200s\n",
+			     a.body);
+		ledger_key_free(pk);
+	}
+	{
 		uint8_t unknown[16];
 
 		memset(unknown, 0x99, sizeof(unknown));
@@ -1164,158 +1250,241 @@ END_TEST
 
 #define T_CONTRIB "POST /v1/contributions"
 
-/* What to spoil in a contribution document. */
-enum spoil { SP_NONE, SP_SIG, SP_TYPE, SP_HEX, SP_RESULTS, SP_FORMAT };
-
-/* The POST /v1/contributions document for record (FHIR text, taken as
- * it is) on request, signed by pk, claiming what an eligible record
- * claims; malloc'd. */
-static char *contrib_doc(const struct ledger_key *pk, const uint8_t request[16],
-			 const char *record, enum spoil sp)
+/* The Contribution and Record-Salt header lines of record by pk on
+ * request, signed now, whatever the record holds (into hdr). */
+static void honest_headers(const struct ledger_key *pk,
+			   const uint8_t request[16], const char *record,
+			   char *hdr, size_t cap)
 {
-	static const struct market_result res[] = {
-		{"adult", true}, {"consented", true}, {"diabetic", true}};
 	struct market_contribution_spec c = {0};
-	uint8_t salt[16];
 	struct ledger_buf b, env;
-	json_t *e, *doc;
-	char sh[33], *out;
+	uint8_t salt[16];
+	char sh[33], b64[2 * MARKET_SUBMIT_BYTES_MAX + 4];
 
 	memset(salt, 0x3c, sizeof(salt));
 	memcpy(c.request, request, 16);
 	intake_record_hash(salt, record, strlen(record), c.record_hash);
-	c.eligible = true;
-	c.results = res;
-	c.nresults = MM_ARRAY_LEN(res);
-	c.completeness = 75;
 	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &c), MM_OK);
 	sign_now(&W, pk, MARKET_TYPE_CONTRIBUTE, &b, &env);
-	e = env_json(&env);
-	if (sp != SP_NONE) /* an id would not match the spoiled envelope */
-		json_object_del(e, "id");
-	if (sp == SP_SIG) {
-		char sig[129];
-
-		snprintf(sig, sizeof(sig), "%s",
-			 json_string_value(json_object_get(e, "sig")));
-		sig[0] = sig[0] == '0' ? '1' : '0';
-		json_object_set_new(e, "sig", json_string(sig));
-	} else if (sp == SP_TYPE) {
-		json_object_set_new(e, "type", json_string("no.such.type"));
-	} else if (sp == SP_HEX) {
-		char a[65];
-
-		snprintf(a, sizeof(a), "%s",
-			 json_string_value(json_object_get(e, "author")));
-		a[10] = 'z';
-		json_object_set_new(e, "author", json_string(a));
-	} else if (sp == SP_RESULTS) {
-		json_t *r =
-			json_object_get(json_object_get(e, "body"), "results");
-
-		for (int i = 0; i < 3000; i++) {
-			char k[16];
-
-			snprintf(k, sizeof(k), "r%04d", i);
-			json_object_set_new(r, k, json_true());
-		}
-	}
+	ck_assert_uint_gt(
+		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
+	ledger_buf_release(&env);
 	ledger_hex(salt, 16, sh);
-	doc = json_pack("{s:o,s:s,s:s,s:s}", "envelope", e, "record", record,
-			"format", sp == SP_FORMAT ? "xml" : "fhir", "salt", sh);
-	out = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	ck_assert_ptr_nonnull(out);
-	return out;
+	snprintf(hdr, cap, "Contribution: %s\r\nRecord-Salt: %s\r\n", b64, sh);
 }
 
-static void post_contrib(const struct tu_daemon *d, const char *ctype,
-			 char *doc, struct answer *a)
+/* A post of record (FHIR) by pk on request, tampered as t; the
+ * Content-Type ctype, or application/fhir+json. */
+static void contrib_post(const struct ledger_key *pk, const uint8_t request[16],
+			 const char *record, enum mfx_tamper t,
+			 const char *ctype, struct answer *a)
 {
-	send_full(d, "POST", "/v1/contributions", ctype, doc, strlen(doc), NULL,
-		  a);
-	free(doc);
+	struct market_request terms;
+	struct mfx_contrib p;
+
+	mfx_request_terms(&terms, 40);
+	if (t == MFX_HONEST) /* the record may not read: no evaluation */
+		honest_headers(pk, request, record, p.hdr, sizeof(p.hdr));
+	else
+		mfx_contribution(W.chain, &terms, request, pk, record, NULL, t,
+				 &p);
+	send_full(&W, "POST", "/v1/contributions",
+		  ctype ? ctype : "application/fhir+json", record,
+		  strlen(record), p.hdr, a);
 }
 
-/* One spoiled document of a fresh patient on REQ, as expected. */
-static void contrib_case(const char *what, const char *code, const char *record,
-			 enum spoil sp, const uint8_t *request)
+/* A fresh patient of request (consented when consent) posts record (a
+ * fresh adult bundle when NULL) tampered as t; the answer is code. */
+static void contrib_case(const char *what, const char *code,
+			 const uint8_t request[16], bool consent,
+			 const char *record, enum mfx_tamper t)
 {
-	struct ledger_key *pk = patient(REQ);
+	struct ledger_key *pk = patient(request);
 	char *rec = record ? strdup(record) : bundle(NULL);
+	struct market_consent c;
 	struct answer a;
 
-	post_contrib(&W, "application/json",
-		     contrib_doc(pk, request ? request : REQ, rec, sp), &a);
+	if (consent)
+		mfx_grant(&W, pk, request, &c);
+	contrib_post(pk, request, rec, t, NULL, &a);
 	expect_route(T_CONTRIB, what, code, &a);
 	free(rec);
 	ledger_key_free(pk);
+}
+
+/* The same post with these raw header lines instead of mfx's. */
+static void contrib_raw(const char *what, const char *code, const char *ctype,
+			const char *hdrs, const char *record)
+{
+	struct answer a;
+
+	send_full(&W, "POST", "/v1/contributions", ctype, record,
+		  strlen(record), hdrs, &a);
+	expect_route(T_CONTRIB, what, code, &a);
+}
+
+/* The envelope's header line of a post by pk of record on request,
+ * with Record-Salt replaced by salt_line (into hdr). */
+static void contrib_headers(const struct ledger_key *pk,
+			    const uint8_t request[16], const char *record,
+			    const char *salt_line, char *hdr, size_t cap)
+{
+	struct market_request terms;
+	struct mfx_contrib p;
+	char *at;
+
+	mfx_request_terms(&terms, 40);
+	mfx_contribution(W.chain, &terms, request, pk, record, NULL, MFX_HONEST,
+			 &p);
+	at = strstr(p.hdr, "Record-Salt:");
+	ck_assert_ptr_nonnull(at);
+	*at = '\0';
+	snprintf(hdr, cap, "%s%s", p.hdr, salt_line);
+}
+
+/* A bundle of a child (born last year): not eligible. */
+static char *child_bundle(void)
+{
+	char *adult = bundle(NULL), *at = strstr(adult, "1964-03-04");
+	char year[8];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	ck_assert_ptr_nonnull(at);
+	ck_assert_ptr_nonnull(gmtime_r(&now, &tm));
+	snprintf(year, sizeof(year), "%04d", (tm.tm_year + 1900 - 1) % 10000);
+	memcpy(at, year, 4);
+	return adult;
 }
 
 START_TEST(contribution_refusals)
 {
 	struct tu_daemon plain;
 	struct ledger_key *pk;
-	struct market_request terms;
 	struct market_consent c;
+	struct ledger_buf b, env;
 	uint8_t unknown[16];
 	struct answer a;
-	char *rec;
+	char hdr[2 * MARKET_SUBMIT_BYTES_MAX + 256], b64[1024], *rec;
+	int tries = 0;
 
 	report_start();
-	post_contrib(&W, "text/plain", strdup("{}"), &a);
-	expect_route(T_CONTRIB, "text/plain", "invalid", &a);
 	plain_start(&plain, NULL);
-	post_contrib(&plain, "application/json", strdup("{}"), &a);
+	send_full(&plain, "POST", "/v1/contributions", "application/fhir+json",
+		  "{}", 2, NULL, &a);
 	expect_route(T_CONTRIB, "no marketplace", "not_found", &a);
 	tu_daemon_stop(&plain);
-	post_contrib(&W, "application/json", strdup("{\"envelope\":"), &a);
-	expect_route(T_CONTRIB, "JSON syntax", "decode", &a);
-	post_contrib(&W, "application/json",
-		     strdup("{\"record\":\"a\",\"record\":\"b\"}"), &a);
-	expect_route(T_CONTRIB, "a repeated member", "decode", &a);
-	contrib_case("format xml", "schema", NULL, SP_FORMAT, NULL);
-	{
-		json_t *doc = json_pack("{s:o,s:s,s:s,s:s}", "envelope",
-					attest_json(), "record", "x", "format",
-					"fhir", "salt",
-					"00000000000000000000000000000000");
-		char *s = json_dumps(doc, JSON_COMPACT);
 
-		json_decref(doc);
-		post_contrib(&W, "application/json", s, &a);
-		expect_route(T_CONTRIB, "an attest envelope", "schema", &a);
-	}
-	contrib_case("a non-hex author", "decode", NULL, SP_HEX, NULL);
-	contrib_case("3000 results", "limit", NULL, SP_RESULTS, NULL);
-	contrib_case("an unknown type", "unknown_type", NULL, SP_TYPE, NULL);
-	contrib_case("a broken signature", "signature", NULL, SP_SIG, NULL);
-
+	/* The envelope: before anything is read of the body. */
 	pk = patient(REQ);
-	mfx_request_terms(&terms, 40);
-	mfx_grant(&W, pk, REQ, &c);
 	rec = bundle(NULL);
-	post_contrib(&W, "application/json",
-		     mfx_contribution(W.chain, &terms, REQ, pk, rec, &c,
-				      MFX_BAD_SALT, NULL, NULL),
+	contrib_post(pk, REQ, rec, MFX_ANONYMOUS, NULL, &a);
+	expect_route(T_CONTRIB, "no Contribution header", "unauthenticated",
 		     &a);
-	expect_route(T_CONTRIB, "another salt", "record_hash_mismatch", &a);
-	post_contrib(&W, "application/json",
-		     mfx_contribution(W.chain, &terms, REQ, pk, rec, &c,
-				      MFX_BAD_RESULT, NULL, NULL),
-		     &a);
-	expect_route(T_CONTRIB, "a flipped result", "results_mismatch", &a);
+	ck_assert_msg(strcasestr(a.head, "WWW-Authenticate: Contribution"),
+		      "no challenge: %s", a.head);
+	free(rec);
+	ledger_key_free(pk);
+	contrib_raw("a header that is not base64", "bad_envelope",
+		    "application/fhir+json",
+		    "Contribution: !!!\r\nRecord-Salt: "
+		    "00000000000000000000000000000000\r\n",
+		    "{}");
+	sign_now(&W, NOBODY, LEDGER_TYPE_ATTEST, attest_body(&b), &env);
+	ck_assert_uint_gt(
+		edge_b64_encode(env.p, env.len, false, b64, sizeof(b64)), 0);
+	ledger_buf_release(&env);
+	snprintf(hdr, sizeof(hdr), "Contribution: %s\r\n", b64);
+	contrib_raw("an attest in the header", "bad_envelope",
+		    "application/fhir+json", hdr, "{}");
+	contrib_case("a broken signature", "bad_signature", REQ, false, NULL,
+		     MFX_BAD_SIG);
+
+	/* The request. */
+	memset(unknown, 0x77, sizeof(unknown));
+	contrib_case("an unknown request", "unknown_request", unknown, false,
+		     NULL, MFX_HONEST);
+	contrib_case("a closed request", "request_closed", REQ_CLOSED, false,
+		     NULL, MFX_HONEST);
+	while (mm_now_ms() <= SOON_MS)
+		usleep(50000);
+	contrib_case("a request past its deadline", "deadline_passed", REQ_LATE,
+		     false, NULL, MFX_HONEST);
+	contrib_case("a full cohort", "cohort_full", REQ_FULL, false, NULL,
+		     MFX_HONEST);
+
+	/* The key's contribution: the same envelope again is its receipt. */
+	ck_assert_int_eq(mfx_contribute(&W, &POST_DONE, NULL), 200);
+	rec = bundle(NULL);
+	contrib_post(PK_DONE, REQ, rec, MFX_HONEST, NULL, &a);
+	expect_route(T_CONTRIB, "a second record of one key",
+		     "already_contributed", &a);
+	free(rec);
+
+	/* The consent. */
+	contrib_case("no consent", "no_consent", REQ, false, NULL, MFX_HONEST);
+	pk = patient(REQ);
+	mfx_grant(&W, pk, REQ, &c);
+	market_body_request(mfx_nb(&b), REQ);
+	mfx_post(&W, pk, MARKET_TYPE_REVOKE, &b);
+	rec = bundle(NULL);
+	contrib_post(pk, REQ, rec, MFX_HONEST, NULL, &a);
+	expect_route(T_CONTRIB, "a revoked consent", "consent_revoked", &a);
+	free(rec);
+	ledger_key_free(pk);
+	rec = bundle(NULL);
+	contrib_post(PK_EXPIRING, REQ, rec, MFX_HONEST, NULL, &a);
+	expect_route(T_CONTRIB, "an expired consent", "consent_expired", &a);
+	free(rec);
+	pk = patient(REQ);
+	market_body_consent(mfx_nb(&b), REQ, MFX_FIELDS, MFX_NFIELDS,
+			    "another-purpose", mm_now_ms() + MFX_DAY_MS);
+	mfx_post(&W, pk, MARKET_TYPE_CONSENT, &b);
+	rec = bundle(NULL);
+	contrib_post(pk, REQ, rec, MFX_HONEST, NULL, &a);
+	expect_route(T_CONTRIB, "a consent for another purpose",
+		     "consent_scope", &a);
 	free(rec);
 	ledger_key_free(pk);
 
-	memset(unknown, 0x77, sizeof(unknown));
-	contrib_case("an unknown request", "not_found", NULL, SP_NONE, unknown);
-	contrib_case("a record that is not JSON", "decode", "not json", SP_NONE,
-		     NULL);
-	rec = bundle("robot");
-	contrib_case("a gender that is no gender", "schema", rec, SP_NONE,
-		     NULL);
+	/* The headers of the record, then its checks: one consented key
+	 * each, since each check is charged to the key's budget. */
+	pk = patient(REQ);
+	mfx_grant(&W, pk, REQ, &c);
+	rec = bundle(NULL);
+	contrib_post(pk, REQ, rec, MFX_HONEST, "text/plain", &a);
+	expect_route(T_CONTRIB, "text/plain", "invalid", &a);
+	contrib_headers(pk, REQ, rec, "Record-Salt: zz\r\n", hdr, sizeof(hdr));
+	contrib_raw("a salt that is not 32 hex digits", "schema",
+		    "application/fhir+json", hdr, rec);
+	contrib_headers(pk, REQ, rec, "", hdr, sizeof(hdr));
+	contrib_raw("no Record-Salt", "schema", "application/fhir+json", hdr,
+		    rec);
 	free(rec);
+	ledger_key_free(pk);
+	contrib_case("another salt", "record_hash_mismatch", REQ, true, NULL,
+		     MFX_BAD_SALT);
+	contrib_case("a record that is not JSON", "decode", REQ, true,
+		     "not json", MFX_HONEST);
+	rec = bundle("robot");
+	contrib_case("a gender that is no gender", "schema", REQ, true, rec,
+		     MFX_HONEST);
+	free(rec);
+	rec = child_bundle();
+	contrib_case("a child's record", "not_eligible", REQ, true, rec,
+		     MFX_HONEST);
+
+	/* --contrib-cpu-ms 1: the key's record checks run out. */
+	pk = patient(REQ);
+	mfx_grant(&W, pk, REQ, &c);
+	do
+		contrib_post(pk, REQ, rec, MFX_HONEST, NULL, &a);
+	while (a.status == 422 && ++tries < 20);
+	expect_route(T_CONTRIB, "record checks past the key's budget",
+		     "cpu_budget", &a);
+	ck_assert_ptr_nonnull(strstr(a.head, "Retry-After: "));
+	free(rec);
+	ledger_key_free(pk);
 	covered(T_CONTRIB);
 	report_end(T_CONTRIB);
 }

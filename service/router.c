@@ -172,12 +172,13 @@ void mmd_route(struct evhttp_request *req, void *arg)
 	unsigned cmd = evhttp_request_get_command(req);
 
 	req_init(&rq, w, req);
-	if (!mmd_conn_admit(w, req)) {
-		mmd_reply_header(&rq, "Connection", "close");
-		mmd_reply_header(&rq, "Retry-After", "1");
-		mmd_reply_problemf(&rq, 503, MM_ERR_BUSY,
-				   "more than %u open connections",
-				   w->srv->opts.connections_max);
+	if (!mmd_conn_admit(&rq))
+		return; /* refused as its connection was read (conn.c) */
+	if (strcmp(rq.method, "OTHER") == 0) { /* TRACE, CONNECT, unknown */
+		mmd_reply_problem_code(&rq, 501, "not_implemented",
+				       "not implemented",
+				       "this node implements GET, HEAD, POST, "
+				       "PUT, DELETE, OPTIONS and PATCH only");
 		return;
 	}
 	for (size_t i = 0; path && i < MM_ARRAY_LEN(routes); i++) {

@@ -85,7 +85,10 @@ enum conn_in {
 	IN_RAW	    /* unguarded: evhttp refuses what it reads */
 };
 
+#define CONN_MAGIC 0x636f6e6eu /* "conn": a live struct mmd_conn */
+
 struct mmd_conn {
+	uint32_t magic;
 	struct mmd_worker *w;
 	struct bufferevent *bev;	 /* evhttp's, made here */
 	struct evhttp_connection *evcon; /* NULL until conn_adopt */
@@ -130,6 +133,7 @@ static void unwait(struct mmd_conn *c)
 {
 	struct mmd_conn_queue *q;
 
+	MM_ASSERT(c->magic == CONN_MAGIC);
 	if (c->wait < 0)
 		return;
 	q = &c->w->waiting[c->wait];
@@ -289,6 +293,44 @@ static struct mmd_conn *longest_waiting(struct mmd_worker *w)
 			best = c;
 	}
 	return best;
+}
+
+/* Another worker's connections may be what fills --connections-max or
+ * the descriptors: asks the worker with the most to close its longest-
+ * waiting one (evict_cb, on its thread).  False when no other has any. */
+static bool ask_room(struct mmd_worker *self)
+{
+	struct mmd *srv = self->srv;
+	struct mmd_worker *best = NULL;
+	unsigned most = 0;
+
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		struct mmd_worker *o = &srv->workers[i];
+		unsigned n =
+			atomic_load_explicit(&o->nconns, memory_order_relaxed);
+
+		if (o != self && o->evict_ev && n > most) {
+			best = o;
+			most = n;
+		}
+	}
+	if (!best)
+		return false;
+	atomic_fetch_add(&best->evict_asked, 1);
+	event_active(best->evict_ev, EV_READ, 0);
+	return true;
+}
+
+static void evict_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mmd_worker *w = arg;
+	unsigned n = atomic_exchange(&w->evict_asked, 0);
+	struct mmd_conn *old;
+
+	(void)fd;
+	(void)what;
+	while (n-- > 0 && (old = longest_waiting(w)))
+		conn_close(old, "another worker needed room");
 }
 
 void mmd_conn_tick(struct mmd_worker *w)
@@ -715,6 +757,7 @@ static void conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
 {
 	struct mmd_conn *c = arg;
 
+	MM_ASSERT(c->magic == CONN_MAGIC);
 	if (c->guarding || info->n_added == 0)
 		return; /* our own changes, or evhttp draining */
 	if (c->in == IN_BODY && evbuffer_get_length(c->raw) == 0 &&
@@ -741,6 +784,7 @@ static void conn_forget(struct mmd_conn *c)
 	struct mmd_conn *self = c;
 
 	unwait(c);
+	c->magic = 0;
 	if (c->pending)
 		c->pending->rq.req = NULL;
 	budget_release(c);
@@ -749,7 +793,7 @@ static void conn_forget(struct mmd_conn *c)
 					       NULL);
 	if (c->refused_accept)
 		w->refused_open--;
-	w->nconns--;
+	atomic_fetch_sub_explicit(&w->nconns, 1, memory_order_relaxed);
 	atomic_fetch_sub(&srv->connections, 1);
 	atomic_fetch_add(&srv->trim_bytes,
 			 CONN_FREED_BYTES + evbuffer_get_length(c->raw));
@@ -813,6 +857,7 @@ static void conn_count(struct mmd_conn *c)
 		wait_for(c, MMD_WAIT_HEAD);
 		return;
 	}
+	(void)ask_room(w); /* so that the next one finds room */
 	c->refused_accept = true;
 	w->refused_open++;
 	refuse(c, 503, MM_ERR_BUSY, "more than --connections-max connections",
@@ -832,6 +877,7 @@ struct bufferevent *mmd_conn_new(struct event_base *base, void *arg)
 
 	if (!c)
 		return NULL;
+	c->magic = CONN_MAGIC;
 	c->w = w;
 	c->fd = -1;
 	c->wait = -1;
@@ -854,7 +900,7 @@ struct bufferevent *mmd_conn_new(struct event_base *base, void *arg)
 	c->adopt_next = w->adopting;
 	w->adopting = c;
 	event_active(w->adopt_ev, EV_READ, 0);
-	w->nconns++;
+	atomic_fetch_add_explicit(&w->nconns, 1, memory_order_relaxed);
 	w->accept_pause_ms = 0;
 	conn_count(c);
 	return c->bev;
@@ -867,6 +913,7 @@ static void conn_answered(struct evhttp_request *req, void *arg)
 	struct mmd_conn *c = arg;
 
 	(void)req;
+	MM_ASSERT(c->magic == CONN_MAGIC);
 	c->req_open = false;
 	budget_release(c);
 	if (c->in != IN_HOLD)
@@ -920,16 +967,32 @@ void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
 	c->pending = p;
 }
 
-void mmd_conn_accept_failed(struct mmd_worker *w, int err)
+/* Stops w's listener for ms. */
+static void accept_pause(struct mmd_worker *w, unsigned ms)
 {
 	struct evconnlistener *lev = NULL;
-	struct mmd_conn *old = NULL;
-	struct timeval tv;
+	struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
 
-	if (err == EMFILE || err == ENFILE)
+	if (w->bound)
+		lev = evhttp_bound_socket_get_listener(w->bound);
+	if (lev)
+		evconnlistener_disable(lev);
+	event_add(w->resume_ev, &tv);
+}
+
+void mmd_conn_accept_failed(struct mmd_worker *w, int err)
+{
+	struct mmd_conn *old = NULL;
+	bool out_of_fds = err == EMFILE || err == ENFILE;
+
+	if (out_of_fds)
 		old = longest_waiting(w);
 	if (old) {
 		conn_close(old, "out of descriptors (EMFILE): making room");
+		return;
+	}
+	if (out_of_fds && ask_room(w)) {
+		accept_pause(w, MMD_ACCEPT_PAUSE_MS);
 		return;
 	}
 	w->accept_pause_ms = w->accept_pause_ms ? 2 * w->accept_pause_ms
@@ -938,19 +1001,14 @@ void mmd_conn_accept_failed(struct mmd_worker *w, int err)
 		w->accept_pause_ms = MMD_ACCEPT_PAUSE_MS_MAX;
 	mmd_log("error", NULL, "cannot accept connections: %s; pausing %u ms",
 		strerror(err), w->accept_pause_ms);
-	if (w->bound)
-		lev = evhttp_bound_socket_get_listener(w->bound);
-	if (lev)
-		evconnlistener_disable(lev);
-	tv.tv_sec = w->accept_pause_ms / 1000;
-	tv.tv_usec = (suseconds_t)(w->accept_pause_ms % 1000) * 1000;
-	event_add(w->resume_ev, &tv);
+	accept_pause(w, w->accept_pause_ms);
 }
 
 int mmd_conn_worker_init(struct mmd_worker *w)
 {
 	w->adopt_ev = event_new(w->base, -1, 0, adopt_cb, w);
-	return w->adopt_ev ? MM_OK : MM_ERR_NOMEM;
+	w->evict_ev = event_new(w->base, -1, 0, evict_cb, w);
+	return w->adopt_ev && w->evict_ev ? MM_OK : MM_ERR_NOMEM;
 }
 
 void mmd_conn_worker_free(struct mmd_worker *w)
@@ -959,6 +1017,9 @@ void mmd_conn_worker_free(struct mmd_worker *w)
 	if (w->adopt_ev)
 		event_free(w->adopt_ev);
 	w->adopt_ev = NULL;
+	if (w->evict_ev)
+		event_free(w->evict_ev);
+	w->evict_ev = NULL;
 }
 
 void mmd_conns_free(struct mmd *srv)

@@ -253,7 +253,12 @@ struct mmd_worker {
 	struct mmd_conn *adopting; /* accepted, evhttp's not yet known */
 	unsigned accept_pause_ms;  /* the last pause; 0 after an accept */
 	struct mmd_conn_queue waiting[MMD_WAIT__COUNT];
-	unsigned nconns;	     /* this worker's, in conn.c's care */
+	/* This worker's connections (written by it alone; read by the
+	 * others choosing whom to ask for room), and how many of its
+	 * longest-waiting ones the others asked it to close (evict_ev). */
+	atomic_uint nconns;
+	atomic_uint evict_asked;
+	struct event *evict_ev;
 	unsigned refused_open;	     /* of them, refused at accept */
 	struct mmd_pending *pending; /* list of submissions in flight */
 	/* Request log lines not yet written (log.c): flushed when the next

@@ -21,6 +21,11 @@
  * for the ones it does not implement, as problem+json. */
 #define METHODS_ALL 0xffff
 
+/* The worker this thread runs: what the listener's error callback
+ * needs, since evhttp made the listener with its own callback argument
+ * (the evhttp). */
+static _Thread_local struct mmd_worker *this_worker;
+
 static void *worker_main(void *arg)
 {
 	struct mmd_worker *w = arg;
@@ -29,6 +34,7 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "mmd-http-%u",
 		 (unsigned)(w - w->srv->workers));
 	pthread_setname_np(pthread_self(), name); /* top -H, perf */
+	this_worker = w;
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	mmd_log_flush(w);
 	return NULL;
@@ -52,7 +58,9 @@ static void accept_error_cb(struct evconnlistener *lev, void *arg)
 	int err = errno;
 
 	(void)lev;
-	mmd_conn_accept_failed(arg, err);
+	(void)arg; /* the evhttp */
+	MM_ASSERT(this_worker != NULL);
+	mmd_conn_accept_failed(this_worker, err);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -158,12 +166,17 @@ int mmd_workers_start(struct mmd *srv)
 	if (!srv->workers)
 		return MM_ERR_NOMEM;
 	srv->nworkers = srv->opts.threads;
+	/* All of them first: a running worker may ask another for room
+	 * (conn.c). */
 	for (unsigned i = 0; i < srv->nworkers; i++) {
-		struct mmd_worker *w = &srv->workers[i];
-		int err = worker_init(srv, w);
+		int err = worker_init(srv, &srv->workers[i]);
 
 		if (err)
 			return err;
+	}
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		struct mmd_worker *w = &srv->workers[i];
+
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 			return MM_ERR_NOMEM;
 		w->started = true;

@@ -13,7 +13,8 @@
  *   422  stale (well formed and signed, but created lies outside the
  *        node's window: sign again), or refused by the type's rules
  *   503  busy (queue full; Retry-After) or closed (shutting down)
- *   507  the ledger's storage map is full
+ *   507  the ledger's storage map is full (map_full) or its disk
+ *        (no_space)
  *
  * Life of a submission: the worker allocates a struct mmd_pending with an
  * event in its own base and calls ledger_submit_async.  The committer's
@@ -57,6 +58,7 @@ int mmd_status_done(int err)
 {
 	switch (err) {
 	case MM_ERR_MAP_FULL:
+	case MM_ERR_NO_SPACE:
 		return 507;
 	case MM_ERR_CLOSED:
 	case MM_ERR_BUSY:

@@ -833,9 +833,12 @@ static void conn_adopt_all(struct mmd_worker *w)
 
 static void adopt_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct mmd_worker *w = arg;
+
 	(void)fd;
 	(void)what;
-	conn_adopt_all(arg);
+	conn_adopt_all(w);
+	w->accepts = 0; /* the listener's loop is over */
 }
 
 /* Counts c; past --connections-max, closes the worker's longest-waiting
@@ -867,6 +870,20 @@ static void conn_count(struct mmd_conn *c)
 		c->in = IN_SINK;
 		wait_expired(c);
 	}
+}
+
+/* Stops w's listener for ms (0: until the next loop iteration's timers,
+ * which run after its reads). */
+static void accept_pause(struct mmd_worker *w, unsigned ms)
+{
+	struct evconnlistener *lev = NULL;
+	struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+
+	if (w->bound)
+		lev = evhttp_bound_socket_get_listener(w->bound);
+	if (lev)
+		evconnlistener_disable(lev);
+	event_add(w->resume_ev, &tv);
 }
 
 struct bufferevent *mmd_conn_new(struct event_base *base, void *arg)
@@ -903,6 +920,8 @@ struct bufferevent *mmd_conn_new(struct event_base *base, void *arg)
 	atomic_fetch_add_explicit(&w->nconns, 1, memory_order_relaxed);
 	w->accept_pause_ms = 0;
 	conn_count(c);
+	if (++w->accepts >= MMD_ACCEPT_BATCH)
+		accept_pause(w, 0); /* the accepted ones read first */
 	return c->bev;
 }
 
@@ -965,19 +984,6 @@ void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
 
 	MM_ASSERT(c != NULL); /* mmd_conn_admit routed it */
 	c->pending = p;
-}
-
-/* Stops w's listener for ms. */
-static void accept_pause(struct mmd_worker *w, unsigned ms)
-{
-	struct evconnlistener *lev = NULL;
-	struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
-
-	if (w->bound)
-		lev = evhttp_bound_socket_get_listener(w->bound);
-	if (lev)
-		evconnlistener_disable(lev);
-	event_add(w->resume_ev, &tv);
 }
 
 void mmd_conn_accept_failed(struct mmd_worker *w, int err)

@@ -46,6 +46,10 @@
 #define MMD_REFUSED_MAX		32   /* such connections per worker */
 #define MMD_ACCEPT_PAUSE_MS	50   /* first pause after EMFILE... */
 #define MMD_ACCEPT_PAUSE_MS_MAX 1000 /* doubling up to this */
+/* Accepts in one loop iteration, before the accepted connections' reads
+ * get their turn (so that a burst cannot close, to make room, the very
+ * connections it just accepted before they could send a byte). */
+#define MMD_ACCEPT_BATCH 32
 /* Descriptors kept for everything but connections (LMDB, blobs, the
  * event bases, listening sockets, logs), plus MMD_FDS_PER_THREAD each. */
 #define MMD_FDS_RESERVED   64
@@ -252,6 +256,7 @@ struct mmd_worker {
 	struct event *adopt_ev;	   /* conn.c: after accepts, in the same loop */
 	struct mmd_conn *adopting; /* accepted, evhttp's not yet known */
 	unsigned accept_pause_ms;  /* the last pause; 0 after an accept */
+	unsigned accepts;	   /* in this loop iteration (conn.c) */
 	struct mmd_conn_queue waiting[MMD_WAIT__COUNT];
 	/* This worker's connections (written by it alone; read by the
 	 * others choosing whom to ask for room), and how many of its

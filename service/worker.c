@@ -69,6 +69,7 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	w->accepts = 0;
 	if (w->bound)
 		evconnlistener_enable(
 			evhttp_bound_socket_get_listener(w->bound));

@@ -108,7 +108,6 @@ struct mmd_conn {
 	/* The head being read. */
 	size_t head_bytes;
 	unsigned lines;
-	unsigned lead; /* empty lines skipped before it */
 	bool may_body; /* its method may carry a body (as evhttp says) */
 	bool has_cl;
 	bool chunked;
@@ -261,7 +260,7 @@ static const char *wait_reason(int wait)
 	}
 }
 
-/* Closes c now (evhttp frees it; conn_free follows).  why is logged,
+/* Closes c now (evhttp frees it; conn_closed forgets c).  why is logged,
  * with the peer's address, within the log's rate limit. */
 static void conn_close(struct mmd_conn *c, const char *why)
 {
@@ -399,7 +398,6 @@ static void head_reset(struct mmd_conn *c)
 {
 	c->head_bytes = 0;
 	c->lines = 0;
-	c->lead = 0;
 	c->may_body = false;
 	c->has_cl = false;
 	c->chunked = false;

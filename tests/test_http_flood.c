@@ -383,6 +383,10 @@ START_TEST(connections_count_from_accept)
 		fds[i] = dial(true);
 	usleep(1000000);
 	held = open_fds();
+	fprintf(stderr,
+		"connections_count_from_accept: %d silent connections, "
+		"--connections-max %d: %u descriptors open (%u before)\n",
+		SILENT_CONNS, SILENT_MAX, held, base);
 	ck_assert_msg(held <= base + SILENT_MAX + 2,
 		      "%u descriptors open for %d silent connections (%u "
 		      "before, --connections-max %d)",
@@ -421,6 +425,11 @@ START_TEST(out_of_descriptors_does_not_spin)
 	t0 = cpu_ticks();
 	usleep(2000000);
 	cpu = (double)(cpu_ticks() - t0) / (double)sysconf(_SC_CLK_TCK) / 2.0;
+	fprintf(stderr,
+		"out_of_descriptors_does_not_spin: %d connections past a "
+		"limit of %d descriptors: %.0f%% of a CPU and %ld bytes of "
+		"log in the 2 s after\n",
+		EMFILE_CONNS, EMFILE_NOFILE, cpu * 100, log_size() - log0);
 	ck_assert_msg(cpu < 0.2, "the daemon used %.0f%% of a CPU idle",
 		      cpu * 100);
 	ck_assert_msg(log_size() - log0 < 64 * 1024,

@@ -88,8 +88,9 @@ struct anon_table;
  * duplicate name), MM_ERR_LIMIT (too many columns, name too long),
  * MM_ERR_NOMEM.  *out is NULL on failure.
  */
-int anon_table_new(struct anon_table **out, const struct anon_column *cols,
-		   size_t ncols, struct mm_diag *diag);
+enum mm_err anon_table_new(struct anon_table **out,
+			   const struct anon_column *cols, size_t ncols,
+			   struct mm_diag *diag);
 /* Frees t, wiping every cell string first.  Accepts NULL. */
 void anon_table_free(struct anon_table *t);
 
@@ -99,12 +100,12 @@ void anon_table_free(struct anon_table *t);
  * bytes, total bytes; diag names the row and column), MM_ERR_NOMEM.  On
  * failure the table is unchanged (rows count as before).
  */
-int anon_table_add_row(struct anon_table *t, const char *const *cells,
-		       struct mm_diag *diag);
+enum mm_err anon_table_add_row(struct anon_table *t, const char *const *cells,
+			       struct mm_diag *diag);
 /* Like anon_table_add_row with explicit lengths (cells need no NUL and may
  * contain none; lens[i] bytes of cells[i]). */
-int anon_table_add_row_n(struct anon_table *t, const char *const *cells,
-			 const size_t *lens, struct mm_diag *diag);
+enum mm_err anon_table_add_row_n(struct anon_table *t, const char *const *cells,
+				 const size_t *lens, struct mm_diag *diag);
 
 size_t anon_table_rows(const struct anon_table *t);
 size_t anon_table_cols(const struct anon_table *t);
@@ -122,8 +123,8 @@ size_t anon_table_cell_len(const struct anon_table *t, size_t row, size_t col);
  * string stays in the column's dictionary until the table is freed.
  * Errors: MM_ERR_LIMIT, MM_ERR_NOMEM; the cell is unchanged on failure.
  */
-int anon_table_set_cell(struct anon_table *t, size_t row, size_t col,
-			const char *value, struct mm_diag *diag);
+enum mm_err anon_table_set_cell(struct anon_table *t, size_t row, size_t col,
+				const char *value, struct mm_diag *diag);
 
 /* Dictionary access for the search: the id of a cell, the number of
  * distinct values interned in a column (ids are 0..n-1 in first-seen
@@ -136,14 +137,14 @@ const char *anon_table_value(const struct anon_table *t, size_t col,
 const uint32_t *anon_table_ids(const struct anon_table *t, size_t col);
 /* The id of the n bytes at s in column col's dictionary: MM_OK, or
  * MM_ERR_NOTFOUND when the value was never interned. */
-int anon_table_lookup(const struct anon_table *t, size_t col, const char *s,
-		      size_t n, uint32_t *id);
+enum mm_err anon_table_lookup(const struct anon_table *t, size_t col,
+			      const char *s, size_t n, uint32_t *id);
 
 /*
  * A sink for output bytes: returns MM_OK or an error that stops the
  * writer and is returned by it.
  */
-typedef int (*anon_write_fn)(void *ctx, const void *bytes, size_t n);
+typedef enum mm_err (*anon_write_fn)(void *ctx, const void *bytes, size_t n);
 
 /*
  * A growable output buffer with a ceiling; anon_buf_write is an
@@ -158,7 +159,7 @@ struct anon_buf {
 	size_t max; /* bytes; 0 means ANON_BUF_BYTES_MAX */
 };
 #define ANON_BUF_BYTES_MAX (1ull << 32)
-int anon_buf_write(void *ctx, const void *bytes, size_t n);
+enum mm_err anon_buf_write(void *ctx, const void *bytes, size_t n);
 void anon_buf_release(struct anon_buf *b);
 
 /*
@@ -169,9 +170,10 @@ void anon_buf_release(struct anon_buf *b);
  * only the ncols columns listed (indices, in that order) are written.
  * Errors: those of fn, MM_ERR_INVALID, MM_ERR_RANGE (a bad column index).
  */
-int anon_table_write_csv(const struct anon_table *t, char sep,
-			 const size_t *cols, size_t ncols, anon_write_fn fn,
-			 void *ctx, struct mm_diag *diag);
+enum mm_err anon_table_write_csv(const struct anon_table *t, char sep,
+				 const size_t *cols, size_t ncols,
+				 anon_write_fn fn, void *ctx,
+				 struct mm_diag *diag);
 
 /* ================================================================== */
 /* Per-record stage: Safe Harbor, pseudonyms, scrubbing, CSV and FHIR. */
@@ -256,9 +258,11 @@ const char *anon_record_out_cell(const struct anon_record_out *o, size_t col);
  * what was expected, never the value), MM_ERR_LIMIT (out too small),
  * MM_ERR_INVALID (opts).  out holds "" on failure.
  */
-int anon_sh_value(enum anon_type type, enum anon_role role, const char *in,
-		  size_t n, const struct anon_record_opts *opts, char *out,
-		  size_t out_cap, size_t *out_len, struct mm_diag *diag);
+enum mm_err anon_sh_value(enum anon_type type, enum anon_role role,
+			  const char *in, size_t n,
+			  const struct anon_record_opts *opts, char *out,
+			  size_t out_cap, size_t *out_len,
+			  struct mm_diag *diag);
 
 /*
  * Safe Harbor on one record: cells[i] (lens[i] bytes) under cols[i], for
@@ -272,10 +276,10 @@ int anon_sh_value(enum anon_type type, enum anon_role role, const char *in,
  * MM_ERR_INVALID, MM_ERR_LIMIT, MM_ERR_NOMEM, MM_ERR_CRYPTO.  On failure
  * out holds no cells (ncols 0).
  */
-int anon_sh_record(const struct anon_column *cols, size_t ncols,
-		   const char *const *cells, const size_t *lens,
-		   const struct anon_record_opts *opts,
-		   struct anon_record_out *out, struct mm_diag *diag);
+enum mm_err anon_sh_record(const struct anon_column *cols, size_t ncols,
+			   const char *const *cells, const size_t *lens,
+			   const struct anon_record_opts *opts,
+			   struct anon_record_out *out, struct mm_diag *diag);
 
 /*
  * anon_sh_record over every row of t, in place.  Errors: as
@@ -283,8 +287,9 @@ int anon_sh_record(const struct anon_column *cols, size_t ncols,
  * the failing one are transformed: the caller must free t and emit
  * nothing (the table is then unusable).
  */
-int anon_sh_table(struct anon_table *t, const struct anon_record_opts *opts,
-		  struct mm_diag *diag);
+enum mm_err anon_sh_table(struct anon_table *t,
+			  const struct anon_record_opts *opts,
+			  struct mm_diag *diag);
 
 /*
  * Checks that t satisfies Safe Harbor as anon_sh_table leaves it: every
@@ -294,7 +299,7 @@ int anon_sh_table(struct anon_table *t, const struct anon_record_opts *opts,
  * point of the scrubber.  MM_OK, or MM_ERR_REJECTED with diag naming the
  * first failing row (line) and column.
  */
-int anon_sh_verify(const struct anon_table *t, struct mm_diag *diag);
+enum mm_err anon_sh_verify(const struct anon_table *t, struct mm_diag *diag);
 
 /* Whether a 3-digit ZIP prefix is one of the restricted areas (<= 20,000
  * people, 2000 Census) that Safe Harbor turns into "000". */
@@ -306,8 +311,8 @@ bool anon_zip3_restricted(const char *zip3);
  * without the key, pseudonyms under two keys cannot be linked.  Errors:
  * MM_ERR_INVALID (key length), MM_ERR_CRYPTO.
  */
-int anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
-		   size_t id_len, char out[ANON_PSEUDONYM_HEX + 1]);
+enum mm_err anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
+			   size_t id_len, char out[ANON_PSEUDONYM_HEX + 1]);
 
 /*
  * The patient's date shift in days, in [-max_days, max_days] and never 0,
@@ -315,8 +320,9 @@ int anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
  * one patient's dates, so intervals are kept.  Errors: MM_ERR_INVALID
  * (key length, max_days 0 or over ANON_SHIFT_DAYS_MAX), MM_ERR_CRYPTO.
  */
-int anon_date_shift_days(const uint8_t *key, size_t key_len, const char *id,
-			 size_t id_len, unsigned max_days, int *days);
+enum mm_err anon_date_shift_days(const uint8_t *key, size_t key_len,
+				 const char *id, size_t id_len,
+				 unsigned max_days, int *days);
 
 /*
  * Shifts an ISO 8601 date "YYYY-MM-DD" (optionally followed by a time,
@@ -324,8 +330,9 @@ int anon_date_shift_days(const uint8_t *key, size_t key_len, const char *id,
  * (out_cap bytes).  Errors: MM_ERR_DECODE (not such a date, or shifted
  * out of years 1..9999), MM_ERR_LIMIT (out too small).
  */
-int anon_date_shift(const char *in, size_t n, int days, char *out,
-		    size_t out_cap, size_t *out_len, struct mm_diag *diag);
+enum mm_err anon_date_shift(const char *in, size_t n, int days, char *out,
+			    size_t out_cap, size_t *out_len,
+			    struct mm_diag *diag);
 
 /* The kinds of PHI the free-text scrubber tags, each replaced by a tag. */
 enum anon_phi {
@@ -361,10 +368,11 @@ struct anon_span {
  * MM_ERR_LIMIT (more spans than spans_max, or too many names),
  * MM_ERR_INVALID.
  */
-int anon_scrub_spans(const char *text, size_t n, const char *const *names,
-		     const size_t *name_lens, size_t nnames,
-		     struct anon_span *spans, size_t spans_max, size_t *nspans,
-		     struct mm_diag *diag);
+enum mm_err anon_scrub_spans(const char *text, size_t n,
+			     const char *const *names, const size_t *name_lens,
+			     size_t nnames, struct anon_span *spans,
+			     size_t spans_max, size_t *nspans,
+			     struct mm_diag *diag);
 
 /*
  * anon_scrub_spans, then writes text with each span replaced by its tag to
@@ -372,9 +380,9 @@ int anon_scrub_spans(const char *text, size_t n, const char *const *names,
  * suffices).  Errors: those of anon_scrub_spans, MM_ERR_NOMEM,
  * MM_ERR_LIMIT (out too small).
  */
-int anon_scrub(const char *text, size_t n, const char *const *names,
-	       const size_t *name_lens, size_t nnames, char *out,
-	       size_t out_cap, size_t *out_len, struct mm_diag *diag);
+enum mm_err anon_scrub(const char *text, size_t n, const char *const *names,
+		       const size_t *name_lens, size_t nnames, char *out,
+		       size_t out_cap, size_t *out_len, struct mm_diag *diag);
 
 /* ------------------------------------------------------------------ */
 /* Inputs: a column schema, CSV, FHIR R4 JSON (docs: ANONYMIZATION.md). */
@@ -398,8 +406,10 @@ void anon_schema_release(struct anon_schema *s);
 
 /* Type and role names as the text formats spell them ("zip", "quasi",
  * ...): name -> value (MM_ERR_NOTFOUND), value -> name (never NULL). */
-int anon_type_from_name(const char *name, size_t n, enum anon_type *type);
-int anon_role_from_name(const char *name, size_t n, enum anon_role *role);
+enum mm_err anon_type_from_name(const char *name, size_t n,
+				enum anon_type *type);
+enum mm_err anon_role_from_name(const char *name, size_t n,
+				enum anon_role *role);
 const char *anon_type_name(enum anon_type type);
 const char *anon_role_name(enum anon_role role);
 
@@ -412,8 +422,8 @@ const char *anon_role_name(enum anon_role role);
  * ANON_SCHEMA_BYTES_MAX, more than ANON_TABLE_COLS_MAX columns, a name
  * over ANON_NAME_BYTES_MAX), MM_ERR_NOMEM.  *out is empty on failure.
  */
-int anon_schema_parse(struct anon_schema *out, const char *text, size_t n,
-		      struct mm_diag *diag);
+enum mm_err anon_schema_parse(struct anon_schema *out, const char *text,
+			      size_t n, struct mm_diag *diag);
 
 /*
  * CSV reading options; zero means the default.  Each limit may be lowered,
@@ -442,9 +452,10 @@ struct anon_csv_opts {
  * limit of opts or of the table), MM_ERR_INVALID, MM_ERR_NOMEM.  Nothing
  * partial: *out is NULL on any failure.
  */
-int anon_csv_read(struct anon_table **out, const char *text, size_t n,
-		  const struct anon_column *schema, size_t ncols,
-		  const struct anon_csv_opts *opts, struct mm_diag *diag);
+enum mm_err anon_csv_read(struct anon_table **out, const char *text, size_t n,
+			  const struct anon_column *schema, size_t ncols,
+			  const struct anon_csv_opts *opts,
+			  struct mm_diag *diag);
 
 /*
  * Reads only the header record of CSV text, as anon_csv_read does, into a
@@ -456,8 +467,9 @@ int anon_csv_read(struct anon_table **out, const char *text, size_t n,
  * ANON_NAME_BYTES_MAX).  *out is empty on failure; release it with
  * anon_schema_release.
  */
-int anon_csv_header(struct anon_schema *out, const char *text, size_t n,
-		    const struct anon_csv_opts *opts, struct mm_diag *diag);
+enum mm_err anon_csv_header(struct anon_schema *out, const char *text, size_t n,
+			    const struct anon_csv_opts *opts,
+			    struct mm_diag *diag);
 
 /* How a FHIR field combines the values found for one patient. */
 enum anon_fhir_pick {
@@ -495,8 +507,8 @@ void anon_fhir_spec_release(struct anon_fhir_spec *s);
  * is checked (resource, brackets, steps).  Errors as anon_schema_parse,
  * MM_ERR_SCHEMA also for a bad source.  *out is empty on failure.
  */
-int anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text, size_t n,
-			 struct mm_diag *diag);
+enum mm_err anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text,
+				 size_t n, struct mm_diag *diag);
 
 /*
  * Reads one FHIR R4 JSON document (a Patient, Condition or Observation
@@ -513,9 +525,9 @@ int anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text, size_t n,
  * table's limits), MM_ERR_INVALID (spec), MM_ERR_NOMEM.  Nothing partial:
  * *out is NULL on any failure.
  */
-int anon_fhir_read(struct anon_table **out, const char *json, size_t n,
-		   const struct anon_fhir_field *fields, size_t nfields,
-		   struct mm_diag *diag);
+enum mm_err anon_fhir_read(struct anon_table **out, const char *json, size_t n,
+			   const struct anon_fhir_field *fields, size_t nfields,
+			   struct mm_diag *diag);
 
 /* ================================================================== */
 /* Per-release stage: hierarchies, search, risk, report.               */
@@ -547,8 +559,9 @@ struct anon_hierarchy;
  * NUL byte), MM_ERR_SCHEMA (a leaf listed twice, or two leaves equal at
  * level i but not at i+1), MM_ERR_LIMIT, MM_ERR_NOMEM.
  */
-int anon_hierarchy_parse_csv(struct anon_hierarchy **out, const char *text,
-			     size_t n, char sep, struct mm_diag *diag);
+enum mm_err anon_hierarchy_parse_csv(struct anon_hierarchy **out,
+				     const char *text, size_t n, char sep,
+				     struct mm_diag *diag);
 
 /*
  * Built-in hierarchies for open domains:
@@ -570,10 +583,11 @@ enum anon_builtin {
 	ANON_H_ICD10,
 	ANON_H_SUPPRESS,
 };
-int anon_hierarchy_builtin(struct anon_hierarchy **out, enum anon_builtin kind,
-			   struct mm_diag *diag);
+enum mm_err anon_hierarchy_builtin(struct anon_hierarchy **out,
+				   enum anon_builtin kind,
+				   struct mm_diag *diag);
 /* "age", "zip", "date", "icd10", "suppress" -> the kind; MM_ERR_NOTFOUND. */
-int anon_builtin_from_name(const char *name, enum anon_builtin *kind);
+enum mm_err anon_builtin_from_name(const char *name, enum anon_builtin *kind);
 /* Frees h (wiping its values).  Accepts NULL. */
 void anon_hierarchy_free(struct anon_hierarchy *h);
 /* The number of levels, level 0 included (>= 2). */
@@ -584,9 +598,10 @@ unsigned anon_hierarchy_levels(const struct anon_hierarchy *h);
  * leaf of a CSV hierarchy), MM_ERR_SCHEMA (a built-in cannot read it),
  * MM_ERR_RANGE (level), MM_ERR_LIMIT (cap too small).
  */
-int anon_hierarchy_generalize(const struct anon_hierarchy *h, const char *value,
-			      size_t n, unsigned level, char *out, size_t cap,
-			      size_t *len);
+enum mm_err anon_hierarchy_generalize(const struct anon_hierarchy *h,
+				      const char *value, size_t n,
+				      unsigned level, char *out, size_t cap,
+				      size_t *len);
 
 /* Which l-diversity, if any. */
 enum anon_ldiv {
@@ -617,7 +632,14 @@ typedef void (*anon_progress_fn)(void *ctx, const char *phase, size_t done,
  *                  risk" in the report, (0, 1]; 0 means 0.2;
  *   population_share the release's share of the population it was drawn
  *                  from, (0, 1]; 0 means 1 (the release is the population)
- *                  and makes journalist risk equal prosecutor risk.
+ *                  and makes journalist risk equal prosecutor risk;
+ *   group_min      0..ANON_K_MAX; at least 2: every released record shares
+ *                  its QIs and its sensitive value (with l-diversity) with
+ *                  at least group_min - 1 others, a record that does not
+ *                  being suppressed (within suppression_max) and left out
+ *                  of its class's k and l.  When every released column is a
+ *                  QI or the sensitive one, no released row is then unique
+ *                  over all its columns.  0 and 1: no such requirement.
  */
 struct anon_profile {
 	unsigned k;
@@ -627,6 +649,7 @@ struct anon_profile {
 	double suppression_max;
 	double risk_threshold;
 	double population_share;
+	unsigned group_min;
 	const struct anon_qi *qis;
 	size_t nqis;
 	anon_progress_fn progress; /* may be NULL */
@@ -642,6 +665,11 @@ struct anon_risk {
 	double marketer;      /* expected share re-identified by matching */
 	double threshold;     /* the profile's risk_threshold */
 	double at_risk_share; /* records whose prosecutor risk > threshold */
+	/* Over every released column, not only the QIs: what an attacker
+	 * who holds the patients' records can match on.  A row is unique when
+	 * no other released row has the same value in every column. */
+	size_t rows_unique;   /* released rows unique over all columns */
+	size_t group_min_all; /* the fewest identical released rows */
 };
 
 /*
@@ -686,8 +714,9 @@ struct anon_release {
  * diag names the row and column), MM_ERR_LIMIT (lattice too large),
  * MM_ERR_NOMEM.  On error *r is empty.
  */
-int anon_release_run(const struct anon_table *in, const struct anon_profile *p,
-		     struct anon_release *r, struct mm_diag *diag);
+enum mm_err anon_release_run(const struct anon_table *in,
+			     const struct anon_profile *p,
+			     struct anon_release *r, struct mm_diag *diag);
 /*
  * Applies the given levels (one per QI, each <= its top level) and fills
  * r as anon_release_run would for that transformation (satisfied says
@@ -695,9 +724,10 @@ int anon_release_run(const struct anon_table *in, const struct anon_profile *p,
  * the records suppression removes up to the whole table).  Errors as
  * anon_release_run, MM_ERR_RANGE for a level.
  */
-int anon_release_apply(const struct anon_table *in,
-		       const struct anon_profile *p, const unsigned *levels,
-		       struct anon_release *r, struct mm_diag *diag);
+enum mm_err anon_release_apply(const struct anon_table *in,
+			       const struct anon_profile *p,
+			       const unsigned *levels, struct anon_release *r,
+			       struct mm_diag *diag);
 /* Frees r's output table and zeroes r.  Accepts an empty r. */
 void anon_release_release(struct anon_release *r);
 
@@ -706,9 +736,11 @@ void anon_release_release(struct anon_release *r);
  * or a short text, written to fn.  Column names come from the profile;
  * no cell value is ever written.  Errors: those of fn.
  */
-int anon_report_json(const struct anon_release *r, const struct anon_profile *p,
-		     anon_write_fn fn, void *ctx);
-int anon_report_text(const struct anon_release *r, const struct anon_profile *p,
-		     anon_write_fn fn, void *ctx);
+enum mm_err anon_report_json(const struct anon_release *r,
+			     const struct anon_profile *p, anon_write_fn fn,
+			     void *ctx);
+enum mm_err anon_report_text(const struct anon_release *r,
+			     const struct anon_profile *p, anon_write_fn fn,
+			     void *ctx);
 
 #endif

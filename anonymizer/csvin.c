@@ -52,7 +52,8 @@ static bool word_is(const char *s, size_t n, const char *word)
 	return strlen(word) == n && memcmp(s, word, n) == 0;
 }
 
-int anon_type_from_name(const char *name, size_t n, enum anon_type *type)
+enum mm_err anon_type_from_name(const char *name, size_t n,
+				enum anon_type *type)
 {
 	for (size_t i = 0; i < MM_ARRAY_LEN(type_names); i++) {
 		if (type_names[i] != NULL && word_is(name, n, type_names[i])) {
@@ -63,7 +64,8 @@ int anon_type_from_name(const char *name, size_t n, enum anon_type *type)
 	return MM_ERR_NOTFOUND;
 }
 
-int anon_role_from_name(const char *name, size_t n, enum anon_role *role)
+enum mm_err anon_role_from_name(const char *name, size_t n,
+				enum anon_role *role)
 {
 	for (size_t i = 0; i < MM_ARRAY_LEN(role_names); i++) {
 		if (word_is(name, n, role_names[i])) {
@@ -140,9 +142,9 @@ static bool spec_next(const char *text, size_t n, size_t *pos, unsigned *lineno,
 	return false;
 }
 
-int anon_spec_fail(struct mm_diag *diag, int err,
-		   const struct anon_spec_line *l, unsigned field,
-		   const char *fmt, ...)
+enum mm_err anon_spec_fail(struct mm_diag *diag, enum mm_err err,
+			   const struct anon_spec_line *l, unsigned field,
+			   const char *fmt, ...)
 {
 	char msg[MM_DIAG_MSG_MAX];
 	va_list ap;
@@ -159,8 +161,8 @@ int anon_spec_fail(struct mm_diag *diag, int err,
 	return err;
 }
 
-int anon_spec_column(const struct anon_spec_line *l, struct anon_column *col,
-		     struct mm_diag *diag)
+enum mm_err anon_spec_column(const struct anon_spec_line *l,
+			     struct anon_column *col, struct mm_diag *diag)
 {
 	char *name;
 
@@ -213,8 +215,8 @@ void anon_schema_release(struct anon_schema *s)
 	s->ncols = 0;
 }
 
-static int schema_add(void *ctx, const struct anon_spec_line *l,
-		      struct mm_diag *diag)
+static enum mm_err schema_add(void *ctx, const struct anon_spec_line *l,
+			      struct mm_diag *diag)
 {
 	struct anon_schema *s = ctx;
 	struct anon_column col;
@@ -242,9 +244,10 @@ static int schema_add(void *ctx, const struct anon_spec_line *l,
 	return MM_OK;
 }
 
-int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
-			  void *ctx, const size_t *count, const char *empty_msg,
-			  struct mm_diag *diag)
+enum mm_err anon_spec_parse_lines(const char *text, size_t n,
+				  anon_spec_add_fn add, void *ctx,
+				  const size_t *count, const char *empty_msg,
+				  struct mm_diag *diag)
 {
 	struct anon_spec_line l;
 	size_t pos = 0;
@@ -264,8 +267,8 @@ int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
 	return MM_OK;
 }
 
-int anon_schema_parse(struct anon_schema *out, const char *text, size_t n,
-		      struct mm_diag *diag)
+enum mm_err anon_schema_parse(struct anon_schema *out, const char *text,
+			      size_t n, struct mm_diag *diag)
 {
 	struct anon_schema s = {0};
 	int rc;
@@ -640,9 +643,10 @@ static void csv_close(struct csv *c)
 	free(c->cells);
 }
 
-int anon_csv_read(struct anon_table **out, const char *text, size_t n,
-		  const struct anon_column *schema, size_t ncols,
-		  const struct anon_csv_opts *opts, struct mm_diag *diag)
+enum mm_err anon_csv_read(struct anon_table **out, const char *text, size_t n,
+			  const struct anon_column *schema, size_t ncols,
+			  const struct anon_csv_opts *opts,
+			  struct mm_diag *diag)
 {
 	struct csv c = {0};
 	struct anon_table *t = NULL;
@@ -698,8 +702,9 @@ static int header_schema(struct csv *c, struct anon_schema *s,
 	return MM_OK;
 }
 
-int anon_csv_header(struct anon_schema *out, const char *text, size_t n,
-		    const struct anon_csv_opts *opts, struct mm_diag *diag)
+enum mm_err anon_csv_header(struct anon_schema *out, const char *text, size_t n,
+			    const struct anon_csv_opts *opts,
+			    struct mm_diag *diag)
 {
 	struct csv c = {0};
 	struct anon_schema s = {0};

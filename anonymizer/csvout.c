@@ -7,7 +7,7 @@
 
 #define BUF_CAP_MIN 4096u
 
-int anon_buf_write(void *ctx, const void *bytes, size_t n)
+enum mm_err anon_buf_write(void *ctx, const void *bytes, size_t n)
 {
 	struct anon_buf *b = ctx;
 	size_t max = b->max ? b->max : (size_t)ANON_BUF_BYTES_MAX;
@@ -135,9 +135,10 @@ static int put_row(struct stage *s, const struct anon_table *t, size_t row,
 	return err;
 }
 
-int anon_table_write_csv(const struct anon_table *t, char sep,
-			 const size_t *cols, size_t ncols, anon_write_fn fn,
-			 void *ctx, struct mm_diag *diag)
+enum mm_err anon_table_write_csv(const struct anon_table *t, char sep,
+				 const size_t *cols, size_t ncols,
+				 anon_write_fn fn, void *ctx,
+				 struct mm_diag *diag)
 {
 	struct stage *s = NULL;
 	MM_ASSERT(t != NULL && fn != NULL);

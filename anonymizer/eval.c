@@ -43,14 +43,25 @@ static int roll_up(const struct prep *pp, const struct tset *src,
 	return MM_OK;
 }
 
+/* Whether tuple count c is big enough to be released (group_min). */
+static bool group_ok(const struct prep *pp, uint32_t c)
+{
+	return c >= pp->p->group_min;
+}
+
 /* Judges classes that are tuples themselves (no l-diversity). */
 static void judge_k(const struct prep *pp, const struct tset *t, uint8_t *ok)
 {
 	for (size_t g = 0; g < t->n; g++)
-		ok[g] = t->counts[g] >= pp->p->k;
+		ok[g] = t->counts[g] >= pp->p->k && group_ok(pp, t->counts[g]);
 }
 
-/* Judges classes made of several (QIs, sensitive) tuples. */
+/*
+ * Judges classes made of several (QIs, sensitive) tuples.  A tuple under
+ * group_min is suppressed and counts for nothing in its class's k and l,
+ * which keeps the model monotone: above a node, tuples only merge, so a
+ * tuple that qualified still does, and so does its class.
+ */
 static int judge_kl(const struct prep *pp, const struct tset *t,
 		    struct tset *cls, uint8_t *ok)
 {
@@ -62,7 +73,9 @@ static int judge_kl(const struct prep *pp, const struct tset *t,
 	uint32_t ckey[ANON_QI_MAX + 1];
 	for (size_t g = 0; g < t->n && err == MM_OK; g++) {
 		key_class(pp, t->keys + g * t->width, ckey);
-		err = anon_tset_add(cls, ckey, t->counts[g], &of[g]);
+		err = anon_tset_add(
+			cls, ckey,
+			group_ok(pp, t->counts[g]) ? t->counts[g] : 0, &of[g]);
 	}
 	if (err == MM_OK) {
 		distinct = calloc(cls->n + 1, sizeof(*distinct));
@@ -72,6 +85,8 @@ static int judge_kl(const struct prep *pp, const struct tset *t,
 	}
 	for (size_t g = 0; g < t->n && err == MM_OK; g++) {
 		double c = t->counts[g];
+		if (!group_ok(pp, t->counts[g]))
+			continue;
 		distinct[of[g]]++;
 		clogc[of[g]] += c * log(c);
 	}
@@ -79,7 +94,8 @@ static int judge_kl(const struct prep *pp, const struct tset *t,
 	for (size_t g = 0; g < t->n && err == MM_OK; g++) {
 		uint32_t c = of[g];
 		double s = cls->counts[c];
-		bool pass = cls->counts[c] >= pp->p->k;
+		bool pass = group_ok(pp, t->counts[g]) &&
+			    cls->counts[c] >= pp->p->k;
 		if (pp->p->ldiv == ANON_LDIV_DISTINCT)
 			pass = pass && distinct[c] >= pp->p->l;
 		else
@@ -93,10 +109,10 @@ static int judge_kl(const struct prep *pp, const struct tset *t,
 	return err;
 }
 
-int anon_prep_eval(const struct prep *pp, const struct tset *src,
-		   const unsigned *src_lv, const unsigned *lv, struct tset *dst,
-		   struct tset *scratch, bool abort_early, uint8_t **class_ok,
-		   struct eval *e)
+enum mm_err anon_prep_eval(const struct prep *pp, const struct tset *src,
+			   const unsigned *src_lv, const unsigned *lv,
+			   struct tset *dst, struct tset *scratch,
+			   bool abort_early, uint8_t **class_ok, struct eval *e)
 {
 	uint8_t *ok = NULL;
 	memset(e, 0, sizeof(*e));

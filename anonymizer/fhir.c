@@ -190,8 +190,8 @@ static int spec_pick(const struct anon_spec_line *l, enum anon_fhir_pick *p,
 			      "expected first, last or all");
 }
 
-static int spec_add(void *ctx, const struct anon_spec_line *l,
-		    struct mm_diag *diag)
+static enum mm_err spec_add(void *ctx, const struct anon_spec_line *l,
+			    struct mm_diag *diag)
 {
 	struct anon_fhir_spec *s = ctx;
 	struct anon_fhir_field f = {0};
@@ -230,8 +230,8 @@ static int spec_add(void *ctx, const struct anon_spec_line *l,
 	return MM_OK;
 }
 
-int anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text, size_t n,
-			 struct mm_diag *diag)
+enum mm_err anon_fhir_spec_parse(struct anon_fhir_spec *out, const char *text,
+				 size_t n, struct mm_diag *diag)
 {
 	struct anon_fhir_spec s = {0};
 	int rc;
@@ -875,9 +875,9 @@ static int reader_init(struct reader *r, const struct anon_fhir_field *fields,
 	return MM_OK;
 }
 
-int anon_fhir_read(struct anon_table **out, const char *json, size_t n,
-		   const struct anon_fhir_field *fields, size_t nfields,
-		   struct mm_diag *diag)
+enum mm_err anon_fhir_read(struct anon_table **out, const char *json, size_t n,
+			   const struct anon_fhir_field *fields, size_t nfields,
+			   struct mm_diag *diag)
 {
 	struct reader r = {0};
 	json_t *doc = NULL;

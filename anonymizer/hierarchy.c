@@ -17,7 +17,7 @@ static const struct {
 	{"suppress", ANON_H_SUPPRESS, 2},
 };
 
-int anon_builtin_from_name(const char *name, enum anon_builtin *kind)
+enum mm_err anon_builtin_from_name(const char *name, enum anon_builtin *kind)
 {
 	for (size_t i = 0; i < MM_ARRAY_LEN(builtins); i++) {
 		if (strcmp(name, builtins[i].name) == 0) {
@@ -28,8 +28,8 @@ int anon_builtin_from_name(const char *name, enum anon_builtin *kind)
 	return MM_ERR_NOTFOUND;
 }
 
-int anon_hierarchy_builtin(struct anon_hierarchy **out, enum anon_builtin kind,
-			   struct mm_diag *diag)
+enum mm_err anon_hierarchy_builtin(struct anon_hierarchy **out,
+				   enum anon_builtin kind, struct mm_diag *diag)
 {
 	MM_ASSERT(out != NULL);
 	*out = NULL;
@@ -213,8 +213,9 @@ static int csv_line(struct anon_hierarchy *h, const char *p, size_t len,
 	return err;
 }
 
-int anon_hierarchy_parse_csv(struct anon_hierarchy **out, const char *text,
-			     size_t n, char sep, struct mm_diag *diag)
+enum mm_err anon_hierarchy_parse_csv(struct anon_hierarchy **out,
+				     const char *text, size_t n, char sep,
+				     struct mm_diag *diag)
 {
 	struct anon_hierarchy *h = NULL;
 	int err = MM_OK;
@@ -459,9 +460,10 @@ static int gen_builtin(const struct anon_hierarchy *h, const char *v, size_t n,
 	return MM_ERR_INVALID;
 }
 
-int anon_hierarchy_generalize(const struct anon_hierarchy *h, const char *value,
-			      size_t n, unsigned level, char *out, size_t cap,
-			      size_t *len)
+enum mm_err anon_hierarchy_generalize(const struct anon_hierarchy *h,
+				      const char *value, size_t n,
+				      unsigned level, char *out, size_t cap,
+				      size_t *len)
 {
 	MM_ASSERT(h != NULL && value != NULL && out != NULL && len != NULL);
 	if (level >= h->levels)

@@ -61,6 +61,10 @@ static int check_profile(const struct anon_table *in,
 	if (p->k < 1 || p->k > ANON_K_MAX)
 		return mm_fail(diag, MM_ERR_INVALID, 0,
 			       "profile: k must be in 1..%u", ANON_K_MAX);
+	if (p->group_min > ANON_K_MAX)
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "profile: group_min must be in 0..%u",
+			       ANON_K_MAX);
 	if (!(p->suppression_max >= 0 && p->suppression_max < 1))
 		return mm_fail(diag, MM_ERR_INVALID, 0,
 			       "profile: suppression must be in [0, 1)");
@@ -301,8 +305,8 @@ static int build_bottom(struct prep *pp, struct mm_diag *diag)
 	return MM_OK;
 }
 
-int anon_prep_init(struct prep *pp, const struct anon_table *in,
-		   const struct anon_profile *p, struct mm_diag *diag)
+enum mm_err anon_prep_init(struct prep *pp, const struct anon_table *in,
+			   const struct anon_profile *p, struct mm_diag *diag)
 {
 	memset(pp, 0, sizeof(*pp));
 	MM_ASSERT(in != NULL && p != NULL);

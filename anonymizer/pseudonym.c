@@ -115,9 +115,9 @@ static bool key_ok(const uint8_t *key, size_t key_len)
 	       key_len <= ANON_KEY_BYTES_MAX;
 }
 
-int anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
-			  size_t key_len, const char *id, size_t id_len,
-			  char out[ANON_PSEUDONYM_HEX + 1])
+enum mm_err anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
+				  size_t key_len, const char *id, size_t id_len,
+				  char out[ANON_PSEUDONYM_HEX + 1])
 {
 	uint8_t mac[MAC_BYTES];
 	int rc;
@@ -132,22 +132,24 @@ int anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
 	return MM_OK;
 }
 
-int anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
-		   size_t id_len, char out[ANON_PSEUDONYM_HEX + 1])
+enum mm_err anon_pseudonym(const uint8_t *key, size_t key_len, const char *id,
+			   size_t id_len, char out[ANON_PSEUDONYM_HEX + 1])
 {
 	return anon_pseudonym_cached(NULL, key, key_len, id, id_len, out);
 }
 
-int anon_date_shift_days(const uint8_t *key, size_t key_len, const char *id,
-			 size_t id_len, unsigned max_days, int *days)
+enum mm_err anon_date_shift_days(const uint8_t *key, size_t key_len,
+				 const char *id, size_t id_len,
+				 unsigned max_days, int *days)
 {
 	return anon_date_shift_days_cached(NULL, key, key_len, id, id_len,
 					   max_days, days);
 }
 
-int anon_date_shift_days_cached(struct anon_record_out *o, const uint8_t *key,
-				size_t key_len, const char *id, size_t id_len,
-				unsigned max_days, int *days)
+enum mm_err anon_date_shift_days_cached(struct anon_record_out *o,
+					const uint8_t *key, size_t key_len,
+					const char *id, size_t id_len,
+					unsigned max_days, int *days)
 {
 	uint8_t mac[MAC_BYTES];
 	uint64_t v = 0;
@@ -202,8 +204,9 @@ static bool parse_ymd(const char *in, int64_t *y, unsigned *m, unsigned *d)
 	return *m >= 1 && *m <= 12 && *d >= 1 && *d <= month_days(*y, *m);
 }
 
-int anon_date_shift(const char *in, size_t n, int days, char *out,
-		    size_t out_cap, size_t *out_len, struct mm_diag *diag)
+enum mm_err anon_date_shift(const char *in, size_t n, int days, char *out,
+			    size_t out_cap, size_t *out_len,
+			    struct mm_diag *diag)
 {
 	int64_t y;
 	unsigned m, d;

@@ -175,10 +175,10 @@ static int record_shift(const struct anon_column *cols, size_t ncols,
 					   &c->shift_days);
 }
 
-int anon_sh_record(const struct anon_column *cols, size_t ncols,
-		   const char *const *cells, const size_t *lens,
-		   const struct anon_record_opts *opts,
-		   struct anon_record_out *out, struct mm_diag *diag)
+enum mm_err anon_sh_record(const struct anon_column *cols, size_t ncols,
+			   const char *const *cells, const size_t *lens,
+			   const struct anon_record_opts *opts,
+			   struct anon_record_out *out, struct mm_diag *diag)
 {
 	struct rec_ctx c;
 	size_t i;
@@ -209,8 +209,9 @@ int anon_sh_record(const struct anon_column *cols, size_t ncols,
 	return MM_OK;
 }
 
-int anon_sh_table(struct anon_table *t, const struct anon_record_opts *opts,
-		  struct mm_diag *diag)
+enum mm_err anon_sh_table(struct anon_table *t,
+			  const struct anon_record_opts *opts,
+			  struct mm_diag *diag)
 {
 	struct anon_record_out out = {0};
 	struct anon_column *cols = NULL;
@@ -308,7 +309,7 @@ static bool cell_ok(const struct anon_column *col, const char *s, size_t n)
 	}
 }
 
-int anon_sh_verify(const struct anon_table *t, struct mm_diag *diag)
+enum mm_err anon_sh_verify(const struct anon_table *t, struct mm_diag *diag)
 {
 	const struct anon_column *col;
 	size_t r, c;

@@ -13,11 +13,12 @@ bool anon_sh_opts_ok(const struct anon_record_opts *o);
  * birth-date column, names[0..nnames) are the record's name cells for the
  * scrubber.  Errors as anon_sh_value.
  */
-int anon_sh_cell(enum anon_type type, enum anon_role role, bool birth,
-		 const char *in, size_t n, const struct anon_record_opts *o,
-		 const char *const *names, const size_t *name_lens,
-		 size_t nnames, char *out, size_t cap, size_t *len,
-		 struct mm_diag *diag);
+enum mm_err anon_sh_cell(enum anon_type type, enum anon_role role, bool birth,
+			 const char *in, size_t n,
+			 const struct anon_record_opts *o,
+			 const char *const *names, const size_t *name_lens,
+			 size_t nnames, char *out, size_t cap, size_t *len,
+			 struct mm_diag *diag);
 
 /* Whether the type is one of the 18 identifier kinds (removed). */
 bool anon_sh_identifier_type(enum anon_type type);
@@ -27,12 +28,13 @@ bool anon_sh_identifier_type(enum anon_type type);
  * context is kept in o (o may be NULL: no cache) and reused while the key
  * is the same.  Same results and errors as the uncached functions.
  */
-int anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
-			  size_t key_len, const char *id, size_t id_len,
-			  char out[ANON_PSEUDONYM_HEX + 1]);
-int anon_date_shift_days_cached(struct anon_record_out *o, const uint8_t *key,
-				size_t key_len, const char *id, size_t id_len,
-				unsigned max_days, int *days);
+enum mm_err anon_pseudonym_cached(struct anon_record_out *o, const uint8_t *key,
+				  size_t key_len, const char *id, size_t id_len,
+				  char out[ANON_PSEUDONYM_HEX + 1]);
+enum mm_err anon_date_shift_days_cached(struct anon_record_out *o,
+					const uint8_t *key, size_t key_len,
+					const char *id, size_t id_len,
+					unsigned max_days, int *days);
 /* One line of the schema / field-spec text formats: up to
  * ANON_SPEC_FIELDS_MAX comma-separated fields, trimmed (nf is one more
  * than the maximum when the line has more). */
@@ -45,24 +47,27 @@ struct anon_spec_line {
 	size_t offset;
 };
 /* Fails with "line L, field F: ..." and diag->line/column set. */
-int anon_spec_fail(struct mm_diag *diag, int err,
-		   const struct anon_spec_line *l, unsigned field,
-		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+enum mm_err anon_spec_fail(struct mm_diag *diag, enum mm_err err,
+			   const struct anon_spec_line *l, unsigned field,
+			   const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* Fields 1-3 of l (name, type, role) into col (name strdup'ed). */
-int anon_spec_column(const struct anon_spec_line *l, struct anon_column *col,
-		     struct mm_diag *diag);
+enum mm_err anon_spec_column(const struct anon_spec_line *l,
+			     struct anon_column *col, struct mm_diag *diag);
 /* Adds one line to the spec being built in ctx. */
-typedef int (*anon_spec_add_fn)(void *ctx, const struct anon_spec_line *l,
-				struct mm_diag *diag);
+typedef enum mm_err (*anon_spec_add_fn)(void *ctx,
+					const struct anon_spec_line *l,
+					struct mm_diag *diag);
 /*
  * Checks the text's size (ANON_SCHEMA_BYTES_MAX) and that it has no NUL, then
  * calls add for every line that is not blank or a comment, stopping at its
  * first error; *count (the entries add has made) must then be above 0, else
  * MM_ERR_SCHEMA with empty_msg.
  */
-int anon_spec_parse_lines(const char *text, size_t n, anon_spec_add_fn add,
-			  void *ctx, const size_t *count, const char *empty_msg,
-			  struct mm_diag *diag);
+enum mm_err anon_spec_parse_lines(const char *text, size_t n,
+				  anon_spec_add_fn add, void *ctx,
+				  const size_t *count, const char *empty_msg,
+				  struct mm_diag *diag);
 
 /* Frees o's HMAC cache and wipes its key copy. */
 void anon_mac_cache_release(struct anon_record_out *o);

@@ -203,6 +203,38 @@ static int out_rows(const struct prep *pp, const unsigned *lv,
 	return MM_OK;
 }
 
+/*
+ * Uniqueness over every released column: groups the output's rows by all
+ * their cells (dictionary ids, so equal cells are equal ids) into
+ * r->risk.rows_unique and group_min_all.  What k and l say about the QIs,
+ * this says about the whole row, which is what an attacker holding the
+ * records can match.
+ */
+static int all_columns_risk(struct anon_release *r)
+{
+	const struct anon_table *t = r->out;
+	size_t w = anon_table_cols(t), n = anon_table_rows(t);
+	uint32_t key[ANON_TABLE_COLS_MAX];
+	struct tset g = {0};
+	uint32_t at = 0;
+	int err = anon_tset_init(&g, w, n ? n : 1);
+
+	for (size_t row = 0; row < n && err == MM_OK; row++) {
+		for (size_t c = 0; c < w; c++)
+			key[c] = anon_table_cell_id(t, row, c);
+		err = anon_tset_add(&g, key, 1, &at);
+	}
+	r->risk.rows_unique = 0;
+	r->risk.group_min_all = 0;
+	for (size_t i = 0; i < g.n && err == MM_OK; i++) {
+		r->risk.rows_unique += g.counts[i] == 1;
+		if (i == 0 || g.counts[i] < r->risk.group_min_all)
+			r->risk.group_min_all = g.counts[i];
+	}
+	anon_tset_release(&g);
+	return err;
+}
+
 /* Builds r (output and figures) for levels lv. */
 static int release_build(const struct prep *pp, const unsigned *lv,
 			 struct anon_release *r, struct mm_diag *diag)
@@ -233,6 +265,8 @@ static int release_build(const struct prep *pp, const unsigned *lv,
 		err = out_rows(pp, lv, &g, ok, r->out, map, nout, diag);
 	if (err == MM_OK)
 		MM_ASSERT(anon_table_rows(r->out) == r->rows_out);
+	if (err == MM_OK && all_columns_risk(r) != MM_OK)
+		err = mm_fail(diag, MM_ERR_NOMEM, 0, "release: out of memory");
 fail:
 	free(ok);
 	classes_release(&c);
@@ -249,9 +283,10 @@ void anon_release_release(struct anon_release *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int anon_release_apply(const struct anon_table *in,
-		       const struct anon_profile *p, const unsigned *levels,
-		       struct anon_release *r, struct mm_diag *diag)
+enum mm_err anon_release_apply(const struct anon_table *in,
+			       const struct anon_profile *p,
+			       const unsigned *levels, struct anon_release *r,
+			       struct mm_diag *diag)
 {
 	struct prep pp;
 	MM_ASSERT(r != NULL && levels != NULL);
@@ -276,8 +311,9 @@ int anon_release_apply(const struct anon_table *in,
 	return err;
 }
 
-int anon_release_run(const struct anon_table *in, const struct anon_profile *p,
-		     struct anon_release *r, struct mm_diag *diag)
+enum mm_err anon_release_run(const struct anon_table *in,
+			     const struct anon_profile *p,
+			     struct anon_release *r, struct mm_diag *diag)
 {
 	struct prep pp;
 	unsigned best[ANON_QI_MAX] = {0};

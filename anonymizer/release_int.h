@@ -38,19 +38,19 @@ struct tset {
 };
 
 /* An empty set for up to cap tuples (cap >= 1); MM_ERR_NOMEM. */
-int anon_tset_init(struct tset *s, size_t width, size_t cap);
+enum mm_err anon_tset_init(struct tset *s, size_t width, size_t cap);
 void anon_tset_release(struct tset *s);
 /* Empties s, keeping its memory. */
 void anon_tset_clear(struct tset *s);
 /* Adds count to key's entry (inserting it); its index in *at.  The set
  * grows past cap when needed (MM_ERR_NOMEM, MM_ERR_LIMIT at 2^31). */
-int anon_tset_add(struct tset *s, const uint32_t *key, uint32_t count,
-		  uint32_t *at);
+enum mm_err anon_tset_add(struct tset *s, const uint32_t *key, uint32_t count,
+			  uint32_t *at);
 /* The index of key, or -1. */
 long anon_tset_find(const struct tset *s, const uint32_t *key);
 /* Shrinks a set whose capacity is over four times its size; MM_ERR_NOMEM
  * leaves it usable as it was. */
-int anon_tset_compact(struct tset *s);
+enum mm_err anon_tset_compact(struct tset *s);
 
 /* ---- the prepared context of one release ---- */
 
@@ -87,8 +87,8 @@ struct prep {
 
 /* Checks the profile against the table and builds the context.  Errors as
  * anon_release_run. */
-int anon_prep_init(struct prep *pp, const struct anon_table *in,
-		   const struct anon_profile *p, struct mm_diag *diag);
+enum mm_err anon_prep_init(struct prep *pp, const struct anon_table *in,
+			   const struct anon_profile *p, struct mm_diag *diag);
 void anon_prep_release(struct prep *pp);
 
 /* What evaluating one transformation tells. */
@@ -153,14 +153,16 @@ double anon_prep_loss_bound(const struct prep *pp, const unsigned *levels);
  * soon as dst has more classes than a satisfying node can have: then
  * e->aborted, !e->ok, and dst is incomplete (class_ok must be NULL).
  */
-int anon_prep_eval(const struct prep *pp, const struct tset *src,
-		   const unsigned *src_lv, const unsigned *lv, struct tset *dst,
-		   struct tset *scratch, bool abort_early, uint8_t **class_ok,
-		   struct eval *e);
+enum mm_err anon_prep_eval(const struct prep *pp, const struct tset *src,
+			   const unsigned *src_lv, const unsigned *lv,
+			   struct tset *dst, struct tset *scratch,
+			   bool abort_early, uint8_t **class_ok,
+			   struct eval *e);
 
 /* Runs the lattice search: the best levels in best, *found false when no
  * transformation satisfies the profile. */
-int anon_search_run(const struct prep *pp, unsigned *best, bool *found,
-		    size_t *nodes, size_t *evaluated, struct mm_diag *diag);
+enum mm_err anon_search_run(const struct prep *pp, unsigned *best, bool *found,
+			    size_t *nodes, size_t *evaluated,
+			    struct mm_diag *diag);
 
 #endif

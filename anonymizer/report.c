@@ -96,8 +96,9 @@ static void json_model(struct out *o, const struct anon_release *r,
 	emit(o, "\n  ],\n");
 }
 
-int anon_report_json(const struct anon_release *r, const struct anon_profile *p,
-		     anon_write_fn fn, void *ctx)
+enum mm_err anon_report_json(const struct anon_release *r,
+			     const struct anon_profile *p, anon_write_fn fn,
+			     void *ctx)
 {
 	struct out o = {fn, ctx, MM_OK};
 	MM_ASSERT(r != NULL && p != NULL && fn != NULL);
@@ -121,18 +122,23 @@ int anon_report_json(const struct anon_release *r, const struct anon_profile *p,
 	     "  \"risk\": {\"prosecutor_max\": %.6g, \"prosecutor_avg\": "
 	     "%.6g, \"journalist_max\": %.6g, \"journalist_avg\": %.6g, "
 	     "\"marketer\": %.6g, \"threshold\": %.6g, "
-	     "\"records_above_threshold\": %.6g},\n",
+	     "\"records_above_threshold\": %.6g,\n",
 	     fin(k->prosecutor_max), fin(k->prosecutor_avg),
 	     fin(k->journalist_max), fin(k->journalist_avg), fin(k->marketer),
 	     fin(k->threshold), fin(k->at_risk_share));
+	emit(&o,
+	     "           \"all_columns\": {\"rows_unique\": %zu, "
+	     "\"group_min\": %zu}},\n",
+	     k->rows_unique, k->group_min_all);
 	emit(&o,
 	     "  \"search\": {\"lattice_nodes\": %zu, \"evaluated\": %zu}\n}\n",
 	     r->lattice_nodes, r->nodes_evaluated);
 	return o.err;
 }
 
-int anon_report_text(const struct anon_release *r, const struct anon_profile *p,
-		     anon_write_fn fn, void *ctx)
+enum mm_err anon_report_text(const struct anon_release *r,
+			     const struct anon_profile *p, anon_write_fn fn,
+			     void *ctx)
 {
 	struct out o = {fn, ctx, MM_OK};
 	MM_ASSERT(r != NULL && p != NULL && fn != NULL);
@@ -167,6 +173,10 @@ int anon_report_text(const struct anon_release *r, const struct anon_profile *p,
 	     r->risk.prosecutor_max, r->risk.prosecutor_avg,
 	     r->risk.journalist_max, r->risk.marketer,
 	     100.0 * r->risk.at_risk_share, r->risk.threshold);
+	emit(&o,
+	     "over all released columns: %zu rows unique, smallest group "
+	     "%zu\n",
+	     r->risk.rows_unique, r->risk.group_min_all);
 	emit(&o, "utility: loss %.4f, precision %.4f, discernibility %.4g\n",
 	     r->loss, r->precision, r->discernibility);
 	return o.err;

@@ -168,11 +168,12 @@ bool anon_sh_identifier_type(enum anon_type type)
 	}
 }
 
-int anon_sh_cell(enum anon_type type, enum anon_role role, bool birth,
-		 const char *in, size_t n, const struct anon_record_opts *o,
-		 const char *const *names, const size_t *name_lens,
-		 size_t nnames, char *out, size_t cap, size_t *len,
-		 struct mm_diag *diag)
+enum mm_err anon_sh_cell(enum anon_type type, enum anon_role role, bool birth,
+			 const char *in, size_t n,
+			 const struct anon_record_opts *o,
+			 const char *const *names, const size_t *name_lens,
+			 size_t nnames, char *out, size_t cap, size_t *len,
+			 struct mm_diag *diag)
 {
 	if (anon_sh_identifier_type(type) || role == ANON_IDENTIFIER)
 		return put("", 0, out, cap, len, diag);
@@ -193,9 +194,10 @@ int anon_sh_cell(enum anon_type type, enum anon_role role, bool birth,
 	}
 }
 
-int anon_sh_value(enum anon_type type, enum anon_role role, const char *in,
-		  size_t n, const struct anon_record_opts *opts, char *out,
-		  size_t out_cap, size_t *out_len, struct mm_diag *diag)
+enum mm_err anon_sh_value(enum anon_type type, enum anon_role role,
+			  const char *in, size_t n,
+			  const struct anon_record_opts *opts, char *out,
+			  size_t out_cap, size_t *out_len, struct mm_diag *diag)
 {
 	int rc;
 

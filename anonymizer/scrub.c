@@ -976,10 +976,11 @@ static int collect(const struct scan *sc, struct anon_span *spans,
 	return MM_OK;
 }
 
-int anon_scrub_spans(const char *text, size_t n, const char *const *names,
-		     const size_t *name_lens, size_t nnames,
-		     struct anon_span *spans, size_t spans_max, size_t *nspans,
-		     struct mm_diag *diag)
+enum mm_err anon_scrub_spans(const char *text, size_t n,
+			     const char *const *names, const size_t *name_lens,
+			     size_t nnames, struct anon_span *spans,
+			     size_t spans_max, size_t *nspans,
+			     struct mm_diag *diag)
 {
 	struct scan sc = {0};
 	int rc;
@@ -1024,9 +1025,9 @@ fail:
 	return rc;
 }
 
-int anon_scrub(const char *text, size_t n, const char *const *names,
-	       const size_t *name_lens, size_t nnames, char *out,
-	       size_t out_cap, size_t *out_len, struct mm_diag *diag)
+enum mm_err anon_scrub(const char *text, size_t n, const char *const *names,
+		       const size_t *name_lens, size_t nnames, char *out,
+		       size_t out_cap, size_t *out_len, struct mm_diag *diag)
 {
 	struct anon_span *spans = NULL;
 	size_t ns = 0, i, at = 0, len = 0, k;

@@ -423,8 +423,9 @@ static int walk(struct search *s)
 	return MM_OK;
 }
 
-int anon_search_run(const struct prep *pp, unsigned *best, bool *found,
-		    size_t *nodes, size_t *evaluated, struct mm_diag *diag)
+enum mm_err anon_search_run(const struct prep *pp, unsigned *best, bool *found,
+			    size_t *nodes, size_t *evaluated,
+			    struct mm_diag *diag)
 {
 	struct search s;
 	int err = search_init(&s, pp, diag);

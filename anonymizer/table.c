@@ -208,8 +208,9 @@ static int check_schema(const struct anon_column *cols, size_t ncols,
 	return MM_OK;
 }
 
-int anon_table_new(struct anon_table **out, const struct anon_column *cols,
-		   size_t ncols, struct mm_diag *diag)
+enum mm_err anon_table_new(struct anon_table **out,
+			   const struct anon_column *cols, size_t ncols,
+			   struct mm_diag *diag)
 {
 	struct anon_table *t = NULL;
 	MM_ASSERT(out != NULL);
@@ -283,8 +284,8 @@ static int rows_reserve(struct anon_table *t)
 	return MM_OK;
 }
 
-int anon_table_add_row_n(struct anon_table *t, const char *const *cells,
-			 const size_t *lens, struct mm_diag *diag)
+enum mm_err anon_table_add_row_n(struct anon_table *t, const char *const *cells,
+				 const size_t *lens, struct mm_diag *diag)
 {
 	MM_ASSERT(t != NULL && cells != NULL);
 	size_t row = t->rows + 1;
@@ -320,8 +321,8 @@ int anon_table_add_row_n(struct anon_table *t, const char *const *cells,
 	return MM_OK;
 }
 
-int anon_table_add_row(struct anon_table *t, const char *const *cells,
-		       struct mm_diag *diag)
+enum mm_err anon_table_add_row(struct anon_table *t, const char *const *cells,
+			       struct mm_diag *diag)
 {
 	size_t lens[ANON_TABLE_COLS_MAX];
 	MM_ASSERT(t != NULL && cells != NULL);
@@ -394,8 +395,8 @@ const uint32_t *anon_table_ids(const struct anon_table *t, size_t col)
 	return t->cols[col].ids;
 }
 
-int anon_table_set_cell(struct anon_table *t, size_t row, size_t col,
-			const char *value, struct mm_diag *diag)
+enum mm_err anon_table_set_cell(struct anon_table *t, size_t row, size_t col,
+				const char *value, struct mm_diag *diag)
 {
 	MM_ASSERT(row < t->rows && col < t->ncols && value != NULL);
 	size_t n = strnlen(value, ANON_CELL_BYTES_MAX + 1);
@@ -414,8 +415,8 @@ int anon_table_set_cell(struct anon_table *t, size_t row, size_t col,
 	return MM_OK;
 }
 
-int anon_table_lookup(const struct anon_table *t, size_t col, const char *s,
-		      size_t n, uint32_t *id)
+enum mm_err anon_table_lookup(const struct anon_table *t, size_t col,
+			      const char *s, size_t n, uint32_t *id)
 {
 	MM_ASSERT(col < t->ncols);
 	return dict_find(&t->cols[col].dict, s, n, hash_bytes(s, n), id);

@@ -40,7 +40,7 @@ static size_t slots_for(size_t cap)
 	return n;
 }
 
-int anon_tset_init(struct tset *s, size_t width, size_t cap)
+enum mm_err anon_tset_init(struct tset *s, size_t width, size_t cap)
 {
 	MM_ASSERT(width >= 1 && width <= ANON_QI_MAX + 1 && cap >= 1);
 	memset(s, 0, sizeof(*s));
@@ -107,8 +107,8 @@ static int grow(struct tset *s)
 	return resize(s, s->cap * 2);
 }
 
-int anon_tset_add(struct tset *s, const uint32_t *key, uint32_t count,
-		  uint32_t *at)
+enum mm_err anon_tset_add(struct tset *s, const uint32_t *key, uint32_t count,
+			  uint32_t *at)
 {
 	MM_ASSERT(s->slots != NULL);
 	size_t w = s->width;
@@ -175,7 +175,7 @@ void anon_tset_clear(struct tset *s)
 	s->n = 0;
 }
 
-int anon_tset_compact(struct tset *s)
+enum mm_err anon_tset_compact(struct tset *s)
 {
 	size_t cap = s->n > 0 ? s->n : 1;
 	if (cap * 4 >= s->cap)

@@ -86,6 +86,7 @@ static pid_t daemon_pid = -1, nginx_pid = -1;
 static unsigned daemon_port;
 static struct ledger_key *node, *treasury, *reader, *users[USERS];
 static uint8_t uid[USERS][LEDGER_HASH_BYTES];
+static uint8_t chain[LEDGER_HASH_BYTES]; /* the daemon's chain id */
 static char token[512];
 
 /* ------------------------------------------------------------------ */
@@ -446,6 +447,25 @@ static void daemon_start(const char *exe)
 	die("medmarketd did not start serving within %d ms", START_WAIT_MS);
 }
 
+/* The daemon's chain id, which every envelope names: the id of entry 0
+ * (docs/PROTOCOL.md 4; the CLI also checks it against block 0). */
+static void fetch_chain(void)
+{
+	struct http_resp r = {0};
+	json_t *j = NULL;
+	const char *id;
+
+	http_call("GET", "/v1/ledger/entries/0", "", "application/json", NULL,
+		  0, &r);
+	j = r.status == 200 ? json_loadb(r.body, r.body_n, 0, NULL) : NULL;
+	id = json_string_value(json_object_get(json_object_get(j, "tx"), "id"));
+	if (!id || ledger_unhex(id, strlen(id), chain, sizeof(chain)))
+		die("GET /v1/ledger/entries/0 answered %d without an id",
+		    r.status);
+	json_decref(j);
+	free(r.raw);
+}
+
 /* One signed envelope of type with body b (released); its status. */
 static int sign_submit(struct ledger_key *key, const char *type,
 		       struct ledger_buf *b, int also_ok)
@@ -454,8 +474,8 @@ static int sign_submit(struct ledger_key *key, const char *type,
 	int status;
 
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
-	if (b->err ||
-	    ledger_tx_sign(key, NULL, type, mm_now_ms(), b->p, b->len, &tx))
+	if (b->err || ledger_tx_sign(key, chain, NULL, type, mm_now_ms(), b->p,
+				     b->len, &tx))
 		die("cannot sign %s", type);
 	status = submit(&tx, type, also_ok);
 	ledger_buf_release(&tx);
@@ -817,7 +837,7 @@ static void sign_transfer(unsigned run, unsigned i, struct ledger_buf *tx)
 	ledger_buf_init(&body, 1024);
 	ledger_buf_init(tx, LEDGER_TX_BYTES_MAX);
 	if (tokens_body_batch(&body, TOKENS_TYPE_TRANSFER, &x, 1) ||
-	    ledger_tx_sign(users[i % USERS], NULL, TOKENS_TYPE_TRANSFER,
+	    ledger_tx_sign(users[i % USERS], chain, NULL, TOKENS_TYPE_TRANSFER,
 			   mm_now_ms(), body.p, body.len, tx))
 		die("cannot sign a transfer");
 	ledger_buf_release(&body);
@@ -1083,6 +1103,7 @@ int main(int argc, char **argv)
 		die("cannot make a directory under %s", scratch);
 	}
 	daemon_start(mmd);
+	fetch_chain();
 	fund();
 	login();
 	write_scripts();

@@ -95,6 +95,7 @@ struct sign_job {
 	struct bench_tx *txs;
 	unsigned from, to;
 	struct ledger_key *key;
+	const uint8_t *chain;
 	uint64_t created;
 };
 
@@ -116,8 +117,8 @@ static void *sign_range(void *arg)
 		ledger_enc_bin(&body, digest, 32);
 		ledger_enc_cstr(&body, "label");
 		ledger_enc_cstr(&body, label);
-		if (ledger_tx_sign(j->key, NULL, "attest", j->created, body.p,
-				   body.len, &tx))
+		if (ledger_tx_sign(j->key, j->chain, NULL, "attest", j->created,
+				   body.p, body.len, &tx))
 			bench_die("bench_ledger", "sign", MM_ERR_INVALID);
 		j->txs[i].p = tx.p;
 		j->txs[i].n = tx.len;
@@ -126,15 +127,19 @@ static void *sign_range(void *arg)
 	return NULL;
 }
 
-static struct bench_tx *sign_all(unsigned n, struct ledger_key *key)
+/* n attests by key for the chain of l. */
+static struct bench_tx *sign_all(unsigned n, struct ledger_key *key,
+				 const struct ledger *l)
 {
 	struct bench_tx *txs = calloc(n, sizeof(*txs));
+	uint8_t chain[LEDGER_HASH_BYTES];
 	struct sign_job j[2];
 	pthread_t th[2];
 
+	ledger_chain_id(l, chain);
 	for (int t = 0; t < 2; t++) {
-		j[t] = (struct sign_job){txs, n * t / 2, n * (t + 1) / 2, key,
-					 mm_now_ms()};
+		j[t] = (struct sign_job){txs, n * t / 2, n * (t + 1) / 2,
+					 key, chain,	 mm_now_ms()};
 		pthread_create(&th[t], NULL, sign_range, &j[t]);
 	}
 	for (int t = 0; t < 2; t++)
@@ -142,11 +147,14 @@ static struct bench_tx *sign_all(unsigned n, struct ledger_key *key)
 	return txs;
 }
 
+/* n attests by user signed for a new ledger in dir, then appended: the
+ * rate of the appends (signing is not timed). */
 static double append(const char *dir, struct ledger_key *node,
-		     struct bench_tx *txs, unsigned n)
+		     struct ledger_key *user, unsigned n, struct bench_tx **out)
 {
 	struct ledger_config cfg;
 	struct ledger *l = NULL;
+	struct bench_tx *txs;
 	unsigned refused;
 	double rate;
 	int err;
@@ -162,6 +170,8 @@ static double append(const char *dir, struct ledger_key *node,
 		err = ledger_start(l);
 	if (err)
 		bench_die("bench_ledger", "open", err);
+	txs = sign_all(n, user, l);
+	*out = txs;
 	rate = bench_submit_all("bench_ledger", l, txs, n, &refused);
 	ledger_close(l);
 	if (refused)
@@ -200,15 +210,16 @@ static void proofs_child(const char *dir, int fd)
 
 	ledger_key_generate(&node);
 	ledger_key_generate(&user);
-	one = sign_all(2, user);
 	ledger_config_default(&cfg);
 	cfg.dir = dir;
 	cfg.block_tx_max = 8192;
 	err = ledger_init(&cfg, node, "bench-fill", NULL);
 	if (!err)
 		err = ledger_open(&cfg, node, &l, NULL);
-	if (!err)
-		err = ledger_insecure_fill(l, one[0].p, one[0].n, fill_n - 1);
+	if (err)
+		bench_die("bench_ledger", "fill", err);
+	one = sign_all(2, user, l);
+	err = ledger_insecure_fill(l, one[0].p, one[0].n, fill_n - 1);
 	if (err)
 		bench_die("bench_ledger", "fill", err);
 	for (int run = 0; run < RUNS; run++) {
@@ -291,9 +302,8 @@ int main(int argc, char **argv)
 	vrate = verify_rate();
 	printf("BENCH machine.ed25519_verify_per_s %.0f verify/s\n", vrate);
 
-	txs = sign_all(append_n, user);
 	dir = bench_fresh_dir("bench_ledger", scratch, "append");
-	arate = append(dir, node, txs, append_n);
+	arate = append(dir, node, user, append_n, &txs);
 	printf("BENCH ledger.append_per_s %.0f tx/s\n", arate);
 	printf("BENCH ledger.append_ratio %.2f ratio\n", arate / vrate);
 

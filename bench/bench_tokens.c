@@ -21,13 +21,17 @@
 #include "ledger/ledger.h"
 #include "tokens/tokens.h"
 
-#define RUNS  3
-#define USERS 64
+#define RUNS	   3
+#define USERS	   64
+#define GENESIS_MS 1767225600000ull /* every run's genesis: one chain id */
 
 static unsigned tx_n = 50000;
 static const char *scratch = "/tmp";
 static struct ledger_key *node, *treasury, *users[USERS];
 static uint8_t uid[USERS][LEDGER_HASH_BYTES];
+/* Every run's ledger has the same genesis (node key, name, time), hence
+ * the same chain id, so the envelopes are signed once for all of them. */
+static uint8_t chain[LEDGER_HASH_BYTES];
 
 /* ------------------------------------------------------------------ */
 /* Signing (two threads, before any timing).                           */
@@ -64,7 +68,7 @@ static void sign_one(unsigned i, bool transfer, struct bench_tx *out)
 		ledger_enc_cstr(&body, label);
 	}
 	if (body.err ||
-	    ledger_tx_sign(key, NULL,
+	    ledger_tx_sign(key, chain, NULL,
 			   transfer ? TOKENS_TYPE_TRANSFER : "attest",
 			   mm_now_ms(), body.p, body.len, &tx))
 		bench_die("bench_tokens", "sign", MM_ERR_INVALID);
@@ -103,10 +107,17 @@ static struct bench_tx *sign_all(unsigned n, bool transfer)
 /* ------------------------------------------------------------------ */
 /* Submitting (bench_ledger's method, bench_submit_all).               */
 
-/* A started ledger in a fresh dir, with tokens when t is not NULL. */
+static uint64_t genesis_clock_ms(void *arg)
+{
+	(void)arg;
+	return GENESIS_MS;
+}
+
+/* A started ledger in a fresh dir, with tokens when t is not NULL; its
+ * genesis is made at GENESIS_MS, so its chain id is always the same. */
 static struct ledger *start(const char *dir, struct tokens **t)
 {
-	struct ledger_config cfg;
+	struct ledger_config cfg, init;
 	struct ledger *l = NULL;
 	int err;
 
@@ -114,7 +125,9 @@ static struct ledger *start(const char *dir, struct tokens **t)
 	cfg.dir = dir;
 	cfg.created_past_ms = 3600 * 1000; /* signing took a while */
 	cfg.queue_max = 4096;
-	err = ledger_init(&cfg, node, "bench", NULL);
+	init = cfg;
+	init.clock_ms = genesis_clock_ms;
+	err = ledger_init(&init, node, "bench", NULL);
 	if (!err)
 		err = ledger_open(&cfg, node, &l, NULL);
 	if (!err && t)
@@ -150,10 +163,10 @@ static void fund(struct ledger *l)
 			     : tokens_body_batch(&b, TOKENS_TYPE_MINT, x,
 						 USERS);
 		if (!err)
-			err = ledger_tx_sign(i == 0 ? node : treasury, NULL,
-					     i == 0 ? TOKENS_TYPE_INIT
-						    : TOKENS_TYPE_MINT,
-					     mm_now_ms(), b.p, b.len, &tx);
+			err = ledger_tx_sign(
+				i == 0 ? node : treasury, chain, NULL,
+				i == 0 ? TOKENS_TYPE_INIT : TOKENS_TYPE_MINT,
+				mm_now_ms(), b.p, b.len, &tx);
 		if (!err)
 			err = ledger_submit(l, tx.p, tx.len, &idx, NULL);
 		if (err)
@@ -161,6 +174,18 @@ static void fund(struct ledger *l)
 		ledger_buf_release(&b);
 		ledger_buf_release(&tx);
 	}
+}
+
+/* The chain id every run's ledger will have. */
+static void learn_chain(void)
+{
+	char *dir = bench_fresh_dir("bench_tokens", scratch, "chain");
+	struct ledger *l = start(dir, NULL);
+
+	ledger_chain_id(l, chain);
+	ledger_close(l);
+	bench_rm_dir(dir);
+	free(dir);
 }
 
 static double run_once(struct bench_tx *txs, bool transfer)
@@ -199,6 +224,7 @@ int main(int argc, char **argv)
 			bench_die("bench_tokens", "keys", MM_ERR_CRYPTO);
 		ledger_key_id(users[u], uid[u]);
 	}
+	learn_chain();
 	attest = sign_all(tx_n, false);
 	transfer = sign_all(tx_n, true);
 	for (int r = 0; r < RUNS; r++) { /* interleaved: same conditions */

@@ -1,11 +1,11 @@
 /* check.c - offline checks of heads and receipts, one named step at a time. */
 #include "cli.h"
 
-int cli_check_head(const char *cmd, const char *what,
-		   const struct ledger_head *h, const uint8_t *pin)
+enum cli_exit cli_check_head(const char *cmd, const char *what,
+			     const struct ledger_head *h, const uint8_t *pin)
 {
 	char have[2 * LEDGER_PK_BYTES + 1], want[2 * LEDGER_PK_BYTES + 1];
-	int rc;
+	enum mm_err err;
 
 	if (pin && !ledger_ct_equal(h->key, pin, LEDGER_PK_BYTES)) {
 		ledger_hex(h->key, LEDGER_PK_BYTES, have);
@@ -16,27 +16,28 @@ int cli_check_head(const char *cmd, const char *what,
 			what, have, want);
 		return CLI_FAIL;
 	}
-	rc = ledger_head_verify(h, pin);
-	if (rc == MM_ERR_SIGNATURE) {
+	err = ledger_head_verify(h, pin);
+	if (err == MM_ERR_SIGNATURE) {
 		cli_err(cmd,
 			"signature check failed: %s's signature does not "
 			"verify under its node key",
 			what);
 		return CLI_FAIL;
 	}
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(cmd, "head check failed: %s: %s", what,
-			mm_strerror(rc));
+			mm_strerror(err));
 		return CLI_FAIL;
 	}
 	return CLI_OK;
 }
 
-int cli_check_receipt(const char *cmd, const struct ledger_receipt *r,
-		      const uint8_t *pin)
+enum cli_exit cli_check_receipt(const char *cmd, const struct ledger_receipt *r,
+				const uint8_t *pin)
 {
 	unsigned long long index = r->index, size = r->head.size;
-	int rc;
+	enum cli_exit rc;
+	enum mm_err err;
 
 	rc = cli_check_head(cmd, "the receipt's head", &r->head, pin);
 	if (rc != CLI_OK)
@@ -48,9 +49,10 @@ int cli_check_receipt(const char *cmd, const struct ledger_receipt *r,
 			index, size);
 		return CLI_FAIL;
 	}
-	rc = ledger_merkle_verify_inclusion(r->index, r->head.size, r->leaf,
-					    r->proof, r->proof_n, r->head.root);
-	if (rc != MM_OK) {
+	err = ledger_merkle_verify_inclusion(r->index, r->head.size, r->leaf,
+					     r->proof, r->proof_n,
+					     r->head.root);
+	if (err != MM_OK) {
 		cli_err(cmd,
 			"inclusion check failed: the proof (%zu hashes) does "
 			"not lead from the leaf at index %llu to the root of "
@@ -59,9 +61,9 @@ int cli_check_receipt(const char *cmd, const struct ledger_receipt *r,
 		return CLI_FAIL;
 	}
 	/* The ledger's own verdict too, should it check more than we do. */
-	rc = ledger_receipt_verify(r, pin);
-	if (rc != MM_OK) {
-		cli_err(cmd, "receipt check failed: %s", mm_strerror(rc));
+	err = ledger_receipt_verify(r, pin);
+	if (err != MM_OK) {
+		cli_err(cmd, "receipt check failed: %s", mm_strerror(err));
 		return CLI_FAIL;
 	}
 	return CLI_OK;

@@ -60,8 +60,8 @@ struct anz {
 
 /* Sets the hierarchy of column col (cl bytes) to spec (a later one for
  * the same column wins). */
-static int set_qi(struct anz *a, const char *col, size_t cl, const char *spec,
-		  bool rel)
+static enum cli_exit set_qi(struct anz *a, const char *col, size_t cl,
+			    const char *spec, bool rel)
 {
 	size_t i = 0;
 	while (i < a->nqi && (strlen(a->qi_col[i]) != cl ||
@@ -84,7 +84,7 @@ static int set_qi(struct anz *a, const char *col, size_t cl, const char *spec,
 }
 
 /* Adds one inline "COL=SPEC". */
-static int add_qi(struct anz *a, const char *arg)
+static enum cli_exit add_qi(struct anz *a, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 	if (eq == NULL || eq == arg || eq[1] == '\0')
@@ -94,8 +94,8 @@ static int add_qi(struct anz *a, const char *arg)
 }
 
 /* Takes the repeatable --qi and --identifier out of argv into a. */
-static int take_repeated(struct anz *a, int argc, char **argv, int *nargc,
-			 char **nargv)
+static enum cli_exit take_repeated(struct anz *a, int argc, char **argv,
+				   int *nargc, char **nargv)
 {
 	int n = 0;
 	for (int i = 0; i < argc; i++) {
@@ -120,7 +120,7 @@ static int take_repeated(struct anz *a, int argc, char **argv, int *nargc,
 				nargv[n++] = argv[i++];
 			break;
 		}
-		int rc = CLI_OK;
+		enum cli_exit rc = CLI_OK;
 		if (qi && a->ninline == ANON_QI_MAX)
 			rc = cli_usage_err("anonymize", "too many --qi");
 		else if (qi)
@@ -140,7 +140,7 @@ static int take_repeated(struct anz *a, int argc, char **argv, int *nargc,
 }
 
 /* Reads the profile's number key into *out when present. */
-static int json_num(json_t *j, const char *key, double *out)
+static enum cli_exit json_num(json_t *j, const char *key, double *out)
 {
 	json_t *v = json_object_get(j, key);
 	if (v == NULL)
@@ -152,7 +152,7 @@ static int json_num(json_t *j, const char *key, double *out)
 	return CLI_OK;
 }
 
-static int profile_keys(json_t *j)
+static enum cli_exit profile_keys(json_t *j)
 {
 	static const char *known[] = {"k",
 				      "l",
@@ -180,7 +180,7 @@ static int profile_keys(json_t *j)
 }
 
 /* Takes the profile's quasi-identifiers and identifiers. */
-static int profile_columns(struct anz *a, json_t *j)
+static enum cli_exit profile_columns(struct anz *a, json_t *j)
 {
 	json_t *qi = json_object_get(j, "qi");
 	json_t *ids = json_object_get(j, "identifiers");
@@ -197,7 +197,7 @@ static int profile_columns(struct anz *a, json_t *j)
 					     "profile: qi \"%s\" must be a "
 					     "string",
 					     key);
-		int rc =
+		enum cli_exit rc =
 			set_qi(a, key, strlen(key), json_string_value(v), true);
 		if (rc != CLI_OK)
 			return rc;
@@ -219,21 +219,21 @@ static int profile_columns(struct anz *a, json_t *j)
 }
 
 /* Loads --profile (when given): defaults for what is not inline. */
-static int load_profile(struct anz *a)
+static enum cli_exit load_profile(struct anz *a)
 {
 	struct mm_diag d = {0};
 	double k = a->p.k, l = a->p.l;
 	if (a->profile == NULL)
 		return CLI_OK;
-	int rc = cli_load_json(a->profile, &a->pj, &d);
-	if (rc != MM_OK) {
-		cli_err_file("anonymize", "--profile", a->profile, rc, &d);
+	enum mm_err err = cli_load_json(a->profile, &a->pj, &d);
+	if (err != MM_OK) {
+		cli_err_file("anonymize", "--profile", a->profile, err, &d);
 		return CLI_FAIL;
 	}
 	json_t *j = a->pj;
 	if (!json_is_object(j))
 		return cli_usage_err("anonymize", "profile: not an object");
-	rc = profile_keys(j);
+	enum cli_exit rc = profile_keys(j);
 	if (rc == CLI_OK)
 		rc = profile_columns(a, j);
 	if (rc == CLI_OK)
@@ -264,8 +264,8 @@ static int load_profile(struct anz *a)
 	return CLI_OK;
 }
 
-static int parse_share(const char *opt, const char *s, double lo, double hi,
-		       double *out)
+static enum cli_exit parse_share(const char *opt, const char *s, double lo,
+				 double hi, double *out)
 {
 	char *end = NULL;
 	errno = 0;
@@ -279,10 +279,10 @@ static int parse_share(const char *opt, const char *s, double lo, double hi,
 }
 
 /* Applies the inline settings over the profile's. */
-static int apply_inline(struct anz *a)
+static enum cli_exit apply_inline(struct anz *a)
 {
 	uint64_t v = 0;
-	int rc = CLI_OK;
+	enum cli_exit rc = CLI_OK;
 	if (a->k != NULL && cli_parse_uint(a->k, 1, ANON_K_MAX, &v) != MM_OK)
 		return cli_usage_err("anonymize", "--k must be in 1..%u",
 				     ANON_K_MAX);
@@ -308,7 +308,7 @@ static int apply_inline(struct anz *a)
 }
 
 /* Settles the separator, the l-diversity kind and the defaults. */
-static int settle(struct anz *a)
+static enum cli_exit settle(struct anz *a)
 {
 	a->sepc = ',';
 	if (a->sep != NULL && (strlen(a->sep) != 1 || a->sep[0] == '"' ||
@@ -339,7 +339,8 @@ static int settle(struct anz *a)
 
 /* The path of a hierarchy file: relative to the profile's folder when it
  * came from the profile. */
-static int hier_path(const struct anz *a, size_t i, char *out, size_t cap)
+static enum mm_err hier_path(const struct anz *a, size_t i, char *out,
+			     size_t cap)
 {
 	const char *spec = a->qi_spec[i];
 	int n;
@@ -353,7 +354,7 @@ static int hier_path(const struct anz *a, size_t i, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? MM_ERR_LIMIT : MM_OK;
 }
 
-static int load_hierarchy(struct anz *a, size_t i)
+static enum cli_exit load_hierarchy(struct anz *a, size_t i)
 {
 	struct mm_diag d = {0};
 	const char *spec = a->qi_spec[i];
@@ -367,20 +368,21 @@ static int load_hierarchy(struct anz *a, size_t i)
 					     "--qi %s: no built-in hierarchy "
 					     "'%s'",
 					     a->qi_col[i], spec + 8);
-		int rc = anon_hierarchy_builtin(&a->h[i], kind, &d);
-		return rc == MM_OK ? CLI_OK : CLI_FAIL;
+		enum mm_err err = anon_hierarchy_builtin(&a->h[i], kind, &d);
+		return err == MM_OK ? CLI_OK : CLI_FAIL;
 	}
 	if (hier_path(a, i, path, sizeof(path)) != MM_OK)
 		return cli_usage_err("anonymize", "--qi %s: path too long",
 				     a->qi_col[i]);
-	int rc = cli_read_file(path, ANZ_HIER_BYTES_MAX, &text, &n, &d);
-	if (rc == MM_OK)
-		rc = anon_hierarchy_parse_csv(&a->h[i], (char *)text, n,
-					      a->sepc, &d);
+	enum mm_err err =
+		cli_read_file(path, ANZ_HIER_BYTES_MAX, &text, &n, &d);
+	if (err == MM_OK)
+		err = anon_hierarchy_parse_csv(&a->h[i], (char *)text, n,
+					       a->sepc, &d);
 	free(text);
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err("anonymize", "--qi %s: %s: %s", a->qi_col[i], path,
-			cli_why(rc, &d));
+			cli_why(err, &d));
 		return CLI_FAIL;
 	}
 	return CLI_OK;
@@ -401,7 +403,8 @@ static enum anon_role role_of(const struct anz *a, const char *name)
 }
 
 /* Checks that every column the settings name is in the header. */
-static int check_named(const struct anz *a, const struct anon_table *t)
+static enum cli_exit check_named(const struct anz *a,
+				 const struct anon_table *t)
 {
 	for (size_t i = 0; i < a->nqi; i++)
 		if (anon_table_find_column(t, a->qi_col[i]) < 0)
@@ -423,12 +426,12 @@ static int check_named(const struct anz *a, const struct anon_table *t)
 
 /* Parses the input CSV with the anonymizer's reader: the header's columns,
  * as strings, with the roles the settings give (nothing kept on error). */
-static int read_rows(const struct anz *a, const char *text, size_t n,
-		     struct anon_table **t, struct mm_diag *d)
+static enum mm_err read_rows(const struct anz *a, const char *text, size_t n,
+			     struct anon_table **t, struct mm_diag *d)
 {
 	struct anon_csv_opts o = {.sep = a->sepc};
 	struct anon_schema s;
-	int rc = anon_csv_header(&s, text, n, &o, d);
+	enum mm_err rc = anon_csv_header(&s, text, n, &o, d);
 
 	for (size_t i = 0; rc == MM_OK && i < s.ncols; i++)
 		s.cols[i].role = role_of(a, s.cols[i].name);
@@ -445,18 +448,19 @@ static void progress(void *ctx, const char *phase, size_t done, size_t total)
 	fflush(stderr);
 }
 
-static int fd_write(void *ctx, const void *bytes, size_t n)
+static enum mm_err fd_write(void *ctx, const void *bytes, size_t n)
 {
 	return mm_write_all(*(int *)ctx, bytes, n);
 }
 
 /* Writes through fn into a new file at path; removes it on failure. */
-static int write_file(const char *opt, const char *path,
-		      int (*fn)(const void *arg, int fd), const void *arg)
+static enum cli_exit write_file(const char *opt, const char *path,
+				enum mm_err (*fn)(const void *arg, int fd),
+				const void *arg)
 {
 	struct mm_diag d = {0};
 	int fd = -1;
-	int rc = cli_create(path, 0600, &fd, &d);
+	enum mm_err rc = cli_create(path, 0600, &fd, &d);
 	if (rc != MM_OK) {
 		cli_err_file("anonymize", opt, path, rc, &d);
 		return CLI_FAIL;
@@ -479,33 +483,34 @@ struct out_args {
 	const struct anon_release *r;
 };
 
-static int put_csv(const void *arg, int fd)
+static enum mm_err put_csv(const void *arg, int fd)
 {
 	const struct out_args *o = arg;
 	return anon_table_write_csv(o->r->out, o->a->sepc, NULL, 0, fd_write,
 				    &fd, NULL);
 }
 
-static int put_report(const void *arg, int fd)
+static enum mm_err put_report(const void *arg, int fd)
 {
 	const struct out_args *o = arg;
 	return anon_report_json(o->r, &o->a->p, fd_write, &fd);
 }
 
-static int stdout_write(void *ctx, const void *bytes, size_t n)
+static enum mm_err stdout_write(void *ctx, const void *bytes, size_t n)
 {
 	(void)ctx;
 	return fwrite(bytes, 1, n, stdout) == n ? MM_OK : MM_ERR_IO;
 }
 
 /* Reads a FHIR R4 document into a table, columns per the field spec. */
-static int read_fhir(const struct anz *a, const char *text, size_t n,
-		     struct anon_table **t, struct mm_diag *d)
+static enum mm_err read_fhir(const struct anz *a, const char *text, size_t n,
+			     struct anon_table **t, struct mm_diag *d)
 {
 	struct anon_fhir_spec spec = {NULL, 0};
 	uint8_t *st = NULL;
 	size_t sn = 0;
-	int rc = cli_read_file(a->fields, ANZ_IN_BYTES_MAX, &st, &sn, d);
+	enum mm_err rc =
+		cli_read_file(a->fields, ANZ_IN_BYTES_MAX, &st, &sn, d);
 
 	if (rc == MM_OK)
 		rc = anon_fhir_spec_parse(&spec, (const char *)st, sn, d);
@@ -521,48 +526,49 @@ static int read_fhir(const struct anz *a, const char *text, size_t n,
 }
 
 /* Loads the input and runs the search; prints the error on failure. */
-static int run(struct anz *a, struct anon_table **t, struct anon_release *r)
+static enum cli_exit run(struct anz *a, struct anon_table **t,
+			 struct anon_release *r)
 {
 	struct mm_diag d = {0};
 	uint8_t *text = NULL;
 	size_t n = 0;
-	int rc = cli_read_file(a->in, ANZ_IN_BYTES_MAX, &text, &n, &d);
-	if (rc != MM_OK) {
-		cli_err_file("anonymize", "--in", a->in, rc, &d);
+	enum mm_err err = cli_read_file(a->in, ANZ_IN_BYTES_MAX, &text, &n, &d);
+	if (err != MM_OK) {
+		cli_err_file("anonymize", "--in", a->in, err, &d);
 		return CLI_FAIL;
 	}
-	rc = a->fhir ? read_fhir(a, (const char *)text, n, t, &d)
-		     : read_rows(a, (const char *)text, n, t, &d);
+	err = a->fhir ? read_fhir(a, (const char *)text, n, t, &d)
+		      : read_rows(a, (const char *)text, n, t, &d);
 	explicit_bzero(text, n);
 	free(text);
-	if (rc != MM_OK) {
-		cli_err("anonymize", "--in %s: %s", a->in, cli_why(rc, &d));
+	if (err != MM_OK) {
+		cli_err("anonymize", "--in %s: %s", a->in, cli_why(err, &d));
 		return CLI_FAIL;
 	}
-	int crc = check_named(a, *t);
-	if (crc != CLI_OK)
-		return crc;
+	enum cli_exit rc = check_named(a, *t);
+	if (rc != CLI_OK)
+		return rc;
 	for (size_t i = 0; i < a->nqi; i++)
 		a->q[i] = (struct anon_qi){a->qi_col[i], a->h[i]};
 	a->p.qis = a->q;
 	a->p.nqis = a->nqi;
 	if (anon_table_rows(*t) >= ANZ_PROGRESS_ROWS_MIN)
 		a->p.progress = progress;
-	rc = anon_release_run(*t, &a->p, r, &d);
+	err = anon_release_run(*t, &a->p, r, &d);
 	if (a->p.progress != NULL)
 		fprintf(stderr, "\n");
-	if (rc != MM_OK) {
-		cli_err("anonymize", "%s", cli_why(rc, &d));
-		return rc == MM_ERR_INVALID ? CLI_USAGE : CLI_FAIL;
+	if (err != MM_OK) {
+		cli_err("anonymize", "%s", cli_why(err, &d));
+		return err == MM_ERR_INVALID ? CLI_USAGE : CLI_FAIL;
 	}
 	return CLI_OK;
 }
 
-static int finish(struct anz *a, const struct anon_release *r)
+static enum cli_exit finish(struct anz *a, const struct anon_release *r)
 {
 	struct out_args o = {a, r};
 	anon_report_text(r, &a->p, stdout_write, NULL);
-	int rc = write_file("--report", a->report, put_report, &o);
+	enum cli_exit rc = write_file("--report", a->report, put_report, &o);
 	if (rc != CLI_OK)
 		return rc;
 	if (!r->satisfied) {
@@ -573,7 +579,8 @@ static int finish(struct anz *a, const struct anon_release *r)
 	return write_file("--out", a->out, put_csv, &o);
 }
 
-static int parse_args(struct anz *a, int argc, char **argv)
+static enum cli_exit parse_args(struct anz *a, int argc, char **argv,
+				bool *done)
 {
 	const struct cli_opt opts[] = {
 		{"profile", &a->profile, NULL},
@@ -596,7 +603,7 @@ static int parse_args(struct anz *a, int argc, char **argv)
 	int nargc = 0;
 	if (nargv == NULL)
 		return CLI_FAIL;
-	int rc = take_repeated(a, argc, argv, &nargc, nargv);
+	enum cli_exit rc = take_repeated(a, argc, argv, &nargc, nargv);
 	if (rc == CLI_OK)
 		rc = cli_parse(nargc, nargv, opts, MM_ARRAY_LEN(opts), &args);
 	free(nargv);
@@ -604,7 +611,8 @@ static int parse_args(struct anz *a, int argc, char **argv)
 		return rc;
 	if (args.help) {
 		fputs(anonymize_usage, stdout);
-		return -1;
+		*done = true;
+		return CLI_OK;
 	}
 	if (args.npos > 0)
 		return cli_usage_err("anonymize", "unexpected argument '%s'",
@@ -621,25 +629,26 @@ static int parse_args(struct anz *a, int argc, char **argv)
 	return CLI_OK;
 }
 
-int cmd_anonymize(int argc, char **argv)
+enum cli_exit cmd_anonymize(int argc, char **argv)
 {
 	struct anz *a = calloc(1, sizeof(*a));
 	struct anon_table *t = NULL;
 	struct anon_release r = {0};
+	bool done = false;
 	if (a == NULL)
 		return CLI_FAIL;
-	int rc = parse_args(a, argc, argv);
-	if (rc == CLI_OK)
+	enum cli_exit rc = parse_args(a, argc, argv, &done);
+	if (rc == CLI_OK && !done)
 		rc = load_profile(a);
-	if (rc == CLI_OK)
+	if (rc == CLI_OK && !done)
 		rc = apply_inline(a);
-	if (rc == CLI_OK)
+	if (rc == CLI_OK && !done)
 		rc = settle(a);
-	for (size_t i = 0; i < a->nqi && rc == CLI_OK; i++)
+	for (size_t i = 0; i < a->nqi && rc == CLI_OK && !done; i++)
 		rc = load_hierarchy(a, i);
-	if (rc == CLI_OK)
+	if (rc == CLI_OK && !done)
 		rc = run(a, &t, &r);
-	if (rc == CLI_OK)
+	if (rc == CLI_OK && !done)
 		rc = finish(a, &r);
 	anon_release_release(&r);
 	anon_table_free(t);
@@ -647,5 +656,5 @@ int cmd_anonymize(int argc, char **argv)
 		anon_hierarchy_free(a->h[i]);
 	json_decref(a->pj);
 	free(a);
-	return rc < 0 ? CLI_OK : rc;
+	return rc;
 }

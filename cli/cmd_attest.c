@@ -38,7 +38,7 @@ struct attest_opts {
 static bool utf8_valid(const char *s, size_t n)
 {
 	struct ledger_buf b;
-	int err;
+	enum mm_err err;
 
 	ledger_buf_init(&b, n + 16);
 	err = ledger_enc_str(&b, s, n);
@@ -47,14 +47,14 @@ static bool utf8_valid(const char *s, size_t n)
 }
 
 /* SHA-256 of the file at path, read in chunks (any size). */
-static int file_sha256(const char *path, uint8_t out[LEDGER_HASH_BYTES],
-		       struct mm_diag *diag)
+static enum mm_err file_sha256(const char *path, uint8_t out[LEDGER_HASH_BYTES],
+			       struct mm_diag *diag)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint8_t *buf = malloc(CLI_READ_CHUNK_BYTES);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint64_t total = 0;
-	int rc = MM_OK;
+	enum mm_err rc = MM_OK;
 
 	if (fd < 0) {
 		rc = mm_fail(diag, MM_ERR_IO, 0, "cannot open: %s",
@@ -94,13 +94,14 @@ out:
 	return rc;
 }
 
-/* Appends the signed envelope of attest {digest, label} to env. */
-static int build_envelope(const struct ledger_key *key,
-			  const uint8_t digest[LEDGER_HASH_BYTES],
-			  const char *label, struct ledger_buf *env)
+/* Appends the signed envelope of attest {digest, label} for chain to env. */
+static enum mm_err build_envelope(const struct ledger_key *key,
+				  const uint8_t chain[LEDGER_HASH_BYTES],
+				  const uint8_t digest[LEDGER_HASH_BYTES],
+				  const char *label, struct ledger_buf *env)
 {
 	struct ledger_buf body;
-	int rc;
+	enum mm_err rc;
 
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	/* Keys in bytewise order: "digest" < "label". */
@@ -110,17 +111,17 @@ static int build_envelope(const struct ledger_key *key,
 	ledger_enc_cstr(&body, "label");
 	rc = ledger_enc_cstr(&body, label);
 	if (rc == MM_OK)
-		rc = ledger_tx_sign(key, NULL, LEDGER_TYPE_ATTEST, mm_now_ms(),
-				    body.p, body.len, env);
+		rc = ledger_tx_sign(key, chain, NULL, LEDGER_TYPE_ATTEST,
+				    mm_now_ms(), body.p, body.len, env);
 	ledger_buf_release(&body);
 	return rc;
 }
 
 /* Checks the option values that need no I/O; prints the error. */
 /* The options cli_mkt_parse does not check. */
-static int check_opts(const char *cmd, const struct attest_opts *o)
+static enum cli_exit check_opts(const char *cmd, const struct attest_opts *o)
 {
-	int rc;
+	enum cli_exit rc;
 
 	rc = cli_require(cmd, "key", o->key);
 	if (rc == CLI_OK)
@@ -161,12 +162,12 @@ static void report(const struct attest_opts *o, const struct ledger_receipt *r,
 }
 
 /* Saves (when --out) and prints (when --json) the receipt. */
-static int emit(const char *cmd, const struct attest_opts *o, int out_fd,
-		const struct ledger_receipt *r)
+static enum cli_exit emit(const char *cmd, const struct attest_opts *o,
+			  int out_fd, const struct ledger_receipt *r)
 {
 	json_t *j = edge_receipt_json(r);
 	struct mm_diag diag = {0};
-	int rc = CLI_OK;
+	enum cli_exit rc = CLI_OK;
 
 	if (!j) {
 		cli_err(cmd, "cannot encode the receipt as JSON");
@@ -187,32 +188,35 @@ static int emit(const char *cmd, const struct attest_opts *o, int out_fd,
 }
 
 /* Everything after option checks; out_fd (or -1) is the reserved --out. */
-static int run(const char *cmd, const struct attest_opts *o,
-	       const struct cli_url *url, unsigned timeout_s, int out_fd,
-	       const uint8_t *pin)
+static enum cli_exit run(const char *cmd, const struct attest_opts *o,
+			 const struct cli_url *url, unsigned timeout_s,
+			 int out_fd, const uint8_t *pin)
 {
-	uint8_t digest[LEDGER_HASH_BYTES];
+	uint8_t digest[LEDGER_HASH_BYTES], chain[LEDGER_HASH_BYTES];
 	struct ledger_key *key = NULL;
 	struct ledger_receipt r;
 	struct mm_diag diag = {0};
 	struct ledger_buf env;
-	int rc;
+	enum cli_exit rc = CLI_FAIL;
+	enum mm_err err;
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
-	rc = ledger_key_load(o->key, &key, &diag);
-	if (rc != MM_OK) {
-		cli_err_file(cmd, "--key", o->key, rc, &diag);
+	err = ledger_key_load(o->key, &key, &diag);
+	if (err != MM_OK) {
+		cli_err_file(cmd, "--key", o->key, err, &diag);
 		goto out;
 	}
-	rc = file_sha256(o->file, digest, &diag);
-	if (rc != MM_OK) {
-		cli_err_file(cmd, "--file", o->file, rc, &diag);
+	err = file_sha256(o->file, digest, &diag);
+	if (err != MM_OK) {
+		cli_err_file(cmd, "--file", o->file, err, &diag);
 		goto out;
 	}
-	rc = build_envelope(key, digest, o->label, &env);
-	if (rc != MM_OK) {
+	if (cli_fetch_chain(cmd, url, timeout_s, pin, chain) != CLI_OK)
+		goto out;
+	err = build_envelope(key, chain, digest, o->label, &env);
+	if (err != MM_OK) {
 		cli_err(cmd, "cannot sign the transaction: %s",
-			mm_strerror(rc));
+			mm_strerror(err));
 		goto out;
 	}
 	rc = cli_post_tx(cmd, url, timeout_s, &env, pin, &r);
@@ -227,10 +231,10 @@ out:
 		close(out_fd);
 	ledger_buf_release(&env);
 	ledger_key_free(key);
-	return rc == MM_OK ? CLI_OK : CLI_FAIL;
+	return rc;
 }
 
-int cmd_attest(int argc, char **argv)
+enum cli_exit cmd_attest(int argc, char **argv)
 {
 	struct attest_opts o = {0};
 	const struct cli_opt opts[] = {
@@ -241,8 +245,8 @@ int cmd_attest(int argc, char **argv)
 	struct mm_diag diag = {0};
 	bool done = false;
 	int out_fd = -1;
-	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
-			       attest_usage, &o.m, &done);
+	enum cli_exit rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+					 attest_usage, &o.m, &done);
 
 	if (rc == CLI_OK && !done)
 		rc = check_opts(argv[0], &o);

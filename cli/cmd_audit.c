@@ -46,28 +46,28 @@ struct audit {
 };
 
 /* GET a proof at path ({"proof": [...]}) into proof. */
-static int get_proof(struct audit *a, const char *path,
-		     uint8_t proof[][LEDGER_HASH_BYTES], size_t *n)
+static enum cli_exit get_proof(struct audit *a, const char *path,
+			       uint8_t proof[][LEDGER_HASH_BYTES], size_t *n)
 {
 	struct mm_diag diag = {0};
 	json_t *j = cli_mkt_get(a->cmd, &a->m, path, NULL);
-	int rc;
+	enum mm_err err;
 
 	if (!j)
 		return CLI_FAIL;
-	rc = edge_proof_from_json(json_object_get(j, "proof"), proof,
-				  LEDGER_PROOF_MAX, n, &diag);
+	err = edge_proof_from_json(json_object_get(j, "proof"), proof,
+				   LEDGER_PROOF_MAX, n, &diag);
 	json_decref(j);
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(a->cmd, "the server's proof is malformed: %s",
-			cli_why(rc, &diag));
+			cli_why(err, &diag));
 		return CLI_FAIL;
 	}
 	return CLI_OK;
 }
 
 /* --head: the earlier head is the same node's and the log only grew. */
-static int check_earlier(struct audit *a)
+static enum cli_exit check_earlier(struct audit *a)
 {
 	uint8_t proof[LEDGER_PROOF_MAX][LEDGER_HASH_BYTES];
 	struct mm_diag diag = {0};
@@ -75,13 +75,13 @@ static int check_earlier(struct audit *a)
 	char path[CLI_MKT_PATH_MAX];
 	json_t *j = NULL;
 	size_t n = 0;
-	int rc = cli_load_json(a->head, &j, &diag);
+	enum mm_err err = cli_load_json(a->head, &j, &diag);
 
-	if (rc == MM_OK)
-		rc = edge_head_from_json(j, &e, &diag);
+	if (err == MM_OK)
+		err = edge_head_from_json(j, &e, &diag);
 	json_decref(j);
-	if (rc != MM_OK) {
-		cli_err_file(a->cmd, "--head", a->head, rc, &diag);
+	if (err != MM_OK) {
+		cli_err_file(a->cmd, "--head", a->head, err, &diag);
 		return CLI_FAIL;
 	}
 	if (cli_check_head(a->cmd, "the --head head", &e, a->now.key))
@@ -117,7 +117,7 @@ static int check_earlier(struct audit *a)
 }
 
 /* The public request, funded by our sponsor key. */
-static int load_request(struct audit *a)
+static enum cli_exit load_request(struct audit *a)
 {
 	uint8_t id[LEDGER_HASH_BYTES];
 	char path[CLI_MKT_PATH_MAX], hex[2 * LEDGER_HASH_BYTES + 1];
@@ -179,7 +179,7 @@ static const char *tx_str(const json_t *e, const char *body_member)
 }
 
 /* The ids of the request's releases, from the proposals on the log. */
-static int find_releases(struct audit *a, json_t *ids)
+static enum cli_exit find_releases(struct audit *a, json_t *ids)
 {
 	json_int_t want =
 		json_integer_value(json_object_get(a->request_j, "releases"));
@@ -212,8 +212,9 @@ static int find_releases(struct audit *a, json_t *ids)
 
 /* The approving review at index: an approval of release rel, included in
  * the current head.  Its leaf into leaf. */
-static int check_review(struct audit *a, const char *rel, uint64_t index,
-			uint8_t leaf[LEDGER_HASH_BYTES])
+static enum cli_exit check_review(struct audit *a, const char *rel,
+				  uint64_t index,
+				  uint8_t leaf[LEDGER_HASH_BYTES])
 {
 	uint8_t proof[LEDGER_PROOF_MAX][LEDGER_HASH_BYTES];
 	char path[CLI_MKT_PATH_MAX];
@@ -223,7 +224,7 @@ static int check_review(struct audit *a, const char *rel, uint64_t index,
 	const char *type = tx_str(e, NULL), *r = tx_str(e, "release");
 	bool approve = json_is_true(json_object_get(
 		json_object_get(json_object_get(e, "tx"), "body"), "approve"));
-	int rc = e ? CLI_OK : CLI_FAIL;
+	enum cli_exit rc = e ? CLI_OK : CLI_FAIL;
 
 	if (e && (!type || strcmp(type, MARKET_TYPE_REVIEW) || !r ||
 		  strcmp(r, rel) || !approve)) {
@@ -258,15 +259,16 @@ static int check_review(struct audit *a, const char *rel, uint64_t index,
 
 /* One payout p of release rel: its receipt proves the approving review
  * (checked once per release: *review is its index, or UINT64_MAX). */
-static int check_payout(struct audit *a, const char *rel, const json_t *p,
-			uint64_t *review, uint8_t leaf[LEDGER_HASH_BYTES],
-			char sum[CLI_MKT_AMOUNT_MAX])
+static enum cli_exit check_payout(struct audit *a, const char *rel,
+				  const json_t *p, uint64_t *review,
+				  uint8_t leaf[LEDGER_HASH_BYTES],
+				  char sum[CLI_MKT_AMOUNT_MAX])
 {
 	struct ledger_receipt *r = malloc(sizeof(*r));
 	struct mm_diag diag = {0};
 	json_int_t idx = json_integer_value(json_object_get(p, "index"));
 	const char *amount = json_string_value(json_object_get(p, "amount"));
-	int rc = r ? CLI_OK : CLI_FAIL;
+	enum cli_exit rc = r ? CLI_OK : CLI_FAIL;
 
 	if (rc == CLI_OK &&
 	    (idx < 0 || !amount || !tokens_units_ok(amount, strlen(amount)) ||
@@ -316,8 +318,9 @@ static json_t *payout_page(struct audit *a, const char *rel, uint64_t from)
 }
 
 /* Compares a release's checked payouts with its totals; records it. */
-static int release_totals(struct audit *a, const char *rel, const json_t *page,
-			  const char *sum, json_t *items)
+static enum cli_exit release_totals(struct audit *a, const char *rel,
+				    const json_t *page, const char *sum,
+				    json_t *items)
 {
 	const char *paid = json_string_value(json_object_get(page, "paid"));
 	json_int_t total = json_integer_value(json_object_get(page, "total"));
@@ -342,13 +345,13 @@ static int release_totals(struct audit *a, const char *rel, const json_t *page,
 }
 
 /* Every payout of release rel, page by page. */
-static int audit_release(struct audit *a, const char *rel)
+static enum cli_exit audit_release(struct audit *a, const char *rel)
 {
 	uint8_t leaf[LEDGER_HASH_BYTES] = {0};
 	char sum[CLI_MKT_AMOUNT_MAX] = "0";
 	uint64_t review = UINT64_MAX, from = 0;
 	json_t *items = json_array(), *page = NULL, *p;
-	int rc = CLI_OK;
+	enum cli_exit rc = CLI_OK;
 	size_t i;
 
 	for (int k = 0; rc == CLI_OK && k < CLI_PAYOUT_PAGES_MAX; k++) {
@@ -382,7 +385,7 @@ static int audit_release(struct audit *a, const char *rel)
 }
 
 /* held = paid + refunded + escrow, and paid = the payouts' sum. */
-static int check_escrow(struct audit *a)
+static enum cli_exit check_escrow(struct audit *a)
 {
 	const json_t *r = a->request_j;
 	const char *held = json_string_value(json_object_get(r, "held"));
@@ -415,11 +418,11 @@ static int check_escrow(struct audit *a)
 }
 
 /* Everything after the options: the checks, in order. */
-static int audit_run(struct audit *a)
+static enum cli_exit audit_run(struct audit *a)
 {
 	json_t *ids = json_array(), *id;
 	size_t i;
-	int rc;
+	enum cli_exit rc;
 
 	json_object_set_new(a->report, "request", json_string(a->req_hex));
 	json_object_set_new(a->report, "releases", json_array());
@@ -495,7 +498,7 @@ static void print_human(const struct audit *a)
 }
 
 /* Saves (--out, reserved as out_fd) and prints the report. */
-static int emit(struct audit *a, int out_fd)
+static enum cli_exit emit(struct audit *a, int out_fd)
 {
 	struct mm_diag diag = {0};
 
@@ -510,7 +513,7 @@ static int emit(struct audit *a, int out_fd)
 	return CLI_OK;
 }
 
-int cmd_audit(int argc, char **argv)
+enum cli_exit cmd_audit(int argc, char **argv)
 {
 	struct audit a = {.cmd = argv[0], .paid = "0"};
 	const struct cli_opt opts[] = {
@@ -523,7 +526,7 @@ int cmd_audit(int argc, char **argv)
 	struct mm_diag diag = {0};
 	bool done = false;
 	int out_fd = -1;
-	int rc;
+	enum cli_exit rc;
 
 	rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts), audit_usage,
 			   &a.m, &done);

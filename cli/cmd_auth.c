@@ -23,15 +23,15 @@ struct auth_opts {
 
 /* The request's authentication headers: a signature with --key, else
  * "Authorization: Bearer" with --token. */
-static int auth_headers(const char *cmd, const struct auth_opts *o,
-			const struct cli_url *u, const char *method,
-			const char *path, struct cli_signed *s,
-			char bearer[CLI_AUTH_HEADER_MAX], const char *hdrs[3],
-			const char *const **out)
+static enum cli_exit auth_headers(const char *cmd, const struct auth_opts *o,
+				  const struct cli_url *u, const char *method,
+				  const char *path, struct cli_signed *s,
+				  char bearer[CLI_AUTH_HEADER_MAX],
+				  const char *hdrs[3], const char *const **out)
 {
 	struct ledger_key *key = NULL;
 	struct mm_diag diag = {0};
-	int err;
+	enum mm_err err;
 
 	if (o->token) {
 		snprintf(bearer, CLI_AUTH_HEADER_MAX, "Bearer %s", o->token);
@@ -57,10 +57,12 @@ static int auth_headers(const char *cmd, const struct auth_opts *o,
 	return CLI_OK;
 }
 
-static int check_opts(const char *cmd, struct auth_opts *o, bool token_ok,
-		      struct cli_url *u, unsigned *timeout_s)
+static enum cli_exit check_opts(const char *cmd, struct auth_opts *o,
+				bool token_ok, struct cli_url *u,
+				unsigned *timeout_s)
 {
-	int rc = cli_server(cmd, o->server, o->ca_file, o->insecure, u);
+	enum cli_exit rc =
+		cli_server(cmd, o->server, o->ca_file, o->insecure, u);
 
 	if (rc == CLI_OK)
 		rc = cli_timeout(cmd, o->timeout, timeout_s);
@@ -79,8 +81,9 @@ static int check_opts(const char *cmd, struct auth_opts *o, bool token_ok,
 }
 
 /* Runs one authenticated call; *j is the 2xx JSON answer. */
-static int call(const char *cmd, struct auth_opts *o, const char *method,
-		const char *path, bool token_ok, json_t **j)
+static enum cli_exit call(const char *cmd, struct auth_opts *o,
+			  const char *method, const char *path, bool token_ok,
+			  json_t **j)
 {
 	char bearer[CLI_AUTH_HEADER_MAX];
 	const char *hdrs[3];
@@ -90,7 +93,8 @@ static int call(const char *cmd, struct auth_opts *o, const char *method,
 	struct mm_diag diag = {0};
 	struct cli_url u;
 	unsigned timeout_s = 0;
-	int rc = s ? check_opts(cmd, o, token_ok, &u, &timeout_s) : CLI_FAIL;
+	enum cli_exit rc =
+		s ? check_opts(cmd, o, token_ok, &u, &timeout_s) : CLI_FAIL;
 
 	if (rc == CLI_OK)
 		rc = auth_headers(cmd, o, &u, method, path, s, bearer, hdrs,
@@ -111,8 +115,8 @@ static int call(const char *cmd, struct auth_opts *o, const char *method,
 }
 
 /* Parses the command line; CLI_OK with *done set after --help. */
-static int parse(int argc, char **argv, struct auth_opts *o, bool token_ok,
-		 const char *more, bool *done)
+static enum cli_exit parse(int argc, char **argv, struct auth_opts *o,
+			   bool token_ok, const char *more, bool *done)
 {
 	const struct cli_opt opts[] = {
 		{"server", &o->server, NULL},
@@ -124,7 +128,8 @@ static int parse(int argc, char **argv, struct auth_opts *o, bool token_ok,
 		{"json", NULL, &o->json},
 	};
 	struct cli_args args;
-	int rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
+	enum cli_exit rc =
+		cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
 
 	*done = false;
 	if (rc != CLI_OK)
@@ -141,16 +146,17 @@ static int parse(int argc, char **argv, struct auth_opts *o, bool token_ok,
 	return CLI_OK;
 }
 
-int cmd_whoami(int argc, char **argv)
+enum cli_exit cmd_whoami(int argc, char **argv)
 {
 	struct auth_opts o = {0};
 	json_t *j = NULL;
 	bool done = false;
-	int rc = parse(argc, argv, &o, true,
-		       "Asks the node who it takes the caller to be: the hash "
-		       "ID, authenticated\nby a request signature (--key) or "
-		       "a session token (--token).\n",
-		       &done);
+	enum cli_exit rc =
+		parse(argc, argv, &o, true,
+		      "Asks the node who it takes the caller to be: the hash "
+		      "ID, authenticated\nby a request signature (--key) or "
+		      "a session token (--token).\n",
+		      &done);
 
 	if (rc != CLI_OK || done)
 		return rc;
@@ -166,16 +172,17 @@ int cmd_whoami(int argc, char **argv)
 	return rc;
 }
 
-int cmd_login(int argc, char **argv)
+enum cli_exit cmd_login(int argc, char **argv)
 {
 	struct auth_opts o = {0};
 	json_t *j = NULL;
 	bool done = false;
-	int rc = parse(argc, argv, &o, false,
-		       "Signs a login (RFC 9421) and prints the session token "
-		       "the node returns\n(for --token, or 'Authorization: "
-		       "Bearer TOKEN'); --json adds its expiry.\n",
-		       &done);
+	enum cli_exit rc =
+		parse(argc, argv, &o, false,
+		      "Signs a login (RFC 9421) and prints the session token "
+		      "the node returns\n(for --token, or 'Authorization: "
+		      "Bearer TOKEN'); --json adds its expiry.\n",
+		      &done);
 
 	if (rc != CLI_OK || done)
 		return rc;
@@ -188,12 +195,12 @@ int cmd_login(int argc, char **argv)
 	return rc;
 }
 
-int cmd_logout(int argc, char **argv)
+enum cli_exit cmd_logout(int argc, char **argv)
 {
 	struct auth_opts o = {0};
 	json_t *j = NULL;
 	bool done = false;
-	int rc =
+	enum cli_exit rc =
 		parse(argc, argv, &o, true,
 		      "Revokes the session token given with --token.\n", &done);
 

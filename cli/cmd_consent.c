@@ -17,13 +17,13 @@
 
 _Static_assert(MARKET_ID_BYTES == 16, "cli.h declares request ids of 16");
 
-int cli_mkt_patient_key(const char *cmd, const char *path,
-			const uint8_t req[MARKET_ID_BYTES],
-			struct ledger_key **out)
+enum cli_exit cli_mkt_patient_key(const char *cmd, const char *path,
+				  const uint8_t req[MARKET_ID_BYTES],
+				  struct ledger_key **out)
 {
 	uint8_t seed[LEDGER_SEED_BYTES];
 	struct ledger_key *master = NULL;
-	int rc = cli_mkt_key(cmd, "--key", path, &master, seed);
+	enum cli_exit rc = cli_mkt_key(cmd, "--key", path, &master, seed);
 
 	if (rc == CLI_OK && market_patient_key(seed, req, out) != MM_OK) {
 		cli_err(cmd, "cannot derive the per-request key");
@@ -64,8 +64,8 @@ struct consent_opts {
 };
 
 /* Parses the options of subcommand argv[0] (grant, revoke or show). */
-static int consent_parse(int argc, char **argv, struct consent_opts *o,
-			 bool *done)
+static enum cli_exit consent_parse(int argc, char **argv,
+				   struct consent_opts *o, bool *done)
 {
 	const struct cli_opt opts[] = {
 		CLI_MKT_OPTS(&o->m),
@@ -78,8 +78,8 @@ static int consent_parse(int argc, char **argv, struct consent_opts *o,
 	};
 	bool grant = strcmp(argv[0], "consent grant") == 0;
 	uint64_t days = 0;
-	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
-			       consent_usage, &o->m, done);
+	enum cli_exit rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+					 consent_usage, &o->m, done);
 
 	if (rc != CLI_OK || *done)
 		return rc;
@@ -112,8 +112,9 @@ static int consent_parse(int argc, char **argv, struct consent_opts *o,
 
 /* Splits "a,b,c" into at most MARKET_FIELDS_MAX names (pointers into
  * *buf, a copy the caller frees).  CLI_USAGE naming the problem. */
-static int split_fields(const char *cmd, const char *list, char **buf,
-			const char *names[MARKET_FIELDS_MAX], unsigned *n)
+static enum cli_exit split_fields(const char *cmd, const char *list, char **buf,
+				  const char *names[MARKET_FIELDS_MAX],
+				  unsigned *n)
 {
 	char *s = strdup(list);
 
@@ -145,9 +146,10 @@ static int split_fields(const char *cmd, const char *list, char **buf,
 
 /* The request's purpose and fields (for a grant without --purpose or
  * --fields); they point into *req, which the caller frees. */
-static int request_terms(const char *cmd, struct consent_opts *o, json_t **req,
-			 const char **purpose,
-			 const char *names[MARKET_FIELDS_MAX], unsigned *n)
+static enum cli_exit request_terms(const char *cmd, struct consent_opts *o,
+				   json_t **req, const char **purpose,
+				   const char *names[MARKET_FIELDS_MAX],
+				   unsigned *n)
 {
 	char path[CLI_MKT_PATH_MAX], hex[2 * MARKET_ID_BYTES + 1];
 	const json_t *f, *v;
@@ -176,12 +178,12 @@ static int request_terms(const char *cmd, struct consent_opts *o, json_t **req,
 }
 
 /* The consent's body into b: the given or the request's terms. */
-static int grant_body(const char *cmd, struct consent_opts *o,
-		      struct ledger_buf *b, json_t **req, char **fbuf)
+static enum cli_exit grant_body(const char *cmd, struct consent_opts *o,
+				struct ledger_buf *b, json_t **req, char **fbuf)
 {
 	const char *names[MARKET_FIELDS_MAX], *purpose = NULL;
 	unsigned n = 0;
-	int rc = CLI_OK;
+	enum cli_exit rc = CLI_OK;
 
 	if (!o->fields || !o->purpose)
 		rc = request_terms(cmd, o, req, &purpose, names, &n);
@@ -201,7 +203,8 @@ static int grant_body(const char *cmd, struct consent_opts *o,
 }
 
 /* grant or revoke: sign with the per-request key, submit, check. */
-static int consent_write(const char *cmd, struct consent_opts *o, bool grant)
+static enum cli_exit consent_write(const char *cmd, struct consent_opts *o,
+				   bool grant)
 {
 	char rhex[2 * MARKET_ID_BYTES + 1], ahex[2 * LEDGER_HASH_BYTES + 1];
 	uint8_t id[LEDGER_HASH_BYTES];
@@ -210,7 +213,7 @@ static int consent_write(const char *cmd, struct consent_opts *o, bool grant)
 	struct ledger_buf body;
 	json_t *req = NULL;
 	char *fbuf = NULL;
-	int rc;
+	enum cli_exit rc;
 
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	rc = cli_mkt_patient_key(cmd, o->key, o->req, &k);
@@ -271,12 +274,12 @@ static void consent_print(const json_t *c)
 }
 
 /* GET /v1/consents/{request}, signed with the per-request key. */
-static int consent_show(const char *cmd, struct consent_opts *o)
+static enum cli_exit consent_show(const char *cmd, struct consent_opts *o)
 {
 	char path[CLI_MKT_PATH_MAX], hex[2 * MARKET_ID_BYTES + 1];
 	struct ledger_key *k = NULL;
 	json_t *c = NULL;
-	int rc = cli_mkt_patient_key(cmd, o->key, o->req, &k);
+	enum cli_exit rc = cli_mkt_patient_key(cmd, o->key, o->req, &k);
 
 	if (rc != CLI_OK)
 		return rc;
@@ -300,14 +303,14 @@ static int consent_show(const char *cmd, struct consent_opts *o)
 	return rc;
 }
 
-int cmd_consent(int argc, char **argv)
+enum cli_exit cmd_consent(int argc, char **argv)
 {
 	static char grant[] = "consent grant", revoke[] = "consent revoke",
 		    show[] = "consent show";
 	struct consent_opts o = {0};
 	bool done = false;
 	char *name = NULL;
-	int rc;
+	enum cli_exit rc;
 
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -52,7 +52,8 @@ struct contrib {
 	size_t text_n;
 };
 
-static int contrib_parse(int argc, char **argv, struct contrib *c, bool *done)
+static enum cli_exit contrib_parse(int argc, char **argv, struct contrib *c,
+				   bool *done)
 {
 	const struct cli_opt opts[] = {
 		CLI_MKT_OPTS(&c->m),
@@ -63,8 +64,8 @@ static int contrib_parse(int argc, char **argv, struct contrib *c, bool *done)
 		{"row", &c->row, NULL},
 		{"explain", NULL, &c->explain},
 	};
-	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
-			       contribute_usage, &c->m, done);
+	enum cli_exit rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+					 contribute_usage, &c->m, done);
 
 	if (rc != CLI_OK || *done)
 		return rc;
@@ -110,8 +111,8 @@ static size_t csv_line_end(const char *p, size_t n)
 
 /* The header line and data row row_n of the CSV file[0..n) as one
  * record "header\nrow\n" into c->text.  MM_ERR_NOTFOUND (no such row). */
-static int csv_record(struct contrib *c, const char *file, size_t n,
-		      struct mm_diag *diag)
+static enum mm_err csv_record(struct contrib *c, const char *file, size_t n,
+			      struct mm_diag *diag)
 {
 	size_t hn = csv_line_end(file, n), at, len = 0;
 	uint64_t row = 0;
@@ -144,13 +145,13 @@ static int csv_record(struct contrib *c, const char *file, size_t n,
 }
 
 /* Reads --fhir or --csv/--row into c->text.  Prints the error. */
-static int load_record(const char *cmd, struct contrib *c)
+static enum cli_exit load_record(const char *cmd, struct contrib *c)
 {
 	const char *path = c->fhir ? c->fhir : c->csv;
 	struct mm_diag diag = {0};
 	uint8_t *file = NULL;
 	size_t n = 0;
-	int err =
+	enum mm_err err =
 		cli_read_file(path, INTAKE_RECORD_BYTES_MAX, &file, &n, &diag);
 
 	if (!err && c->fhir) {
@@ -196,7 +197,7 @@ static bool json_fields(const json_t *a,
 
 /* GET /v1/requests/{id}: the terms the record catalogue reads, and the policy
  * hash. */
-static int fetch_request(const char *cmd, struct contrib *c)
+static enum cli_exit fetch_request(const char *cmd, struct contrib *c)
 {
 	char path[CLI_MKT_PATH_MAX];
 	json_t *j;
@@ -236,14 +237,14 @@ static int fetch_request(const char *cmd, struct contrib *c)
 
 /* GET /v1/policies/{hash}: the source, whose identity must be the hash
  * the request names (so the node cannot swap the policy). */
-static int fetch_policy(const char *cmd, struct contrib *c)
+static enum cli_exit fetch_policy(const char *cmd, struct contrib *c)
 {
 	char path[CLI_MKT_PATH_MAX], hex[2 * LEDGER_HASH_BYTES + 1];
 	struct policy *p = NULL;
 	uint8_t id[LEDGER_HASH_BYTES];
 	const char *src;
 	json_t *j;
-	int rc = CLI_FAIL;
+	enum cli_exit rc = CLI_FAIL;
 
 	ledger_hex(c->req.eligibility, LEDGER_HASH_BYTES, hex);
 	snprintf(path, sizeof(path), "/v1/policies/%s", hex);
@@ -292,15 +293,15 @@ static bool consent_from(const json_t *j, struct market_consent *out)
 
 /* GET /v1/consents/{request} with the per-request key; a 404 means no
  * consent yet, which the ledger would refuse: say what to do. */
-static int fetch_consent(const char *cmd, struct contrib *c,
-			 const struct ledger_key *k)
+static enum cli_exit fetch_consent(const char *cmd, struct contrib *c,
+				   const struct ledger_key *k)
 {
 	char path[CLI_MKT_PATH_MAX];
 	struct cli_signed *s = calloc(1, sizeof(*s));
 	struct cli_resp resp = {0};
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int err = s ? MM_OK : MM_ERR_NOMEM;
+	enum mm_err err = s ? MM_OK : MM_ERR_NOMEM;
 
 	snprintf(path, sizeof(path), "/v1/consents/%s", c->request);
 	if (!err)
@@ -378,7 +379,7 @@ static json_t *val_json(const struct ledger_val *v)
 static json_t *envelope_json(const struct ledger_buf *env)
 {
 	char author[2 * LEDGER_HASH_BYTES + 1], key[2 * LEDGER_PK_BYTES + 1];
-	char sig[2 * LEDGER_SIG_BYTES + 1];
+	char chain[2 * LEDGER_HASH_BYTES + 1], sig[2 * LEDGER_SIG_BYTES + 1];
 	struct ledger_tx *tx = NULL;
 	json_t *body, *j = NULL;
 
@@ -386,11 +387,12 @@ static json_t *envelope_json(const struct ledger_buf *env)
 		return NULL;
 	body = val_json(tx->body);
 	ledger_hex(tx->author, sizeof(tx->author), author);
+	ledger_hex(tx->chain, sizeof(tx->chain), chain);
 	ledger_hex(tx->key, sizeof(tx->key), key);
 	ledger_hex(tx->sig, sizeof(tx->sig), sig);
 	if (body)
-		j = json_pack("{s:s,s:s,s:I,s:s,s:o,s:s}", "type", tx->type,
-			      "author", author, "created",
+		j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s}", "type", tx->type,
+			      "author", author, "chain", chain, "created",
 			      (json_int_t)tx->created_ms, "key", key, "body",
 			      body, "sig", sig);
 	ledger_tx_free(tx);
@@ -398,16 +400,19 @@ static json_t *envelope_json(const struct ledger_buf *env)
 }
 
 /* Signs contribution.submit for outcome o with k, created at now_ms. */
-static int sign_contribution(const char *cmd, const struct contrib *c,
-			     const struct ledger_key *k,
-			     const struct intake_outcome *o,
-			     const uint8_t hash[LEDGER_HASH_BYTES],
-			     uint64_t now_ms, struct ledger_buf *env)
+static enum cli_exit sign_contribution(const char *cmd, const struct contrib *c,
+				       const struct ledger_key *k,
+				       const struct intake_outcome *o,
+				       const uint8_t hash[LEDGER_HASH_BYTES],
+				       uint64_t now_ms, struct ledger_buf *env)
 {
 	struct market_contribution_spec s = {0};
 	struct ledger_buf body;
-	int err;
+	uint8_t chain[LEDGER_HASH_BYTES];
+	enum mm_err err;
 
+	if (cli_fetch_chain(cmd, &c->m.u, c->m.timeout_s, c->m.pin, chain))
+		return CLI_FAIL;
 	memcpy(s.request, c->req_id, sizeof(s.request));
 	memcpy(s.record_hash, hash, sizeof(s.record_hash));
 	s.eligible = o->eligible;
@@ -419,8 +424,8 @@ static int sign_contribution(const char *cmd, const struct contrib *c,
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_contribution(&body, &s);
 	if (!err)
-		err = ledger_tx_sign(k, NULL, MARKET_TYPE_CONTRIBUTE, now_ms,
-				     body.p, body.len, env);
+		err = ledger_tx_sign(k, chain, NULL, MARKET_TYPE_CONTRIBUTE,
+				     now_ms, body.p, body.len, env);
 	ledger_buf_release(&body);
 	if (err)
 		cli_err(cmd, "cannot build the contribution: %s",
@@ -453,15 +458,16 @@ static char *post_body(const struct contrib *c, const struct ledger_buf *env,
 }
 
 /* POSTs the contribution and checks the receipt is for env. */
-static int post(const char *cmd, const struct contrib *c,
-		const struct ledger_buf *env,
-		const uint8_t salt[INTAKE_SALT_BYTES], struct ledger_receipt *r)
+static enum cli_exit post(const char *cmd, const struct contrib *c,
+			  const struct ledger_buf *env,
+			  const uint8_t salt[INTAKE_SALT_BYTES],
+			  struct ledger_receipt *r)
 {
 	char *doc = post_body(c, env, salt);
 	struct mm_diag diag = {0};
 	uint8_t h[LEDGER_HASH_BYTES];
 	json_t *j = NULL, *rj;
-	int rc = CLI_FAIL;
+	enum cli_exit rc = CLI_FAIL;
 
 	if (!doc) {
 		cli_err(cmd, "the record is not valid UTF-8 text");
@@ -547,8 +553,8 @@ static void report_sent(const struct contrib *c, const struct intake_outcome *o,
 }
 
 /* Evaluates, and when eligible signs, sends and reports. */
-static int contribute(const char *cmd, struct contrib *c,
-		      const struct ledger_key *k)
+static enum cli_exit contribute(const char *cmd, struct contrib *c,
+				const struct ledger_key *k)
 {
 	struct intake_record *rec = NULL;
 	struct intake_outcome o;
@@ -558,7 +564,8 @@ static int contribute(const char *cmd, struct contrib *c,
 	char *explain = calloc(1, INTAKE_EXPLAIN_MAX);
 	uint64_t now_ms = mm_now_ms();
 	struct ledger_buf env;
-	int rc = CLI_FAIL, err;
+	enum cli_exit rc = CLI_FAIL;
+	enum mm_err err;
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
 	err = explain ? intake_record_read(
@@ -600,12 +607,12 @@ out:
 	return rc;
 }
 
-int cmd_contribute(int argc, char **argv)
+enum cli_exit cmd_contribute(int argc, char **argv)
 {
 	struct contrib *c = calloc(1, sizeof(*c));
 	struct ledger_key *k = NULL;
 	bool done = false;
-	int rc = c ? contrib_parse(argc, argv, c, &done) : CLI_FAIL;
+	enum cli_exit rc = c ? contrib_parse(argc, argv, c, &done) : CLI_FAIL;
 
 	if (!c)
 		cli_err(argv[0], "out of memory");

@@ -21,12 +21,12 @@ struct head_opts {
 	struct cli_mkt m; /* --server, TLS, --timeout-s, node pin, --json */
 };
 
-static int emit(const char *cmd, const struct head_opts *o, int out_fd,
-		const struct ledger_head *h, bool pinned)
+static enum cli_exit emit(const char *cmd, const struct head_opts *o,
+			  int out_fd, const struct ledger_head *h, bool pinned)
 {
 	json_t *j = edge_head_json(h);
 	struct mm_diag diag = {0};
-	int rc = CLI_OK;
+	enum cli_exit rc = CLI_OK;
 
 	if (!j) {
 		cli_err(cmd, "cannot encode the head as JSON");
@@ -53,7 +53,7 @@ static int emit(const char *cmd, const struct head_opts *o, int out_fd,
 	return rc;
 }
 
-int cmd_head(int argc, char **argv)
+enum cli_exit cmd_head(int argc, char **argv)
 {
 	struct head_opts o = {0};
 	const struct cli_opt opts[] = {
@@ -64,8 +64,8 @@ int cmd_head(int argc, char **argv)
 	struct ledger_head h;
 	bool done = false;
 	int out_fd = -1;
-	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts), head_usage,
-			       &o.m, &done);
+	enum cli_exit rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+					 head_usage, &o.m, &done);
 
 	if (rc != CLI_OK || done)
 		return rc;

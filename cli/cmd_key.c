@@ -15,8 +15,8 @@ static const char id_usage[] =
 	"-algorithm ed25519 keys work).\n";
 
 /* Prints the hash ID and public key of pk, as text or JSON. */
-static int print_identity(const uint8_t pk[LEDGER_PK_BYTES], const char *path,
-			  bool json)
+static enum cli_exit print_identity(const uint8_t pk[LEDGER_PK_BYTES],
+				    const char *path, bool json)
 {
 	uint8_t id[LEDGER_HASH_BYTES];
 	char id_hex[2 * LEDGER_HASH_BYTES + 1];
@@ -40,7 +40,7 @@ static int print_identity(const uint8_t pk[LEDGER_PK_BYTES], const char *path,
 	return CLI_OK;
 }
 
-int cmd_keygen(int argc, char **argv)
+enum cli_exit cmd_keygen(int argc, char **argv)
 {
 	const char *out = NULL;
 	bool json = false;
@@ -48,7 +48,8 @@ int cmd_keygen(int argc, char **argv)
 				       {"json", NULL, &json}};
 	struct ledger_key *key = NULL;
 	struct cli_args args;
-	int rc;
+	enum cli_exit rc;
+	enum mm_err err;
 
 	rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
 	if (rc != CLI_OK)
@@ -67,16 +68,16 @@ int cmd_keygen(int argc, char **argv)
 		cli_err(argv[0], "cannot generate a key");
 		return CLI_FAIL;
 	}
-	rc = ledger_key_save(key, out);
-	if (rc == MM_ERR_EXISTS)
+	err = ledger_key_save(key, out);
+	if (err == MM_ERR_EXISTS)
 		cli_err(argv[0],
 			"--out %s: already exists; refusing to "
 			"overwrite it",
 			out);
-	else if (rc != MM_OK)
+	else if (err != MM_OK)
 		cli_err(argv[0], "--out %s: cannot write the key: %s", out,
-			mm_strerror(rc));
-	if (rc == MM_OK) {
+			mm_strerror(err));
+	if (err == MM_OK) {
 		if (!json)
 			printf("wrote %s (PKCS#8 PEM, mode 0600)\n", out);
 		rc = print_identity(ledger_key_public(key), out, json);
@@ -87,14 +88,15 @@ int cmd_keygen(int argc, char **argv)
 	return rc;
 }
 
-int cmd_id(int argc, char **argv)
+enum cli_exit cmd_id(int argc, char **argv)
 {
 	bool json = false;
 	const struct cli_opt opts[] = {{"json", NULL, &json}};
 	uint8_t pk[LEDGER_PK_BYTES];
 	struct mm_diag diag = {0};
 	struct cli_args args;
-	int rc;
+	enum cli_exit rc;
+	enum mm_err err;
 
 	rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
 	if (rc != CLI_OK)
@@ -107,9 +109,9 @@ int cmd_id(int argc, char **argv)
 		return cli_usage_err(argv[0],
 				     args.npos == 0 ? "missing the key file"
 						    : "expected one key file");
-	rc = ledger_pubkey_load(args.pos[0], pk, &diag);
-	if (rc != MM_OK) {
-		cli_err_file(argv[0], NULL, args.pos[0], rc, &diag);
+	err = ledger_pubkey_load(args.pos[0], pk, &diag);
+	if (err != MM_OK) {
+		cli_err_file(argv[0], NULL, args.pos[0], err, &diag);
 		return CLI_FAIL;
 	}
 	return print_identity(pk, args.pos[0], json);

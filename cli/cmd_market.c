@@ -42,7 +42,8 @@ struct market_opts {
 	bool sweep;
 };
 
-static int parse(int argc, char **argv, struct market_opts *o, bool *done)
+static enum cli_exit parse(int argc, char **argv, struct market_opts *o,
+			   bool *done)
 {
 	const struct cli_opt opts[] = {
 		CLI_MKT_OPTS(&o->m),
@@ -50,8 +51,8 @@ static int parse(int argc, char **argv, struct market_opts *o, bool *done)
 		{"out", &o->out, NULL},
 		{"sweep", NULL, &o->sweep},
 	};
-	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
-			       market_usage, &o->m, done);
+	enum cli_exit rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+					 market_usage, &o->m, done);
 	bool is_balance = strcmp(argv[0], "balance") == 0;
 	bool is_receipts = strcmp(argv[0], "receipts") == 0;
 
@@ -69,11 +70,11 @@ static int parse(int argc, char **argv, struct market_opts *o, bool *done)
 	return CLI_OK;
 }
 
-int cmd_requests(int argc, char **argv)
+enum cli_exit cmd_requests(int argc, char **argv)
 {
 	struct market_opts o = {0};
 	bool done = false;
-	int rc = parse(argc, argv, &o, &done);
+	enum cli_exit rc = parse(argc, argv, &o, &done);
 	json_t *all = NULL, *r;
 	size_t i;
 
@@ -131,10 +132,11 @@ static json_t *account_page(const char *cmd, const struct market_opts *o,
 }
 
 /* Balance of the account key signs for, into out. */
-static int account_balance(const char *cmd, const struct market_opts *o,
-			   const struct ledger_key *key,
-			   char out[TOKENS_AMOUNT_STR_MAX],
-			   char hex[2 * LEDGER_HASH_BYTES + 1])
+static enum cli_exit account_balance(const char *cmd,
+				     const struct market_opts *o,
+				     const struct ledger_key *key,
+				     char out[TOKENS_AMOUNT_STR_MAX],
+				     char hex[2 * LEDGER_HASH_BYTES + 1])
 {
 	json_t *j = account_page(cmd, o, key, 0, hex);
 	const char *b =
@@ -150,9 +152,9 @@ static int account_balance(const char *cmd, const struct market_opts *o,
 }
 
 /* The per-request key of request r (a listing item) under seed. */
-static int request_key(const char *cmd, const json_t *r, size_t i,
-		       const uint8_t seed[LEDGER_SEED_BYTES],
-		       struct ledger_key **k)
+static enum cli_exit request_key(const char *cmd, const json_t *r, size_t i,
+				 const uint8_t seed[LEDGER_SEED_BYTES],
+				 struct ledger_key **k)
 {
 	const char *rid = json_string_value(json_object_get(r, "id"));
 	uint8_t req[MARKET_ID_BYTES];
@@ -167,9 +169,9 @@ static int request_key(const char *cmd, const json_t *r, size_t i,
 }
 
 /* Sums the per-request accounts of seed over requests into total. */
-static int sum_requests(const char *cmd, const struct market_opts *o,
-			const uint8_t seed[LEDGER_SEED_BYTES],
-			const json_t *reqs, char *total, json_t *rows)
+static enum cli_exit sum_requests(const char *cmd, const struct market_opts *o,
+				  const uint8_t seed[LEDGER_SEED_BYTES],
+				  const json_t *reqs, char *total, json_t *rows)
 {
 	const json_t *r;
 	size_t i;
@@ -178,7 +180,7 @@ static int sum_requests(const char *cmd, const struct market_opts *o,
 	{
 		struct ledger_key *k = NULL;
 		char bal[TOKENS_AMOUNT_STR_MAX], hex[2 * LEDGER_HASH_BYTES + 1];
-		int rc = request_key(cmd, r, i, seed, &k);
+		enum cli_exit rc = request_key(cmd, r, i, seed, &k);
 
 		if (rc == CLI_OK)
 			rc = account_balance(cmd, o, k, bal, hex);
@@ -198,9 +200,10 @@ static int sum_requests(const char *cmd, const struct market_opts *o,
 }
 
 /* Transfers one per-request balance (row) to the master account. */
-static int sweep_one(const char *cmd, const struct market_opts *o,
-		     const uint8_t seed[LEDGER_SEED_BYTES], const json_t *reqs,
-		     json_t *row, const uint8_t master[LEDGER_HASH_BYTES])
+static enum cli_exit sweep_one(const char *cmd, const struct market_opts *o,
+			       const uint8_t seed[LEDGER_SEED_BYTES],
+			       const json_t *reqs, json_t *row,
+			       const uint8_t master[LEDGER_HASH_BYTES])
 {
 	size_t i = (size_t)json_integer_value(json_object_get(row, "position"));
 	struct tokens_xfer x = {
@@ -208,7 +211,8 @@ static int sweep_one(const char *cmd, const struct market_opts *o,
 	struct ledger_key *k = NULL;
 	struct ledger_receipt r;
 	struct ledger_buf body;
-	int rc = request_key(cmd, json_array_get(reqs, i), i, seed, &k);
+	enum cli_exit rc =
+		request_key(cmd, json_array_get(reqs, i), i, seed, &k);
 
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	memcpy(x.to, master, LEDGER_HASH_BYTES);
@@ -231,10 +235,10 @@ static int sweep_one(const char *cmd, const struct market_opts *o,
 
 /* Sweeps every row; the master balance and total are then unchanged
  * (total) and total (master). */
-static int sweep(const char *cmd, const struct market_opts *o,
-		 const uint8_t seed[LEDGER_SEED_BYTES],
-		 const struct ledger_key *master, const json_t *reqs,
-		 json_t *rows)
+static enum cli_exit sweep(const char *cmd, const struct market_opts *o,
+			   const uint8_t seed[LEDGER_SEED_BYTES],
+			   const struct ledger_key *master, const json_t *reqs,
+			   json_t *rows)
 {
 	uint8_t mid[LEDGER_HASH_BYTES];
 	json_t *row;
@@ -250,7 +254,7 @@ static int sweep(const char *cmd, const struct market_opts *o,
 			cmd);
 	json_array_foreach(rows, i, row)
 	{
-		int rc = sweep_one(cmd, o, seed, reqs, row, mid);
+		enum cli_exit rc = sweep_one(cmd, o, seed, reqs, row, mid);
 
 		if (rc != CLI_OK)
 			return rc;
@@ -291,7 +295,7 @@ static void balance_print(const struct market_opts *o, unsigned precision,
 	printf("total: %s tokens (%s base units)\n", shown, total);
 }
 
-int cmd_balance(int argc, char **argv)
+enum cli_exit cmd_balance(int argc, char **argv)
 {
 	struct market_opts o = {0};
 	uint8_t seed[LEDGER_SEED_BYTES] = {0};
@@ -301,7 +305,7 @@ int cmd_balance(int argc, char **argv)
 	unsigned precision = 0;
 	bool done = false;
 	json_t *reqs = NULL, *rows = json_array();
-	int rc = parse(argc, argv, &o, &done);
+	enum cli_exit rc = parse(argc, argv, &o, &done);
 
 	if (rc != CLI_OK || done)
 		goto out;
@@ -331,8 +335,8 @@ out:
 /* The receipt of entry index, checked: the entry is a release.review,
  * the receipt's leaf and tx id are those of its bytes, and the proof and
  * head verify.  Prints the failing check. */
-static int entry_receipt(const char *cmd, const struct market_opts *o,
-			 uint64_t index, struct ledger_receipt *r)
+static enum cli_exit entry_receipt(const char *cmd, const struct market_opts *o,
+				   uint64_t index, struct ledger_receipt *r)
 {
 	char path[CLI_MKT_PATH_MAX], tx[2 * LEDGER_HASH_BYTES + 1];
 	uint8_t bytes[LEDGER_TX_BYTES_MAX], leaf[LEDGER_HASH_BYTES];
@@ -340,7 +344,7 @@ static int entry_receipt(const char *cmd, const struct market_opts *o,
 	const char *hex, *type;
 	json_t *e, *j = NULL;
 	size_t n = 0;
-	int rc = CLI_FAIL;
+	enum cli_exit rc = CLI_FAIL;
 
 	snprintf(path, sizeof(path), "/v1/ledger/entries/%llu",
 		 (unsigned long long)index);
@@ -384,8 +388,9 @@ out:
 }
 
 /* Saves r as DIR/REQUEST-INDEX.json (refusing to overwrite). */
-static int save_receipt(const char *cmd, const char *dir, const char *req,
-			const struct ledger_receipt *r)
+static enum cli_exit save_receipt(const char *cmd, const char *dir,
+				  const char *req,
+				  const struct ledger_receipt *r)
 {
 	char path[CLI_MKT_PATH_MAX + CLI_URL_BYTES_MAX];
 	struct mm_diag diag = {0};
@@ -410,9 +415,10 @@ static int save_receipt(const char *cmd, const char *dir, const char *req,
 }
 
 /* The verified payouts of one per-request account k, appended to rows. */
-static int account_payouts(const char *cmd, const struct market_opts *o,
-			   const struct ledger_key *k, const char *req,
-			   json_t *rows)
+static enum cli_exit account_payouts(const char *cmd,
+				     const struct market_opts *o,
+				     const struct ledger_key *k,
+				     const char *req, json_t *rows)
 {
 	char hex[2 * LEDGER_HASH_BYTES + 1], tx[2 * LEDGER_HASH_BYTES + 1];
 	uint64_t from = 0;
@@ -490,7 +496,7 @@ static void receipts_print(const struct market_opts *o, unsigned precision,
 }
 
 /* Creates --out DIR when it does not exist. */
-static int out_dir(const char *cmd, const char *dir)
+static enum cli_exit out_dir(const char *cmd, const char *dir)
 {
 	struct stat st;
 
@@ -501,7 +507,7 @@ static int out_dir(const char *cmd, const char *dir)
 	return CLI_FAIL;
 }
 
-int cmd_receipts(int argc, char **argv)
+enum cli_exit cmd_receipts(int argc, char **argv)
 {
 	struct market_opts o = {0};
 	uint8_t seed[LEDGER_SEED_BYTES] = {0};
@@ -510,7 +516,7 @@ int cmd_receipts(int argc, char **argv)
 	bool done = false;
 	json_t *reqs = NULL, *rows = json_array(), *r;
 	size_t i;
-	int rc = parse(argc, argv, &o, &done);
+	enum cli_exit rc = parse(argc, argv, &o, &done);
 
 	if (rc != CLI_OK || done)
 		goto out;

@@ -32,7 +32,7 @@ struct policy_opts {
 	const char *key, *kind, *file;
 };
 
-static int check_kind(const char *cmd, const char *kind)
+static enum cli_exit check_kind(const char *cmd, const char *kind)
 {
 	for (size_t i = 0; i < MM_ARRAY_LEN(kind_names); i++)
 		if (strcmp(kind, kind_names[i]) == 0)
@@ -42,24 +42,26 @@ static int check_kind(const char *cmd, const char *kind)
 }
 
 /* Reads and loads --file; its id.  Prints the error. */
-static int load(const char *cmd, const struct policy_opts *o, uint8_t **src,
-		size_t *n, uint8_t id[LEDGER_HASH_BYTES])
+static enum cli_exit load(const char *cmd, const struct policy_opts *o,
+			  uint8_t **src, size_t *n,
+			  uint8_t id[LEDGER_HASH_BYTES])
 {
 	struct mm_diag diag = {0};
 	struct policy *p = NULL;
-	int rc;
+	enum cli_exit rc;
+	enum mm_err err;
 
-	rc = cli_read_file(o->file, MARKET_SOURCE_BYTES_MAX, src, n, &diag);
-	if (rc != MM_OK) {
-		cli_err_file(cmd, "--file", o->file, rc, &diag);
+	err = cli_read_file(o->file, MARKET_SOURCE_BYTES_MAX, src, n, &diag);
+	if (err != MM_OK) {
+		cli_err_file(cmd, "--file", o->file, err, &diag);
 		return CLI_FAIL;
 	}
-	rc = policy_load((const char *)*src, *n, &p, &diag);
-	if (rc != MM_OK) {
+	err = policy_load((const char *)*src, *n, &p, &diag);
+	if (err != MM_OK) {
 		/* One line: the message without its caret lines. */
 		cli_err(cmd, "--file %s: %.*s", o->file,
-			(int)strcspn(cli_why(rc, &diag), "\n"),
-			cli_why(rc, &diag));
+			(int)strcspn(cli_why(err, &diag), "\n"),
+			cli_why(err, &diag));
 		return CLI_FAIL;
 	}
 	rc = strcmp(kind_names[policy_get_kind(p)], o->kind) == 0 ? CLI_OK
@@ -72,7 +74,7 @@ static int load(const char *cmd, const struct policy_opts *o, uint8_t **src,
 	return rc;
 }
 
-static int publish(const char *cmd, const struct policy_opts *o)
+static enum cli_exit publish(const char *cmd, const struct policy_opts *o)
 {
 	uint8_t id[LEDGER_HASH_BYTES];
 	char hex[2 * LEDGER_HASH_BYTES + 1];
@@ -81,7 +83,7 @@ static int publish(const char *cmd, const struct policy_opts *o)
 	struct ledger_buf body;
 	uint8_t *src = NULL;
 	size_t n = 0;
-	int rc;
+	enum cli_exit rc;
 
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	rc = load(cmd, o, &src, &n, id);
@@ -112,7 +114,7 @@ out:
 	return rc;
 }
 
-int cmd_policy(int argc, char **argv)
+enum cli_exit cmd_policy(int argc, char **argv)
 {
 	static char name[] = "policy publish";
 	struct policy_opts o = {0};
@@ -123,7 +125,7 @@ int cmd_policy(int argc, char **argv)
 		{"file", &o.file, NULL},
 	};
 	bool done = false;
-	int rc;
+	enum cli_exit rc;
 
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

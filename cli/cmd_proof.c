@@ -33,53 +33,55 @@ struct proof_result {
 	bool pinned;
 };
 
-static int load_receipt(const char *cmd, const char *path,
-			struct ledger_receipt *r)
+static enum cli_exit load_receipt(const char *cmd, const char *path,
+				  struct ledger_receipt *r)
 {
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
-	rc = cli_load_json(path, &j, &diag);
-	if (rc == MM_OK) {
-		rc = edge_receipt_from_json(j, r, &diag);
+	err = cli_load_json(path, &j, &diag);
+	if (err == MM_OK) {
+		err = edge_receipt_from_json(j, r, &diag);
 		json_decref(j);
 	}
-	if (rc != MM_OK) {
-		cli_err_file(cmd, "--receipt", path, rc, &diag);
+	if (err != MM_OK) {
+		cli_err_file(cmd, "--receipt", path, err, &diag);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
 }
 
-static int load_head(const char *cmd, const char *path, struct ledger_head *h)
+static enum cli_exit load_head(const char *cmd, const char *path,
+			       struct ledger_head *h)
 {
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
-	rc = cli_load_json(path, &j, &diag);
-	if (rc == MM_OK) {
-		rc = edge_head_from_json(j, h, &diag);
+	err = cli_load_json(path, &j, &diag);
+	if (err == MM_OK) {
+		err = edge_head_from_json(j, h, &diag);
 		json_decref(j);
 	}
-	if (rc != MM_OK) {
-		cli_err_file(cmd, "--head", path, rc, &diag);
+	if (err != MM_OK) {
+		cli_err_file(cmd, "--head", path, err, &diag);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
 }
 
 /* GET /v1/ledger/proof/consistency: {"proof": [...], ...} or [...]. */
-static int fetch_consistency(const char *cmd, const struct cli_url *url,
-			     unsigned timeout_s, uint64_t from, uint64_t to,
-			     uint8_t proof[][LEDGER_HASH_BYTES], size_t *n)
+static enum cli_exit
+fetch_consistency(const char *cmd, const struct cli_url *url,
+		  unsigned timeout_s, uint64_t from, uint64_t to,
+		  uint8_t proof[][LEDGER_HASH_BYTES], size_t *n)
 {
 	struct mm_diag diag = {0};
 	const json_t *p = NULL;
 	char path[128];
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
 	snprintf(path, sizeof(path),
 		 "/v1/ledger/proof/consistency?from=%llu&to=%llu",
@@ -89,22 +91,23 @@ static int fetch_consistency(const char *cmd, const struct cli_url *url,
 	if (!j)
 		return CLI_FAIL;
 	p = json_is_array(j) ? j : json_object_get(j, "proof");
-	rc = edge_proof_from_json(p, proof, LEDGER_PROOF_MAX, n, &diag);
+	err = edge_proof_from_json(p, proof, LEDGER_PROOF_MAX, n, &diag);
 	json_decref(j);
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(cmd, "the server's consistency proof is malformed: %s",
-			cli_why(rc, &diag));
+			cli_why(err, &diag));
 		return CLI_FAIL;
 	}
 	return CLI_OK;
 }
 
 /* The later head must be by the same node, and extend the receipt's. */
-static int check_later(const char *cmd, const struct ledger_head *old,
-		       const struct ledger_head *later, const uint8_t *pin)
+static enum cli_exit check_later(const char *cmd, const struct ledger_head *old,
+				 const struct ledger_head *later,
+				 const uint8_t *pin)
 {
 	unsigned long long s1 = old->size, s2 = later->size;
-	int rc;
+	enum cli_exit rc;
 
 	rc = cli_check_head(cmd, "the later head", later, pin);
 	if (rc != CLI_OK)
@@ -124,13 +127,15 @@ static int check_later(const char *cmd, const struct ledger_head *old,
 	return CLI_OK;
 }
 
-static int check_consistency(const char *cmd, const struct cli_url *url,
-			     unsigned timeout_s, struct proof_result *res)
+static enum cli_exit check_consistency(const char *cmd,
+				       const struct cli_url *url,
+				       unsigned timeout_s,
+				       struct proof_result *res)
 {
 	uint8_t proof[LEDGER_PROOF_MAX][LEDGER_HASH_BYTES];
 	const struct ledger_head *old = &res->r.head, *later = &res->later;
 	unsigned long long s1 = old->size, s2 = later->size;
-	int rc;
+	enum cli_exit rc;
 
 	res->consistency_n = 0;
 	if (s1 < s2) {
@@ -190,10 +195,10 @@ static void report(const struct proof_opts *o, const struct proof_result *res)
 }
 
 /* Checks the option values that need no I/O; prints the error. */
-static int check_opts(const char *cmd, const struct proof_opts *o,
-		      struct cli_url *url, unsigned *timeout_s)
+static enum cli_exit check_opts(const char *cmd, const struct proof_opts *o,
+				struct cli_url *url, unsigned *timeout_s)
 {
-	int rc;
+	enum cli_exit rc;
 
 	rc = cli_require(cmd, "receipt", o->receipt);
 	if (rc == CLI_OK && (o->head != NULL) != (o->server != NULL))
@@ -207,14 +212,14 @@ static int check_opts(const char *cmd, const struct proof_opts *o,
 	return rc;
 }
 
-static int verify(const char *cmd, const struct proof_opts *o)
+static enum cli_exit verify(const char *cmd, const struct proof_opts *o)
 {
 	struct proof_result res;
 	uint8_t pk[LEDGER_PK_BYTES];
 	const uint8_t *pin = NULL;
 	struct cli_url url;
 	unsigned timeout_s = 0;
-	int rc;
+	enum cli_exit rc;
 
 	memset(&res, 0, sizeof(res));
 	rc = check_opts(cmd, o, &url, &timeout_s);
@@ -240,7 +245,7 @@ static int verify(const char *cmd, const struct proof_opts *o)
 	return rc;
 }
 
-int cmd_proof(int argc, char **argv)
+enum cli_exit cmd_proof(int argc, char **argv)
 {
 	static char name[] = "proof verify";
 	struct proof_opts o = {0};
@@ -256,7 +261,7 @@ int cmd_proof(int argc, char **argv)
 		{"insecure-skip-verify", NULL, &o.insecure},
 	};
 	struct cli_args args;
-	int rc;
+	enum cli_exit rc;
 
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -26,7 +26,8 @@ static const char admit_usage[] =
 	"(signed by the registrar named at market.init).\n";
 
 /* The role of --role: one a participant may register with. */
-static int parse_role(const char *cmd, const char *s, enum market_role *r)
+static enum cli_exit parse_role(const char *cmd, const char *s,
+				enum market_role *r)
 {
 	*r = market_role_parse(s, strlen(s));
 	if (*r == MARKET_ROLE_NONE || *r == MARKET_ROLE_REGISTRAR)
@@ -37,13 +38,13 @@ static int parse_role(const char *cmd, const char *s, enum market_role *r)
 }
 
 /* Signs and submits body as type with the key file at path. */
-static int sign_submit(const char *cmd, const struct cli_mkt *m,
-		       const char *path, const char *type,
-		       const struct ledger_buf *body, json_t *result)
+static enum cli_exit sign_submit(const char *cmd, const struct cli_mkt *m,
+				 const char *path, const char *type,
+				 const struct ledger_buf *body, json_t *result)
 {
 	struct ledger_key *key = NULL;
 	struct ledger_receipt r;
-	int rc = cli_mkt_key(cmd, "--key", path, &key, NULL);
+	enum cli_exit rc = cli_mkt_key(cmd, "--key", path, &key, NULL);
 
 	if (rc == CLI_OK)
 		rc = cli_mkt_submit(cmd, m, key, type, body, &r);
@@ -55,7 +56,7 @@ static int sign_submit(const char *cmd, const struct cli_mkt *m,
 	return rc;
 }
 
-int cmd_register(int argc, char **argv)
+enum cli_exit cmd_register(int argc, char **argv)
 {
 	struct cli_mkt m = {0};
 	const char *keyf = NULL, *role = NULL;
@@ -70,7 +71,7 @@ int cmd_register(int argc, char **argv)
 	struct ledger_buf body;
 	enum market_role r;
 	bool done = false;
-	int rc;
+	enum cli_exit rc;
 
 	rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts), register_usage,
 			   &m, &done);
@@ -100,7 +101,7 @@ int cmd_register(int argc, char **argv)
 	return rc;
 }
 
-int cmd_admit(int argc, char **argv)
+enum cli_exit cmd_admit(int argc, char **argv)
 {
 	struct cli_mkt m = {0};
 	const char *keyf = NULL, *part = NULL, *role = NULL;
@@ -115,7 +116,7 @@ int cmd_admit(int argc, char **argv)
 	struct ledger_buf body;
 	enum market_role r = MARKET_ROLE_NONE;
 	bool done = false;
-	int rc;
+	enum cli_exit rc;
 
 	rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts), admit_usage,
 			   &m, &done);

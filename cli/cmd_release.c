@@ -44,13 +44,13 @@ struct rel_opts {
 };
 
 /* Which options a subcommand takes beyond the shared ones. */
-static int rel_check(const char *cmd, struct rel_opts *o)
+static enum cli_exit rel_check(const char *cmd, struct rel_opts *o)
 {
 	bool propose = strcmp(cmd, "release propose") == 0;
 	bool review = strcmp(cmd, "release review") == 0;
 	bool download = strcmp(cmd, "release download") == 0;
 	const char *idopt = propose ? "request" : "release";
-	int rc = cli_require(cmd, "key", o->key);
+	enum cli_exit rc = cli_require(cmd, "key", o->key);
 
 	if (rc == CLI_OK)
 		rc = cli_require(cmd, idopt, propose ? o->request : o->release);
@@ -79,7 +79,8 @@ static int rel_check(const char *cmd, struct rel_opts *o)
 	return CLI_OK;
 }
 
-static int rel_parse(int argc, char **argv, struct rel_opts *o, bool *done)
+static enum cli_exit rel_parse(int argc, char **argv, struct rel_opts *o,
+			       bool *done)
 {
 	const struct cli_opt opts[] = {
 		CLI_MKT_OPTS(&o->m),
@@ -91,8 +92,8 @@ static int rel_parse(int argc, char **argv, struct rel_opts *o, bool *done)
 		{"approve", NULL, &o->approve},
 		{"reject", NULL, &o->reject},
 	};
-	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
-			       release_usage, &o->m, done);
+	enum cli_exit rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+					 release_usage, &o->m, done);
 
 	if (rc != CLI_OK || *done)
 		return rc;
@@ -126,14 +127,14 @@ static const char *jstr(const json_t *j, const char *name)
 /* ------------------------------------------------------------------ */
 /* propose.                                                            */
 
-static int rel_propose(const char *cmd, struct rel_opts *o,
-		       const struct ledger_key *key)
+static enum cli_exit rel_propose(const char *cmd, struct rel_opts *o,
+				 const struct ledger_key *key)
 {
 	struct ledger_receipt r;
 	struct mm_diag diag = {0};
 	json_t *res = NULL, *out = NULL;
 	char *doc = NULL;
-	int rc = CLI_FAIL;
+	enum cli_exit rc = CLI_FAIL;
 
 	res = json_pack("{s:s}", "request", o->request);
 	doc = res ? json_dumps(res, JSON_COMPACT) : NULL;
@@ -169,13 +170,13 @@ out:
 /* ------------------------------------------------------------------ */
 /* review.                                                             */
 
-static int rel_review(const char *cmd, struct rel_opts *o,
-		      const struct ledger_key *key)
+static enum cli_exit rel_review(const char *cmd, struct rel_opts *o,
+				const struct ledger_key *key)
 {
 	struct ledger_receipt r;
 	struct ledger_buf body;
 	json_t *rel = NULL;
-	int rc = CLI_FAIL;
+	enum cli_exit rc = CLI_FAIL;
 
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	if (market_body_review(&body, o->id, o->approve,
@@ -259,8 +260,8 @@ static void print_release(const json_t *rel)
 	print_report(json_object_get(rel, "report"));
 }
 
-static int rel_show(const char *cmd, struct rel_opts *o,
-		    const struct ledger_key *key)
+static enum cli_exit rel_show(const char *cmd, struct rel_opts *o,
+			      const struct ledger_key *key)
 {
 	json_t *rel = get_release(cmd, o, key);
 
@@ -287,13 +288,13 @@ struct dl {
 };
 
 /* The release must be approved; its dataset hash into d. */
-static int dl_release(const char *cmd, const struct rel_opts *o,
-		      const struct ledger_key *key, struct dl *d)
+static enum cli_exit dl_release(const char *cmd, const struct rel_opts *o,
+				const struct ledger_key *key, struct dl *d)
 {
 	json_t *rel = get_release(cmd, o, key);
 	const char *ds =
 		rel ? json_string_value(json_object_get(rel, "dataset")) : NULL;
-	int rc = CLI_FAIL;
+	enum cli_exit rc = CLI_FAIL;
 
 	if (!rel)
 		return CLI_FAIL;
@@ -312,16 +313,19 @@ static int dl_release(const char *cmd, const struct rel_opts *o,
 }
 
 /* Signs the disclosure and encodes it for the Disclosure header. */
-static int dl_disclosure(const char *cmd, const struct rel_opts *o,
-			 const struct ledger_key *key, struct dl *d)
+static enum cli_exit dl_disclosure(const char *cmd, const struct rel_opts *o,
+				   const struct ledger_key *key, struct dl *d)
 {
 	struct ledger_buf body;
-	int err;
+	uint8_t chain[LEDGER_HASH_BYTES];
+	enum mm_err err;
 
+	if (cli_fetch_chain(cmd, &o->m.u, o->m.timeout_s, o->m.pin, chain))
+		return CLI_FAIL;
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_disclosure(&body, o->id);
 	if (!err)
-		err = ledger_tx_sign(key, NULL, MARKET_TYPE_DISCLOSURE,
+		err = ledger_tx_sign(key, chain, NULL, MARKET_TYPE_DISCLOSURE,
 				     mm_now_ms(), body.p, body.len, &d->env);
 	ledger_buf_release(&body);
 	if (!err && d->env.len > LEDGER_TX_BYTES_MAX)
@@ -336,15 +340,15 @@ static int dl_disclosure(const char *cmd, const struct rel_opts *o,
 }
 
 /* GET the dataset, RFC 9421-signed, with the Disclosure header. */
-static int dl_fetch(const char *cmd, const struct rel_opts *o,
-		    const struct ledger_key *key, struct dl *d)
+static enum cli_exit dl_fetch(const char *cmd, const struct rel_opts *o,
+			      const struct ledger_key *key, struct dl *d)
 {
 	char path[CLI_MKT_PATH_MAX];
 	struct cli_signed *s = calloc(1, sizeof(*s));
 	const char *hdrs[MM_ARRAY_LEN(s->headers) + 2];
 	struct mm_diag diag = {0};
 	size_t k = 0;
-	int err = s ? MM_OK : MM_ERR_NOMEM;
+	enum mm_err err = s ? MM_OK : MM_ERR_NOMEM;
 
 	snprintf(path, sizeof(path), "/v1/releases/%s/dataset", o->release);
 	if (!err)
@@ -371,7 +375,8 @@ static int dl_fetch(const char *cmd, const struct rel_opts *o,
 }
 
 /* Checks the dataset against the ledger's hash and writes it to fd. */
-static int dl_write(const char *cmd, const struct rel_opts *o, struct dl *d)
+static enum cli_exit dl_write(const char *cmd, const struct rel_opts *o,
+			      struct dl *d)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
 
@@ -393,14 +398,14 @@ static int dl_write(const char *cmd, const struct rel_opts *o, struct dl *d)
 }
 
 /* The disclosure's receipt: logged, ours, and proven. */
-static int dl_receipt(const char *cmd, const struct rel_opts *o, struct dl *d,
-		      struct ledger_receipt *r)
+static enum cli_exit dl_receipt(const char *cmd, const struct rel_opts *o,
+				struct dl *d, struct ledger_receipt *r)
 {
 	char path[CLI_MKT_PATH_MAX], hex[2 * LEDGER_HASH_BYTES + 1];
 	uint8_t id[LEDGER_HASH_BYTES], leaf[LEDGER_HASH_BYTES];
 	struct mm_diag diag = {0};
 	json_t *j;
-	int rc = CLI_FAIL;
+	enum cli_exit rc = CLI_FAIL;
 
 	ledger_sha256(d->env.p, d->env.len, id);
 	ledger_merkle_leaf(d->env.p, d->env.len, leaf);
@@ -437,14 +442,14 @@ static void dl_report(const struct rel_opts *o, const struct dl *d,
 		     r);
 }
 
-static int rel_download(const char *cmd, struct rel_opts *o,
-			const struct ledger_key *key)
+static enum cli_exit rel_download(const char *cmd, struct rel_opts *o,
+				  const struct ledger_key *key)
 {
 	struct dl *d = calloc(1, sizeof(*d));
 	struct ledger_receipt r;
 	struct mm_diag diag = {0};
 	bool created = false;
-	int rc = d ? dl_release(cmd, o, key, d) : CLI_FAIL;
+	enum cli_exit rc = d ? dl_release(cmd, o, key, d) : CLI_FAIL;
 
 	if (!d)
 		return CLI_FAIL;
@@ -482,19 +487,19 @@ static int rel_download(const char *cmd, struct rel_opts *o,
 
 /* ------------------------------------------------------------------ */
 
-int cmd_release(int argc, char **argv)
+enum cli_exit cmd_release(int argc, char **argv)
 {
 	static char propose[] = "release propose", review[] = "release review",
 		    show[] = "release show", download[] = "release download";
 	char *const names[] = {propose, review, show, download};
-	int (*const run[])(const char *, struct rel_opts *,
-			   const struct ledger_key *) = {
+	enum cli_exit (*const run[])(const char *, struct rel_opts *,
+				     const struct ledger_key *) = {
 		rel_propose, rel_review, rel_show, rel_download};
 	struct rel_opts o = {0};
 	struct ledger_key *key = NULL;
 	bool done = false;
 	size_t i = 0;
-	int rc;
+	enum cli_exit rc;
 
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -49,7 +49,8 @@ struct open_vals {
 };
 
 /* Splits --fields at commas into v->fields (no empty or long field). */
-static int split_fields(const char *cmd, const char *s, struct open_vals *v)
+static enum cli_exit split_fields(const char *cmd, const char *s,
+				  struct open_vals *v)
 {
 	size_t n = strlen(s), start = 0;
 
@@ -79,8 +80,8 @@ static int split_fields(const char *cmd, const char *s, struct open_vals *v)
 }
 
 /* Checks the options of request open that need no I/O. */
-static int open_check(const char *cmd, const struct request_opts *o,
-		      struct open_vals *v)
+static enum cli_exit open_check(const char *cmd, const struct request_opts *o,
+				struct open_vals *v)
 {
 	static const char *const req[] = {
 		"key",	   "purpose", "fields", "eligibility",	"payout",
@@ -88,7 +89,7 @@ static int open_check(const char *cmd, const struct request_opts *o,
 	const char *val[] = {o->key,	o->purpose, o->fields,
 			     o->elig,	o->payout,  o->profile,
 			     o->reward, o->cohort,  o->days};
-	int rc = CLI_OK;
+	enum cli_exit rc = CLI_OK;
 
 	for (size_t i = 0; rc == CLI_OK && i < MM_ARRAY_LEN(req); i++)
 		rc = cli_require(cmd, req[i], val[i]);
@@ -123,13 +124,13 @@ static int open_check(const char *cmd, const struct request_opts *o,
 }
 
 /* Signs body as type with --key and prints result with the receipt. */
-static int sign_submit(const char *cmd, const struct request_opts *o,
-		       const char *type, const struct ledger_buf *body,
-		       json_t *result)
+static enum cli_exit sign_submit(const char *cmd, const struct request_opts *o,
+				 const char *type,
+				 const struct ledger_buf *body, json_t *result)
 {
 	struct ledger_key *key = NULL;
 	struct ledger_receipt r;
-	int rc = cli_mkt_key(cmd, "--key", o->key, &key, NULL);
+	enum cli_exit rc = cli_mkt_key(cmd, "--key", o->key, &key, NULL);
 
 	if (rc == CLI_OK)
 		rc = cli_mkt_submit(cmd, &o->m, key, type, body, &r);
@@ -141,13 +142,13 @@ static int sign_submit(const char *cmd, const struct request_opts *o,
 	return rc;
 }
 
-static int request_open(const char *cmd, const struct request_opts *o)
+static enum cli_exit request_open(const char *cmd, const struct request_opts *o)
 {
 	struct open_vals v = {0};
 	char hex[2 * MARKET_ID_BYTES + 1], shown[CLI_MKT_AMOUNT_MAX];
 	struct ledger_buf body;
 	unsigned precision = 0;
-	int rc = open_check(cmd, o, &v);
+	enum cli_exit rc = open_check(cmd, o, &v);
 
 	if (rc != CLI_OK)
 		return rc;
@@ -179,14 +180,14 @@ out:
 	return rc;
 }
 
-static int request_fund(const char *cmd, const struct request_opts *o)
+static enum cli_exit request_fund(const char *cmd, const struct request_opts *o)
 {
 	uint8_t id[MARKET_ID_BYTES];
 	char units[CLI_MKT_AMOUNT_MAX], shown[CLI_MKT_AMOUNT_MAX];
 	char hex[2 * MARKET_ID_BYTES + 1];
 	struct ledger_buf body;
 	unsigned precision = 0;
-	int rc = cli_require(cmd, "key", o->key);
+	enum cli_exit rc = cli_require(cmd, "key", o->key);
 
 	if (rc == CLI_OK)
 		rc = cli_require(cmd, "request", o->request);
@@ -214,12 +215,13 @@ static int request_fund(const char *cmd, const struct request_opts *o)
 	return rc;
 }
 
-static int request_close(const char *cmd, const struct request_opts *o)
+static enum cli_exit request_close(const char *cmd,
+				   const struct request_opts *o)
 {
 	uint8_t id[MARKET_ID_BYTES];
 	char hex[2 * MARKET_ID_BYTES + 1];
 	struct ledger_buf body;
-	int rc = cli_require(cmd, "key", o->key);
+	enum cli_exit rc = cli_require(cmd, "key", o->key);
 
 	if (rc == CLI_OK)
 		rc = cli_require(cmd, "request", o->request);
@@ -299,13 +301,13 @@ static void show_human(const json_t *r, unsigned precision)
 	printf("%-14s %lld\n", "releases", int_of(r, "releases"));
 }
 
-static int request_show(const char *cmd, const struct request_opts *o)
+static enum cli_exit request_show(const char *cmd, const struct request_opts *o)
 {
 	uint8_t id[MARKET_ID_BYTES];
 	char path[CLI_MKT_PATH_MAX], hex[2 * MARKET_ID_BYTES + 1];
 	unsigned precision = 0;
 	json_t *r = NULL;
-	int rc = cli_require(cmd, "request", o->request);
+	enum cli_exit rc = cli_require(cmd, "request", o->request);
 
 	if (rc == CLI_OK)
 		rc = cli_mkt_hex(cmd, "--request", o->request, id, sizeof(id));
@@ -329,8 +331,8 @@ static int request_show(const char *cmd, const struct request_opts *o)
 }
 
 /* Refuses an option of the table that subcommand k does not take. */
-static int check_applies(const char *cmd, size_t k, const struct cli_opt *opts,
-			 size_t n)
+static enum cli_exit check_applies(const char *cmd, size_t k,
+				   const struct cli_opt *opts, size_t n)
 {
 	static const char *const takes[] = {
 		" server ca-file timeout-s node-key node-key-file json "
@@ -352,10 +354,11 @@ static int check_applies(const char *cmd, size_t k, const struct cli_opt *opts,
 	return CLI_OK;
 }
 
-int cmd_request(int argc, char **argv)
+enum cli_exit cmd_request(int argc, char **argv)
 {
 	static const char *const subs[] = {"open", "fund", "close", "show"};
-	static int (*const run[])(const char *, const struct request_opts *) = {
+	static enum cli_exit (*const run[])(const char *,
+					    const struct request_opts *) = {
 		request_open, request_fund, request_close, request_show};
 	static char names[4][16];
 	struct request_opts o = {0};
@@ -375,7 +378,7 @@ int cmd_request(int argc, char **argv)
 	};
 	bool done = false;
 	size_t k = 0;
-	int rc;
+	enum cli_exit rc;
 
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -387,7 +387,7 @@ static json_t *obs_entry(struct synth_rng *r, const char *subject,
 }
 
 /* Appends entry to entries (taking it); MM_ERR_NOMEM when either failed. */
-static int add_entry(json_t *entries, json_t *entry)
+static enum mm_err add_entry(json_t *entries, json_t *entry)
 {
 	if (!entry)
 		return MM_ERR_NOMEM;
@@ -397,11 +397,12 @@ static int add_entry(json_t *entries, json_t *entry)
 
 /* The clinical entries: the main diagnosis years ago, a comorbidity for
  * some, then the HbA1c results in time order, the last one recent. */
-static int clinical_entries(struct synth_rng *r, const struct synth_patient *p,
-			    struct synth_date today, json_t *entries)
+static enum mm_err clinical_entries(struct synth_rng *r,
+				    const struct synth_patient *p,
+				    struct synth_date today, json_t *entries)
 {
 	char subject[48], date[11], when[32];
-	int rc;
+	enum mm_err rc;
 
 	snprintf(subject, sizeof(subject), "urn:uuid:%s", p->id);
 	fmt_date(date, today, p->history_years, rng_in(r, 0, 27));
@@ -457,12 +458,12 @@ fail:
 }
 
 /* Creates DIR/NAME exclusively; a failure's message names NAME. */
-static int create_in(const char *dir, const char *name, int *fd,
-		     struct mm_diag *diag)
+static enum mm_err create_in(const char *dir, const char *name, int *fd,
+			     struct mm_diag *diag)
 {
 	char path[SYNTH_PATH_MAX];
 	struct mm_diag why = {0};
-	int rc;
+	enum mm_err rc;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    sizeof(path))
@@ -473,11 +474,11 @@ static int create_in(const char *dir, const char *name, int *fd,
 	return MM_OK;
 }
 
-static int write_text(const char *dir, const char *name, const char *text,
-		      struct mm_diag *diag)
+static enum mm_err write_text(const char *dir, const char *name,
+			      const char *text, struct mm_diag *diag)
 {
 	int fd = -1;
-	int rc = create_in(dir, name, &fd, diag);
+	enum mm_err rc = create_in(dir, name, &fd, diag);
 
 	if (rc != MM_OK)
 		return rc;
@@ -495,7 +496,7 @@ struct synth_opts {
 	struct synth_date day;
 };
 
-static int parse_today(const char *s, struct synth_date *d)
+static enum mm_err parse_today(const char *s, struct synth_date *d)
 {
 	time_t now = time(NULL);
 	struct tm tm;
@@ -520,7 +521,8 @@ static int parse_today(const char *s, struct synth_date *d)
 	return MM_OK;
 }
 
-static int parse(int argc, char **argv, struct synth_opts *o, bool *done)
+static enum cli_exit parse(int argc, char **argv, struct synth_opts *o,
+			   bool *done)
 {
 	const struct cli_opt opts[] = {
 		{"patients", &o->patients, NULL}, {"seed", &o->seed, NULL},
@@ -528,7 +530,7 @@ static int parse(int argc, char **argv, struct synth_opts *o, bool *done)
 		{"json", NULL, &o->json},
 	};
 	struct cli_args a;
-	int rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &a);
+	enum cli_exit rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &a);
 
 	*done = false;
 	if (rc != CLI_OK)
@@ -564,14 +566,14 @@ struct synth_tally {
 };
 
 /* Writes one patient's bundle and appends its index line. */
-static int write_patient(const struct synth_opts *o, struct synth_rng *r,
-			 uint64_t i, FILE *index, struct synth_tally *t,
-			 struct mm_diag *diag)
+static enum mm_err write_patient(const struct synth_opts *o,
+				 struct synth_rng *r, uint64_t i, FILE *index,
+				 struct synth_tally *t, struct mm_diag *diag)
 {
 	struct synth_patient p;
 	char name[48], *text = NULL;
 	json_t *bundle = NULL;
-	int rc;
+	enum mm_err rc;
 
 	make_patient(r, o->day, &p);
 	bundle = make_bundle(r, &p, o->day);
@@ -629,7 +631,8 @@ static void print_tally(const struct synth_opts *o, const struct synth_tally *t)
 	       (unsigned long long)t->n[STUDY_NONE][0], o->out);
 }
 
-static int open_index(const char *dir, FILE **index, struct mm_diag *diag)
+static enum mm_err open_index(const char *dir, FILE **index,
+			      struct mm_diag *diag)
 {
 	int fd = -1, rc;
 
@@ -648,7 +651,7 @@ static int open_index(const char *dir, FILE **index, struct mm_diag *diag)
 	return MM_OK;
 }
 
-int cmd_synth(int argc, char **argv)
+enum cli_exit cmd_synth(int argc, char **argv)
 {
 	struct synth_opts o = {0};
 	struct synth_tally t = {0};
@@ -656,18 +659,19 @@ int cmd_synth(int argc, char **argv)
 	struct synth_rng r;
 	FILE *index = NULL;
 	bool done;
-	int rc = parse(argc, argv, &o, &done);
+	enum cli_exit rc = parse(argc, argv, &o, &done);
+	enum mm_err err;
 
 	if (rc != CLI_OK || done)
 		return rc;
 	r.s = o.seed_v;
-	rc = open_index(o.out, &index, &diag);
-	for (uint64_t i = 0; rc == MM_OK && i < o.n; i++)
-		rc = write_patient(&o, &r, i, index, &t, &diag);
-	if (index && fclose(index) != 0 && rc == MM_OK)
-		rc = mm_fail(&diag, MM_ERR_IO, 0, "cannot write index.csv");
-	if (rc != MM_OK) {
-		cli_err_file(argv[0], "--out", o.out, rc, &diag);
+	err = open_index(o.out, &index, &diag);
+	for (uint64_t i = 0; err == MM_OK && i < o.n; i++)
+		err = write_patient(&o, &r, i, index, &t, &diag);
+	if (index && fclose(index) != 0 && err == MM_OK)
+		err = mm_fail(&diag, MM_ERR_IO, 0, "cannot write index.csv");
+	if (err != MM_OK) {
+		cli_err_file(argv[0], "--out", o.out, err, &diag);
 		return CLI_FAIL;
 	}
 	print_tally(&o, &t);

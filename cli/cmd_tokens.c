@@ -28,8 +28,9 @@ struct move_opts {
 	const char *key, *to, *amount;
 };
 
-static int parse(int argc, char **argv, const char *usage, struct move_opts *o,
-		 uint8_t to[LEDGER_HASH_BYTES], bool *done)
+static enum cli_exit parse(int argc, char **argv, const char *usage,
+			   struct move_opts *o, uint8_t to[LEDGER_HASH_BYTES],
+			   bool *done)
 {
 	const struct cli_opt opts[] = {
 		CLI_MKT_OPTS(&o->m),
@@ -37,8 +38,8 @@ static int parse(int argc, char **argv, const char *usage, struct move_opts *o,
 		{"to", &o->to, NULL},
 		{"amount", &o->amount, NULL},
 	};
-	int rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts), usage,
-			       &o->m, done);
+	enum cli_exit rc = cli_mkt_parse(argc, argv, opts, MM_ARRAY_LEN(opts),
+					 usage, &o->m, done);
 
 	if (rc != CLI_OK || *done)
 		return rc;
@@ -55,8 +56,8 @@ static int parse(int argc, char **argv, const char *usage, struct move_opts *o,
 }
 
 /* Signs and submits one movement of type; prints the outcome. */
-static int move(const char *cmd, const struct move_opts *o, const char *type,
-		const uint8_t to[LEDGER_HASH_BYTES])
+static enum cli_exit move(const char *cmd, const struct move_opts *o,
+			  const char *type, const uint8_t to[LEDGER_HASH_BYTES])
 {
 	struct tokens_xfer x = {0};
 	struct ledger_key *key = NULL;
@@ -65,7 +66,7 @@ static int move(const char *cmd, const struct move_opts *o, const char *type,
 	struct ledger_receipt r;
 	struct ledger_buf body;
 	unsigned precision = 0;
-	int rc;
+	enum cli_exit rc;
 
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	rc = cli_mkt_precision(cmd, &o->m, &precision);
@@ -100,24 +101,24 @@ out:
 	return rc;
 }
 
-int cmd_mint(int argc, char **argv)
+enum cli_exit cmd_mint(int argc, char **argv)
 {
 	struct move_opts o = {0};
 	uint8_t to[LEDGER_HASH_BYTES];
 	bool done = false;
-	int rc = parse(argc, argv, mint_usage, &o, to, &done);
+	enum cli_exit rc = parse(argc, argv, mint_usage, &o, to, &done);
 
 	if (rc != CLI_OK || done)
 		return rc;
 	return move(argv[0], &o, TOKENS_TYPE_MINT, to);
 }
 
-int cmd_transfer(int argc, char **argv)
+enum cli_exit cmd_transfer(int argc, char **argv)
 {
 	struct move_opts o = {0};
 	uint8_t to[LEDGER_HASH_BYTES];
 	bool done = false;
-	int rc = parse(argc, argv, transfer_usage, &o, to, &done);
+	enum cli_exit rc = parse(argc, argv, transfer_usage, &o, to, &done);
 
 	if (rc != CLI_OK || done)
 		return rc;

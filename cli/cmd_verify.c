@@ -22,8 +22,8 @@ static const char verify_usage[] =
 	"holds.\n";
 
 /* Describes the first failure in one line (without the command). */
-static void describe(const struct ledger_verify_report *rep, int rc, char *out,
-		     size_t n)
+static void describe(const struct ledger_verify_report *rep, enum mm_err rc,
+		     char *out, size_t n)
 {
 	const char *why = rep->msg[0] ? rep->msg : mm_strerror(rc);
 	const char *kind = rep->bad_kind;
@@ -40,8 +40,8 @@ static void describe(const struct ledger_verify_report *rep, int rc, char *out,
 		snprintf(out, n, "%s", why);
 }
 
-static json_t *report_json(const struct ledger_verify_report *rep, int rc,
-			   const char *what)
+static json_t *report_json(const struct ledger_verify_report *rep,
+			   enum mm_err rc, const char *what)
 {
 	json_t *j = json_pack("{s:b, s:I, s:I, s:I}", "ok", rc == MM_OK,
 			      "entries", (json_int_t)rep->entries, "blocks",
@@ -71,12 +71,12 @@ static json_t *report_json(const struct ledger_verify_report *rep, int rc,
  * marketplace's invariants (market_audit: escrows, payouts, releases,
  * consents, counters).
  */
-static int verify_all(const char *dir, unsigned threads,
-		      struct ledger_verify_report *rep)
+static enum mm_err verify_all(const char *dir, unsigned threads,
+			      struct ledger_verify_report *rep)
 {
 	struct market_setup ms;
 	struct mm_diag d = {0};
-	int rc = market_setup_load(dir, &ms, &d);
+	enum mm_err rc = market_setup_load(dir, &ms, &d);
 
 	if (rc == MM_ERR_CORRUPT) { /* state it cannot read: say so */
 		rep->err = rc;
@@ -102,18 +102,19 @@ static int verify_all(const char *dir, unsigned threads,
 	return rc;
 }
 
-static int run(const char *cmd, const char *dir, unsigned threads, bool json)
+static enum cli_exit run(const char *cmd, const char *dir, unsigned threads,
+			 bool json)
 {
 	struct ledger_verify_report rep;
 	char what[MM_DIAG_MSG_MAX + 64];
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
 	memset(&rep, 0, sizeof(rep));
-	rc = verify_all(dir, threads, &rep);
-	describe(&rep, rc, what, sizeof(what));
+	err = verify_all(dir, threads, &rep);
+	describe(&rep, err, what, sizeof(what));
 	if (json) {
-		j = report_json(&rep, rc, what);
+		j = report_json(&rep, err, what);
 		if (j)
 			cli_print_json(j);
 		json_decref(j);
@@ -123,16 +124,16 @@ static int run(const char *cmd, const char *dir, unsigned threads, bool json)
 		printf("%-14s %llu\n",
 		       "blocks:", (unsigned long long)rep.blocks);
 		printf("%-14s %u\n", "threads:", rep.threads);
-		printf("%s\n", rc == MM_OK ? "OK" : "FAILED");
+		printf("%s\n", err == MM_OK ? "OK" : "FAILED");
 	}
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(cmd, "--data %s: verification failed: %s", dir, what);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
 }
 
-int cmd_verify(int argc, char **argv)
+enum cli_exit cmd_verify(int argc, char **argv)
 {
 	const char *dir = NULL, *threads_s = NULL;
 	bool json = false;
@@ -142,7 +143,7 @@ int cmd_verify(int argc, char **argv)
 	struct cli_args args;
 	uint64_t threads = 0;
 	struct stat st;
-	int rc;
+	enum cli_exit rc;
 
 	rc = cli_parse(argc, argv, opts, MM_ARRAY_LEN(opts), &args);
 	if (rc != CLI_OK)

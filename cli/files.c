@@ -11,8 +11,8 @@
 
 #define CLI_HEX_BYTES_MAX 64 /* the longest value cli_print_hex shows */
 
-static int read_all(int fd, uint8_t *buf, size_t size, size_t *got,
-		    struct mm_diag *diag)
+static enum mm_err read_all(int fd, uint8_t *buf, size_t size, size_t *got,
+			    struct mm_diag *diag)
 {
 	*got = 0;
 	while (*got < size) {
@@ -30,13 +30,13 @@ static int read_all(int fd, uint8_t *buf, size_t size, size_t *got,
 	return MM_OK;
 }
 
-int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *n,
-		  struct mm_diag *diag)
+enum mm_err cli_read_file(const char *path, size_t max, uint8_t **out,
+			  size_t *n, struct mm_diag *diag)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
 	int fd = -1;
-	int rc;
+	enum mm_err rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -72,12 +72,12 @@ fail:
 	return rc;
 }
 
-int cli_load_json(const char *path, json_t **out, struct mm_diag *diag)
+enum mm_err cli_load_json(const char *path, json_t **out, struct mm_diag *diag)
 {
 	json_error_t jerr;
 	uint8_t *buf = NULL;
 	size_t n = 0;
-	int rc;
+	enum mm_err rc;
 
 	rc = cli_read_file(path, CLI_JSON_BYTES_MAX, &buf, &n, diag);
 	if (rc != MM_OK)
@@ -96,7 +96,8 @@ int cli_load_json(const char *path, json_t **out, struct mm_diag *diag)
 	return MM_OK;
 }
 
-int cli_create(const char *path, int mode, int *fd, struct mm_diag *diag)
+enum mm_err cli_create(const char *path, int mode, int *fd,
+		       struct mm_diag *diag)
 {
 	*fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (*fd >= 0)
@@ -108,7 +109,8 @@ int cli_create(const char *path, int mode, int *fd, struct mm_diag *diag)
 		       strerror(errno));
 }
 
-static int write_all(int fd, const char *p, size_t n, struct mm_diag *diag)
+static enum mm_err write_all(int fd, const char *p, size_t n,
+			     struct mm_diag *diag)
 {
 	if (mm_write_all(fd, p, n) != MM_OK)
 		return mm_fail(diag, MM_ERR_IO, 0, "write failed: %s",
@@ -116,10 +118,10 @@ static int write_all(int fd, const char *p, size_t n, struct mm_diag *diag)
 	return MM_OK;
 }
 
-int cli_write_json_fd(int fd, const json_t *j, struct mm_diag *diag)
+enum mm_err cli_write_json_fd(int fd, const json_t *j, struct mm_diag *diag)
 {
 	char *text = json_dumps(j, JSON_INDENT(2));
-	int rc;
+	enum mm_err rc;
 
 	if (!text) {
 		rc = mm_fail(diag, MM_ERR_NOMEM, 0, "cannot encode JSON");

@@ -27,7 +27,8 @@
 	250 /* timer granularity when telling a timeout                        \
 	     */
 
-static int url_checks(const struct evhttp_uri *uri, struct mm_diag *diag)
+static enum mm_err url_checks(const struct evhttp_uri *uri,
+			      struct mm_diag *diag)
 {
 	const char *scheme = evhttp_uri_get_scheme(uri);
 	const char *host = evhttp_uri_get_host(uri);
@@ -54,8 +55,8 @@ static int url_checks(const struct evhttp_uri *uri, struct mm_diag *diag)
 }
 
 /* Sets host (an IPv6 literal loses its brackets), port and authority. */
-static int url_host(const char *host, int port, struct cli_url *u,
-		    struct mm_diag *diag)
+static enum mm_err url_host(const char *host, int port, struct cli_url *u,
+			    struct mm_diag *diag)
 {
 	size_t n = strlen(host);
 	int len;
@@ -79,12 +80,13 @@ static int url_host(const char *host, int port, struct cli_url *u,
 	return MM_OK;
 }
 
-int cli_url_parse(const char *url, struct cli_url *u, struct mm_diag *diag)
+enum mm_err cli_url_parse(const char *url, struct cli_url *u,
+			  struct mm_diag *diag)
 {
 	struct evhttp_uri *uri = NULL;
 	const char *path;
 	size_t n;
-	int rc;
+	enum mm_err rc;
 
 	memset(u, 0, sizeof(*u));
 	if (strlen(url) >= CLI_URL_BYTES_MAX)
@@ -171,8 +173,8 @@ static void on_done(struct evhttp_request *req, void *arg)
 	event_base_loopexit(c->base, NULL);
 }
 
-static int fail_reason(const struct call *c, const struct cli_url *u,
-		       unsigned timeout_s, struct mm_diag *diag)
+static enum mm_err fail_reason(const struct call *c, const struct cli_url *u,
+			       unsigned timeout_s, struct mm_diag *diag)
 {
 	long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
 
@@ -212,13 +214,14 @@ static int fail_reason(const struct call *c, const struct cli_url *u,
 		       u->tls ? ", or the TLS handshake failed" : "");
 }
 
-static int add_headers(struct evhttp_request *req, const struct cli_url *u,
-		       const char *ctype, const void *body, size_t n,
-		       const char *const *extra)
+static enum mm_err add_headers(struct evhttp_request *req,
+			       const struct cli_url *u, const char *ctype,
+			       const void *body, size_t n,
+			       const char *const *extra)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char len[24];
-	int rc = 0;
+	enum mm_err rc = MM_OK;
 
 	for (size_t i = 0; extra && extra[i]; i += 2)
 		rc |= evhttp_add_header(h, extra[i], extra[i + 1]);
@@ -238,10 +241,11 @@ static int add_headers(struct evhttp_request *req, const struct cli_url *u,
 }
 
 /* Starts the request on conn; the connection owns req from here on. */
-static int send_request(struct evhttp_connection *conn, struct call *c,
-			const struct cli_url *u, const char *method,
-			const char *target, const char *ctype, const void *body,
-			size_t n, const char *const *extra)
+static enum mm_err send_request(struct evhttp_connection *conn, struct call *c,
+				const struct cli_url *u, const char *method,
+				const char *target, const char *ctype,
+				const void *body, size_t n,
+				const char *const *extra)
 {
 	enum evhttp_cmd_type type =
 		strcmp(method, "POST") == 0	? EVHTTP_REQ_POST
@@ -354,24 +358,25 @@ connect_to(struct call *c, const struct cli_url *u, struct mm_diag *diag)
 	return conn;
 }
 
-int cli_http(const struct cli_url *u, const char *method, const char *path,
-	     const char *ctype, const void *body, size_t n, unsigned timeout_s,
-	     struct cli_resp *resp, struct mm_diag *diag)
+enum mm_err cli_http(const struct cli_url *u, const char *method,
+		     const char *path, const char *ctype, const void *body,
+		     size_t n, unsigned timeout_s, struct cli_resp *resp,
+		     struct mm_diag *diag)
 {
 	return cli_http_h(u, method, path, ctype, body, n, NULL, timeout_s,
 			  resp, diag);
 }
 
-int cli_http_h(const struct cli_url *u, const char *method, const char *path,
-	       const char *ctype, const void *body, size_t n,
-	       const char *const *headers, unsigned timeout_s,
-	       struct cli_resp *resp, struct mm_diag *diag)
+enum mm_err cli_http_h(const struct cli_url *u, const char *method,
+		       const char *path, const char *ctype, const void *body,
+		       size_t n, const char *const *headers, unsigned timeout_s,
+		       struct cli_resp *resp, struct mm_diag *diag)
 {
 	struct call c = {.resp = resp, .start_ms = mm_monotonic_ms()};
 	struct evhttp_connection *conn = NULL;
 	char target[CLI_TARGET_BYTES_MAX];
 	int len;
-	int rc;
+	enum mm_err rc;
 
 	MM_ASSERT(path[0] == '/' && timeout_s > 0);
 	memset(resp, 0, sizeof(*resp));

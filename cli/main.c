@@ -6,7 +6,7 @@
 
 static const struct {
 	const char *name;
-	int (*run)(int argc, char **argv);
+	enum cli_exit (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
 	{"keygen", cmd_keygen, "create an Ed25519 key file (PKCS#8 PEM)"},
@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		   "2 usage error.\n");
 }
 
-static int help(int argc, char **argv)
+static enum cli_exit help(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stdout);

@@ -12,12 +12,13 @@
 
 #define CLI_INIT_SCAN_MAX 64 /* entries searched for tokens.init */
 
-int cli_mkt_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
-		  const char *usage, struct cli_mkt *m, bool *done)
+enum cli_exit cli_mkt_parse(int argc, char **argv, const struct cli_opt *opts,
+			    size_t n, const char *usage, struct cli_mkt *m,
+			    bool *done)
 {
 	struct cli_args a;
 	bool pinned = false;
-	int rc = cli_parse(argc, argv, opts, n, &a);
+	enum cli_exit rc = cli_parse(argc, argv, opts, n, &a);
 
 	*done = false;
 	if (rc != CLI_OK)
@@ -43,14 +44,14 @@ int cli_mkt_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
 	return rc;
 }
 
-int cli_mkt_key(const char *cmd, const char *opt, const char *path,
-		struct ledger_key **key, uint8_t *seed)
+enum cli_exit cli_mkt_key(const char *cmd, const char *opt, const char *path,
+			  struct ledger_key **key, uint8_t *seed)
 {
 	struct mm_diag diag = {0};
-	int rc = ledger_key_load(path, key, &diag);
+	enum mm_err err = ledger_key_load(path, key, &diag);
 
-	if (rc != MM_OK) {
-		cli_err_file(cmd, opt, path, rc, &diag);
+	if (err != MM_OK) {
+		cli_err_file(cmd, opt, path, err, &diag);
 		return CLI_FAIL;
 	}
 	if (seed)
@@ -58,8 +59,8 @@ int cli_mkt_key(const char *cmd, const char *opt, const char *path,
 	return CLI_OK;
 }
 
-int cli_mkt_hex(const char *cmd, const char *opt, const char *s, uint8_t *out,
-		size_t n)
+enum cli_exit cli_mkt_hex(const char *cmd, const char *opt, const char *s,
+			  uint8_t *out, size_t n)
 {
 	if (strlen(s) != 2 * n || ledger_unhex(s, 2 * n, out, n) != MM_OK)
 		return cli_usage_err(cmd, "%s: expected %zu hex digits", opt,
@@ -67,7 +68,8 @@ int cli_mkt_hex(const char *cmd, const char *opt, const char *s, uint8_t *out,
 	return CLI_OK;
 }
 
-int cli_mkt_amount_syntax(const char *cmd, const char *opt, const char *s)
+enum cli_exit cli_mkt_amount_syntax(const char *cmd, const char *opt,
+				    const char *s)
 {
 	size_t lead = strspn(s, "0123456789");
 	size_t frac = s[lead] == '.' ? strspn(s + lead + 1, "0123456789") : 0;
@@ -81,19 +83,20 @@ int cli_mkt_amount_syntax(const char *cmd, const char *opt, const char *s)
 	return CLI_OK;
 }
 
-int cli_mkt_amount(const char *cmd, const char *opt, const char *s,
-		   unsigned precision, char out[CLI_MKT_AMOUNT_MAX])
+enum cli_exit cli_mkt_amount(const char *cmd, const char *opt, const char *s,
+			     unsigned precision, char out[CLI_MKT_AMOUNT_MAX])
 {
 	struct mm_diag diag = {0};
-	int rc = cli_mkt_amount_syntax(cmd, opt, s);
+	enum cli_exit rc = cli_mkt_amount_syntax(cmd, opt, s);
+	enum mm_err err;
 
 	if (rc != CLI_OK)
 		return rc;
-	rc = tokens_amount_parse(s, strlen(s), precision, NULL, out,
-				 CLI_MKT_AMOUNT_MAX, &diag);
-	if (rc != MM_OK)
+	err = tokens_amount_parse(s, strlen(s), precision, NULL, out,
+				  CLI_MKT_AMOUNT_MAX, &diag);
+	if (err != MM_OK)
 		return cli_usage_err(cmd, "%s: %s (this chain has %u decimals)",
-				     opt, cli_why(rc, &diag), precision);
+				     opt, cli_why(err, &diag), precision);
 	if (strcmp(out, "0") == 0)
 		return cli_usage_err(cmd, "%s: must be more than 0", opt);
 	return CLI_OK;
@@ -139,7 +142,7 @@ json_t *cli_mkt_send(const char *cmd, const struct cli_mkt *m,
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
 	size_t k = 0;
-	int err = s ? MM_OK : MM_ERR_NOMEM;
+	enum mm_err err = s ? MM_OK : MM_ERR_NOMEM;
 
 	if (!err && key)
 		err = cli_sign_request(key, &m->u, method, path, body, n, s,
@@ -198,11 +201,11 @@ static int init_precision(const char *cmd, const struct cli_mkt *m, uint64_t i,
 	return found;
 }
 
-int cli_mkt_precision(const char *cmd, const struct cli_mkt *m,
-		      unsigned *precision)
+enum cli_exit cli_mkt_precision(const char *cmd, const struct cli_mkt *m,
+				unsigned *precision)
 {
 	struct ledger_head h;
-	int rc = cli_fetch_head(cmd, &m->u, m->timeout_s, m->pin, &h);
+	enum cli_exit rc = cli_fetch_head(cmd, &m->u, m->timeout_s, m->pin, &h);
 
 	if (rc != CLI_OK)
 		return rc;
@@ -251,25 +254,30 @@ json_t *cli_mkt_requests(const char *cmd, const struct cli_mkt *m)
 	}
 }
 
-int cli_mkt_submit(const char *cmd, const struct cli_mkt *m,
-		   const struct ledger_key *key, const char *type,
-		   const struct ledger_buf *body, struct ledger_receipt *r)
+enum cli_exit cli_mkt_submit(const char *cmd, const struct cli_mkt *m,
+			     const struct ledger_key *key, const char *type,
+			     const struct ledger_buf *body,
+			     struct ledger_receipt *r)
 {
 	struct ledger_buf env;
-	int rc;
+	uint8_t chain[LEDGER_HASH_BYTES];
+	enum cli_exit rc;
+	enum mm_err err;
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
-	/* A pinned node key is checked before anything is submitted. */
-	if (m->pin &&
-	    cli_fetch_head(cmd, &m->u, m->timeout_s, m->pin, &r->head)) {
+	/* A pinned node key is checked before anything is submitted, and
+	 * the transaction is signed for the chain that key's genesis names. */
+	if ((m->pin &&
+	     cli_fetch_head(cmd, &m->u, m->timeout_s, m->pin, &r->head)) ||
+	    cli_fetch_chain(cmd, &m->u, m->timeout_s, m->pin, chain)) {
 		rc = CLI_FAIL;
 		goto out;
 	}
-	rc = ledger_tx_sign(key, NULL, type, mm_now_ms(), body->p, body->len,
-			    &env);
-	if (rc != MM_OK) {
+	err = ledger_tx_sign(key, chain, NULL, type, mm_now_ms(), body->p,
+			     body->len, &env);
+	if (err != MM_OK) {
 		cli_err(cmd, "cannot sign the %s transaction: %s", type,
-			mm_strerror(rc));
+			mm_strerror(err));
 		rc = CLI_FAIL;
 		goto out;
 	}
@@ -279,7 +287,7 @@ out:
 	return rc;
 }
 
-int cli_mkt_xfer_id(uint8_t id[TOKENS_ID_BYTES])
+enum mm_err cli_mkt_xfer_id(uint8_t id[TOKENS_ID_BYTES])
 {
 	uint64_t now = mm_now_ms();
 

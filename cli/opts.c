@@ -37,7 +37,7 @@ void cli_err(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 }
 
-int cli_usage_err(const char *cmd, const char *fmt, ...)
+enum cli_exit cli_usage_err(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -47,7 +47,7 @@ int cli_usage_err(const char *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-int cli_require(const char *cmd, const char *opt, const char *value)
+enum cli_exit cli_require(const char *cmd, const char *opt, const char *value)
 {
 	if (value)
 		return CLI_OK;
@@ -66,8 +66,8 @@ static const struct cli_opt *find_opt(const struct cli_opt *opts, size_t n,
 }
 
 /* Handles the option at argv[*i]; advances *i past a separate value. */
-static int parse_long(int argc, char **argv, int *i, const struct cli_opt *opts,
-		      size_t n)
+static enum cli_exit parse_long(int argc, char **argv, int *i,
+				const struct cli_opt *opts, size_t n)
 {
 	const char *name = argv[*i] + 2;
 	const char *eq = strchr(name, '=');
@@ -99,8 +99,8 @@ static int parse_long(int argc, char **argv, int *i, const struct cli_opt *opts,
 	return CLI_OK;
 }
 
-int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
-	      struct cli_args *args)
+enum cli_exit cli_parse(int argc, char **argv, const struct cli_opt *opts,
+			size_t n, struct cli_args *args)
 {
 	bool only_pos = false;
 
@@ -109,7 +109,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
 	memset(args, 0, sizeof(*args));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		int rc;
+		enum cli_exit rc;
 
 		if (!only_pos && strcmp(a, "--") == 0) {
 			only_pos = true;
@@ -133,7 +133,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t n,
 	return CLI_OK;
 }
 
-const char *cli_why(int err, const struct mm_diag *diag)
+const char *cli_why(enum mm_err err, const struct mm_diag *diag)
 {
 	if (diag && diag->msg[0] != '\0')
 		return diag->msg;
@@ -156,8 +156,8 @@ static bool names_path(const char *s, const char *path)
 	return false;
 }
 
-void cli_err_file(const char *cmd, const char *opt, const char *path, int err,
-		  const struct mm_diag *diag)
+void cli_err_file(const char *cmd, const char *opt, const char *path,
+		  enum mm_err err, const struct mm_diag *diag)
 {
 	const char *why = cli_why(err, diag);
 
@@ -168,7 +168,8 @@ void cli_err_file(const char *cmd, const char *opt, const char *path, int err,
 			why);
 }
 
-int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+enum mm_err cli_parse_uint(const char *s, uint64_t min, uint64_t max,
+			   uint64_t *out)
 {
 	char *end = NULL;
 	unsigned long long v;
@@ -183,7 +184,7 @@ int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return MM_OK;
 }
 
-int cli_timeout(const char *cmd, const char *s, unsigned *timeout_s)
+enum cli_exit cli_timeout(const char *cmd, const char *s, unsigned *timeout_s)
 {
 	uint64_t v = CLI_TIMEOUT_S_DEFAULT;
 
@@ -196,8 +197,8 @@ int cli_timeout(const char *cmd, const char *s, unsigned *timeout_s)
 	return CLI_OK;
 }
 
-int cli_node_pin(const char *cmd, const char *hex, const char *file,
-		 uint8_t pk[LEDGER_PK_BYTES], bool *pinned)
+enum cli_exit cli_node_pin(const char *cmd, const char *hex, const char *file,
+			   uint8_t pk[LEDGER_PK_BYTES], bool *pinned)
 {
 	struct mm_diag diag = {0};
 

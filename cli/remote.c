@@ -1,6 +1,8 @@
 /* remote.c - the node's answers: JSON bodies, problem documents, the
- * signed tree head and the receipt of a submitted transaction. */
+ * signed tree head, the chain id and the receipt of a submitted
+ * transaction. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -73,12 +75,12 @@ json_t *cli_http_json(const char *cmd, const struct cli_url *u,
 	struct cli_resp resp = {0};
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
-	rc = cli_http_h(u, method, path, ctype, body, n, headers, timeout_s,
-			&resp, &diag);
-	if (rc != MM_OK) {
-		cli_err(cmd, "--server: %s", cli_why(rc, &diag));
+	err = cli_http_h(u, method, path, ctype, body, n, headers, timeout_s,
+			 &resp, &diag);
+	if (err != MM_OK) {
+		cli_err(cmd, "--server: %s", cli_why(err, &diag));
 		return NULL;
 	}
 	j = cli_resp_json(cmd, &resp);
@@ -86,31 +88,32 @@ json_t *cli_http_json(const char *cmd, const struct cli_url *u,
 	return j;
 }
 
-int cli_fetch_head(const char *cmd, const struct cli_url *url,
-		   unsigned timeout_s, const uint8_t *pin,
-		   struct ledger_head *h)
+enum cli_exit cli_fetch_head(const char *cmd, const struct cli_url *url,
+			     unsigned timeout_s, const uint8_t *pin,
+			     struct ledger_head *h)
 {
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
 	j = cli_http_json(cmd, url, "GET", "/v1/ledger/head", NULL, NULL, 0,
 			  NULL, timeout_s);
 	if (!j)
 		return CLI_FAIL;
-	rc = edge_head_from_json(j, h, &diag);
+	err = edge_head_from_json(j, h, &diag);
 	json_decref(j);
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(cmd, "the server's head is malformed: %s",
-			cli_why(rc, &diag));
+			cli_why(err, &diag));
 		return CLI_FAIL;
 	}
 	return cli_check_head(cmd, "the server's head", h, pin);
 }
 
 /* The receipt must be for exactly the bytes of env, and verify. */
-static int check_ours(const char *cmd, const struct ledger_receipt *r,
-		      const struct ledger_buf *env, const uint8_t *pin)
+static enum cli_exit check_ours(const char *cmd, const struct ledger_receipt *r,
+				const struct ledger_buf *env,
+				const uint8_t *pin)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
 
@@ -129,23 +132,23 @@ static int check_ours(const char *cmd, const struct ledger_receipt *r,
 	return cli_check_receipt(cmd, r, pin);
 }
 
-int cli_post_tx(const char *cmd, const struct cli_url *url, unsigned timeout_s,
-		const struct ledger_buf *env, const uint8_t *pin,
-		struct ledger_receipt *r)
+enum cli_exit cli_post_tx(const char *cmd, const struct cli_url *url,
+			  unsigned timeout_s, const struct ledger_buf *env,
+			  const uint8_t *pin, struct ledger_receipt *r)
 {
 	struct mm_diag diag = {0};
 	json_t *j = NULL;
-	int rc;
+	enum mm_err err;
 
 	j = cli_http_json(cmd, url, "POST", "/v1/tx", "application/msgpack",
 			  env->p, env->len, NULL, timeout_s);
 	if (!j)
 		return CLI_FAIL;
-	rc = edge_receipt_from_json(j, r, &diag);
+	err = edge_receipt_from_json(j, r, &diag);
 	json_decref(j);
-	if (rc != MM_OK) {
+	if (err != MM_OK) {
 		cli_err(cmd, "the server's receipt is malformed: %s",
-			cli_why(rc, &diag));
+			cli_why(err, &diag));
 		return CLI_FAIL;
 	}
 	return check_ours(cmd, r, env, pin);
@@ -168,4 +171,114 @@ void cli_print_head(const struct ledger_head *h)
 	cli_print_hex("prev:", h->prev, LEDGER_HASH_BYTES);
 	cli_print_hex("hash:", h->hash, LEDGER_HASH_BYTES);
 	cli_print_hex("node key:", h->key, LEDGER_PK_BYTES);
+}
+
+/* ------------------------------------------------------------------ */
+/* The chain id (docs/PROTOCOL.md 4): what every envelope we sign names. */
+
+/* Entry 0's stored bytes, from GET /v1/ledger/entries/0 (malloc'd). */
+static int genesis_bytes(const char *cmd, const struct cli_url *url,
+			 unsigned timeout_s, uint8_t **bytes, size_t *n)
+{
+	json_t *j = cli_http_json(cmd, url, "GET", "/v1/ledger/entries/0", NULL,
+				  NULL, 0, NULL, timeout_s);
+	const char *hex = json_string_value(json_object_get(j, "bytes"));
+	size_t len = hex ? strlen(hex) : 0;
+	int rc = CLI_FAIL;
+
+	*bytes = NULL;
+	*n = len / 2;
+	if (hex && len % 2 == 0 && *n > 0 && *n <= LEDGER_TX_BYTES_MAX)
+		*bytes = malloc(*n);
+	if (*bytes && ledger_unhex(hex, len, *bytes, *n) == MM_OK)
+		rc = CLI_OK;
+	else if (j)
+		cli_err(cmd, "the server's entry 0 is malformed");
+	if (rc != CLI_OK) {
+		free(*bytes);
+		*bytes = NULL;
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* bytes is a genesis envelope naming no chain, signed by the node key it
+ * names, which is pin when pin is not NULL; node gets that key. */
+static int check_genesis(const char *cmd, const uint8_t *bytes, size_t n,
+			 const uint8_t *pin, uint8_t node[LEDGER_PK_BYTES])
+{
+	static const uint8_t none[LEDGER_HASH_BYTES];
+	struct ledger_tx *tx = NULL;
+	const struct ledger_val *nk = NULL;
+	int rc = CLI_FAIL;
+
+	if (ledger_tx_decode(bytes, n, &tx, NULL) == MM_OK &&
+	    strcmp(tx->type, LEDGER_TYPE_GENESIS) == 0)
+		nk = ledger_map_get(tx->body, "node_key");
+	if (!nk || nk->kind != LEDGER_V_BIN || nk->n != LEDGER_PK_BYTES ||
+	    memcmp(nk->v.bytes, tx->key, LEDGER_PK_BYTES) != 0 ||
+	    memcmp(tx->chain, none, LEDGER_HASH_BYTES) != 0)
+		cli_err(cmd, "chain check failed: the server's entry 0 is not "
+			     "a genesis signed by the node key it names");
+	else if (pin && !ledger_ct_equal(tx->key, pin, LEDGER_PK_BYTES))
+		cli_err(cmd, "chain check failed: the server's genesis names "
+			     "another node key than the pinned one");
+	else
+		rc = CLI_OK;
+	if (rc == CLI_OK)
+		memcpy(node, tx->key, LEDGER_PK_BYTES);
+	ledger_tx_free(tx);
+	return rc;
+}
+
+/* Block 0, signed by node, holds exactly the genesis bytes. */
+static int check_block0(const char *cmd, const struct cli_url *url,
+			unsigned timeout_s, const uint8_t *bytes, size_t n,
+			const uint8_t node[LEDGER_PK_BYTES])
+{
+	struct ledger_head h;
+	struct mm_diag diag = {0};
+	uint8_t leaf[LEDGER_HASH_BYTES];
+	json_t *j = cli_http_json(cmd, url, "GET", "/v1/ledger/blocks/0", NULL,
+				  NULL, 0, NULL, timeout_s);
+	int rc;
+
+	if (!j)
+		return CLI_FAIL;
+	rc = edge_head_from_json(j, &h, &diag);
+	json_decref(j);
+	if (rc != MM_OK) {
+		cli_err(cmd, "the server's block 0 is malformed: %s",
+			cli_why(rc, &diag));
+		return CLI_FAIL;
+	}
+	if (cli_check_head(cmd, "block 0", &h, node) != CLI_OK)
+		return CLI_FAIL;
+	ledger_merkle_leaf(bytes, n, leaf);
+	if (h.height != 0 || h.size != 1 ||
+	    !ledger_ct_equal(h.root, leaf, LEDGER_HASH_BYTES)) {
+		cli_err(cmd, "chain check failed: block 0 does not hold the "
+			     "server's entry 0");
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+int cli_fetch_chain(const char *cmd, const struct cli_url *url,
+		    unsigned timeout_s, const uint8_t *pin,
+		    uint8_t chain[LEDGER_HASH_BYTES])
+{
+	uint8_t node[LEDGER_PK_BYTES];
+	uint8_t *bytes = NULL;
+	size_t n = 0;
+	int rc = genesis_bytes(cmd, url, timeout_s, &bytes, &n);
+
+	if (rc == CLI_OK)
+		rc = check_genesis(cmd, bytes, n, pin, node);
+	if (rc == CLI_OK)
+		rc = check_block0(cmd, url, timeout_s, bytes, n, node);
+	if (rc == CLI_OK)
+		ledger_sha256(bytes, n, chain);
+	free(bytes);
+	return rc;
 }

@@ -1,5 +1,9 @@
 /* sign.c - the server options shared by commands (--server, --ca-file,
- * --insecure-skip-verify) and RFC 9421 signatures on requests. */
+ * --insecure-skip-verify) and RFC 9421 signatures on requests.  A
+ * signature covers @authority, the --server URL's "host:port" (also sent
+ * as Host): the node refuses one made for another name than its
+ * --public-authority (wrong_authority), so a signature is good at one
+ * node only, and --server must name the node as it is published. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,11 +14,11 @@
 
 #define CLI_NONCE_BYTES 16
 
-int cli_server(const char *cmd, const char *server, const char *ca_file,
-	       bool insecure, struct cli_url *u)
+enum cli_exit cli_server(const char *cmd, const char *server,
+			 const char *ca_file, bool insecure, struct cli_url *u)
 {
 	struct mm_diag diag = {0};
-	int rc = cli_require(cmd, "server", server);
+	enum cli_exit rc = cli_require(cmd, "server", server);
 
 	if (rc != CLI_OK)
 		return rc;
@@ -51,9 +55,10 @@ static enum edge_sig_field sign_field(void *ctx, const char *name,
 	return EDGE_SIG_FIELD_OK;
 }
 
-int cli_sign_request(const struct ledger_key *key, const struct cli_url *u,
-		     const char *method, const char *path, const void *body,
-		     size_t n, struct cli_signed *s, struct mm_diag *diag)
+enum mm_err cli_sign_request(const struct ledger_key *key,
+			     const struct cli_url *u, const char *method,
+			     const char *path, const void *body, size_t n,
+			     struct cli_signed *s, struct mm_diag *diag)
 {
 	static const char *const comps[] = {"@method", "@authority", "@path",
 					    "@query", "content-digest"};

@@ -2,8 +2,10 @@
 #include "mm.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const struct {
 	const char *code;
@@ -32,6 +34,7 @@ static const struct {
 	[MM_ERR_CLOSED] = {"closed", "shutting down"},
 	[MM_ERR_DENIED] = {"denied", "not permitted"},
 	[MM_ERR_REJECTED] = {"rejected", "refused by the transaction's rules"},
+	[MM_ERR_WRONG_CHAIN] = {"wrong_chain", "signed for another chain"},
 	[MM_ERR_NO_SPACE] = {"no_space", "no space left on the node's disk"},
 };
 
@@ -49,16 +52,69 @@ const char *mm_errcode(int err)
 	return errs[err].code;
 }
 
-int mm_fail(struct mm_diag *diag, int err, size_t offset, const char *fmt, ...)
+/* Asserts reason is a reason word, [a-z_]+ shorter than the field, or
+ * empty when empty is allowed. */
+static void check_reason(const char *reason, bool empty_ok)
 {
-	va_list ap;
+	size_t n = strlen(reason);
 
+	MM_ASSERT(n < MM_DIAG_REASON_MAX && (n > 0 || empty_ok));
+	MM_ASSERT(strspn(reason, "abcdefghijklmnopqrstuvwxyz_") == n);
+}
+
+enum mm_err mm_vfail_reason(struct mm_diag *diag, enum mm_err err,
+			    const char *reason, size_t offset, const char *fmt,
+			    va_list ap)
+{
+	check_reason(reason, true);
 	if (!diag)
 		return err;
 	diag->offset = offset;
-	va_start(ap, fmt);
+	snprintf(diag->reason, sizeof(diag->reason), "%s", reason);
 	vsnprintf(diag->msg, sizeof(diag->msg), fmt, ap);
+	return err;
+}
+
+enum mm_err mm_fail(struct mm_diag *diag, enum mm_err err, size_t offset,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mm_vfail_reason(diag, err, "", offset, fmt, ap);
 	va_end(ap);
+	return err;
+}
+
+enum mm_err mm_fail_reason(struct mm_diag *diag, enum mm_err err,
+			   const char *reason, size_t offset, const char *fmt,
+			   ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mm_vfail_reason(diag, err, reason, offset, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+enum mm_err mm_vrefuse(struct mm_diag *diag, enum mm_err err, const char *where,
+		       const char *reason, const char *fmt, va_list ap)
+{
+	size_t cap = sizeof(diag->msg);
+	int n;
+
+	check_reason(reason, false);
+	if (!diag)
+		return err;
+	diag->offset = 0;
+	snprintf(diag->reason, sizeof(diag->reason), "%s", reason);
+	if (where)
+		n = snprintf(diag->msg, cap, "%s: %s: ", where, reason);
+	else
+		n = snprintf(diag->msg, cap, "%s: ", reason);
+	if (n >= 0 && (size_t)n < cap)
+		vsnprintf(diag->msg + n, cap - (size_t)n, fmt, ap);
 	return err;
 }
 

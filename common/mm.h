@@ -8,6 +8,7 @@
 #ifndef MM_H
 #define MM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ enum mm_err {
 	MM_ERR_CLOSED,	     /* the ledger is shutting down */
 	MM_ERR_DENIED,	     /* the author may not do this */
 	MM_ERR_REJECTED,     /* a transaction's own rules refused it */
+	MM_ERR_WRONG_CHAIN,  /* signed for another chain (a cross-chain replay)
+			      */
 	MM_ERR_NO_SPACE,     /* the disk (or quota) is full: ENOSPC, EDQUOT */
 	MM_ERR__COUNT
 };
@@ -50,19 +53,41 @@ const char *mm_errcode(int err);
  * Where and why input was refused.  Parsers of outside input fill it; a
  * message never quotes record contents or secrets, only positions and
  * what was expected.  offset is a byte offset into the input; line and
- * column are 1-based and 0 when not meaningful.
+ * column are 1-based and 0 when not meaningful.  reason is a stable
+ * machine word ([a-z_], e.g. "cohort_full") naming the rule that refused,
+ * or "" when the failure has none: programs compare reason (and the error
+ * code), never msg, which is for people.
  */
-#define MM_DIAG_MSG_MAX 200
+#define MM_DIAG_MSG_MAX	   200
+#define MM_DIAG_REASON_MAX 32
 struct mm_diag {
 	size_t offset;
 	unsigned line;
 	unsigned column;
+	char reason[MM_DIAG_REASON_MAX];
 	char msg[MM_DIAG_MSG_MAX];
 };
 
-/* Sets diag (which may be NULL) and returns err, for `return mm_fail(...)`. */
-int mm_fail(struct mm_diag *diag, int err, size_t offset, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* Sets diag (which may be NULL): offset, msg from fmt, reason "";
+ * returns err, for `return mm_fail(...)`. */
+enum mm_err mm_fail(struct mm_diag *diag, enum mm_err err, size_t offset,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* mm_fail with a reason: a string literal of [a-z_] shorter than
+ * MM_DIAG_REASON_MAX, or "" for none (anything else is a bug and stops
+ * the process).  The message is fmt as it is. */
+enum mm_err mm_fail_reason(struct mm_diag *diag, enum mm_err err,
+			   const char *reason, size_t offset, const char *fmt,
+			   ...) __attribute__((format(printf, 5, 6)));
+enum mm_err mm_vfail_reason(struct mm_diag *diag, enum mm_err err,
+			    const char *reason, size_t offset, const char *fmt,
+			    va_list ap) __attribute__((format(printf, 5, 0)));
+/* A refusal: diag->reason = reason (as mm_fail_reason, but never "") and
+ * the message "WHERE: REASON: " followed by fmt, or "REASON: " and fmt
+ * when where is NULL (the stable word first, as refusals have always
+ * read); offset 0.  Returns err. */
+enum mm_err mm_vrefuse(struct mm_diag *diag, enum mm_err err, const char *where,
+		       const char *reason, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
 
 /*
  * Assertions.  MM_ASSERT is always on: a broken invariant in a ledger must
@@ -103,12 +128,12 @@ uint64_t mm_monotonic_ms(void);
  * been written.  fd's offset and flags are the caller's; nothing is
  * synced.
  */
-int mm_write_all(int fd, const void *p, size_t n);
+enum mm_err mm_write_all(int fd, const void *p, size_t n);
 
 /* The code for a failed file operation's errno e: MM_ERR_NO_SPACE when
  * the disk or the quota is full (ENOSPC, EDQUOT: the node answers 507),
  * else MM_ERR_IO. */
-int mm_errno_io(int e);
+enum mm_err mm_errno_io(int e);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back
  * (H. Hinnant's days_from_civil / civil_from_days): for calendars that

@@ -24,12 +24,12 @@ uint64_t mm_monotonic_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
-int mm_errno_io(int e)
+enum mm_err mm_errno_io(int e)
 {
 	return e == ENOSPC || e == EDQUOT ? MM_ERR_NO_SPACE : MM_ERR_IO;
 }
 
-int mm_write_all(int fd, const void *p, size_t n)
+enum mm_err mm_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;
 

@@ -11,7 +11,7 @@
 /* Longest member name quoted in a path; longer or odd names are elided. */
 #define EDGE_PATH_KEY_MAX 32
 /* Envelope members, sorted bytewise (the canonical map order). */
-#define EDGE_ENV_PAIRS 6
+#define EDGE_ENV_PAIRS 7
 
 #define PROBLEM_BASE "https://medmarket.dev/problems/"
 
@@ -240,8 +240,8 @@ static int head_from_json_at(const json_t *j, const char *path,
 	return MM_OK;
 }
 
-int edge_head_from_json(const json_t *j, struct ledger_head *h,
-			struct mm_diag *diag)
+enum mm_err edge_head_from_json(const json_t *j, struct ledger_head *h,
+				struct mm_diag *diag)
 {
 	return head_from_json_at(j, "$", h, diag);
 }
@@ -291,8 +291,9 @@ static int proof_from_json_at(const json_t *j, const char *path,
 	return MM_OK;
 }
 
-int edge_proof_from_json(const json_t *j, uint8_t proof[][LEDGER_HASH_BYTES],
-			 size_t max, size_t *n, struct mm_diag *diag)
+enum mm_err edge_proof_from_json(const json_t *j,
+				 uint8_t proof[][LEDGER_HASH_BYTES], size_t max,
+				 size_t *n, struct mm_diag *diag)
 {
 	return proof_from_json_at(j, "$", proof, max, n, diag);
 }
@@ -391,8 +392,8 @@ size_t edge_receipt_text(const struct ledger_receipt *r,
 	return t.n;
 }
 
-int edge_receipt_from_json(const json_t *j, struct ledger_receipt *out,
-			   struct mm_diag *diag)
+enum mm_err edge_receipt_from_json(const json_t *j, struct ledger_receipt *out,
+				   struct mm_diag *diag)
 {
 	static const char *const names[] = {"head", "index", "leaf", "proof",
 					    "tx_id"};
@@ -633,7 +634,7 @@ static int field_from_json(struct conv *c, const struct ledger_field *f,
 			   const json_t *j, const char *path)
 {
 	uint8_t h[LEDGER_HASH_BYTES];
-	int err = node_count(c, path);
+	enum mm_err err = node_count(c, path);
 
 	if (err)
 		return err;
@@ -740,6 +741,7 @@ static int body_from_json(struct conv *c, const struct ledger_type *t,
 struct env {
 	const struct ledger_type *type;
 	uint8_t author[LEDGER_HASH_BYTES];
+	uint8_t chain[LEDGER_HASH_BYTES];
 	uint8_t key[LEDGER_PK_BYTES];
 	uint8_t sig[LEDGER_SIG_BYTES];
 	uint8_t id[LEDGER_HASH_BYTES];
@@ -771,8 +773,9 @@ static int env_type(const json_t *j, const struct ledger_type *types, size_t n,
 static int env_from_json(const json_t *j, const struct ledger_type *types,
 			 size_t n, struct env *e, struct mm_diag *diag)
 {
-	static const char *const names[] = {"author", "body", "created", "id",
-					    "key",    "sig",  "type"};
+	static const char *const names[] = {"author",  "body", "chain",
+					    "created", "id",   "key",
+					    "sig",     "type"};
 	const json_t *id = NULL;
 	int err = only_members(j, "$", names, MM_ARRAY_LEN(names), diag);
 
@@ -780,6 +783,9 @@ static int env_from_json(const json_t *j, const struct ledger_type *types,
 		err = env_type(j, types, n, e, diag);
 	if (!err)
 		err = member_hex(j, "$", "author", e->author, sizeof(e->author),
+				 diag);
+	if (!err)
+		err = member_hex(j, "$", "chain", e->chain, sizeof(e->chain),
 				 diag);
 	if (!err)
 		err = member_uint(j, "$", "created", &e->created_ms, diag);
@@ -809,6 +815,8 @@ static int env_encode(struct conv *c, const struct env *e)
 	err = body_from_json(c, e->type, e->body);
 	if (err && !c->b->err)
 		return err;
+	ledger_enc_cstr(c->b, "chain");
+	ledger_enc_bin(c->b, e->chain, sizeof(e->chain));
 	ledger_enc_cstr(c->b, "created");
 	ledger_enc_uint(c->b, e->created_ms);
 	ledger_enc_cstr(c->b, "key");
@@ -826,11 +834,13 @@ static int env_encode(struct conv *c, const struct env *e)
 	return MM_OK;
 }
 
-int edge_tx_from_json(const json_t *j, const struct ledger_type *types,
-		      size_t n, struct ledger_buf *out, struct mm_diag *diag)
+enum mm_err edge_tx_from_json(const json_t *j, const struct ledger_type *types,
+			      size_t n, struct ledger_buf *out,
+			      struct mm_diag *diag)
 {
 	struct ledger_buf b;
-	/* The root map, its six keys and six values are counted up front. */
+	/* The root map, its seven keys and seven values are counted up
+	 * front. */
 	struct conv c = {
 		.b = &b, .diag = diag, .nodes = 1 + 2 * EDGE_ENV_PAIRS};
 	struct env e;
@@ -928,8 +938,9 @@ json_t *edge_tx_json(const struct ledger_tx *tx,
 {
 	(void)types;
 	(void)n;
-	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "type", tx->type,
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "type", tx->type,
 			 "author", hex_json(tx->author, sizeof(tx->author)),
+			 "chain", hex_json(tx->chain, sizeof(tx->chain)),
 			 "created", uint_json(tx->created_ms), "key",
 			 hex_json(tx->key, sizeof(tx->key)), "body",
 			 val_json(tx->body), "sig",
@@ -943,7 +954,8 @@ json_t *edge_tx_json(const struct ledger_tx *tx,
 /* "offset" is set when the diagnostic points past the first byte of the
  * input; a JSON path diagnostic ("$...") carries its place in the
  * message instead. */
-json_t *edge_problem_json(int err, int status, const struct mm_diag *diag)
+json_t *edge_problem_json(enum mm_err err, int status,
+			  const struct mm_diag *diag)
 {
 	char type[sizeof(PROBLEM_BASE) + 32];
 	bool has_msg = diag && diag->msg[0];

@@ -27,13 +27,13 @@
 
 /* {"height","size","time","prev","root","key","sig","hash"} */
 json_t *edge_head_json(const struct ledger_head *h);
-int edge_head_from_json(const json_t *j, struct ledger_head *h,
-			struct mm_diag *diag);
+enum mm_err edge_head_from_json(const json_t *j, struct ledger_head *h,
+				struct mm_diag *diag);
 
 /* {"index","tx_id","leaf","proof":[hex...],"head":{...}} */
 json_t *edge_receipt_json(const struct ledger_receipt *r);
-int edge_receipt_from_json(const json_t *j, struct ledger_receipt *r,
-			   struct mm_diag *diag);
+enum mm_err edge_receipt_from_json(const json_t *j, struct ledger_receipt *r,
+				   struct mm_diag *diag);
 
 /*
  * The receipt's JSON text, byte for byte what json_dumps of
@@ -52,20 +52,22 @@ size_t edge_receipt_text(const struct ledger_receipt *r,
 /* A JSON array of hex hashes. */
 json_t *edge_proof_json(const uint8_t proof[][LEDGER_HASH_BYTES], size_t n);
 /* Parses a JSON array of at most max hex hashes into proof. */
-int edge_proof_from_json(const json_t *j, uint8_t proof[][LEDGER_HASH_BYTES],
-			 size_t max, size_t *n, struct mm_diag *diag);
+enum mm_err edge_proof_from_json(const json_t *j,
+				 uint8_t proof[][LEDGER_HASH_BYTES], size_t max,
+				 size_t *n, struct mm_diag *diag);
 
 /*
  * The JSON form of an envelope:
- *   {"type","author","created","key","body":{...},"sig"}
+ *   {"type","author","chain","created","key","body":{...},"sig"}
  * converted to canonical msgpack using the body schema of its type among
  * types[0..n) (BIN/HASH fields are hex; LEDGER_F_ANY maps JSON naturally:
  * objects to maps with sorted keys, strings to str, integers to int).
  * Appends the canonical bytes to out.  MM_ERR_SCHEMA, MM_ERR_UNKNOWN_TYPE,
  * MM_ERR_DECODE, MM_ERR_LIMIT with a JSON path in diag.
  */
-int edge_tx_from_json(const json_t *j, const struct ledger_type *types,
-		      size_t n, struct ledger_buf *out, struct mm_diag *diag);
+enum mm_err edge_tx_from_json(const json_t *j, const struct ledger_type *types,
+			      size_t n, struct ledger_buf *out,
+			      struct mm_diag *diag);
 /* The JSON form of a decoded envelope (plus "id"), inverse of the above. */
 json_t *edge_tx_json(const struct ledger_tx *tx,
 		     const struct ledger_type *types, size_t n);
@@ -73,7 +75,8 @@ json_t *edge_tx_json(const struct ledger_tx *tx,
 /* An RFC 9457 problem document:
  * {"type":"https://medmarket.dev/problems/<code>","title","status",
  *  "detail","code"[,"offset"]} with code = mm_errcode(err). */
-json_t *edge_problem_json(int err, int status, const struct mm_diag *diag);
+json_t *edge_problem_json(enum mm_err err, int status,
+			  const struct mm_diag *diag);
 
 /* ------------------------------------------------------------------ */
 /*
@@ -144,16 +147,16 @@ struct edge_sig_request {
  * MM_ERR_SCHEMA (an unknown parameter, a parameter of the wrong type or
  * given twice, a component with parameters or given twice).
  */
-int edge_sig_parse_input(const char *value, struct edge_sig_params *p,
-			 struct mm_diag *diag);
+enum mm_err edge_sig_parse_input(const char *value, struct edge_sig_params *p,
+				 struct mm_diag *diag);
 
 /*
  * Parses a Signature field value holding exactly one member, named label,
  * whose value is a 64-byte byte sequence.  MM_ERR_DECODE, MM_ERR_SCHEMA.
  */
-int edge_sig_parse_signature(const char *value, const char *label,
-			     uint8_t sig[LEDGER_SIG_BYTES],
-			     struct mm_diag *diag);
+enum mm_err edge_sig_parse_signature(const char *value, const char *label,
+				     uint8_t sig[LEDGER_SIG_BYTES],
+				     struct mm_diag *diag);
 
 /*
  * Builds the RFC 9421 §2.5 signature base of r for p into out (cap bytes,
@@ -161,16 +164,17 @@ int edge_sig_parse_signature(const char *value, const char *label,
  * component, a field absent or repeated, no authority for @authority or
  * @target-uri), MM_ERR_LIMIT (over cap).
  */
-int edge_sig_base(const struct edge_sig_params *p,
-		  const struct edge_sig_request *r, char *out, size_t cap,
-		  size_t *n, struct mm_diag *diag);
+enum mm_err edge_sig_base(const struct edge_sig_params *p,
+			  const struct edge_sig_request *r, char *out,
+			  size_t cap, size_t *n, struct mm_diag *diag);
 
 /* Checks sig over p's base of r with pk.  MM_ERR_SIGNATURE, or the errors
  * of edge_sig_base. */
-int edge_sig_verify(const struct edge_sig_params *p,
-		    const struct edge_sig_request *r,
-		    const uint8_t sig[LEDGER_SIG_BYTES],
-		    const uint8_t pk[LEDGER_PK_BYTES], struct mm_diag *diag);
+enum mm_err edge_sig_verify(const struct edge_sig_params *p,
+			    const struct edge_sig_request *r,
+			    const uint8_t sig[LEDGER_SIG_BYTES],
+			    const uint8_t pk[LEDGER_PK_BYTES],
+			    struct mm_diag *diag);
 
 /*
  * Signs r as label "sig1" covering components[0..ncomp) with created,
@@ -178,11 +182,11 @@ int edge_sig_verify(const struct edge_sig_params *p,
  * Signature-Input value to input and the Signature value to sig (each at
  * least EDGE_SIG_HEADER_MAX + 1 bytes).  Errors as edge_sig_base.
  */
-int edge_sig_sign(const struct ledger_key *key,
-		  const struct edge_sig_request *r,
-		  const char *const *components, size_t ncomp, int64_t created,
-		  const char *nonce, char *input, char *sig,
-		  struct mm_diag *diag);
+enum mm_err edge_sig_sign(const struct ledger_key *key,
+			  const struct edge_sig_request *r,
+			  const char *const *components, size_t ncomp,
+			  int64_t created, const char *nonce, char *input,
+			  char *sig, struct mm_diag *diag);
 
 /* The Content-Digest value "sha-256=:BASE64:" of body[0..n). */
 void edge_sig_content_digest(const void *body, size_t n,
@@ -190,8 +194,8 @@ void edge_sig_content_digest(const void *body, size_t n,
 /* Checks a Content-Digest value (a dictionary of byte sequences) has a
  * sha-256 member equal to the SHA-256 of body.  MM_ERR_DECODE,
  * MM_ERR_SCHEMA (no sha-256 member), MM_ERR_SIGNATURE (mismatch). */
-int edge_sig_check_digest(const char *value, const void *body, size_t n,
-			  struct mm_diag *diag);
+enum mm_err edge_sig_check_digest(const char *value, const void *body, size_t n,
+				  struct mm_diag *diag);
 
 /*
  * Base64 (RFC 4648): url selects the URL-safe alphabet without padding;
@@ -202,7 +206,7 @@ int edge_sig_check_digest(const char *value, const void *body, size_t n,
  */
 size_t edge_b64_encode(const uint8_t *p, size_t n, bool url, char *out,
 		       size_t cap);
-int edge_b64_decode(const char *s, size_t slen, bool url, uint8_t *out,
-		    size_t cap, size_t *n, struct mm_diag *diag);
+enum mm_err edge_b64_decode(const char *s, size_t slen, bool url, uint8_t *out,
+			    size_t cap, size_t *n, struct mm_diag *diag);
 
 #endif

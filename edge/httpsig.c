@@ -56,8 +56,8 @@ static int b64_value(char c, bool url)
 	return hit ? (int)(hit - abc) : -1;
 }
 
-int edge_b64_decode(const char *s, size_t slen, bool url, uint8_t *out,
-		    size_t cap, size_t *n, struct mm_diag *diag)
+enum mm_err edge_b64_decode(const char *s, size_t slen, bool url, uint8_t *out,
+			    size_t cap, size_t *n, struct mm_diag *diag)
 {
 	uint32_t acc = 0;
 	size_t bits = 0, o = 0, len = slen;
@@ -422,8 +422,8 @@ static int input_param(struct sf *c, struct edge_sig_params *p)
 	return err ? err : ser_string(p, c->diag, slot);
 }
 
-int edge_sig_parse_input(const char *value, struct edge_sig_params *p,
-			 struct mm_diag *diag)
+enum mm_err edge_sig_parse_input(const char *value, struct edge_sig_params *p,
+				 struct mm_diag *diag)
 {
 	struct sf c = {value, 0, strlen(value), diag};
 	bool more = false;
@@ -453,9 +453,9 @@ int edge_sig_parse_input(const char *value, struct edge_sig_params *p,
 	return err;
 }
 
-int edge_sig_parse_signature(const char *value, const char *label,
-			     uint8_t sig[LEDGER_SIG_BYTES],
-			     struct mm_diag *diag)
+enum mm_err edge_sig_parse_signature(const char *value, const char *label,
+				     uint8_t sig[LEDGER_SIG_BYTES],
+				     struct mm_diag *diag)
 {
 	struct sf c = {value, 0, strlen(value), diag};
 	char key[EDGE_SIG_NAME_MAX + 1];
@@ -593,9 +593,9 @@ static int out_field(struct out *o, const char *name,
 	return out_add(o, v, n);
 }
 
-int edge_sig_base(const struct edge_sig_params *p,
-		  const struct edge_sig_request *r, char *out, size_t cap,
-		  size_t *n, struct mm_diag *diag)
+enum mm_err edge_sig_base(const struct edge_sig_params *p,
+			  const struct edge_sig_request *r, char *out,
+			  size_t cap, size_t *n, struct mm_diag *diag)
 {
 	struct out o = {out, 0, cap, diag};
 	int err = MM_OK;
@@ -624,10 +624,11 @@ int edge_sig_base(const struct edge_sig_params *p,
 	return err;
 }
 
-int edge_sig_verify(const struct edge_sig_params *p,
-		    const struct edge_sig_request *r,
-		    const uint8_t sig[LEDGER_SIG_BYTES],
-		    const uint8_t pk[LEDGER_PK_BYTES], struct mm_diag *diag)
+enum mm_err edge_sig_verify(const struct edge_sig_params *p,
+			    const struct edge_sig_request *r,
+			    const uint8_t sig[LEDGER_SIG_BYTES],
+			    const uint8_t pk[LEDGER_PK_BYTES],
+			    struct mm_diag *diag)
 {
 	char base[EDGE_SIG_BASE_MAX];
 	size_t n = 0;
@@ -650,7 +651,7 @@ static int sign_params(const struct ledger_key *key,
 {
 	char pk_hex[2 * LEDGER_PK_BYTES + 1];
 	int len;
-	int err = MM_OK;
+	enum mm_err err = MM_OK;
 
 	memset(p, 0, sizeof(*p));
 	if (ncomp > EDGE_SIG_COMPONENTS_MAX)
@@ -675,11 +676,11 @@ static int sign_params(const struct ledger_key *key,
 	return err ? err : edge_sig_parse_input(input, p, diag);
 }
 
-int edge_sig_sign(const struct ledger_key *key,
-		  const struct edge_sig_request *r,
-		  const char *const *components, size_t ncomp, int64_t created,
-		  const char *nonce, char *input, char *sig,
-		  struct mm_diag *diag)
+enum mm_err edge_sig_sign(const struct ledger_key *key,
+			  const struct edge_sig_request *r,
+			  const char *const *components, size_t ncomp,
+			  int64_t created, const char *nonce, char *input,
+			  char *sig, struct mm_diag *diag)
 {
 	struct edge_sig_params *p = malloc(sizeof(*p));
 	uint8_t raw[LEDGER_SIG_BYTES];
@@ -716,8 +717,8 @@ void edge_sig_content_digest(const void *body, size_t n,
 	snprintf(out, EDGE_SIG_DIGEST_MAX, "sha-256=:%s:", b64);
 }
 
-int edge_sig_check_digest(const char *value, const void *body, size_t n,
-			  struct mm_diag *diag)
+enum mm_err edge_sig_check_digest(const char *value, const void *body, size_t n,
+				  struct mm_diag *diag)
 {
 	struct sf c = {value, 0, strlen(value), diag};
 	uint8_t want[LEDGER_HASH_BYTES], got[64];

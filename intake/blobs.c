@@ -101,8 +101,8 @@ static int key_load(const char *path, uint8_t key[INTAKE_BLOB_KEY_BYTES],
 	return err;
 }
 
-int intake_blobs_open(const char *dir, bool create, size_t bytes_max,
-		      struct intake_blobs **out, struct mm_diag *diag)
+enum mm_err intake_blobs_open(const char *dir, bool create, size_t bytes_max,
+			      struct intake_blobs **out, struct mm_diag *diag)
 {
 	char key_path[BLOB_PATH_MAX];
 	struct intake_blobs *b = NULL;
@@ -260,8 +260,9 @@ static int write_atomic(const char *sub, const char *file, const uint8_t *f,
 	return fsync_dir(sub);
 }
 
-int intake_blobs_put(struct intake_blobs *b, const uint8_t *p, size_t n,
-		     uint8_t id[INTAKE_BLOB_ID_BYTES], struct mm_diag *diag)
+enum mm_err intake_blobs_put(struct intake_blobs *b, const uint8_t *p, size_t n,
+			     uint8_t id[INTAKE_BLOB_ID_BYTES],
+			     struct mm_diag *diag)
 {
 	char sub[BLOB_FILE_MAX], file[BLOB_FILE_MAX];
 	uint8_t *f = NULL;
@@ -364,9 +365,9 @@ static int open_sealed(const struct intake_blobs *b,
 	return MM_OK;
 }
 
-int intake_blobs_get(struct intake_blobs *b,
-		     const uint8_t id[INTAKE_BLOB_ID_BYTES], uint8_t **out,
-		     size_t *n, struct mm_diag *diag)
+enum mm_err intake_blobs_get(struct intake_blobs *b,
+			     const uint8_t id[INTAKE_BLOB_ID_BYTES],
+			     uint8_t **out, size_t *n, struct mm_diag *diag)
 {
 	char sub[BLOB_FILE_MAX], file[BLOB_FILE_MAX];
 	uint8_t *f = NULL;
@@ -394,9 +395,9 @@ bool intake_blobs_has(struct intake_blobs *b,
 	return access(file, F_OK) == 0;
 }
 
-int intake_blobs_delete(struct intake_blobs *b,
-			const uint8_t id[INTAKE_BLOB_ID_BYTES],
-			struct mm_diag *diag)
+enum mm_err intake_blobs_delete(struct intake_blobs *b,
+				const uint8_t id[INTAKE_BLOB_ID_BYTES],
+				struct mm_diag *diag)
 {
 	char sub[BLOB_FILE_MAX], file[BLOB_FILE_MAX];
 
@@ -410,8 +411,8 @@ int intake_blobs_delete(struct intake_blobs *b,
 		       : mm_fail(diag, MM_ERR_IO, 0, "cannot sync %s", sub);
 }
 
-int intake_blobs_derive(const struct intake_blobs *b, const void *info,
-			size_t n, uint8_t out[LEDGER_HASH_BYTES])
+enum mm_err intake_blobs_derive(const struct intake_blobs *b, const void *info,
+				size_t n, uint8_t out[LEDGER_HASH_BYTES])
 {
 	return ledger_hmac_sha256(b->key, sizeof(b->key), info, n, out);
 }

@@ -288,10 +288,11 @@ static int row_stage(struct intake *in, const struct anon_buf *row,
 	return err;
 }
 
-int intake_contribution_stage(struct intake *in,
-			      const struct intake_contribution *c,
-			      struct intake_staged *out, enum intake_step *step,
-			      struct mm_diag *diag)
+enum mm_err intake_contribution_stage(struct intake *in,
+				      const struct intake_contribution *c,
+				      struct intake_staged *out,
+				      enum intake_step *step,
+				      struct mm_diag *diag)
 {
 	struct check *k = calloc(1, sizeof(*k));
 	struct anon_buf row = {.max = DEID_BYTES_MAX};

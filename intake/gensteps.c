@@ -2,6 +2,8 @@
 #include "intake/internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <openssl/rand.h>
 
@@ -26,8 +28,9 @@ static bool decimal(const char *v, size_t n, uint64_t *whole, bool *frac)
 	return true;
 }
 
-int intake_steps_check(const char *column, bool num, const int64_t *steps,
-		       size_t n, struct mm_diag *diag)
+enum mm_err intake_steps_check(const char *column, bool num,
+			       const int64_t *steps, size_t n,
+			       struct mm_diag *diag)
 {
 	int64_t prev = 0;
 
@@ -71,7 +74,53 @@ void intake_steps_level(const char *v, size_t n, bool num, int64_t step,
 		snprintf(out, INTAKE_LEVEL_MAX, "%.*s*", (int)step, v);
 }
 
-int intake_shuffle(size_t *perm, size_t n)
+static int level_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void intake_steps_list_level(const char *v, size_t n, bool num, int64_t step,
+			     char out[INTAKE_LEVEL_MAX])
+{
+	char(*it)[INTAKE_LEVEL_MAX] = calloc(INTAKE_LIST_MAX, sizeof(*it));
+	size_t k = 0, len = 0, start = 0;
+
+	snprintf(out, INTAKE_LEVEL_MAX, "*");
+	if (!it || step <= 0) {
+		free(it);
+		return;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && v[i] != ';')
+			continue;
+		if (k == INTAKE_LIST_MAX) {
+			free(it);
+			return; /* too many to keep apart: "*" */
+		}
+		intake_steps_level(v + start, i - start, num, step, it[k++]);
+		start = i + 1;
+	}
+	qsort(it, k, sizeof(*it), level_cmp);
+	for (size_t i = 0; i < k; i++) {
+		size_t m = strlen(it[i]);
+
+		if (i > 0 && strcmp(it[i], it[i - 1]) == 0)
+			continue;
+		if (len + (len > 0) + m >= INTAKE_LEVEL_MAX) {
+			snprintf(out, INTAKE_LEVEL_MAX, "*");
+			free(it);
+			return;
+		}
+		if (len > 0)
+			out[len++] = ';';
+		memcpy(out + len, it[i], m);
+		len += m;
+	}
+	out[len] = '\0';
+	free(it);
+}
+
+enum mm_err intake_shuffle(size_t *perm, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		perm[i] = i;

@@ -10,8 +10,8 @@
 
 #define PSEUDONYM_INFO "medmarket/pseudonym/v1"
 
-int intake_open(const struct intake_config *cfg, struct intake **out,
-		struct mm_diag *diag)
+enum mm_err intake_open(const struct intake_config *cfg, struct intake **out,
+			struct mm_diag *diag)
 {
 	struct intake *in = NULL;
 	int n, err;
@@ -39,6 +39,9 @@ int intake_open(const struct intake_config *cfg, struct intake **out,
 			       "blob key");
 	}
 	pthread_mutex_init(&in->lock, NULL);
+	pthread_mutex_init(&in->sweep_mu, NULL);
+	pthread_mutex_init(&in->retire_mu, NULL);
+	pthread_cond_init(&in->retire_cv, NULL);
 	*out = in;
 	return MM_OK;
 }
@@ -47,8 +50,13 @@ void intake_close(struct intake *in)
 {
 	if (!in)
 		return;
+	intake_retire_stop(in);
 	ledger_wipe(in->pseudonym_root, sizeof(in->pseudonym_root));
 	pthread_mutex_destroy(&in->lock);
+	pthread_mutex_destroy(&in->sweep_mu);
+	pthread_mutex_destroy(&in->retire_mu);
+	pthread_cond_destroy(&in->retire_cv);
+	free(in->seen);
 	free(in->holds);
 	free(in);
 }
@@ -58,13 +66,8 @@ void intake_close(struct intake *in)
 
 #define BLOB_SET_MAX (64u << 20) /* kept blob names: 2 GiB of names */
 
-/* Blob names, sorted once filled, for lookups. */
-struct blob_set {
-	uint8_t (*v)[LEDGER_HASH_BYTES];
-	size_t n, cap;
-};
-
-static int set_add(struct blob_set *s, const uint8_t b[LEDGER_HASH_BYTES])
+enum mm_err intake_blob_set_add(struct intake_blob_set *s,
+				const uint8_t b[LEDGER_HASH_BYTES])
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 1024;
@@ -86,9 +89,22 @@ static int hash_cmp(const void *a, const void *b)
 	return memcmp(a, b, LEDGER_HASH_BYTES);
 }
 
-static bool set_has(const struct blob_set *s, const uint8_t b[32])
+void intake_blob_set_sort(struct intake_blob_set *s)
+{
+	if (s->n > 0)
+		qsort(s->v, s->n, sizeof(*s->v), hash_cmp);
+}
+
+bool intake_blob_set_has(const struct intake_blob_set *s,
+			 const uint8_t b[LEDGER_HASH_BYTES])
 {
 	return s->n && bsearch(b, s->v, s->n, sizeof(*s->v), hash_cmp);
+}
+
+void intake_blob_set_release(struct intake_blob_set *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
 }
 
 /* One orphan entry: removed after its blobs are dropped. */
@@ -101,7 +117,7 @@ struct orphan {
 struct census {
 	struct intake *in;
 	struct intake_reconcile_report *rep;
-	struct blob_set kept; /* blobs named by kept entries */
+	struct intake_blob_set kept; /* blobs named by kept entries */
 	struct orphan *orphans;
 	size_t norphans, orphans_cap;
 };
@@ -152,7 +168,7 @@ static int census_entry(void *arg, const struct intake_entry *e)
 	for (unsigned i = 0; !err && i < e->nblobs; i++) {
 		if (!intake_blobs_has(c->in->blobs, e->blobs[i]))
 			c->rep->blobs_missing++;
-		err = set_add(&c->kept, e->blobs[i]);
+		err = intake_blob_set_add(&c->kept, e->blobs[i]);
 	}
 	return err;
 }
@@ -163,13 +179,12 @@ static int census_settle(struct census *c)
 {
 	int err = MM_OK;
 
-	if (c->kept.n > 0)
-		qsort(c->kept.v, c->kept.n, sizeof(*c->kept.v), hash_cmp);
+	intake_blob_set_sort(&c->kept);
 	for (size_t i = 0; i < c->norphans; i++) {
 		const struct orphan *o = &c->orphans[i];
 
 		for (unsigned b = 0; b < o->nblobs; b++) {
-			if (set_has(&c->kept, o->blobs[b]) ||
+			if (intake_blob_set_has(&c->kept, o->blobs[b]) ||
 			    intake_blobs_delete(c->in->blobs, o->blobs[b],
 						NULL) != MM_OK)
 				continue; /* kept, shared, or already gone */
@@ -204,7 +219,8 @@ static int count_missing(struct intake *in, struct intake_reconcile_report *r)
 		err = market_request_at(in->market, q, req->id);
 		if (!err)
 			err = market_request_get(in->market, req->id, req);
-		for (uint64_t i = 0; !err && i < req->contributions; i++) {
+		for (uint64_t i = 0;
+		     !err && !req->closed && i < req->contributions; i++) {
 			err = market_contribution_at(in->market, req->id, i, c);
 			if (err || c->status != MARKET_C_STAGED ||
 			    has_row(in, req->id, c))
@@ -218,13 +234,18 @@ static int count_missing(struct intake *in, struct intake_reconcile_report *r)
 	return err;
 }
 
-int intake_reconcile(struct intake *in, struct intake_reconcile_report *rep,
-		     struct mm_diag *diag)
+enum mm_err intake_reconcile(struct intake *in,
+			     struct intake_reconcile_report *rep,
+			     struct mm_diag *diag)
 {
 	struct census c = {.in = in, .rep = rep};
+	struct intake_retire_report retired;
 	int err;
 
 	memset(rep, 0, sizeof(*rep));
+	err = intake_retire(in, &retired, diag);
+	if (err)
+		return err;
 	pthread_mutex_lock(&in->lock);
 	err = intake_index_walk(in, true, census_entry, &c);
 	if (!err)
@@ -232,8 +253,10 @@ int intake_reconcile(struct intake *in, struct intake_reconcile_report *rep,
 	pthread_mutex_unlock(&in->lock);
 	if (!err)
 		err = count_missing(in, rep);
-	free(c.kept.v);
+	intake_blob_set_release(&c.kept);
 	free(c.orphans);
+	rep->rows_retired = retired.rows_retired;
+	rep->blobs_deleted += retired.blobs_deleted;
 	if (err)
 		return mm_fail(diag, err, 0,
 			       "cannot reconcile the staged rows with the "

@@ -94,7 +94,7 @@ enum intake_format { INTAKE_FHIR, INTAKE_CSV };
 #define INTAKE_FIELDS(f) ((const char(*)[MARKET_FIELD_BYTES_MAX + 1])(f))
 
 /* "fhir" / "csv" (n bytes) -> the format; MM_ERR_INVALID otherwise. */
-int intake_format_parse(const char *s, size_t n, enum intake_format *f);
+enum mm_err intake_format_parse(const char *s, size_t n, enum intake_format *f);
 
 /*
  * The staged columns of a request: "patient" (patient_id, identifier)
@@ -103,9 +103,10 @@ int intake_format_parse(const char *s, size_t n, enum intake_format *f);
  * strings).  MM_ERR_SCHEMA (a field not in the catalogue; diag names its
  * position), MM_ERR_INVALID (no fields).
  */
-int intake_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
-		   unsigned nfields, struct anon_column cols[INTAKE_COLS_MAX],
-		   size_t *ncols, struct mm_diag *diag);
+enum mm_err intake_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
+			   unsigned nfields,
+			   struct anon_column cols[INTAKE_COLS_MAX],
+			   size_t *ncols, struct mm_diag *diag);
 
 /* Whether column is one of the catalogue's labs (numbers, generalized
  * as such when a profile lists them as quasi-identifiers). */
@@ -122,10 +123,11 @@ struct intake_record;
  * the catalogue, not exactly one patient), MM_ERR_LIMIT, MM_ERR_NOMEM;
  * diag names positions and paths, never values.
  */
-int intake_record_read(enum intake_format fmt, const char *text, size_t n,
-		       const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
-		       unsigned nfields, struct intake_record **out,
-		       struct mm_diag *diag);
+enum mm_err intake_record_read(enum intake_format fmt, const char *text,
+			       size_t n,
+			       const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
+			       unsigned nfields, struct intake_record **out,
+			       struct mm_diag *diag);
 /* Wipes and frees; NULL is fine. */
 void intake_record_free(struct intake_record *r);
 
@@ -140,10 +142,10 @@ bool intake_record_history(const struct intake_record *r, uint64_t *years);
  * no consent) ->purpose, fields, nfields, expires_ms, revoked.  now_ms is
  * the envelope's created time.  MM_ERR_LIMIT, MM_ERR_NOMEM.
  */
-int intake_record_bind(const struct intake_record *r,
-		       const struct market_request *req,
-		       const struct market_consent *c, uint64_t now_ms,
-		       struct policy_input *in, struct mm_diag *diag);
+enum mm_err intake_record_bind(const struct intake_record *r,
+			       const struct market_request *req,
+			       const struct market_consent *c, uint64_t now_ms,
+			       struct policy_input *in, struct mm_diag *diag);
 
 /* What an eligibility evaluation gives: exactly what contribution.submit
  * carries (results sorted bytewise by rule name, an error counts false). */
@@ -163,12 +165,13 @@ struct intake_outcome {
  * Errors: MM_ERR_REJECTED (not an eligibility policy, or more than
  * MARKET_RESULTS_MAX rules), policy_load's and policy_run's errors.
  */
-int intake_record_evaluate(const char *source, size_t n,
-			   const struct intake_record *r,
-			   const struct market_request *req,
-			   const struct market_consent *c, uint64_t now_ms,
-			   struct intake_outcome *out, char *explain,
-			   size_t explain_cap, struct mm_diag *diag);
+enum mm_err intake_record_evaluate(const char *source, size_t n,
+				   const struct intake_record *r,
+				   const struct market_request *req,
+				   const struct market_consent *c,
+				   uint64_t now_ms, struct intake_outcome *out,
+				   char *explain, size_t explain_cap,
+				   struct mm_diag *diag);
 
 /* record_hash = SHA-256(salt ‖ the record bytes exactly as sent). */
 void intake_record_hash(const uint8_t salt[INTAKE_SALT_BYTES], const char *text,
@@ -180,9 +183,10 @@ void intake_record_hash(const uint8_t salt[INTAKE_SALT_BYTES], const char *text,
  * pseudonym under key, written to out as CSV (header and one row, the
  * columns of intake_columns).  Errors of anon_sh_record and out.
  */
-int intake_record_deidentify(const struct intake_record *r, const uint8_t *key,
-			     size_t key_len, int ref_year, struct anon_buf *out,
-			     struct mm_diag *diag);
+enum mm_err intake_record_deidentify(const struct intake_record *r,
+				     const uint8_t *key, size_t key_len,
+				     int ref_year, struct anon_buf *out,
+				     struct mm_diag *diag);
 
 /* ------------------------------------------------------------------ */
 /*
@@ -218,8 +222,8 @@ struct intake_blobs;
  * file of the wrong size or readable by group or others), MM_ERR_IO,
  * MM_ERR_CRYPTO, MM_ERR_NOMEM; diag says which file and why.
  */
-int intake_blobs_open(const char *dir, bool create, size_t bytes_max,
-		      struct intake_blobs **out, struct mm_diag *diag);
+enum mm_err intake_blobs_open(const char *dir, bool create, size_t bytes_max,
+			      struct intake_blobs **out, struct mm_diag *diag);
 /* Wipes the key and frees; NULL is fine. */
 void intake_blobs_close(struct intake_blobs *b);
 
@@ -229,31 +233,32 @@ void intake_blobs_close(struct intake_blobs *b);
  * bytes_max), MM_ERR_IO, MM_ERR_CRYPTO, MM_ERR_NOMEM; on failure no
  * blob file is left behind.
  */
-int intake_blobs_put(struct intake_blobs *b, const uint8_t *p, size_t n,
-		     uint8_t id[INTAKE_BLOB_ID_BYTES], struct mm_diag *diag);
+enum mm_err intake_blobs_put(struct intake_blobs *b, const uint8_t *p, size_t n,
+			     uint8_t id[INTAKE_BLOB_ID_BYTES],
+			     struct mm_diag *diag);
 /*
  * The plaintext of blob id in *out (malloc'd, *n bytes; the caller wipes
  * and frees it).  Errors: MM_ERR_NOTFOUND, MM_ERR_CORRUPT (the file does
  * not decrypt under the key, or its plaintext does not hash to id),
  * MM_ERR_LIMIT, MM_ERR_IO, MM_ERR_CRYPTO, MM_ERR_NOMEM.
  */
-int intake_blobs_get(struct intake_blobs *b,
-		     const uint8_t id[INTAKE_BLOB_ID_BYTES], uint8_t **out,
-		     size_t *n, struct mm_diag *diag);
+enum mm_err intake_blobs_get(struct intake_blobs *b,
+			     const uint8_t id[INTAKE_BLOB_ID_BYTES],
+			     uint8_t **out, size_t *n, struct mm_diag *diag);
 /* Whether blob id is stored. */
 bool intake_blobs_has(struct intake_blobs *b,
 		      const uint8_t id[INTAKE_BLOB_ID_BYTES]);
 /* Deletes blob id.  MM_ERR_NOTFOUND when absent, MM_ERR_IO. */
-int intake_blobs_delete(struct intake_blobs *b,
-			const uint8_t id[INTAKE_BLOB_ID_BYTES],
-			struct mm_diag *diag);
+enum mm_err intake_blobs_delete(struct intake_blobs *b,
+				const uint8_t id[INTAKE_BLOB_ID_BYTES],
+				struct mm_diag *diag);
 /*
  * HMAC-SHA256 under the store's key of info[0..n) into out: keys the node
  * derives from its data key (the pseudonym root), so that deleting
  * DIR/blob.key ends them too.  MM_ERR_CRYPTO.
  */
-int intake_blobs_derive(const struct intake_blobs *b, const void *info,
-			size_t n, uint8_t out[LEDGER_HASH_BYTES]);
+enum mm_err intake_blobs_derive(const struct intake_blobs *b, const void *info,
+				size_t n, uint8_t out[LEDGER_HASH_BYTES]);
 
 /* ------------------------------------------------------------------ */
 /*
@@ -274,7 +279,8 @@ int intake_blobs_derive(const struct intake_blobs *b, const void *info,
  * So, after intake_reconcile and between any two calls:
  *
  *   I1  every logged contribution.submit staged through this node has
- *       its entry, and the entry's blob is stored;
+ *       its entry, and the entry's blob is stored, until the retention
+ *       rule (intake_retire) deletes both;
  *   I2  every entry names a logged transaction, or one whose submission
  *       has not been settled yet (or whose removal failed, which the
  *       next intake_reconcile finishes);
@@ -300,14 +306,57 @@ struct intake_config {
  * store's key.  Nothing is read or written on disk until used.
  * MM_ERR_INVALID (a path too long), MM_ERR_CRYPTO, MM_ERR_NOMEM.
  */
-int intake_open(const struct intake_config *cfg, struct intake **out,
-		struct mm_diag *diag);
+enum mm_err intake_open(const struct intake_config *cfg, struct intake **out,
+			struct mm_diag *diag);
 /* Wipes the pseudonym root and frees; NULL is fine.  Submissions must
  * have been settled (or the process be ending). */
 void intake_close(struct intake *in);
 
+/* What intake_retire did. */
+struct intake_retire_report {
+	uint64_t rows_retired;	/* entries removed: no proposal can use them */
+	uint64_t blobs_deleted; /* their blobs, named by no other entry */
+};
+
+/*
+ * The retention rule for staged rows: a row is deleted, its blob and then
+ * its entry, once no proposal can use it, that is once its contribution
+ * is included in an approved release (the release's dataset is a blob of
+ * its own) or its request is closed; the directory of a closed request
+ * goes too.  A blob another entry names stays (I3).  Entries of
+ * contributions the ledger does not hold (not settled yet, or orphans
+ * that intake_reconcile removes) and rows a proposal may still use
+ * (staged, proposed, or a rejected release's, staged again) are kept.
+ * A crash in the middle leaves entries whose blob may be gone; the next
+ * call retires them: it is idempotent and safe to redo, and
+ * intake_reconcile runs it first at start-up.  A request directory in
+ * which a sweep retired nothing is skipped until its request's included
+ * count or the directory changes.  Errors: MM_ERR_IO, MM_ERR_NOMEM,
+ * MM_ERR_STORE; on failure part may be done (calling again finishes).
+ */
+enum mm_err intake_retire(struct intake *in, struct intake_retire_report *rep,
+			  struct mm_diag *diag);
+
+/* What a background sweep reports (on the intake's thread). */
+typedef void (*intake_retire_fn)(void *ctx, int err,
+				 const struct intake_retire_report *rep,
+				 const struct mm_diag *diag);
+
+/*
+ * Runs intake_retire on a thread of the intake's own after blocks are
+ * committed (an after-block hook wakes it; sweeps are at least
+ * INTAKE_RETIRE_PAUSE_MS apart, so a burst of blocks costs one), calling
+ * fn (may be NULL) after each sweep that retired something or failed.
+ * Call once, before ledger_start; intake_close stops the thread.
+ * Errors: MM_ERR_INVALID (the ledger started already, or called twice),
+ * MM_ERR_LIMIT (too many after-block hooks), MM_ERR_NOMEM.
+ */
+enum mm_err intake_retire_start(struct intake *in, intake_retire_fn fn,
+				void *ctx);
+
 /* What intake_reconcile found and did. */
 struct intake_reconcile_report {
+	uint64_t rows_retired;	   /* entries intake_retire removed first */
 	uint64_t rows_kept;	   /* entries of logged contributions */
 	uint64_t rows_removed;	   /* entries of unlogged ones, removed */
 	uint64_t releases_kept;	   /* entries of logged releases */
@@ -319,17 +368,20 @@ struct intake_reconcile_report {
 };
 
 /*
- * At start-up, before any submission: removes the index entries whose
- * transaction the ledger does not hold (a crash came between staging
- * and the commit) and deletes the blobs only they named, then counts
- * what should not be: kept entries without their blob, and logged
- * contributions still staged for which this node holds no row (posted
- * through POST /v1/tx without a record, or a damaged data directory).
- * Establishes I1-I3.  MM_ERR_IO, MM_ERR_NOMEM, MM_ERR_STORE; on failure
- * the index may be partly reconciled (running it again finishes).
+ * At start-up, before any submission: runs intake_retire (its rows in
+ * rows_retired, its blobs in blobs_deleted), then removes the index
+ * entries whose transaction the ledger does not hold (a crash came
+ * between staging and the commit) and deletes the blobs only they named,
+ * then counts what should not be: kept entries without their blob, and
+ * logged contributions still staged, of open requests, for which this
+ * node holds no row (posted through POST /v1/tx without a record, or a
+ * damaged data directory).  Establishes I1-I3.  MM_ERR_IO, MM_ERR_NOMEM,
+ * MM_ERR_STORE; on failure the index may be partly reconciled (running it again
+ * finishes).
  */
-int intake_reconcile(struct intake *in, struct intake_reconcile_report *rep,
-		     struct mm_diag *diag);
+enum mm_err intake_reconcile(struct intake *in,
+			     struct intake_reconcile_report *rep,
+			     struct mm_diag *diag);
 
 /* POST /v1/contributions without the HTTP: the envelope (canonical
  * bytes), the raw record it commits to, its format and salt. */
@@ -379,10 +431,11 @@ struct intake_staged {
  * intake_record_evaluate and intake_record_deidentify, MM_ERR_IO,
  * MM_ERR_CRYPTO, MM_ERR_LIMIT, MM_ERR_NOMEM.
  */
-int intake_contribution_stage(struct intake *in,
-			      const struct intake_contribution *c,
-			      struct intake_staged *out, enum intake_step *step,
-			      struct mm_diag *diag);
+enum mm_err intake_contribution_stage(struct intake *in,
+				      const struct intake_contribution *c,
+				      struct intake_staged *out,
+				      enum intake_step *step,
+				      struct mm_diag *diag);
 
 /*
  * The ledger's answer err to a staged contribution's submission (MM_OK:
@@ -418,11 +471,12 @@ struct intake_release {
  * (a staged row), MM_ERR_IO, MM_ERR_CRYPTO, MM_ERR_NOMEM; nothing is
  * left behind on failure.
  */
-int intake_release_build(struct intake *in,
-			 const uint8_t request[MARKET_ID_BYTES],
-			 const struct ledger_key *node, uint64_t created_ms,
-			 struct intake_release *out, struct ledger_buf *env,
-			 struct mm_diag *diag);
+enum mm_err intake_release_build(struct intake *in,
+				 const uint8_t request[MARKET_ID_BYTES],
+				 const struct ledger_key *node,
+				 uint64_t created_ms,
+				 struct intake_release *out,
+				 struct ledger_buf *env, struct mm_diag *diag);
 
 /* The ledger's answer err to the release's release.propose: on a
  * refusal its entry is removed and its blobs deleted unless another

@@ -101,7 +101,7 @@ struct intake_record {
 	int first_year, last_year;
 };
 
-int intake_format_parse(const char *s, size_t n, enum intake_format *f)
+enum mm_err intake_format_parse(const char *s, size_t n, enum intake_format *f)
 {
 	if (n == 4 && memcmp(s, "fhir", 4) == 0)
 		*f = INTAKE_FHIR;
@@ -149,9 +149,10 @@ static int wanted(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
 	return MM_OK;
 }
 
-int intake_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
-		   unsigned nfields, struct anon_column cols[INTAKE_COLS_MAX],
-		   size_t *ncols, struct mm_diag *diag)
+enum mm_err intake_columns(const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
+			   unsigned nfields,
+			   struct anon_column cols[INTAKE_COLS_MAX],
+			   size_t *ncols, struct mm_diag *diag)
 {
 	bool want[S__COUNT];
 	int err = wanted(fields, nfields, want, diag);
@@ -472,10 +473,11 @@ static int read_csv(struct intake_record *r, const char *text, size_t n,
 	return err;
 }
 
-int intake_record_read(enum intake_format fmt, const char *text, size_t n,
-		       const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
-		       unsigned nfields, struct intake_record **out,
-		       struct mm_diag *diag)
+enum mm_err intake_record_read(enum intake_format fmt, const char *text,
+			       size_t n,
+			       const char (*fields)[MARKET_FIELD_BYTES_MAX + 1],
+			       unsigned nfields, struct intake_record **out,
+			       struct mm_diag *diag)
 {
 	struct intake_record *r = NULL;
 	int err;
@@ -607,7 +609,7 @@ static int bind_record(struct policy_input *in, const struct intake_record *r)
 {
 	struct policy_value *m = policy_v_map(in, S__COUNT + 4);
 	char pct[24];
-	int err = m ? MM_OK : MM_ERR_NOMEM;
+	enum mm_err err = m ? MM_OK : MM_ERR_NOMEM;
 
 	for (int s = S_PATIENT + 1; !err && s < S_LAB_FIRST; s++) {
 		struct policy_value *v =
@@ -638,7 +640,7 @@ static int bind_request(struct policy_input *in,
 			const struct market_request *req)
 {
 	struct policy_value *m = policy_v_map(in, 4);
-	int err = policy_map_put_str(
+	enum mm_err err = policy_map_put_str(
 		in, m, "purpose",
 		policy_v_string(in, req->purpose, strlen(req->purpose)));
 
@@ -667,8 +669,8 @@ static struct policy_value *one_str(struct policy_input *in, const char *s)
 static int bind_consent(struct policy_input *in, const struct market_consent *c)
 {
 	struct policy_value *m = policy_v_map(in, 6);
-	int err = policy_map_put_str(in, m, "research",
-				     policy_v_bool(in, c && !c->revoked));
+	enum mm_err err = policy_map_put_str(
+		in, m, "research", policy_v_bool(in, c && !c->revoked));
 
 	if (!err)
 		err = policy_map_put_str(in, m, "withdrawn",
@@ -698,7 +700,7 @@ static int bind_now(struct policy_input *in, uint64_t now_ms)
 	struct policy_value *m = policy_v_map(in, 2);
 	time_t sec = (time_t)(now_ms / 1000);
 	struct tm tm;
-	int err;
+	enum mm_err err;
 
 	if (!gmtime_r(&sec, &tm))
 		return MM_ERR_RANGE;
@@ -712,10 +714,10 @@ static int bind_now(struct policy_input *in, uint64_t now_ms)
 	return err ? err : policy_input_bind(in, "now", m);
 }
 
-int intake_record_bind(const struct intake_record *r,
-		       const struct market_request *req,
-		       const struct market_consent *c, uint64_t now_ms,
-		       struct policy_input *in, struct mm_diag *diag)
+enum mm_err intake_record_bind(const struct intake_record *r,
+			       const struct market_request *req,
+			       const struct market_consent *c, uint64_t now_ms,
+			       struct policy_input *in, struct mm_diag *diag)
 {
 	int err;
 
@@ -768,12 +770,13 @@ static void outcome_fill(const struct policy *p, const struct policy_eval *ev,
 		out->history_years = HISTORY_YEARS_MAX;
 }
 
-int intake_record_evaluate(const char *source, size_t n,
-			   const struct intake_record *r,
-			   const struct market_request *req,
-			   const struct market_consent *c, uint64_t now_ms,
-			   struct intake_outcome *out, char *explain,
-			   size_t explain_cap, struct mm_diag *diag)
+enum mm_err intake_record_evaluate(const char *source, size_t n,
+				   const struct intake_record *r,
+				   const struct market_request *req,
+				   const struct market_consent *c,
+				   uint64_t now_ms, struct intake_outcome *out,
+				   char *explain, size_t explain_cap,
+				   struct mm_diag *diag)
 {
 	struct policy *p = NULL;
 	struct policy_input *in = NULL;
@@ -811,9 +814,10 @@ fail:
 /* ------------------------------------------------------------------ */
 /* De-identification.                                                  */
 
-int intake_record_deidentify(const struct intake_record *r, const uint8_t *key,
-			     size_t key_len, int ref_year, struct anon_buf *out,
-			     struct mm_diag *diag)
+enum mm_err intake_record_deidentify(const struct intake_record *r,
+				     const uint8_t *key, size_t key_len,
+				     int ref_year, struct anon_buf *out,
+				     struct mm_diag *diag)
 {
 	struct anon_column cols[S__COUNT];
 	const char *cells[S__COUNT];

@@ -4,14 +4,23 @@
  * with the release's index entry, and release.propose signed by the node.
  *
  * The request's profile policy maps to the anonymizer's profile
- * (docs/PROTOCOL.md "Contributions and releases over HTTP"): every column
- * the profile lists in quasi_identifiers, and every catalogue quasi
- * column, is a quasi-identifier; its hierarchy is built over the batch's
- * values from the profile's steps (date, age and integer columns and the
- * labs: bands of that many units of the integer part, 1 = whole units;
- * others: characters kept; 0 = "*"), "*" last; a quasi column the profile
- * does not list is only kept or suppressed.  k and suppression_max are the
- * profile's; l >= 2 asks distinct l-diversity of the sensitive column.
+ * (docs/PROTOCOL.md "Contributions and releases over HTTP").  Every
+ * released column is one an attacker who holds the patients' records can
+ * match on (issue 11: the demo's labs and diagnoses lists, released as
+ * they were, made 81 of 81 rows unique), so every column but the
+ * identifier and, with l >= 2, the sensitive one is a quasi-identifier:
+ * one the profile lists in quasi_identifiers has a hierarchy built over
+ * the batch's values from its steps (date, age and integer columns and
+ * the labs: bands of that many units of the integer part, 1 = whole
+ * units; others: characters kept; diagnoses lists item by item; 0 =
+ * "*"), "*" last; one it does not list is only kept or suppressed.  The
+ * sensitive column is generalized once, before the search, by its one
+ * step in hierarchies (if any).  k and suppression_max are the
+ * profile's; l >= 2 asks distinct l-diversity of the sensitive column;
+ * and every released row shares its values in all columns with at least
+ * one other (group_min 2: a row that would not is suppressed, within
+ * suppression_max); a release with a unique row is refused
+ * (release_unique).
  */
 #include "intake/internal.h"
 
@@ -41,6 +50,8 @@ struct batch {
 	size_t nqis;
 	struct anon_profile p;
 	struct anon_release r;
+	long sens_col;	   /* the sensitive column, or -1 */
+	int64_t sens_step; /* its one fixed step, or -1: kept as it is */
 };
 
 static void batch_release(struct batch *b)
@@ -126,6 +137,63 @@ static int collect(struct intake *in, struct batch *b, struct mm_diag *d)
 	return err;
 }
 
+static bool numeric(enum anon_type t)
+{
+	return t == ANON_T_DATE || t == ANON_T_AGE || t == ANON_T_INTEGER;
+}
+
+/* A column is generalized as numbers when its type says so or when it
+ * is a lab (from the catalogue, not from the batch's values: one odd
+ * value must not turn a column into text). */
+static bool numeric_column(const struct batch *b, size_t col)
+{
+	return numeric(b->cols[col].type) || intake_is_lab(b->cols[col].name);
+}
+
+/* The role of column c in the release: every released column is one an
+ * attacker holding the records can match on, so each is a quasi-
+ * identifier, but for identifiers and, with l-diversity, the sensitive
+ * one (unless the profile lists it). */
+static enum anon_role release_role(const struct batch *b,
+				   const struct anon_column *c)
+{
+	if (c->role == ANON_IDENTIFIER)
+		return ANON_IDENTIFIER;
+	if (listed(b, c->name))
+		return ANON_QUASI;
+	if (c->role == ANON_SENSITIVE && policy_value_int(setting(b, "l")) >= 2)
+		return ANON_SENSITIVE;
+	return ANON_QUASI;
+}
+
+/* The sensitive column's fixed step: its hierarchies entry, one step
+ * (diagnoses lists are generalized item by item), or none. */
+static int sensitive_step(struct batch *b, struct mm_diag *d)
+{
+	const struct policy_value *h = setting(b, "hierarchies"), *st;
+	const char *name;
+	int64_t step;
+
+	b->sens_step = -1;
+	if (b->sens_col < 0)
+		return MM_OK;
+	name = b->cols[b->sens_col].name;
+	st = policy_value_get(h, name);
+	if (!st)
+		return MM_OK;
+	step = policy_value_size(st) == 1
+		       ? policy_value_int(policy_value_at(st, 0))
+		       : -1;
+	if (step < 0)
+		return mm_fail(d, MM_ERR_SCHEMA, 0,
+			       "column %s: the sensitive column takes one "
+			       "step (it is generalized before the search, "
+			       "not by it)",
+			       name);
+	b->sens_step = step;
+	return MM_OK;
+}
+
 /* Appends the staged row of b->txs[i] to the table. */
 static int add_row(struct intake *in, struct batch *b, size_t i,
 		   struct mm_diag *d)
@@ -136,6 +204,7 @@ static int add_row(struct intake *in, struct batch *b, size_t i,
 	struct anon_table *t = NULL;
 	const char *cells[INTAKE_COLS_MAX];
 	size_t lens[INTAKE_COLS_MAX];
+	char sens[INTAKE_LEVEL_MAX];
 	int err = intake_row_get(in, b->req.id, b->txs[i], blob);
 
 	if (!err)
@@ -150,6 +219,14 @@ static int add_row(struct intake *in, struct batch *b, size_t i,
 	for (size_t c = 0; !err && c < b->ncols; c++) {
 		cells[c] = anon_table_cell(t, 0, c);
 		lens[c] = anon_table_cell_len(t, 0, c);
+	}
+	if (!err && b->sens_step >= 0) {
+		size_t c = (size_t)b->sens_col;
+
+		intake_steps_list_level(cells[c], lens[c], numeric_column(b, c),
+					b->sens_step, sens);
+		cells[c] = sens;
+		lens[c] = strlen(sens);
 	}
 	if (!err)
 		err = anon_table_add_row_n(b->table, cells, lens, d);
@@ -168,10 +245,14 @@ static int build_table(struct intake *in, struct batch *b, struct mm_diag *d)
 				 b->cols, &b->ncols, d);
 	size_t *order = NULL;
 
-	for (size_t c = 0; !err && c < b->ncols; c++)
-		if (b->cols[c].role != ANON_IDENTIFIER &&
-		    listed(b, b->cols[c].name))
-			b->cols[c].role = ANON_QUASI;
+	b->sens_col = -1;
+	for (size_t c = 0; !err && c < b->ncols; c++) {
+		b->cols[c].role = release_role(b, &b->cols[c]);
+		if (b->cols[c].role == ANON_SENSITIVE)
+			b->sens_col = (long)c;
+	}
+	if (!err)
+		err = sensitive_step(b, d);
 	if (!err)
 		err = anon_table_new(&b->table, b->cols, b->ncols, d);
 	if (!err) {
@@ -182,19 +263,6 @@ static int build_table(struct intake *in, struct batch *b, struct mm_diag *d)
 		err = add_row(in, b, order[i], d);
 	free(order);
 	return err;
-}
-
-static bool numeric(enum anon_type t)
-{
-	return t == ANON_T_DATE || t == ANON_T_AGE || t == ANON_T_INTEGER;
-}
-
-/* A column is generalized as numbers when its type says so or when it
- * is a lab (from the catalogue, not from the batch's values: one odd
- * value must not turn a column into text). */
-static bool numeric_column(const struct batch *b, size_t col)
-{
-	return numeric(b->cols[col].type) || intake_is_lab(b->cols[col].name);
 }
 
 /* The hierarchy of column col: its values through steps, then "*". */
@@ -228,7 +296,10 @@ static int hierarchy(const struct batch *b, size_t col,
 		}
 		err = anon_buf_write(&text, v, n);
 		for (size_t s = 0; !err && s < nsteps; s++) {
-			intake_steps_level(v, n, num, step[s], g);
+			if (b->cols[col].type == ANON_T_ICD10)
+				intake_steps_list_level(v, n, num, step[s], g);
+			else
+				intake_steps_level(v, n, num, step[s], g);
 			err = anon_buf_write(&text, "|", 1);
 			if (!err)
 				err = anon_buf_write(&text, g, strlen(g));
@@ -266,6 +337,7 @@ static int profile_build(struct batch *b, struct mm_diag *d)
 
 	b->p.k = (unsigned)policy_value_int(k);
 	b->p.suppression_max = (double)supp / 1e6;
+	b->p.group_min = INTAKE_GROUP_MIN;
 	for (size_t c = 0; !err && c < b->ncols; c++) {
 		if (b->cols[c].role == ANON_SENSITIVE &&
 		    policy_value_int(l) >= 2) {
@@ -310,6 +382,15 @@ static int run_release(struct batch *b, struct anon_buf *csv,
 			      "profile_unsatisfiable: no generalization of "
 			      "the %zu staged rows meets the profile",
 			      b->ntx);
+	/* Every released column is a QI or the sensitive one and groups
+	 * over them have INTAKE_GROUP_MIN rows, so none is unique: checked
+	 * on the output all the same, since this is the promise. */
+	if (!err && b->r.risk.rows_unique > 0)
+		err = mm_fail(d, MM_ERR_REJECTED, 0,
+			      "release_unique: %zu of the %zu released rows "
+			      "are unique over all released columns; the "
+			      "profile must generalize or drop them",
+			      b->r.risk.rows_unique, b->r.rows_out);
 	if (!err)
 		err = anon_table_write_csv(b->r.out, ',', NULL, 0,
 					   anon_buf_write, csv, d);
@@ -354,13 +435,14 @@ static int release_store(struct intake *in, const struct anon_buf *csv,
 	return err;
 }
 
-/* release.propose of out signed by node, into env. */
+/* release.propose of out signed by node for l's chain, into env. */
 static int propose_env(const struct batch *b, const struct intake_release *out,
-		       const struct ledger_key *node, uint64_t created_ms,
-		       struct ledger_buf *env)
+		       const struct ledger *l, const struct ledger_key *node,
+		       uint64_t created_ms, struct ledger_buf *env)
 {
 	struct market_release_spec s = {0};
 	struct ledger_buf body;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	int err;
 
 	memcpy(s.request, b->req.id, MARKET_ID_BYTES);
@@ -374,8 +456,9 @@ static int propose_env(const struct batch *b, const struct intake_release *out,
 	s.suppressed = out->suppressed;
 	ledger_buf_init(&body, LEDGER_TX_BYTES_MAX);
 	err = market_body_propose(&body, &s);
+	ledger_chain_id(l, chain);
 	if (!err)
-		err = ledger_tx_sign(node, NULL, MARKET_TYPE_PROPOSE,
+		err = ledger_tx_sign(node, chain, NULL, MARKET_TYPE_PROPOSE,
 				     created_ms, body.p, body.len, env);
 	ledger_buf_release(&body);
 	return err;
@@ -400,11 +483,12 @@ static int batch_build(struct intake *in, const uint8_t request[16],
 	return err;
 }
 
-int intake_release_build(struct intake *in,
-			 const uint8_t request[MARKET_ID_BYTES],
-			 const struct ledger_key *node, uint64_t created_ms,
-			 struct intake_release *out, struct ledger_buf *env,
-			 struct mm_diag *diag)
+enum mm_err intake_release_build(struct intake *in,
+				 const uint8_t request[MARKET_ID_BYTES],
+				 const struct ledger_key *node,
+				 uint64_t created_ms,
+				 struct intake_release *out,
+				 struct ledger_buf *env, struct mm_diag *diag)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	struct anon_buf csv = {.max = DATASET_BYTES_MAX};
@@ -424,7 +508,7 @@ int intake_release_build(struct intake *in,
 		err = release_store(in, &csv, &rep, out, diag);
 	stored = err == MM_OK;
 	if (!err)
-		err = propose_env(b, out, node, created_ms, env);
+		err = propose_env(b, out, in->ledger, node, created_ms, env);
 	if (err && stored)
 		intake_release_settle(in, out, err);
 	anon_buf_release(&csv);

@@ -6,8 +6,9 @@
  *   DIR/releases/<release hex>          128 hex digits: dataset, report
  *
  * An entry is written before its transaction is submitted (write-ahead)
- * and removed only when the transaction was refused or, at start-up, is
- * not in the ledger.  Every write is a temporary file, fsync, rename and
+ * and removed when the transaction was refused or, at start-up, is not
+ * in the ledger, or, for a row, when no proposal can use it any more
+ * (retain.c).  Every write is a temporary file, fsync, rename and
  * fsync of the directory (and of the parent when a directory is made),
  * so a crash leaves an entry whole or absent; a leftover temporary file
  * is swept by the next reconcile.
@@ -15,7 +16,9 @@
  * Entry lifecycle:
  *
  *   (none) --stage/build: blob(s) put, entry put--> written
- *   written --settle(MM_OK)--> kept (for good)
+ *   written --settle(MM_OK)--> kept
+ *   kept (row) --included in an approved release, or the request
+ *                closed: intake_retire--> blob dropped, entry removed
  *   written --settle(refused), reconcile(not logged)--> blobs dropped,
  *                                                      entry removed
  *
@@ -87,8 +90,8 @@ static int path_fmt(char out[INTAKE_ENTRY_PATH_MAX], const char *dir,
 	return n > 0 && n < INTAKE_ENTRY_PATH_MAX ? MM_OK : MM_ERR_LIMIT;
 }
 
-int intake_row_path(const struct intake *in, const uint8_t request[16],
-		    const uint8_t *tx, char out[INTAKE_ENTRY_PATH_MAX])
+enum mm_err intake_row_path(const struct intake *in, const uint8_t request[16],
+			    const uint8_t *tx, char out[INTAKE_ENTRY_PATH_MAX])
 {
 	char rh[ID_HEX + 1], th[TX_HEX + 1];
 
@@ -98,8 +101,9 @@ int intake_row_path(const struct intake *in, const uint8_t request[16],
 	return path_fmt(out, in->dir, STAGED_DIR, rh, tx ? th : NULL);
 }
 
-int intake_release_path(const struct intake *in, const uint8_t release[16],
-			char out[INTAKE_ENTRY_PATH_MAX])
+enum mm_err intake_release_path(const struct intake *in,
+				const uint8_t release[16],
+				char out[INTAKE_ENTRY_PATH_MAX])
 {
 	char rh[ID_HEX + 1];
 
@@ -148,9 +152,9 @@ static int entry_read(const char *path, char *text, size_t n)
 	return got == (ssize_t)n && more == 0 ? MM_OK : MM_ERR_CORRUPT;
 }
 
-int intake_row_put_locked(struct intake *in, const uint8_t request[16],
-			  const uint8_t tx[LEDGER_HASH_BYTES],
-			  const uint8_t blob[LEDGER_HASH_BYTES])
+enum mm_err intake_row_put_locked(struct intake *in, const uint8_t request[16],
+				  const uint8_t tx[LEDGER_HASH_BYTES],
+				  const uint8_t blob[LEDGER_HASH_BYTES])
 {
 	char path[INTAKE_ENTRY_PATH_MAX], hex[ROW_HEX + 1];
 	int err = path_fmt(path, in->dir, STAGED_DIR, NULL, NULL);
@@ -169,9 +173,10 @@ int intake_row_put_locked(struct intake *in, const uint8_t request[16],
 	return entry_write(path, hex, ROW_HEX);
 }
 
-int intake_release_put_locked(struct intake *in, const uint8_t release[16],
-			      const uint8_t dataset[LEDGER_HASH_BYTES],
-			      const uint8_t report[LEDGER_HASH_BYTES])
+enum mm_err intake_release_put_locked(struct intake *in,
+				      const uint8_t release[16],
+				      const uint8_t dataset[LEDGER_HASH_BYTES],
+				      const uint8_t report[LEDGER_HASH_BYTES])
 {
 	char path[INTAKE_ENTRY_PATH_MAX], hex[RELEASE_HEX + 1];
 	int err = path_fmt(path, in->dir, RELEASES_DIR, NULL, NULL);
@@ -187,7 +192,7 @@ int intake_release_put_locked(struct intake *in, const uint8_t release[16],
 	return entry_write(path, hex, RELEASE_HEX);
 }
 
-int intake_entry_remove_locked(const char *path)
+enum mm_err intake_entry_remove_locked(const char *path)
 {
 	char parent[INTAKE_ENTRY_PATH_MAX];
 
@@ -197,9 +202,9 @@ int intake_entry_remove_locked(const char *path)
 	return fsync_dir(parent);
 }
 
-int intake_row_get(const struct intake *in, const uint8_t request[16],
-		   const uint8_t tx[LEDGER_HASH_BYTES],
-		   uint8_t blob[LEDGER_HASH_BYTES])
+enum mm_err intake_row_get(const struct intake *in, const uint8_t request[16],
+			   const uint8_t tx[LEDGER_HASH_BYTES],
+			   uint8_t blob[LEDGER_HASH_BYTES])
 {
 	char path[INTAKE_ENTRY_PATH_MAX], hex[ROW_HEX];
 	int err = intake_row_path(in, request, tx, path);
@@ -318,9 +323,79 @@ static int walk_releases(struct walk *w)
 	return rc;
 }
 
-int intake_index_walk(struct intake *in, bool sweep,
-		      int (*fn)(void *arg, const struct intake_entry *e),
-		      void *arg)
+enum mm_err intake_rows_walk(struct intake *in, const uint8_t request[16],
+			     int (*fn)(void *arg, const struct intake_entry *e),
+			     void *arg)
+{
+	char dir[INTAKE_ENTRY_PATH_MAX];
+	struct walk *w = calloc(1, sizeof(*w));
+	int rc = w ? intake_row_path(in, request, NULL, dir) : MM_ERR_NOMEM;
+
+	if (!rc) {
+		*w = (struct walk){.in = in, .fn = fn, .arg = arg};
+		w->e.kind = INTAKE_ENTRY_ROW;
+		memcpy(w->e.id, request, MARKET_ID_BYTES);
+		rc = walk_request(w, dir);
+	}
+	free(w);
+	return rc;
+}
+
+enum mm_err
+intake_requests_walk(struct intake *in,
+		     int (*fn)(void *arg, const uint8_t request[16]), void *arg)
+{
+	char root[INTAKE_ENTRY_PATH_MAX];
+	uint8_t id[MARKET_ID_BYTES];
+	struct dirent *de;
+	DIR *d;
+	int rc = path_fmt(root, in->dir, STAGED_DIR, NULL, NULL);
+
+	d = rc ? NULL : opendir(root);
+	if (!d)
+		return rc ? rc : errno == ENOENT ? MM_OK : MM_ERR_IO;
+	while (rc == 0 && (de = readdir(d)) != NULL)
+		if (hex_name(de->d_name, MARKET_ID_BYTES, id))
+			rc = fn(arg, id);
+	closedir(d);
+	return rc;
+}
+
+enum mm_err intake_request_dir_stamp(const struct intake *in,
+				     const uint8_t request[16], uint64_t *stamp)
+{
+	char dir[INTAKE_ENTRY_PATH_MAX];
+	struct stat st;
+	int err = intake_row_path(in, request, NULL, dir);
+
+	if (err)
+		return err;
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? MM_ERR_NOTFOUND : MM_ERR_IO;
+	*stamp = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+		 (uint64_t)st.st_mtim.tv_nsec;
+	return MM_OK;
+}
+
+enum mm_err intake_request_dir_remove_locked(const struct intake *in,
+					     const uint8_t request[16])
+{
+	char dir[INTAKE_ENTRY_PATH_MAX], parent[INTAKE_ENTRY_PATH_MAX];
+	int err = intake_row_path(in, request, NULL, dir);
+
+	if (err)
+		return err;
+	if (rmdir(dir) != 0)
+		return errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST
+			       ? MM_OK
+			       : MM_ERR_IO;
+	parent_of(dir, parent, sizeof(parent));
+	return fsync_dir(parent);
+}
+
+enum mm_err
+intake_index_walk(struct intake *in, bool sweep,
+		  int (*fn)(void *arg, const struct intake_entry *e), void *arg)
 {
 	struct walk *w = calloc(1, sizeof(*w));
 	int rc;

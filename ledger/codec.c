@@ -441,8 +441,8 @@ static int dec_value(struct dec *d, struct ledger_val *v, unsigned depth)
 	return dec_refused(d, tag, off);
 }
 
-int ledger_decode(const uint8_t *buf, size_t len, struct ledger_doc **out,
-		  struct mm_diag *diag)
+enum mm_err ledger_decode(const uint8_t *buf, size_t len,
+			  struct ledger_doc **out, struct mm_diag *diag)
 {
 	struct ledger_doc *doc = NULL;
 	struct dec d;
@@ -589,7 +589,7 @@ static int buf_grow(struct ledger_buf *b, size_t need)
 	return MM_OK;
 }
 
-int ledger_buf_add(struct ledger_buf *b, const void *p, size_t n)
+enum mm_err ledger_buf_add(struct ledger_buf *b, const void *p, size_t n)
 {
 	int rc;
 
@@ -622,7 +622,7 @@ static void pk_init(msgpack_packer *pk, struct ledger_buf *b)
 	msgpack_packer_init(pk, b, pk_write);
 }
 
-int ledger_enc_map(struct ledger_buf *b, uint32_t pairs)
+enum mm_err ledger_enc_map(struct ledger_buf *b, uint32_t pairs)
 {
 	msgpack_packer pk;
 
@@ -633,7 +633,7 @@ int ledger_enc_map(struct ledger_buf *b, uint32_t pairs)
 	return b->err;
 }
 
-int ledger_enc_array(struct ledger_buf *b, uint32_t items)
+enum mm_err ledger_enc_array(struct ledger_buf *b, uint32_t items)
 {
 	msgpack_packer pk;
 
@@ -644,7 +644,7 @@ int ledger_enc_array(struct ledger_buf *b, uint32_t items)
 	return b->err;
 }
 
-int ledger_enc_str(struct ledger_buf *b, const char *s, size_t n)
+enum mm_err ledger_enc_str(struct ledger_buf *b, const char *s, size_t n)
 {
 	msgpack_packer pk;
 
@@ -660,13 +660,13 @@ int ledger_enc_str(struct ledger_buf *b, const char *s, size_t n)
 	return b->err;
 }
 
-int ledger_enc_cstr(struct ledger_buf *b, const char *s)
+enum mm_err ledger_enc_cstr(struct ledger_buf *b, const char *s)
 {
 	MM_ASSERT(s != NULL);
 	return ledger_enc_str(b, s, strlen(s));
 }
 
-int ledger_enc_bin(struct ledger_buf *b, const void *p, size_t n)
+enum mm_err ledger_enc_bin(struct ledger_buf *b, const void *p, size_t n)
 {
 	msgpack_packer pk;
 
@@ -680,7 +680,7 @@ int ledger_enc_bin(struct ledger_buf *b, const void *p, size_t n)
 	return b->err;
 }
 
-int ledger_enc_uint(struct ledger_buf *b, uint64_t u)
+enum mm_err ledger_enc_uint(struct ledger_buf *b, uint64_t u)
 {
 	msgpack_packer pk;
 
@@ -689,7 +689,7 @@ int ledger_enc_uint(struct ledger_buf *b, uint64_t u)
 	return b->err;
 }
 
-int ledger_enc_int(struct ledger_buf *b, int64_t i)
+enum mm_err ledger_enc_int(struct ledger_buf *b, int64_t i)
 {
 	msgpack_packer pk;
 
@@ -700,14 +700,14 @@ int ledger_enc_int(struct ledger_buf *b, int64_t i)
 	return b->err;
 }
 
-int ledger_enc_bool(struct ledger_buf *b, bool v)
+enum mm_err ledger_enc_bool(struct ledger_buf *b, bool v)
 {
 	uint8_t t = v ? 0xc3 : 0xc2;
 
 	return ledger_buf_add(b, &t, 1);
 }
 
-int ledger_enc_nil(struct ledger_buf *b)
+enum mm_err ledger_enc_nil(struct ledger_buf *b)
 {
 	uint8_t t = 0xc0;
 
@@ -776,7 +776,7 @@ static int enc_val(struct ledger_buf *b, const struct ledger_val *v,
 	return b->err;
 }
 
-int ledger_enc_val(struct ledger_buf *b, const struct ledger_val *v)
+enum mm_err ledger_enc_val(struct ledger_buf *b, const struct ledger_val *v)
 {
 	return enc_val(b, v, 1);
 }

@@ -67,10 +67,10 @@ static int store_entry(struct ledger *l, MDB_txn *txn,
 	return err;
 }
 
-int ledger_append_one(struct ledger *l, MDB_txn *parent,
-		      const struct ledger_tx *tx, const struct ledger_type *t,
-		      uint64_t index, uint64_t time_ms,
-		      struct ledger_merkle_frontier *f, struct mm_diag *why)
+enum mm_err
+ledger_append_one(struct ledger *l, MDB_txn *parent, const struct ledger_tx *tx,
+		  const struct ledger_type *t, uint64_t index, uint64_t time_ms,
+		  struct ledger_merkle_frontier *f, struct mm_diag *why)
 {
 	struct ledger_merkle_frontier next = *f;
 	struct ledger_apply a = {l, NULL, index, time_ms, why};
@@ -80,8 +80,10 @@ int ledger_append_one(struct ledger *l, MDB_txn *parent,
 	err = ledger_mdb_err(mdb_txn_begin(l->env, parent, 0, &a.txn));
 	if (err)
 		return mm_fail(why, err, 0, "cannot begin a nested write");
-	if (why)
+	if (why) {
+		why->reason[0] = 0;
 		why->msg[0] = 0;
+	}
 	err = t->apply ? t->apply(&a, tx, t->arg) : MM_OK;
 	if (err && why && !why->msg[0])
 		mm_fail(why, err, 0, "%s: %s", t->name, mm_strerror(err));
@@ -103,10 +105,10 @@ int ledger_append_one(struct ledger *l, MDB_txn *parent,
 	return MM_OK;
 }
 
-int ledger_seal_block(struct ledger *l, MDB_txn *txn,
-		      const struct ledger_head *prev,
-		      const struct ledger_merkle_frontier *f, uint64_t time_ms,
-		      struct ledger_head *out)
+enum mm_err ledger_seal_block(struct ledger *l, MDB_txn *txn,
+			      const struct ledger_head *prev,
+			      const struct ledger_merkle_frontier *f,
+			      uint64_t time_ms, struct ledger_head *out)
 {
 	struct ledger_head h;
 	struct ledger_buf b;
@@ -184,8 +186,16 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	}
 	for (it = batch; it; it = it->next) {
 		it->err = lookup_id(l, txn, it->tx->id, &it->index);
-		if (it->err == MM_OK)
-			continue; /* a duplicate: the original's index */
+		if (it->err == MM_OK) { /* a duplicate: the original's index */
+			if (it->once)
+				it->err = mm_fail_reason(
+					&it->why, MM_ERR_EXISTS, "duplicate", 0,
+					"duplicate: the "
+					"transaction is logged "
+					"already at index %llu",
+					(unsigned long long)it->index);
+			continue;
+		}
 		it->err = ledger_append_one(l, txn, it->tx, it->type, next, now,
 					    &f, &it->why);
 		if (it->err == MM_OK)
@@ -200,7 +210,9 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	if (err) {
 		/* Nothing of this batch is stored: fail all it appended. */
 		for (it = batch; it; it = it->next)
-			if (it->err == MM_OK && it->index >= l->head.size) {
+			if ((it->err == MM_OK ||
+			     (it->once && it->err == MM_ERR_EXISTS)) &&
+			    it->index >= l->head.size) {
 				it->err = err;
 				mm_fail(&it->why, err, 0,
 					"committing the block: %s",
@@ -217,7 +229,7 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	}
 }
 
-int ledger_after_block(struct ledger *l, ledger_block_fn fn, void *arg)
+enum mm_err ledger_after_block(struct ledger *l, ledger_block_fn fn, void *arg)
 {
 	if (l->started || !fn)
 		return MM_ERR_INVALID;
@@ -312,7 +324,7 @@ unsigned ledger_queue_len(struct ledger *l)
 	return n;
 }
 
-int ledger_start(struct ledger *l)
+enum mm_err ledger_start(struct ledger *l)
 {
 	if (l->cfg.read_only || l->started || !l->node)
 		return MM_ERR_INVALID;
@@ -356,7 +368,26 @@ static int check_window(struct ledger *l, const struct ledger_tx *tx,
 	return MM_OK;
 }
 
-/* Everything but the queue: type, schema, created window. */
+/*
+ * The envelope must name this chain: a transaction signed for another one
+ * (taken from its public log, say) is a replay, refused before anything
+ * else about its body.
+ */
+static int check_chain(const struct ledger *l, const struct ledger_tx *tx,
+		       struct mm_diag *diag)
+{
+	char want[2 * LEDGER_HASH_BYTES + 1];
+
+	if (memcmp(tx->chain, l->chain_id, LEDGER_HASH_BYTES) == 0)
+		return MM_OK;
+	ledger_hex(l->chain_id, LEDGER_HASH_BYTES, want);
+	return mm_fail(diag, MM_ERR_WRONG_CHAIN, 0,
+		       "the envelope is signed for another chain; this "
+		       "ledger's chain id is %s",
+		       want);
+}
+
+/* Everything but the queue: type, chain, schema, created window. */
 static int admit(struct ledger *l, const struct ledger_tx *tx,
 		 const struct ledger_type **type, struct mm_diag *diag)
 {
@@ -370,6 +401,8 @@ static int admit(struct ledger *l, const struct ledger_tx *tx,
 		return mm_fail(diag, MM_ERR_DENIED, 0,
 			       "genesis is written only when a ledger is "
 			       "created");
+	if (check_chain(l, tx, diag))
+		return MM_ERR_WRONG_CHAIN;
 	if (ledger_type_check(*type, tx->body, diag))
 		return MM_ERR_SCHEMA;
 	if (ledger_find(l, tx->id, &index) == MM_OK)
@@ -402,12 +435,15 @@ static int enqueue(struct ledger *l, struct ledger_item *it,
 	return err;
 }
 
-int ledger_submit_async(struct ledger *l, const uint8_t *bytes, size_t n,
-			ledger_done_fn done, void *arg, struct mm_diag *diag)
+/* ledger_submit_async and, with once, ledger_submit_async_once. */
+static enum mm_err submit_item(struct ledger *l, const uint8_t *bytes, size_t n,
+			       ledger_done_fn done, void *arg, bool once,
+			       struct mm_diag *diag)
 {
 	struct ledger_item *it = NULL;
 	struct ledger_tx *tx = NULL;
 	const struct ledger_type *type;
+	uint64_t index = 0;
 	int err;
 
 	if (!l->started)
@@ -417,6 +453,11 @@ int ledger_submit_async(struct ledger *l, const uint8_t *bytes, size_t n,
 	err = ledger_tx_decode(bytes, n, &tx, diag);
 	if (!err)
 		err = admit(l, tx, &type, diag);
+	if (!err && once && ledger_find(l, tx->id, &index) == MM_OK)
+		err = mm_fail_reason(diag, MM_ERR_EXISTS, "duplicate", 0,
+				     "duplicate: the transaction is logged "
+				     "already at index %llu",
+				     (unsigned long long)index);
 	if (!err) {
 		it = calloc(1, sizeof(*it));
 		err = it ? MM_OK : MM_ERR_NOMEM;
@@ -426,6 +467,7 @@ int ledger_submit_async(struct ledger *l, const uint8_t *bytes, size_t n,
 		it->type = type;
 		it->done = done;
 		it->arg = arg;
+		it->once = once;
 		err = enqueue(l, it, diag);
 	}
 	if (err) {
@@ -433,6 +475,20 @@ int ledger_submit_async(struct ledger *l, const uint8_t *bytes, size_t n,
 		ledger_tx_free(tx);
 	}
 	return err;
+}
+
+enum mm_err ledger_submit_async(struct ledger *l, const uint8_t *bytes,
+				size_t n, ledger_done_fn done, void *arg,
+				struct mm_diag *diag)
+{
+	return submit_item(l, bytes, n, done, arg, false, diag);
+}
+
+enum mm_err ledger_submit_async_once(struct ledger *l, const uint8_t *bytes,
+				     size_t n, ledger_done_fn done, void *arg,
+				     struct mm_diag *diag)
+{
+	return submit_item(l, bytes, n, done, arg, true, diag);
 }
 
 struct waiter {
@@ -459,8 +515,8 @@ static void wake_waiter(void *arg, int err, uint64_t index,
 	pthread_mutex_unlock(&w->mu);
 }
 
-int ledger_submit(struct ledger *l, const uint8_t *bytes, size_t n,
-		  uint64_t *index, struct mm_diag *diag)
+enum mm_err ledger_submit(struct ledger *l, const uint8_t *bytes, size_t n,
+			  uint64_t *index, struct mm_diag *diag)
 {
 	struct waiter w = {.done = false};
 	int err;
@@ -520,8 +576,8 @@ static int fill_block(struct ledger *l, const uint8_t *entry, size_t n,
 	return err;
 }
 
-int ledger_insecure_fill(struct ledger *l, const uint8_t *entry, size_t n,
-			 uint64_t count)
+enum mm_err ledger_insecure_fill(struct ledger *l, const uint8_t *entry,
+				 size_t n, uint64_t count)
 {
 	int err = MM_OK;
 

@@ -117,7 +117,7 @@ fail:
 	ERR_clear_error();
 }
 
-int ledger_crypto_init(void)
+enum mm_err ledger_crypto_init(void)
 {
 	MM_ASSERT(pthread_once(&init_ctl, init_once) == 0);
 	return init_err;
@@ -161,8 +161,8 @@ void ledger_sha256(const void *p, size_t n, uint8_t out[LEDGER_HASH_BYTES])
 	ledger_sha256_2(p, n, NULL, 0, out);
 }
 
-int ledger_hmac_sha256(const void *key, size_t key_n, const void *msg,
-		       size_t msg_n, uint8_t out[LEDGER_HASH_BYTES])
+enum mm_err ledger_hmac_sha256(const void *key, size_t key_n, const void *msg,
+			       size_t msg_n, uint8_t out[LEDGER_HASH_BYTES])
 {
 	static const uint8_t empty_key[1];
 	EVP_MAC_CTX *ctx = NULL;
@@ -217,7 +217,7 @@ static bool is_hex_digit(char c)
 	return (c >= '0' && c <= '9') || (lower >= 'a' && lower <= 'f');
 }
 
-int ledger_unhex(const char *s, size_t slen, uint8_t *out, size_t n)
+enum mm_err ledger_unhex(const char *s, size_t slen, uint8_t *out, size_t n)
 {
 	size_t got = 0;
 	size_t i;
@@ -238,8 +238,8 @@ int ledger_unhex(const char *s, size_t slen, uint8_t *out, size_t n)
 /* ------------------------------------------------------------------ */
 /* Keys and signatures.                                                */
 
-int ledger_key_from_seed(const uint8_t seed[LEDGER_SEED_BYTES],
-			 struct ledger_key **out)
+enum mm_err ledger_key_from_seed(const uint8_t seed[LEDGER_SEED_BYTES],
+				 struct ledger_key **out)
 {
 	struct ledger_key *key = NULL;
 
@@ -255,7 +255,7 @@ int ledger_key_from_seed(const uint8_t seed[LEDGER_SEED_BYTES],
 	return MM_OK;
 }
 
-int ledger_key_generate(struct ledger_key **out)
+enum mm_err ledger_key_generate(struct ledger_key **out)
 {
 	uint8_t seed[LEDGER_SEED_BYTES];
 	int err;
@@ -309,8 +309,8 @@ void ledger_sign(const struct ledger_key *key, const void *msg, size_t n,
 	MM_ASSERT(crypto_sign_detached(sig, NULL, msg, n, key->sk) == 0);
 }
 
-int ledger_verify(const uint8_t pk[LEDGER_PK_BYTES], const void *msg, size_t n,
-		  const uint8_t sig[LEDGER_SIG_BYTES])
+enum mm_err ledger_verify(const uint8_t pk[LEDGER_PK_BYTES], const void *msg,
+			  size_t n, const uint8_t sig[LEDGER_SIG_BYTES])
 {
 	if (crypto_sign_verify_detached(sig, msg, n, pk) != 0)
 		return MM_ERR_SIGNATURE;
@@ -478,8 +478,8 @@ fail:
 	return err;
 }
 
-int ledger_key_load(const char *path, struct ledger_key **out,
-		    struct mm_diag *diag)
+enum mm_err ledger_key_load(const char *path, struct ledger_key **out,
+			    struct mm_diag *diag)
 {
 	uint8_t *pem = NULL;
 	size_t pem_n = 0;
@@ -520,8 +520,8 @@ static int raw_public(EVP_PKEY *pkey, uint8_t pk[LEDGER_PK_BYTES],
 	return MM_OK;
 }
 
-int ledger_pubkey_load(const char *path, uint8_t pk[LEDGER_PK_BYTES],
-		       struct mm_diag *diag)
+enum mm_err ledger_pubkey_load(const char *path, uint8_t pk[LEDGER_PK_BYTES],
+			       struct mm_diag *diag)
 {
 	uint8_t *pem = NULL;
 	size_t pem_n = 0;
@@ -586,7 +586,7 @@ fail:
 	return err;
 }
 
-int ledger_key_save(const struct ledger_key *key, const char *path)
+enum mm_err ledger_key_save(const struct ledger_key *key, const char *path)
 {
 	int fd, err, close_rc;
 

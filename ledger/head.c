@@ -35,7 +35,8 @@ static int write_head(struct ledger_buf *b, const struct ledger_head *h,
 	return ledger_enc_uint(b, h->time_ms);
 }
 
-int ledger_head_encode(const struct ledger_head *h, struct ledger_buf *out)
+enum mm_err ledger_head_encode(const struct ledger_head *h,
+			       struct ledger_buf *out)
 {
 	return write_head(out, h, true);
 }
@@ -61,8 +62,8 @@ void ledger_head_sign(struct ledger_head *h, const struct ledger_key *k)
 	ledger_buf_release(&b);
 }
 
-int ledger_head_verify(const struct ledger_head *h,
-		       const uint8_t node[LEDGER_PK_BYTES])
+enum mm_err ledger_head_verify(const struct ledger_head *h,
+			       const uint8_t node[LEDGER_PK_BYTES])
 {
 	struct ledger_buf b;
 	int err;
@@ -101,8 +102,8 @@ static int head_uint(const struct ledger_val *v, uint64_t *out,
 	return MM_OK;
 }
 
-int ledger_head_decode(const uint8_t *buf, size_t len, struct ledger_head *h,
-		       struct mm_diag *diag)
+enum mm_err ledger_head_decode(const uint8_t *buf, size_t len,
+			       struct ledger_head *h, struct mm_diag *diag)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *m;

@@ -119,8 +119,8 @@ static int subtree_hash(ledger_merkle_read_fn read, void *arg, uint64_t lo,
 	return MM_OK;
 }
 
-int ledger_merkle_root(ledger_merkle_read_fn read, void *arg, uint64_t size,
-		       uint8_t out[HB])
+enum mm_err ledger_merkle_root(ledger_merkle_read_fn read, void *arg,
+			       uint64_t size, uint8_t out[HB])
 {
 	if (size == 0) {
 		ledger_sha256("", 0, out);
@@ -158,9 +158,9 @@ static int push_subtree(ledger_merkle_read_fn read, void *arg, uint64_t lo,
 }
 
 /* RFC 9162 2.1.3.1 PATH(m, D[0:size]), unrolled from the top down. */
-int ledger_merkle_inclusion(ledger_merkle_read_fn read, void *arg,
-			    uint64_t index, uint64_t size, uint8_t proof[][HB],
-			    size_t *n)
+enum mm_err ledger_merkle_inclusion(ledger_merkle_read_fn read, void *arg,
+				    uint64_t index, uint64_t size,
+				    uint8_t proof[][HB], size_t *n)
 {
 	uint64_t lo = 0, hi = size, m = index;
 	int err;
@@ -189,9 +189,9 @@ int ledger_merkle_inclusion(ledger_merkle_read_fn read, void *arg,
 }
 
 /* RFC 9162 2.1.4.1 SUBPROOF(m, D[0:size2], true), unrolled top-down. */
-int ledger_merkle_consistency(ledger_merkle_read_fn read, void *arg,
-			      uint64_t size1, uint64_t size2,
-			      uint8_t proof[][HB], size_t *n)
+enum mm_err ledger_merkle_consistency(ledger_merkle_read_fn read, void *arg,
+				      uint64_t size1, uint64_t size2,
+				      uint8_t proof[][HB], size_t *n)
 {
 	uint64_t lo = 0, hi = size2, m = size1;
 	bool b = true;
@@ -237,10 +237,10 @@ static void shift_to_set_bit(uint64_t *fn, uint64_t *sn)
 }
 
 /* RFC 9162 2.1.3.2. */
-int ledger_merkle_verify_inclusion(uint64_t index, uint64_t size,
-				   const uint8_t leaf[HB],
-				   const uint8_t proof[][HB], size_t n,
-				   const uint8_t root[HB])
+enum mm_err ledger_merkle_verify_inclusion(uint64_t index, uint64_t size,
+					   const uint8_t leaf[HB],
+					   const uint8_t proof[][HB], size_t n,
+					   const uint8_t root[HB])
 {
 	uint64_t fn, sn;
 	uint8_t r[HB];
@@ -294,10 +294,11 @@ static uint64_t consistency_chain(uint64_t fn, uint64_t sn,
 }
 
 /* RFC 9162 2.1.4.2. */
-int ledger_merkle_verify_consistency(uint64_t size1, uint64_t size2,
-				     const uint8_t root1[HB],
-				     const uint8_t root2[HB],
-				     const uint8_t proof[][HB], size_t n)
+enum mm_err ledger_merkle_verify_consistency(uint64_t size1, uint64_t size2,
+					     const uint8_t root1[HB],
+					     const uint8_t root2[HB],
+					     const uint8_t proof[][HB],
+					     size_t n)
 {
 	const uint8_t *seed;
 	uint64_t fn, sn;
@@ -346,9 +347,9 @@ static uint64_t frontier_start(uint64_t size, unsigned i)
 	return size & ~low;
 }
 
-int ledger_merkle_frontier_load(struct ledger_merkle_frontier *f,
-				ledger_merkle_read_fn read, void *arg,
-				uint64_t size)
+enum mm_err ledger_merkle_frontier_load(struct ledger_merkle_frontier *f,
+					ledger_merkle_read_fn read, void *arg,
+					uint64_t size)
 {
 	struct ledger_merkle_frontier nf;
 	int err;
@@ -366,9 +367,10 @@ int ledger_merkle_frontier_load(struct ledger_merkle_frontier *f,
 	return MM_OK;
 }
 
-int ledger_merkle_frontier_append(struct ledger_merkle_frontier *f,
-				  const uint8_t leaf[HB],
-				  ledger_merkle_write_fn write, void *arg)
+enum mm_err ledger_merkle_frontier_append(struct ledger_merkle_frontier *f,
+					  const uint8_t leaf[HB],
+					  ledger_merkle_write_fn write,
+					  void *arg)
 {
 	uint64_t size = f->size;
 	uint8_t cur[HB];

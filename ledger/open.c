@@ -26,6 +26,9 @@ static int meta_get(struct ledger *l, MDB_txn *txn, const char *k, MDB_val *v)
 	return ledger_mdb_err(mdb_get(txn, l->meta, &key, v));
 }
 
+/* Genesis cannot name its own id: it names no chain, 32 zero bytes. */
+static const uint8_t no_chain[LEDGER_HASH_BYTES];
+
 /* The signed genesis envelope naming chain and the node key. */
 static int genesis_tx(const struct ledger_key *node, const char *chain,
 		      uint64_t now_ms, struct ledger_tx **tx,
@@ -42,8 +45,8 @@ static int genesis_tx(const struct ledger_key *node, const char *chain,
 	ledger_enc_cstr(&body, "node_key");
 	err = ledger_enc_bin(&body, ledger_key_public(node), LEDGER_PK_BYTES);
 	if (!err)
-		err = ledger_tx_sign(node, NULL, LEDGER_TYPE_GENESIS, now_ms,
-				     body.p, body.len, &env);
+		err = ledger_tx_sign(node, no_chain, NULL, LEDGER_TYPE_GENESIS,
+				     now_ms, body.p, body.len, &env);
 	if (!err)
 		err = ledger_tx_decode(env.p, env.len, tx, diag);
 	ledger_buf_release(&body);
@@ -86,8 +89,9 @@ static int write_genesis(struct ledger *l, const char *chain,
 	return err;
 }
 
-int ledger_init(const struct ledger_config *cfg, const struct ledger_key *node,
-		const char *chain, struct mm_diag *diag)
+enum mm_err ledger_init(const struct ledger_config *cfg,
+			const struct ledger_key *node, const char *chain,
+			struct mm_diag *diag)
 {
 	struct ledger *l = NULL;
 	size_t n = strlen(chain);
@@ -113,6 +117,31 @@ int ledger_init(const struct ledger_config *cfg, const struct ledger_key *node,
 	return err;
 }
 
+static bool meta_is(const MDB_val *v, const char *s)
+{
+	return v->mv_size == strlen(s) &&
+	       memcmp(v->mv_data, s, v->mv_size) == 0;
+}
+
+/* The format meta key names this version; an older one is refused by name
+ * rather than misverified (v1 envelopes name no chain). */
+static int check_format(struct ledger *l, MDB_txn *txn, struct mm_diag *diag)
+{
+	MDB_val v;
+	int err = meta_get(l, txn, "format", &v);
+
+	if (!err && meta_is(&v, LEDGER_FORMAT))
+		return MM_OK;
+	if (!err && meta_is(&v, LEDGER_FORMAT_V1))
+		return mm_fail(diag, MM_ERR_INVALID, 0,
+			       "%s holds a %s ledger, whose transactions are "
+			       "not bound to a chain; this version reads "
+			       "only %s: start a new data directory",
+			       l->cfg.dir, LEDGER_FORMAT_V1, LEDGER_FORMAT);
+	return mm_fail(diag, MM_ERR_CORRUPT, 0, "%s is not a %s data directory",
+		       l->cfg.dir, LEDGER_FORMAT);
+}
+
 /* Reads the format, chain and genesis node key; checks the given key. */
 static int check_identity(struct ledger *l, MDB_txn *txn, struct mm_diag *diag)
 {
@@ -120,13 +149,10 @@ static int check_identity(struct ledger *l, MDB_txn *txn, struct mm_diag *diag)
 	const struct ledger_val *nk;
 	uint8_t k[8] = {0};
 	MDB_val v;
-	int err = meta_get(l, txn, "format", &v);
+	int err = check_format(l, txn, diag);
 
-	if (err || v.mv_size != strlen(LEDGER_FORMAT) ||
-	    memcmp(v.mv_data, LEDGER_FORMAT, v.mv_size) != 0)
-		return mm_fail(diag, MM_ERR_CORRUPT, 0,
-			       "%s is not a %s data directory", l->cfg.dir,
-			       LEDGER_FORMAT);
+	if (err)
+		return err;
 	err = meta_get(l, txn, "chain", &v);
 	if (err || v.mv_size == 0 || v.mv_size > LEDGER_CHAIN_BYTES_MAX)
 		return mm_fail(diag, MM_ERR_CORRUPT, 0, "chain name missing");
@@ -137,12 +163,15 @@ static int check_identity(struct ledger *l, MDB_txn *txn, struct mm_diag *diag)
 		err = ledger_tx_decode(v.mv_data, v.mv_size, &g, diag);
 	nk = err ? NULL : ledger_map_get(g->body, "node_key");
 	if (!nk || strcmp(g->type, LEDGER_TYPE_GENESIS) != 0 ||
-	    nk->kind != LEDGER_V_BIN || nk->n != LEDGER_PK_BYTES) {
+	    nk->kind != LEDGER_V_BIN || nk->n != LEDGER_PK_BYTES ||
+	    memcmp(g->chain, no_chain, LEDGER_HASH_BYTES) != 0) {
 		ledger_tx_free(g);
-		return mm_fail(diag, MM_ERR_CORRUPT, 0,
-			       "entry 0 is not a valid genesis transaction");
+		return mm_fail_reason(diag, MM_ERR_CORRUPT, "bad_genesis", 0,
+				      "entry 0 is not a valid genesis "
+				      "transaction");
 	}
 	memcpy(l->node_pk, nk->v.bytes, LEDGER_PK_BYTES);
+	memcpy(l->chain_id, g->id, LEDGER_HASH_BYTES);
 	ledger_tx_free(g);
 	if (l->node && !ledger_ct_equal(l->node_pk, ledger_key_public(l->node),
 					LEDGER_PK_BYTES))
@@ -182,8 +211,14 @@ static bool has_data_file(const char *dir)
 	       S_ISREG(st.st_mode);
 }
 
-int ledger_open(const struct ledger_config *cfg, const struct ledger_key *node,
-		struct ledger **out, struct mm_diag *diag)
+void ledger_chain_id(const struct ledger *l, uint8_t out[LEDGER_HASH_BYTES])
+{
+	memcpy(out, l->chain_id, LEDGER_HASH_BYTES);
+}
+
+enum mm_err ledger_open(const struct ledger_config *cfg,
+			const struct ledger_key *node, struct ledger **out,
+			struct mm_diag *diag)
 {
 	struct ledger *l = NULL;
 	int err;

@@ -18,7 +18,7 @@
 
 #define CORE_DBS 5
 
-int ledger_mdb_err(int rc)
+enum mm_err ledger_mdb_err(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS:
@@ -47,9 +47,9 @@ int ledger_mdb_err(int rc)
  * full: a few LMDB pages. */
 #define DISK_ROOM_BYTES_MIN (64u << 10)
 
-int ledger_commit_err(const struct ledger *l, int rc)
+enum mm_err ledger_commit_err(const struct ledger *l, int rc)
 {
-	int err = ledger_mdb_err(rc);
+	enum mm_err err = ledger_mdb_err(rc);
 	struct statvfs vfs;
 
 	if (err == MM_ERR_IO && statvfs(l->cfg.dir, &vfs) == 0 &&
@@ -92,7 +92,7 @@ void ledger_config_default(struct ledger_config *cfg)
 	cfg->created_future_ms = 2 * 60 * 1000;
 }
 
-int ledger_alloc(const struct ledger_config *cfg, struct ledger **out)
+enum mm_err ledger_alloc(const struct ledger_config *cfg, struct ledger **out)
 {
 	struct ledger *l = calloc(1, sizeof(*l));
 
@@ -140,8 +140,8 @@ static int open_dbs(struct ledger *l, MDB_txn *txn, unsigned flags)
 	return MM_OK;
 }
 
-int ledger_env_open(struct ledger *l, const char *dir, bool create,
-		    struct mm_diag *diag)
+enum mm_err ledger_env_open(struct ledger *l, const char *dir, bool create,
+			    struct mm_diag *diag)
 {
 	unsigned flags = l->cfg.read_only ? MDB_RDONLY : 0;
 	MDB_txn *txn = NULL;
@@ -185,8 +185,8 @@ static int get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, MDB_val *v)
 	return ledger_mdb_err(mdb_get(txn, dbi, &key, v));
 }
 
-int ledger_txn_block(struct ledger *l, MDB_txn *txn, uint64_t height,
-		     struct ledger_head *h)
+enum mm_err ledger_txn_block(struct ledger *l, MDB_txn *txn, uint64_t height,
+			     struct ledger_head *h)
 {
 	uint8_t k[8];
 	MDB_val v;
@@ -200,7 +200,8 @@ int ledger_txn_block(struct ledger *l, MDB_txn *txn, uint64_t height,
 	return err ? MM_ERR_CORRUPT : MM_OK;
 }
 
-int ledger_txn_head(struct ledger *l, MDB_txn *txn, struct ledger_head *h)
+enum mm_err ledger_txn_head(struct ledger *l, MDB_txn *txn,
+			    struct ledger_head *h)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
@@ -216,8 +217,8 @@ int ledger_txn_head(struct ledger *l, MDB_txn *txn, struct ledger_head *h)
 	return MM_OK;
 }
 
-int ledger_node_read(void *arg, unsigned level, uint64_t index,
-		     uint8_t out[LEDGER_HASH_BYTES])
+enum mm_err ledger_node_read(void *arg, unsigned level, uint64_t index,
+			     uint8_t out[LEDGER_HASH_BYTES])
 {
 	struct ledger_node_reader *r = arg;
 	uint8_t k[9];
@@ -235,8 +236,8 @@ int ledger_node_read(void *arg, unsigned level, uint64_t index,
 	return MM_OK;
 }
 
-int ledger_node_write(void *arg, unsigned level, uint64_t index,
-		      const uint8_t h[LEDGER_HASH_BYTES])
+enum mm_err ledger_node_write(void *arg, unsigned level, uint64_t index,
+			      const uint8_t h[LEDGER_HASH_BYTES])
 {
 	struct ledger_node_reader *r = arg;
 	uint8_t k[9];
@@ -255,7 +256,7 @@ static int rd_begin(struct ledger *l, MDB_txn **txn)
 	return ledger_mdb_err(mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn));
 }
 
-int ledger_head(struct ledger *l, struct ledger_head *out)
+enum mm_err ledger_head(struct ledger *l, struct ledger_head *out)
 {
 	MDB_txn *txn = NULL;
 	int err = rd_begin(l, &txn);
@@ -266,7 +267,8 @@ int ledger_head(struct ledger *l, struct ledger_head *out)
 	return err;
 }
 
-int ledger_block(struct ledger *l, uint64_t height, struct ledger_head *out)
+enum mm_err ledger_block(struct ledger *l, uint64_t height,
+			 struct ledger_head *out)
 {
 	MDB_txn *txn = NULL;
 	int err = rd_begin(l, &txn);
@@ -329,7 +331,8 @@ static int txn_block_of(struct ledger *l, MDB_txn *txn, uint64_t index,
 	return MM_OK;
 }
 
-int ledger_block_of(struct ledger *l, uint64_t index, struct ledger_head *out)
+enum mm_err ledger_block_of(struct ledger *l, uint64_t index,
+			    struct ledger_head *out)
 {
 	MDB_txn *txn = NULL;
 	int err = rd_begin(l, &txn);
@@ -340,7 +343,8 @@ int ledger_block_of(struct ledger *l, uint64_t index, struct ledger_head *out)
 	return err;
 }
 
-int ledger_entry(struct ledger *l, uint64_t index, uint8_t **bytes, size_t *n)
+enum mm_err ledger_entry(struct ledger *l, uint64_t index, uint8_t **bytes,
+			 size_t *n)
 {
 	MDB_txn *txn = NULL;
 	uint8_t k[8];
@@ -364,8 +368,8 @@ int ledger_entry(struct ledger *l, uint64_t index, uint8_t **bytes, size_t *n)
 	return err;
 }
 
-int ledger_find(struct ledger *l, const uint8_t id[LEDGER_HASH_BYTES],
-		uint64_t *index)
+enum mm_err ledger_find(struct ledger *l, const uint8_t id[LEDGER_HASH_BYTES],
+			uint64_t *index)
 {
 	MDB_txn *txn = NULL;
 	MDB_val v;
@@ -431,16 +435,18 @@ static int do_consistency(struct ledger_node_reader *r, void *arg)
 					 p->proof, p->n);
 }
 
-int ledger_root_at(struct ledger *l, uint64_t size,
-		   uint8_t out[LEDGER_HASH_BYTES])
+enum mm_err ledger_root_at(struct ledger *l, uint64_t size,
+			   uint8_t out[LEDGER_HASH_BYTES])
 {
 	struct proof_args p = {size, 0, NULL, NULL, out};
 
 	return with_tree(l, size, do_root, &p);
 }
 
-int ledger_inclusion_proof(struct ledger *l, uint64_t index, uint64_t size,
-			   uint8_t proof[][LEDGER_HASH_BYTES], size_t *n)
+enum mm_err ledger_inclusion_proof(struct ledger *l, uint64_t index,
+				   uint64_t size,
+				   uint8_t proof[][LEDGER_HASH_BYTES],
+				   size_t *n)
 {
 	struct proof_args p = {index, size, proof, n, NULL};
 
@@ -449,8 +455,10 @@ int ledger_inclusion_proof(struct ledger *l, uint64_t index, uint64_t size,
 	return with_tree(l, size, do_inclusion, &p);
 }
 
-int ledger_consistency_proof(struct ledger *l, uint64_t size1, uint64_t size2,
-			     uint8_t proof[][LEDGER_HASH_BYTES], size_t *n)
+enum mm_err ledger_consistency_proof(struct ledger *l, uint64_t size1,
+				     uint64_t size2,
+				     uint8_t proof[][LEDGER_HASH_BYTES],
+				     size_t *n)
 {
 	struct proof_args p = {size1, size2, proof, n, NULL};
 
@@ -459,7 +467,8 @@ int ledger_consistency_proof(struct ledger *l, uint64_t size1, uint64_t size2,
 	return with_tree(l, size2, do_consistency, &p);
 }
 
-int ledger_receipt(struct ledger *l, uint64_t index, struct ledger_receipt *r)
+enum mm_err ledger_receipt(struct ledger *l, uint64_t index,
+			   struct ledger_receipt *r)
 {
 	struct ledger_node_reader nr = {l, NULL};
 	uint8_t k[8];
@@ -484,8 +493,8 @@ int ledger_receipt(struct ledger *l, uint64_t index, struct ledger_receipt *r)
 	return err;
 }
 
-int ledger_receipt_verify(const struct ledger_receipt *r,
-			  const uint8_t node[LEDGER_PK_BYTES])
+enum mm_err ledger_receipt_verify(const struct ledger_receipt *r,
+				  const uint8_t node[LEDGER_PK_BYTES])
 {
 	int err = ledger_head_verify(&r->head, node);
 
@@ -499,7 +508,7 @@ int ledger_receipt_verify(const struct ledger_receipt *r,
 /* ------------------------------------------------------------------ */
 /* State.                                                              */
 
-int ledger_state_open(struct ledger *l, const char *name, unsigned *db)
+enum mm_err ledger_state_open(struct ledger *l, const char *name, unsigned *db)
 {
 	char full[80];
 	MDB_txn *txn = NULL;
@@ -527,8 +536,9 @@ int ledger_state_open(struct ledger *l, const char *name, unsigned *db)
 	return MM_OK;
 }
 
-int ledger_state_get(struct ledger_apply *a, unsigned db, const void *key,
-		     size_t key_n, const void **val, size_t *val_n)
+enum mm_err ledger_state_get(struct ledger_apply *a, unsigned db,
+			     const void *key, size_t key_n, const void **val,
+			     size_t *val_n)
 {
 	MDB_val v;
 	int err;
@@ -542,8 +552,9 @@ int ledger_state_get(struct ledger_apply *a, unsigned db, const void *key,
 	return err;
 }
 
-int ledger_state_put(struct ledger_apply *a, unsigned db, const void *key,
-		     size_t key_n, const void *val, size_t val_n)
+enum mm_err ledger_state_put(struct ledger_apply *a, unsigned db,
+			     const void *key, size_t key_n, const void *val,
+			     size_t val_n)
 {
 	MDB_val k = {key_n, (void *)key}, v = {val_n, (void *)val};
 
@@ -551,8 +562,8 @@ int ledger_state_put(struct ledger_apply *a, unsigned db, const void *key,
 	return ledger_mdb_err(mdb_put(a->txn, a->l->state[db], &k, &v, 0));
 }
 
-int ledger_state_del(struct ledger_apply *a, unsigned db, const void *key,
-		     size_t key_n)
+enum mm_err ledger_state_del(struct ledger_apply *a, unsigned db,
+			     const void *key, size_t key_n)
 {
 	MDB_val k = {key_n, (void *)key};
 
@@ -560,8 +571,8 @@ int ledger_state_del(struct ledger_apply *a, unsigned db, const void *key,
 	return ledger_mdb_err(mdb_del(a->txn, a->l->state[db], &k, NULL));
 }
 
-int ledger_state_read(struct ledger *l, unsigned db, const void *key,
-		      size_t key_n, uint8_t **val, size_t *val_n)
+enum mm_err ledger_state_read(struct ledger *l, unsigned db, const void *key,
+			      size_t key_n, uint8_t **val, size_t *val_n)
 {
 	MDB_txn *txn = NULL;
 	MDB_val v;
@@ -594,15 +605,47 @@ uint64_t ledger_apply_time_ms(const struct ledger_apply *a)
 	return a->time_ms;
 }
 
-int ledger_apply_fail(struct ledger_apply *a, int err, const char *fmt, ...)
+enum mm_err ledger_apply_refuse(struct ledger_apply *a, enum mm_err err,
+				const char *reason, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (a->why) {
-		a->why->offset = 0;
-		va_start(ap, fmt);
-		vsnprintf(a->why->msg, sizeof(a->why->msg), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	mm_vrefuse(a->why, err, NULL, reason, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+enum mm_err ledger_apply_refuse_at(struct ledger_apply *a, enum mm_err err,
+				   const char *where, const char *reason,
+				   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mm_vrefuse(a->why, err, where, reason, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+enum mm_err ledger_apply_fail_reason(struct ledger_apply *a, enum mm_err err,
+				     const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mm_vfail_reason(a->why, err, reason, 0, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+enum mm_err ledger_apply_fail(struct ledger_apply *a, enum mm_err err,
+			      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mm_vfail_reason(a->why, err, "", 0, fmt, ap);
+	va_end(ap);
 	return err;
 }

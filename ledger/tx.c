@@ -5,27 +5,37 @@
  * An envelope is the canonical map (keys in this, bytewise, order)
  *   author: bin 32   the participant hash ID acting
  *   body:   map      type-specific, checked against the type's schema
+ *   chain:  bin 32   the chain it is for: the genesis id (zeros in genesis)
  *   created: uint    client time, ms since the epoch
  *   key:    bin 32   the Ed25519 public key that signed
  *   sig:    bin 64   Ed25519 signature
  *   type:   str      [a-z0-9._-]{1,32}
- * The signed message is "medmarket/tx/v1" 0x00 followed by the canonical
- * encoding of the same map without sig (a 5-pair map).  Because the input
+ * The signed message is "medmarket/tx/v2" 0x00 followed by the canonical
+ * encoding of the same map without sig (a 6-pair map).  Because the input
  * is canonical, that encoding is the input with the map header changed and
  * the sig pair cut out, so no re-encoding is needed to verify.
  *
- * The envelope carries its signing key (DESIGN.md has only author): it
- * lets a node verify signatures without reading state, so verification
- * runs beside the committer and the offline verifier uses every core.
- * Whether key may act for author is the applying type's business; the
- * ledger's own rule (types.c) is author == SHA-256(key).
+ * The chain field binds a signature to one ledger: without it (v1) an
+ * envelope logged on one chain verified on every other, so anyone could
+ * replay a public entry (a transfer) onto a second chain where the same
+ * key holds a balance.  Genesis cannot name its own id, so it names 32
+ * zero bytes; the ledger (commit.c, verify.c) checks that every other
+ * entry names the genesis id.  The field is in the envelope, not only in
+ * the signing domain, so a node can tell a replay from a bad signature
+ * and refuse it as wrong_chain.
+ *
+ * The envelope carries its signing key (the original design had only author):
+ * it lets a node verify signatures without reading state, so verification runs
+ * beside the committer and the offline verifier uses every core. Whether key
+ * may act for author is the applying type's business; the ledger's own rule
+ * (types.c) is author == SHA-256(key).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-static const char sign_prefix[] = "medmarket/tx/v1";
+static const char sign_prefix[] = "medmarket/tx/v2";
 
 /* Field positions needed to rebuild the unsigned encoding. */
 struct tx_layout {
@@ -66,8 +76,8 @@ static size_t bin_header_bytes(size_t n)
 static int envelope_fields(struct ledger_tx *tx, const struct ledger_val *root,
 			   struct tx_layout *lay, struct mm_diag *diag)
 {
-	static const char *const names[] = {"author", "body", "created",
-					    "key",    "sig",  "type"};
+	static const char *const names[] = {
+		"author", "body", "chain", "created", "key", "sig", "type"};
 	const struct ledger_val *v;
 
 	if (root->kind != LEDGER_V_MAP)
@@ -85,36 +95,37 @@ static int envelope_fields(struct ledger_tx *tx, const struct ledger_val *root,
 					       names[i < j ? i : j]);
 		return mm_fail(diag, MM_ERR_SCHEMA, k->offset,
 			       "unknown envelope field (expected author, "
-			       "body, created, key, sig, type)");
+			       "body, chain, created, key, sig, type)");
 	}
 	if (root->n != MM_ARRAY_LEN(names))
 		return mm_fail(diag, MM_ERR_SCHEMA, root->offset,
 			       "envelope needs exactly the fields author, "
-			       "body, created, key, sig, type");
+			       "body, chain, created, key, sig, type");
 	v = root->v.items;
 	if (want_bin(&v[1], "author", LEDGER_HASH_BYTES, tx->author, diag) ||
-	    want_bin(&v[7], "key", LEDGER_PK_BYTES, tx->key, diag) ||
-	    want_bin(&v[9], "sig", LEDGER_SIG_BYTES, tx->sig, diag))
+	    want_bin(&v[5], "chain", LEDGER_HASH_BYTES, tx->chain, diag) ||
+	    want_bin(&v[9], "key", LEDGER_PK_BYTES, tx->key, diag) ||
+	    want_bin(&v[11], "sig", LEDGER_SIG_BYTES, tx->sig, diag))
 		return MM_ERR_SCHEMA;
 	if (v[3].kind != LEDGER_V_MAP)
 		return mm_fail(diag, MM_ERR_SCHEMA, v[3].offset,
 			       "envelope field body must be a map");
-	if (v[5].kind != LEDGER_V_UINT)
-		return mm_fail(diag, MM_ERR_SCHEMA, v[5].offset,
+	if (v[7].kind != LEDGER_V_UINT)
+		return mm_fail(diag, MM_ERR_SCHEMA, v[7].offset,
 			       "envelope field created must be a "
 			       "non-negative integer (ms)");
-	if (v[11].kind != LEDGER_V_STR ||
-	    !ledger_type_name_ok(v[11].v.bytes, v[11].n))
-		return mm_fail(diag, MM_ERR_SCHEMA, v[11].offset,
+	if (v[13].kind != LEDGER_V_STR ||
+	    !ledger_type_name_ok(v[13].v.bytes, v[13].n))
+		return mm_fail(diag, MM_ERR_SCHEMA, v[13].offset,
 			       "envelope field type must match "
 			       "[a-z0-9._-]{1,32}");
 	tx->body = &v[3];
-	tx->created_ms = v[5].v.u;
-	memcpy(tx->type, v[11].v.bytes, v[11].n);
-	tx->type[v[11].n] = 0;
-	lay->sig_pair_start = v[8].offset;
+	tx->created_ms = v[7].v.u;
+	memcpy(tx->type, v[13].v.bytes, v[13].n);
+	tx->type[v[13].n] = 0;
+	lay->sig_pair_start = v[10].offset;
 	lay->sig_pair_end =
-		v[9].offset + bin_header_bytes(LEDGER_SIG_BYTES) + v[9].n;
+		v[11].offset + bin_header_bytes(LEDGER_SIG_BYTES) + v[11].n;
 	return MM_OK;
 }
 
@@ -166,41 +177,42 @@ fail:
 	return err;
 }
 
-int ledger_tx_decode(const uint8_t *buf, size_t len, struct ledger_tx **out,
-		     struct mm_diag *diag)
+enum mm_err ledger_tx_decode(const uint8_t *buf, size_t len,
+			     struct ledger_tx **out, struct mm_diag *diag)
 {
 	return decode(buf, len, true, out, diag);
 }
 
-int ledger_tx_decode_unverified(const uint8_t *buf, size_t len,
-				struct ledger_tx **out, struct mm_diag *diag)
+enum mm_err ledger_tx_decode_unverified(const uint8_t *buf, size_t len,
+					struct ledger_tx **out,
+					struct mm_diag *diag)
 {
 	return decode(buf, len, false, out, diag);
 }
 
 /*
  * The signed message: prefix ‖ 0x00 ‖ unsigned map.  The unsigned map is
- * the envelope with fixmap 6 (0x86) turned into fixmap 5 (0x85) and the
+ * the envelope with fixmap 7 (0x87) turned into fixmap 6 (0x86) and the
  * sig pair removed.
  */
-int ledger_tx_verify(const struct ledger_tx *tx)
+enum mm_err ledger_tx_verify(const struct ledger_tx *tx)
 {
 	const struct ledger_val *root = ledger_doc_root(tx->doc);
-	const struct ledger_val *sig_key = &root->v.items[8];
+	const struct ledger_val *sig_key = &root->v.items[10];
 	size_t start = sig_key->offset;
-	size_t end = root->v.items[9].offset +
+	size_t end = root->v.items[11].offset +
 		     bin_header_bytes(LEDGER_SIG_BYTES) + LEDGER_SIG_BYTES;
 	size_t pre = sizeof(sign_prefix); /* includes the NUL */
 	size_t n = pre + tx->len - (end - start);
 	uint8_t *msg;
 	int err;
 
-	MM_ASSERT(tx->bytes[0] == 0x86 && start > 1 && end <= tx->len);
+	MM_ASSERT(tx->bytes[0] == 0x87 && start > 1 && end <= tx->len);
 	msg = malloc(n);
 	if (!msg)
 		return MM_ERR_NOMEM;
 	memcpy(msg, sign_prefix, pre);
-	msg[pre] = 0x85;
+	msg[pre] = 0x86;
 	memcpy(msg + pre + 1, tx->bytes + 1, start - 1);
 	memcpy(msg + pre + start, tx->bytes + end, tx->len - end);
 	err = ledger_verify(tx->key, msg, n, tx->sig);
@@ -217,28 +229,35 @@ void ledger_tx_free(struct ledger_tx *tx)
 	free(tx);
 }
 
-/* Writes the envelope map; sig NULL writes the unsigned (5-pair) form. */
-static int write_envelope(struct ledger_buf *b,
-			  const uint8_t author[LEDGER_HASH_BYTES],
+/* What an envelope says besides its body and signature. */
+struct tx_head {
+	const uint8_t *chain, *author, *key;
+	const char *type;
+	uint64_t created_ms;
+};
+
+/* Writes the envelope map; sig NULL writes the unsigned (6-pair) form. */
+static int write_envelope(struct ledger_buf *b, const struct tx_head *h,
 			  const uint8_t *body, size_t body_n,
-			  uint64_t created_ms, const uint8_t *key,
-			  const uint8_t *sig, const char *type)
+			  const uint8_t *sig)
 {
-	ledger_enc_map(b, sig ? 6 : 5);
+	ledger_enc_map(b, sig ? 7 : 6);
 	ledger_enc_cstr(b, "author");
-	ledger_enc_bin(b, author, LEDGER_HASH_BYTES);
+	ledger_enc_bin(b, h->author, LEDGER_HASH_BYTES);
 	ledger_enc_cstr(b, "body");
 	ledger_buf_add(b, body, body_n);
+	ledger_enc_cstr(b, "chain");
+	ledger_enc_bin(b, h->chain, LEDGER_HASH_BYTES);
 	ledger_enc_cstr(b, "created");
-	ledger_enc_uint(b, created_ms);
+	ledger_enc_uint(b, h->created_ms);
 	ledger_enc_cstr(b, "key");
-	ledger_enc_bin(b, key, LEDGER_PK_BYTES);
+	ledger_enc_bin(b, h->key, LEDGER_PK_BYTES);
 	if (sig) {
 		ledger_enc_cstr(b, "sig");
 		ledger_enc_bin(b, sig, LEDGER_SIG_BYTES);
 	}
 	ledger_enc_cstr(b, "type");
-	return ledger_enc_cstr(b, type);
+	return ledger_enc_cstr(b, h->type);
 }
 
 static int body_is_canonical_map(const uint8_t *body, size_t body_n)
@@ -252,33 +271,35 @@ static int body_is_canonical_map(const uint8_t *body, size_t body_n)
 	return err ? MM_ERR_INVALID : MM_OK;
 }
 
-int ledger_tx_sign(const struct ledger_key *key,
-		   const uint8_t author[LEDGER_HASH_BYTES], const char *type,
-		   uint64_t created_ms, const uint8_t *body, size_t body_n,
-		   struct ledger_buf *out)
+enum mm_err ledger_tx_sign(const struct ledger_key *key,
+			   const uint8_t chain[LEDGER_HASH_BYTES],
+			   const uint8_t author[LEDGER_HASH_BYTES],
+			   const char *type, uint64_t created_ms,
+			   const uint8_t *body, size_t body_n,
+			   struct ledger_buf *out)
 {
 	struct ledger_buf msg;
 	uint8_t id[LEDGER_HASH_BYTES], sig[LEDGER_SIG_BYTES];
-	const uint8_t *pk = ledger_key_public(key);
+	struct tx_head h = {chain, author, ledger_key_public(key), type,
+			    created_ms};
 	size_t start;
 	int err;
 
+	MM_ASSERT(chain != NULL);
 	if (!ledger_type_name_ok((const uint8_t *)type, strlen(type)) ||
 	    body_is_canonical_map(body, body_n))
 		return MM_ERR_INVALID;
 	if (!author) {
 		ledger_key_id(key, id);
-		author = id;
+		h.author = id;
 	}
 	start = out->len;
 	ledger_buf_init(&msg, LEDGER_TX_BYTES_MAX + sizeof(sign_prefix));
 	ledger_buf_add(&msg, sign_prefix, sizeof(sign_prefix));
-	err = write_envelope(&msg, author, body, body_n, created_ms, pk, NULL,
-			     type);
+	err = write_envelope(&msg, &h, body, body_n, NULL);
 	if (!err) {
 		ledger_sign(key, msg.p, msg.len, sig);
-		err = write_envelope(out, author, body, body_n, created_ms, pk,
-				     sig, type);
+		err = write_envelope(out, &h, body, body_n, sig);
 	}
 	ledger_buf_release(&msg);
 	if (!err && out->len - start > LEDGER_TX_BYTES_MAX)

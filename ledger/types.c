@@ -31,21 +31,22 @@ static const struct ledger_field attest_fields[] = {
 	{"label", LEDGER_F_STR, false, ATTEST_LABEL_BYTES_MAX, false},
 };
 
-int ledger_author_is_key(struct ledger_apply *a, const struct ledger_tx *tx)
+enum mm_err ledger_author_is_key(struct ledger_apply *a,
+				 const struct ledger_tx *tx)
 {
 	uint8_t id[LEDGER_HASH_BYTES];
 
 	ledger_pk_id(tx->key, id);
 	if (!ledger_ct_equal(id, tx->author, sizeof(id)))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "author_not_key: author is not "
-					 "SHA-256 of the signing key");
+		return ledger_apply_refuse(a, MM_ERR_DENIED, "author_not_key",
+					   "author is not SHA-256 of the "
+					   "signing key");
 	return MM_OK;
 }
 
 /* Genesis is entry 0, signed by the node key it names. */
-static int genesis_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			 void *arg)
+static enum mm_err genesis_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg)
 {
 	const struct ledger_val *nk = ledger_map_get(tx->body, "node_key");
 
@@ -60,8 +61,8 @@ static int genesis_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	return ledger_author_is_key(a, tx);
 }
 
-static int attest_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg)
+static enum mm_err attest_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	const struct ledger_val *digest = ledger_map_get(tx->body, "digest");
 	uint8_t key[2 * LEDGER_HASH_BYTES], val[8];
@@ -128,7 +129,7 @@ static bool fields_sorted(const struct ledger_field *f, size_t n)
 	return true;
 }
 
-int ledger_register_type(struct ledger *l, const struct ledger_type *t)
+enum mm_err ledger_register_type(struct ledger *l, const struct ledger_type *t)
 {
 	if (l->started || !t->name ||
 	    !ledger_type_name_ok((const uint8_t *)t->name, strlen(t->name)) ||
@@ -142,7 +143,7 @@ int ledger_register_type(struct ledger *l, const struct ledger_type *t)
 	return MM_OK;
 }
 
-int ledger_types_add_builtin(struct ledger *l)
+enum mm_err ledger_types_add_builtin(struct ledger *l)
 {
 	for (size_t i = 0; i < MM_ARRAY_LEN(builtin); i++) {
 		int err = ledger_register_type(l, &builtin[i]);
@@ -202,8 +203,9 @@ static bool field_ok(const struct ledger_field *f, const struct ledger_val *v)
 
 /* Both lists are sorted, so one merge pass finds unknown, missing and
  * mistyped fields. */
-int ledger_type_check(const struct ledger_type *t,
-		      const struct ledger_val *body, struct mm_diag *diag)
+enum mm_err ledger_type_check(const struct ledger_type *t,
+			      const struct ledger_val *body,
+			      struct mm_diag *diag)
 {
 	size_t fi = 0;
 	uint32_t bi = 0;

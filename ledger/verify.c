@@ -3,8 +3,10 @@
  *
  * Three passes over one read-only ledger, the first in parallel:
  *
- *   workers (threads)   each entry: canonical decode, signature, schema,
- *                       genesis only at 0, the id index points back at it.
+ *   workers (threads)   each entry: canonical decode, signature, the
+ *                       chain it names (zeros at 0, else the genesis id),
+ *                       schema, genesis only at 0, the id index points
+ *                       back at it.
  *   main thread         meanwhile: leaf hashes, every stored subtree
  *                       recomputed, every block header (height, prev link,
  *                       size, root, time order, key, signature), the
@@ -78,6 +80,17 @@ static void fail_at(struct verify *v, enum fail_kind kind, uint64_t index,
 /* ------------------------------------------------------------------ */
 /* Workers: entries.                                                   */
 
+/* Entry i names the chain it is logged on: genesis (entry 0) names none
+ * (zeros), every other entry the genesis id (invariant I6). */
+static bool names_chain(const struct verify *v, uint64_t i,
+			const struct ledger_tx *tx)
+{
+	static const uint8_t none[LEDGER_HASH_BYTES];
+
+	return memcmp(tx->chain, i == 0 ? none : v->l->chain_id,
+		      LEDGER_HASH_BYTES) == 0;
+}
+
 static void check_entry(struct verify *v, MDB_txn *txn, uint64_t i,
 			const MDB_val *val)
 {
@@ -95,6 +108,11 @@ static void check_entry(struct verify *v, MDB_txn *txn, uint64_t i,
 	if (ledger_tx_verify(tx)) {
 		fail_at(v, F_ENTRY, i, 0, MM_ERR_SIGNATURE,
 			"signature does not verify");
+		goto done;
+	}
+	if (!names_chain(v, i, tx)) {
+		fail_at(v, F_ENTRY, i, 0, MM_ERR_WRONG_CHAIN,
+			"the entry is signed for another chain");
 		goto done;
 	}
 	t = ledger_type_of(v->rl, tx->type);
@@ -177,8 +195,8 @@ struct tree_check {
 	uint64_t nodes; /* subtrees seen */
 };
 
-static int compare_node(void *arg, unsigned level, uint64_t index,
-			const uint8_t h[LEDGER_HASH_BYTES])
+static enum mm_err compare_node(void *arg, unsigned level, uint64_t index,
+				const uint8_t h[LEDGER_HASH_BYTES])
 {
 	struct tree_check *t = arg;
 	uint8_t stored[LEDGER_HASH_BYTES];
@@ -542,8 +560,9 @@ static void report(struct verify *v, struct ledger_verify_report *rep)
 	snprintf(rep->msg, sizeof(rep->msg), "%s", v->msg);
 }
 
-int ledger_verify_dir(const char *dir, ledger_setup_fn setup, void *arg,
-		      unsigned threads, struct ledger_verify_report *rep)
+enum mm_err ledger_verify_dir(const char *dir, ledger_setup_fn setup, void *arg,
+			      unsigned threads,
+			      struct ledger_verify_report *rep)
 {
 	struct verify v = {0};
 	struct ledger_config cfg;
@@ -567,7 +586,7 @@ int ledger_verify_dir(const char *dir, ledger_setup_fn setup, void *arg,
 	}
 	if (err) {
 		/* A bad genesis stops the open itself: still an entry. */
-		bool genesis = strncmp(d.msg, "entry 0 ", 8) == 0;
+		bool genesis = strcmp(d.reason, "bad_genesis") == 0;
 		fail_at(&v, genesis ? F_ENTRY : F_OPEN, 0, 0, err, "%s",
 			d.msg[0] ? d.msg : mm_strerror(err));
 	} else {

@@ -298,23 +298,23 @@ static int audit_contribution(struct audit *a, uint64_t i)
 		return violation(a, "index",
 				 "contribution %llu carries another place",
 				 (unsigned long long)i);
-	keyn(want, a->r->id, i);
+	market_keyn(want, a->r->id, i);
 	err = got(a,
-		  val_read(a->m, a->m->db_ctx, c->tx, LEDGER_HASH_BYTES, k,
-			   sizeof(k)),
+		  market_val_read(a->m, a->m->db_ctx, c->tx, LEDGER_HASH_BYTES,
+				  k, sizeof(k)),
 		  "index", "a contribution's market.ctx entry");
 	if (!err && memcmp(k, want, sizeof(k)) != 0)
 		err = violation(a, "index",
 				"market.ctx of contribution %llu leads "
 				"elsewhere",
 				(unsigned long long)i);
-	key2(kp, a->r->id, c->payee);
+	market_key2(kp, a->r->id, c->payee);
 	if (!err)
 		err = got(a,
-			  val_read(a->m, a->m->db_cpay, kp, sizeof(kp), ord,
-				   sizeof(ord)),
+			  market_val_read(a->m, a->m->db_cpay, kp, sizeof(kp),
+					  ord, sizeof(ord)),
 			  "index", "a contribution's market.cpay entry");
-	if (!err && get_u64be(ord) != i)
+	if (!err && market_get_u64be(ord) != i)
 		err = violation(a, "index",
 				"market.cpay of contribution %llu leads "
 				"elsewhere",
@@ -336,7 +336,7 @@ static int audit_contributions(struct audit *a)
 				 "the cohort allows");
 	for (uint64_t i = 0; !err && i < a->r->contributions; i++)
 		err = audit_contribution(a, i);
-	keyn(k, a->r->id, a->r->contributions);
+	market_keyn(k, a->r->id, a->r->contributions);
 	return err ? err
 		   : absent(a, a->m->db_contrib, k, sizeof(k), "counts",
 			    "a contribution past the count");
@@ -417,7 +417,7 @@ static int audit_payouts(struct audit *a, char name[9])
 	char sum[TOKENS_AMOUNT_STR_MAX] = "0";
 	uint8_t k[KEYN_BYTES];
 	size_t n = 0;
-	int err = MM_OK;
+	enum mm_err err = MM_OK;
 
 	if (rel->status != MARKET_R_APPROVED &&
 	    (rel->payouts != 0 || strcmp(rel->paid, "0") != 0))
@@ -438,19 +438,19 @@ static int audit_payouts(struct audit *a, char name[9])
 	for (size_t i = 0; !err && i < n; i++) {
 		err = audit_payout(a, &a->pays[a->npays + i], i, name);
 		if (!err)
-			err = amount_op(sum, a->pays[a->npays + i].amount, 1,
-					sum);
+			err = market_amount_op(
+				sum, a->pays[a->npays + i].amount, 1, sum);
 	}
 	a->npays += n;
 	if (!err && strcmp(sum, rel->paid) != 0)
 		return violation(a, "payout",
 				 "release %s's paid is not its payouts' sum",
 				 name);
-	keyn(k, rel->id, rel->payouts);
+	market_keyn(k, rel->id, rel->payouts);
 	if (!err)
 		err = absent(a, a->m->db_pay, k, sizeof(k), "payout",
 			     "a payout past the count");
-	return err ? err : amount_op(a->paid, rel->paid, 1, a->paid);
+	return err ? err : market_amount_op(a->paid, rel->paid, 1, a->paid);
 }
 
 static int audit_disclosures(struct audit *a, char name[9])
@@ -465,10 +465,10 @@ static int audit_disclosures(struct audit *a, char name[9])
 				 "release %s is disclosed but not approved",
 				 name);
 	for (uint64_t i = 0; !err && i < rel->disclosures; i++) {
-		keyn(k, rel->id, i);
+		market_keyn(k, rel->id, i);
 		err = got(a,
-			  rec_read(a->m, a->m->db_disc, k, sizeof(k), &rec_disc,
-				   &d),
+			  market_rec_read(a->m, a->m->db_disc, k, sizeof(k),
+					  &market_rec_disc, &d),
 			  "disclosure", "a counted disclosure");
 		if (!err && memcmp(d.researcher, a->r->researcher,
 				   LEDGER_HASH_BYTES) != 0)
@@ -477,7 +477,7 @@ static int audit_disclosures(struct audit *a, char name[9])
 					"to the researcher",
 					(unsigned long long)i, name);
 	}
-	keyn(k, rel->id, rel->disclosures);
+	market_keyn(k, rel->id, rel->disclosures);
 	return err ? err
 		   : absent(a, a->m->db_disc, k, sizeof(k), "disclosure",
 			    "a disclosure past the count");
@@ -492,9 +492,10 @@ static int audit_member(struct audit *a, uint64_t i, char name[9])
 	uint8_t k[KEYN_BYTES], tx[LEDGER_HASH_BYTES];
 	int err;
 
-	keyn(k, rel->id, i);
+	market_keyn(k, rel->id, i);
 	err = got(a,
-		  val_read(a->m, a->m->db_relc, k, sizeof(k), tx, sizeof(tx)),
+		  market_val_read(a->m, a->m->db_relc, k, sizeof(k), tx,
+				  sizeof(tx)),
 		  "counts", "a listed contribution of a release");
 	if (!err)
 		err = got(a, market_contribution_get(a->m, tx, c), "membership",
@@ -527,7 +528,7 @@ static int audit_members(struct audit *a, char name[9])
 
 	for (uint64_t i = 0; !err && i < rel->ncontributions; i++)
 		err = audit_member(a, i, name);
-	keyn(k, rel->id, rel->ncontributions);
+	market_keyn(k, rel->id, rel->ncontributions);
 	if (rel->status == MARKET_R_APPROVED)
 		a->in_approved += rel->ncontributions;
 	else
@@ -646,8 +647,8 @@ static int escrow_moves(struct audit *a, const uint8_t eid[32],
 				++*releases;
 			}
 			if (!err)
-				err = amount_op(sums[k], mv->amount, 1,
-						sums[k]);
+				err = market_amount_op(sums[k], mv->amount, 1,
+						       sums[k]);
 		}
 		from += n;
 	}
@@ -732,13 +733,13 @@ static int audit_requests(struct audit *a)
 	for (uint64_t i = 0; !err && i < n; i++)
 		err = audit_request(a, i);
 	a->in_request = false;
-	put_u64be(k, n);
+	market_put_u64be(k, n);
 	return err ? err
 		   : absent(a, a->m->db_reqlist, k, sizeof(k), "index",
 			    "a listed request past the count");
 }
 
-int market_audit(struct market *m, struct mm_diag *diag)
+enum mm_err market_audit(struct market *m, struct mm_diag *diag)
 {
 	struct audit a = {.m = m, .diag = diag};
 	int err = market_config_get(m, &a.cfg);
@@ -767,7 +768,7 @@ int market_audit(struct market *m, struct mm_diag *diag)
 	return err;
 }
 
-int market_audit_dir(const char *dir, struct mm_diag *diag)
+enum mm_err market_audit_dir(const char *dir, struct mm_diag *diag)
 {
 	struct ledger_config cfg;
 	struct ledger *l = NULL;

@@ -28,10 +28,10 @@ static void enc_strs(struct ledger_buf *b, const char *const *s, unsigned n)
 		ledger_enc_cstr(b, s[i]);
 }
 
-int market_body_init(struct ledger_buf *b,
-		     const uint8_t registrar[LEDGER_HASH_BYTES],
-		     const uint8_t *stewards, unsigned nstewards,
-		     unsigned threshold)
+enum mm_err market_body_init(struct ledger_buf *b,
+			     const uint8_t registrar[LEDGER_HASH_BYTES],
+			     const uint8_t *stewards, unsigned nstewards,
+			     unsigned threshold)
 {
 	if (nstewards > MARKET_STEWARDS_MAX)
 		return MM_ERR_INVALID;
@@ -46,7 +46,7 @@ int market_body_init(struct ledger_buf *b,
 	return ledger_enc_uint(b, threshold);
 }
 
-int market_body_register(struct ledger_buf *b, enum market_role role)
+enum mm_err market_body_register(struct ledger_buf *b, enum market_role role)
 {
 	if (role == MARKET_ROLE_NONE || role == MARKET_ROLE_REGISTRAR)
 		return MM_ERR_INVALID;
@@ -55,9 +55,9 @@ int market_body_register(struct ledger_buf *b, enum market_role role)
 	return ledger_enc_cstr(b, market_role_name(role));
 }
 
-int market_body_admit(struct ledger_buf *b,
-		      const uint8_t participant[LEDGER_HASH_BYTES],
-		      enum market_role role)
+enum mm_err market_body_admit(struct ledger_buf *b,
+			      const uint8_t participant[LEDGER_HASH_BYTES],
+			      enum market_role role)
 {
 	ledger_enc_map(b, 2);
 	enc_hash(b, "participant", participant);
@@ -65,8 +65,8 @@ int market_body_admit(struct ledger_buf *b,
 	return ledger_enc_cstr(b, market_role_name(role));
 }
 
-int market_body_policy(struct ledger_buf *b, const char *kind,
-		       const char *source, size_t n)
+enum mm_err market_body_policy(struct ledger_buf *b, const char *kind,
+			       const char *source, size_t n)
 {
 	if (n > MARKET_SOURCE_BYTES_MAX)
 		return MM_ERR_INVALID;
@@ -77,7 +77,8 @@ int market_body_policy(struct ledger_buf *b, const char *kind,
 	return ledger_enc_str(b, source, n);
 }
 
-int market_body_open(struct ledger_buf *b, const struct market_open_spec *s)
+enum mm_err market_body_open(struct ledger_buf *b,
+			     const struct market_open_spec *s)
 {
 	if (s->nfields > MARKET_FIELDS_MAX || !amount_ok(s->reward))
 		return MM_ERR_INVALID;
@@ -98,8 +99,9 @@ int market_body_open(struct ledger_buf *b, const struct market_open_spec *s)
 	return ledger_enc_cstr(b, s->reward);
 }
 
-int market_body_fund(struct ledger_buf *b,
-		     const uint8_t request[MARKET_ID_BYTES], const char *amount)
+enum mm_err market_body_fund(struct ledger_buf *b,
+			     const uint8_t request[MARKET_ID_BYTES],
+			     const char *amount)
 {
 	if (!amount_ok(amount))
 		return MM_ERR_INVALID;
@@ -110,18 +112,18 @@ int market_body_fund(struct ledger_buf *b,
 	return b->err;
 }
 
-int market_body_request(struct ledger_buf *b,
-			const uint8_t request[MARKET_ID_BYTES])
+enum mm_err market_body_request(struct ledger_buf *b,
+				const uint8_t request[MARKET_ID_BYTES])
 {
 	ledger_enc_map(b, 1);
 	enc_id(b, "request", request);
 	return b->err;
 }
 
-int market_body_consent(struct ledger_buf *b,
-			const uint8_t request[MARKET_ID_BYTES],
-			const char *const *fields, unsigned nfields,
-			const char *purpose, uint64_t expires_ms)
+enum mm_err market_body_consent(struct ledger_buf *b,
+				const uint8_t request[MARKET_ID_BYTES],
+				const char *const *fields, unsigned nfields,
+				const char *purpose, uint64_t expires_ms)
 {
 	if (nfields > MARKET_FIELDS_MAX)
 		return MM_ERR_INVALID;
@@ -136,8 +138,8 @@ int market_body_consent(struct ledger_buf *b,
 	return b->err;
 }
 
-int market_body_contribution(struct ledger_buf *b,
-			     const struct market_contribution_spec *s)
+enum mm_err market_body_contribution(struct ledger_buf *b,
+				     const struct market_contribution_spec *s)
 {
 	if (s->nresults > MARKET_RESULTS_MAX)
 		return MM_ERR_INVALID;
@@ -161,8 +163,8 @@ int market_body_contribution(struct ledger_buf *b,
 	return b->err;
 }
 
-int market_body_propose(struct ledger_buf *b,
-			const struct market_release_spec *s)
+enum mm_err market_body_propose(struct ledger_buf *b,
+				const struct market_release_spec *s)
 {
 	if (s->ncontributions > MARKET_COHORT_MAX)
 		return MM_ERR_INVALID;
@@ -185,9 +187,9 @@ int market_body_propose(struct ledger_buf *b,
 	return ledger_enc_uint(b, s->suppressed);
 }
 
-int market_body_review(struct ledger_buf *b,
-		       const uint8_t release[MARKET_ID_BYTES], bool approve,
-		       const char *note)
+enum mm_err market_body_review(struct ledger_buf *b,
+			       const uint8_t release[MARKET_ID_BYTES],
+			       bool approve, const char *note)
 {
 	ledger_enc_map(b, 3);
 	ledger_enc_cstr(b, "approve");
@@ -198,8 +200,8 @@ int market_body_review(struct ledger_buf *b,
 	return b->err;
 }
 
-int market_body_disclosure(struct ledger_buf *b,
-			   const uint8_t release[MARKET_ID_BYTES])
+enum mm_err market_body_disclosure(struct ledger_buf *b,
+				   const uint8_t release[MARKET_ID_BYTES])
 {
 	ledger_enc_map(b, 1);
 	enc_id(b, "release", release);

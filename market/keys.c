@@ -59,9 +59,9 @@ const char *market_rstatus_name(enum market_rstatus s)
 	return "unknown";
 }
 
-int market_patient_key(const uint8_t master_seed[LEDGER_SEED_BYTES],
-		       const uint8_t request[MARKET_ID_BYTES],
-		       struct ledger_key **out)
+enum mm_err market_patient_key(const uint8_t master_seed[LEDGER_SEED_BYTES],
+			       const uint8_t request[MARKET_ID_BYTES],
+			       struct ledger_key **out)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -150,8 +150,8 @@ static void fhir_provision(struct ledger_buf *b, const struct market_consent *c)
 	js_raw(b, "]}");
 }
 
-int market_consent_fhir(const struct market_consent *c, uint64_t now_ms,
-			char **json)
+enum mm_err market_consent_fhir(const struct market_consent *c, uint64_t now_ms,
+				char **json)
 {
 	struct ledger_buf b;
 	char hex[2 * LEDGER_HASH_BYTES + 1];

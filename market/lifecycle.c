@@ -47,13 +47,13 @@ static int need_patient_key(struct market *m, struct ledger_apply *a,
 	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = load_config(m, a, &c);
+		err = market_load_config(m, a, &c);
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (!err && p.role != MARKET_ROLE_NONE && p.role != MARKET_ROLE_PATIENT)
-		err = ledger_apply_fail(a, MM_ERR_DENIED,
-					"wrong_role: consents and "
-					"contributions come from patient keys");
+		err = ledger_apply_refuse(
+			a, MM_ERR_DENIED, "wrong_role",
+			"consents and contributions come from patient keys");
 	return err;
 }
 
@@ -67,11 +67,11 @@ static int load_consent(struct market *m, struct ledger_apply *a,
 	size_t n;
 	int err;
 
-	key2(k, req, author);
+	market_key2(k, req, author);
 	err = ledger_state_get(a, m->db_consent, k, sizeof(k), &v, &n);
 	if (!err && rec_consent_dec(v, n, c))
-		err = ledger_apply_fail(a, MM_ERR_CORRUPT,
-					"corrupt: a consent record");
+		err = ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					  "a consent record");
 	return err;
 }
 
@@ -83,35 +83,35 @@ static bool has_field(const struct market_consent *c, const char *f)
 	return false;
 }
 
-int consent_check(struct market *m, struct ledger_apply *a,
-		  const struct market_request *r,
-		  const uint8_t author[LEDGER_HASH_BYTES], const char *where)
+enum mm_err market_consent_check(struct market *m, struct ledger_apply *a,
+				 const struct market_request *r,
+				 const uint8_t author[LEDGER_HASH_BYTES],
+				 const char *where)
 {
 	struct market_consent *c = malloc(sizeof(*c));
 	int err = c ? load_consent(m, a, r->id, author, c) : MM_ERR_NOMEM;
 
 	if (err == MM_ERR_NOTFOUND)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"no_consent: %s: no consent for this "
-					"request",
-					where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "no_consent",
+					  "%s: no consent for this request",
+					  where);
 	else if (!err && c->revoked)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"consent_revoked: %s", where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "consent_revoked",
+					  "%s", where);
 	else if (!err && c->expires_ms <= ledger_apply_time_ms(a))
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"consent_expired: %s", where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "consent_expired",
+					  "%s", where);
 	else if (!err && strcmp(c->purpose, r->purpose) != 0)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"consent_scope: %s: the consent's "
-					"purpose is not the request's",
-					where);
+		err = ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "consent_scope",
+			"%s: the consent's purpose is not the request's",
+			where);
 	for (unsigned i = 0; !err && i < r->nfields; i++)
 		if (!has_field(c, r->fields[i]))
-			err = ledger_apply_fail(a, MM_ERR_REJECTED,
-						"consent_scope: %s: request "
-						"field %u is not consented",
-						where, i);
+			err = ledger_apply_refuse(
+				a, MM_ERR_REJECTED, "consent_scope",
+				"%s: request field %u is not consented", where,
+				i);
 	free(c);
 	return err;
 }
@@ -127,26 +127,26 @@ static int consent_body(struct ledger_apply *a, const struct ledger_tx *tx,
 
 	c->expires_ms = ledger_map_get(tx->body, "expires")->v.u;
 	if (c->expires_ms <= ledger_apply_time_ms(a))
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "consent_expired: expires must be "
-					 "after the block time");
-	if (p->n == 0 || val_cstr(p, c->purpose, sizeof(c->purpose)))
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "purpose: 1 to %d bytes",
-					 MARKET_PURPOSE_BYTES_MAX);
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "consent_expired",
+			"expires must be after the block time");
+	if (p->n == 0 || market_val_cstr(p, c->purpose, sizeof(c->purpose)))
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "purpose",
+					   "1 to %d bytes",
+					   MARKET_PURPOSE_BYTES_MAX);
 	if (f->kind != LEDGER_V_ARRAY || f->n == 0 || f->n > MARKET_FIELDS_MAX)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "fields: an array of 1 to %d strings",
-					 MARKET_FIELDS_MAX);
+		return ledger_apply_refuse(a, MM_ERR_SCHEMA, "fields",
+					   "an array of 1 to %d strings",
+					   MARKET_FIELDS_MAX);
 	for (uint32_t i = 0; i < f->n; i++)
 		if (f->v.items[i].kind != LEDGER_V_STR ||
 		    f->v.items[i].n == 0 ||
-		    val_cstr(&f->v.items[i], c->fields[i],
-			     sizeof(c->fields[i])))
-			return ledger_apply_fail(a, MM_ERR_SCHEMA,
-						 "fields[%u]: a string of 1 "
-						 "to %d bytes",
-						 i, MARKET_FIELD_BYTES_MAX);
+		    market_val_cstr(&f->v.items[i], c->fields[i],
+				    sizeof(c->fields[i])))
+			return ledger_apply_fail_reason(
+				a, MM_ERR_SCHEMA, "fields",
+				"fields[%u]: a string of 1 to %d bytes", i,
+				MARKET_FIELD_BYTES_MAX);
 	c->nfields = f->n;
 	return MM_OK;
 }
@@ -157,13 +157,14 @@ static int store_consent(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	struct ledger_buf b;
 
-	key2(k, c->request, c->author);
+	market_key2(k, c->request, c->author);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_consent_enc(&b, c);
-	return put_buf(a, m->db_consent, k, sizeof(k), &b);
+	return market_put_buf(a, m->db_consent, k, sizeof(k), &b);
 }
 
-int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+enum mm_err market_consent_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -171,12 +172,11 @@ int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	int err = c ? need_patient_key(m, a, tx) : MM_ERR_NOMEM;
 
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
 	if (!err && r->closed)
-		err = ledger_apply_fail(
-			a, MM_ERR_REJECTED,
-			"request_closed: the request is closed");
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					  "the request is closed");
 	if (!err)
 		err = consent_body(a, tx, c);
 	if (!err) {
@@ -191,7 +191,8 @@ int consent_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	return err;
 }
 
-int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+enum mm_err market_revoke_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_consent *c = calloc(1, sizeof(*c));
@@ -201,13 +202,12 @@ int revoke_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	if (!err)
 		err = load_consent(m, a, req, tx->author, c);
 	if (err == MM_ERR_NOTFOUND)
-		err = ledger_apply_fail(a, err,
-					"no_consent: the author has no consent "
-					"for this request");
+		err = ledger_apply_refuse(
+			a, err, "no_consent",
+			"the author has no consent for this request");
 	if (!err && c->revoked)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"already_revoked: the consent is "
-					"revoked");
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "already_revoked",
+					  "the consent is revoked");
 	if (!err) {
 		c->revoked = true;
 		c->revoked_index = ledger_apply_index(a);
@@ -227,21 +227,20 @@ static int contrib_results(struct ledger_apply *a, const struct ledger_val *res,
 	*all = true;
 	if (res->kind != LEDGER_V_MAP || res->n == 0 ||
 	    res->n > MARKET_RESULTS_MAX)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "results: a map of 1 to %d rule "
-					 "names to booleans",
-					 MARKET_RESULTS_MAX);
+		return ledger_apply_refuse(
+			a, MM_ERR_SCHEMA, "results",
+			"a map of 1 to %d rule names to booleans",
+			MARKET_RESULTS_MAX);
 	for (uint32_t i = 0; i < res->n; i++) {
 		const struct ledger_val *v = &res->v.items[2 * i + 1];
 
 		if (v->kind != LEDGER_V_BOOL || res->v.items[2 * i].n == 0 ||
-		    val_cstr(&res->v.items[2 * i], c->results[i].rule,
-			     sizeof(c->results[i].rule)))
-			return ledger_apply_fail(a, MM_ERR_SCHEMA,
-						 "results: entry %u: a rule "
-						 "name of 1 to %d bytes to a "
-						 "boolean",
-						 i, MARKET_RULE_BYTES_MAX);
+		    market_val_cstr(&res->v.items[2 * i], c->results[i].rule,
+				    sizeof(c->results[i].rule)))
+			return ledger_apply_refuse(a, MM_ERR_SCHEMA, "results",
+						   "entry %u: a rule name of 1 "
+						   "to %d bytes to a boolean",
+						   i, MARKET_RULE_BYTES_MAX);
 		c->results[i].passed = v->v.b;
 		*all = *all && v->v.b;
 	}
@@ -262,22 +261,22 @@ static int contrib_body(struct ledger_apply *a, const struct ledger_tx *tx,
 		return err;
 	c->eligible = ledger_map_get(tx->body, "eligible")->v.b;
 	if (comp > 100)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "completeness: 0 to 100");
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "completeness",
+					   "0 to 100");
 	c->completeness = (unsigned)comp;
 	if (c->eligible != all)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "results_inconsistent: eligible must "
-					 "equal the conjunction of results");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "results_inconsistent",
+			"eligible must equal the conjunction of results");
 	if (!c->eligible)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "not_eligible: the record fails the "
-					 "eligibility policy");
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "not_eligible",
+			"the record fails the eligibility policy");
 	c->has_history = h != NULL;
 	c->history_years = h ? h->v.u : 0;
 	if (c->history_years > 200)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "history_years: 0 to 200");
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "history_years",
+					   "0 to 200");
 	return MM_OK;
 }
 
@@ -290,22 +289,21 @@ static int contrib_request(struct market *m, struct ledger_apply *a,
 	uint8_t k[KEY2_BYTES];
 	const void *v;
 	size_t n;
-	int err = request_accepting(a, r);
+	enum mm_err err = market_request_accepting(a, r);
 
 	if (err)
 		return err;
-	key2(k, r->id, tx->author);
+	market_key2(k, r->id, tx->author);
 	err = ledger_state_get(a, m->db_cpay, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "already_contributed: one "
-					       "record per patient key");
+			   : ledger_apply_refuse(a, MM_ERR_EXISTS,
+						 "already_contributed",
+						 "one record per patient key");
 	if (r->contributions >= r->cohort)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "cohort_full: the request has its "
-					 "cohort");
-	return consent_check(m, a, r, tx->author, "author");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "cohort_full",
+					   "the request has its cohort");
+	return market_consent_check(m, a, r, tx->author, "author");
 }
 
 /* Stores the contribution under its ordinal and both indexes. */
@@ -314,23 +312,23 @@ static int contrib_store(struct market *m, struct ledger_apply *a,
 {
 	uint8_t k[KEYN_BYTES], kp[KEY2_BYTES], ord[8];
 	struct ledger_buf b;
-	int err;
+	enum mm_err err;
 
-	keyn(k, c->request, c->ordinal);
+	market_keyn(k, c->request, c->ordinal);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_contrib_enc(&b, c);
-	err = put_buf(a, m->db_contrib, k, sizeof(k), &b);
+	err = market_put_buf(a, m->db_contrib, k, sizeof(k), &b);
 	if (!err)
 		err = ledger_state_put(a, m->db_ctx, c->tx, LEDGER_HASH_BYTES,
 				       k, sizeof(k));
-	key2(kp, c->request, c->payee);
-	put_u64be(ord, c->ordinal);
+	market_key2(kp, c->request, c->payee);
+	market_put_u64be(ord, c->ordinal);
 	return err ? err
 		   : ledger_state_put(a, m->db_cpay, kp, sizeof(kp), ord, 8);
 }
 
-int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		     void *arg)
+enum mm_err market_contribute_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -338,7 +336,7 @@ int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int err = c ? need_patient_key(m, a, tx) : MM_ERR_NOMEM;
 
 	if (!err)
-		err = load_request(
+		err = market_load_request(
 			m, a, ledger_map_get(tx->body, "request")->v.bytes, &r);
 	if (!err)
 		err = contrib_request(m, a, tx, r);
@@ -357,7 +355,7 @@ int contribute_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		err = contrib_store(m, a, c);
 	}
 	if (!err)
-		err = store_request(m, a, r);
+		err = market_store_request(m, a, r);
 	free(r);
 	free(c);
 	return err;

@@ -81,9 +81,9 @@ enum market_role market_role_parse(const char *s, size_t n);
  * info = request id), 32 bytes.  Deterministic; the derived seed is wiped.
  * MM_ERR_CRYPTO, MM_ERR_NOMEM.
  */
-int market_patient_key(const uint8_t master_seed[LEDGER_SEED_BYTES],
-		       const uint8_t request[MARKET_ID_BYTES],
-		       struct ledger_key **out);
+enum mm_err market_patient_key(const uint8_t master_seed[LEDGER_SEED_BYTES],
+			       const uint8_t request[MARKET_ID_BYTES],
+			       struct ledger_key **out);
 
 /* The tokens escrow account of a request: its id followed by 16 zeros. */
 void market_escrow_id(const uint8_t request[MARKET_ID_BYTES],
@@ -104,8 +104,9 @@ struct market;
  * ledger_close(l).  MM_ERR_NOMEM, MM_ERR_LIMIT, MM_ERR_INVALID
  * (l started), MM_ERR_NOTFOUND (read-only ledger without market state).
  */
-int market_open(struct ledger *l, struct tokens *t,
-		const uint8_t node_pk[LEDGER_PK_BYTES], struct market **out);
+enum mm_err market_open(struct ledger *l, struct tokens *t,
+			const uint8_t node_pk[LEDGER_PK_BYTES],
+			struct market **out);
 void market_free(struct market *m);
 
 /* What market_setup needs and returns (wraps tokens_setup). */
@@ -120,12 +121,12 @@ struct market_setup {
  * and then registers the marketplace on l (unless absent).  Errors as
  * tokens_open and market_open.
  */
-int market_setup(struct ledger *l, void *arg);
+enum mm_err market_setup(struct ledger *l, void *arg);
 
 /* Fills s for verifying dir (like tokens_setup_load).  MM_ERR_NOTFOUND
  * (no ledger), the errors of ledger_open. */
-int market_setup_load(const char *dir, struct market_setup *s,
-		      struct mm_diag *diag);
+enum mm_err market_setup_load(const char *dir, struct market_setup *s,
+			      struct mm_diag *diag);
 /* Frees what market_setup returned (after ledger_verify_dir). */
 void market_setup_release(struct market_setup *s);
 
@@ -143,11 +144,11 @@ void market_setup_release(struct market_setup *s);
  * ..." (ordinals, positions and counts only, never record contents);
  * MM_ERR_NOMEM; storage errors.
  */
-int market_audit(struct market *m, struct mm_diag *diag);
+enum mm_err market_audit(struct market *m, struct mm_diag *diag);
 /* market_audit on the stored state of the directory dir (read-only);
  * MM_OK when dir holds no tokens or market state.  Errors of ledger_open
  * and market_audit. */
-int market_audit_dir(const char *dir, struct mm_diag *diag);
+enum mm_err market_audit_dir(const char *dir, struct mm_diag *diag);
 
 /* ------------------------------------------------------------------ */
 /* Reading (outside apply; each call one read transaction).            */
@@ -160,7 +161,7 @@ struct market_config {
 	unsigned precision; /* the tokens precision, read at market.init */
 };
 /* MM_ERR_NOTFOUND before market.init. */
-int market_config_get(struct market *m, struct market_config *out);
+enum mm_err market_config_get(struct market *m, struct market_config *out);
 
 struct market_participant {
 	enum market_role role;
@@ -168,14 +169,15 @@ struct market_participant {
 	uint64_t index; /* the register (or market.init) entry */
 };
 /* MM_ERR_NOTFOUND when id never registered. */
-int market_participant_get(struct market *m,
-			   const uint8_t id[LEDGER_HASH_BYTES],
-			   struct market_participant *out);
+enum mm_err market_participant_get(struct market *m,
+				   const uint8_t id[LEDGER_HASH_BYTES],
+				   struct market_participant *out);
 
 /* A published policy's source, malloc'd and NUL-terminated (free it),
  * and its kind ("eligibility", ...).  MM_ERR_NOTFOUND. */
-int market_policy_get(struct market *m, const uint8_t id[LEDGER_HASH_BYTES],
-		      char kind[16], char **source);
+enum mm_err market_policy_get(struct market *m,
+			      const uint8_t id[LEDGER_HASH_BYTES],
+			      char kind[16], char **source);
 
 struct market_request {
 	uint8_t id[MARKET_ID_BYTES];
@@ -203,12 +205,13 @@ struct market_request {
 	uint64_t closed_index; /* 0 while open */
 };
 /* MM_ERR_NOTFOUND. */
-int market_request_get(struct market *m, const uint8_t id[MARKET_ID_BYTES],
-		       struct market_request *out);
+enum mm_err market_request_get(struct market *m,
+			       const uint8_t id[MARKET_ID_BYTES],
+			       struct market_request *out);
 /* Requests in the order opened: how many, and the id of ordinal i. */
-int market_request_count(struct market *m, uint64_t *n);
-int market_request_at(struct market *m, uint64_t i,
-		      uint8_t id[MARKET_ID_BYTES]);
+enum mm_err market_request_count(struct market *m, uint64_t *n);
+enum mm_err market_request_at(struct market *m, uint64_t i,
+			      uint8_t id[MARKET_ID_BYTES]);
 
 struct market_consent {
 	uint8_t request[MARKET_ID_BYTES];
@@ -224,17 +227,18 @@ struct market_consent {
 	uint64_t revoked_index;
 };
 /* MM_ERR_NOTFOUND. */
-int market_consent_get(struct market *m, const uint8_t request[MARKET_ID_BYTES],
-		       const uint8_t author[LEDGER_HASH_BYTES],
-		       struct market_consent *out);
+enum mm_err market_consent_get(struct market *m,
+			       const uint8_t request[MARKET_ID_BYTES],
+			       const uint8_t author[LEDGER_HASH_BYTES],
+			       struct market_consent *out);
 
 /*
  * The consent as a FHIR R4 Consent resource (JSON text, malloc'd, NUL-
  * terminated; the caller frees it).  now_ms decides "active"/"inactive"
  * for an expired consent.  A pure function.  MM_ERR_NOMEM, MM_ERR_LIMIT.
  */
-int market_consent_fhir(const struct market_consent *c, uint64_t now_ms,
-			char **json);
+enum mm_err market_consent_fhir(const struct market_consent *c, uint64_t now_ms,
+				char **json);
 
 enum market_cstatus {
 	MARKET_C_STAGED = 1, /* waiting for a release */
@@ -266,12 +270,12 @@ struct market_contribution {
 };
 /* Contribution ordinal i (< request.contributions) of a request, or the
  * one whose submit transaction is tx.  MM_ERR_NOTFOUND. */
-int market_contribution_at(struct market *m,
-			   const uint8_t request[MARKET_ID_BYTES], uint64_t i,
-			   struct market_contribution *out);
-int market_contribution_get(struct market *m,
-			    const uint8_t tx[LEDGER_HASH_BYTES],
-			    struct market_contribution *out);
+enum mm_err market_contribution_at(struct market *m,
+				   const uint8_t request[MARKET_ID_BYTES],
+				   uint64_t i, struct market_contribution *out);
+enum mm_err market_contribution_get(struct market *m,
+				    const uint8_t tx[LEDGER_HASH_BYTES],
+				    struct market_contribution *out);
 
 enum market_rstatus {
 	MARKET_R_PROPOSED = 1,
@@ -296,15 +300,16 @@ struct market_release {
 	uint64_t decided_index; /* the review that decided it, 0 if none */
 };
 /* MM_ERR_NOTFOUND. */
-int market_release_get(struct market *m, const uint8_t id[MARKET_ID_BYTES],
-		       struct market_release *out);
+enum mm_err market_release_get(struct market *m,
+			       const uint8_t id[MARKET_ID_BYTES],
+			       struct market_release *out);
 /* Contribution tx ids of a release from position from: up to max
  * (<= MARKET_PAGE_MAX) into out, *n filled.  MM_ERR_INVALID (max). */
-int market_release_contributions(struct market *m,
-				 const uint8_t id[MARKET_ID_BYTES],
-				 uint64_t from,
-				 uint8_t (*out)[LEDGER_HASH_BYTES], size_t max,
-				 size_t *n);
+enum mm_err market_release_contributions(struct market *m,
+					 const uint8_t id[MARKET_ID_BYTES],
+					 uint64_t from,
+					 uint8_t (*out)[LEDGER_HASH_BYTES],
+					 size_t max, size_t *n);
 
 struct market_review {
 	bool approve;
@@ -312,9 +317,10 @@ struct market_review {
 	uint64_t index;
 };
 /* The review of steward on release.  MM_ERR_NOTFOUND. */
-int market_review_get(struct market *m, const uint8_t release[MARKET_ID_BYTES],
-		      const uint8_t steward[LEDGER_HASH_BYTES],
-		      struct market_review *out);
+enum mm_err market_review_get(struct market *m,
+			      const uint8_t release[MARKET_ID_BYTES],
+			      const uint8_t steward[LEDGER_HASH_BYTES],
+			      struct market_review *out);
 
 struct market_payout {
 	uint8_t payee[LEDGER_HASH_BYTES];
@@ -325,9 +331,10 @@ struct market_payout {
 };
 /* Payouts of an approved release from position from (paging as above).
  * A contribution whose payout rule gave 0 has no payout record. */
-int market_payouts(struct market *m, const uint8_t release[MARKET_ID_BYTES],
-		   uint64_t from, struct market_payout *out, size_t max,
-		   size_t *n);
+enum mm_err market_payouts(struct market *m,
+			   const uint8_t release[MARKET_ID_BYTES],
+			   uint64_t from, struct market_payout *out, size_t max,
+			   size_t *n);
 
 struct market_disclosure {
 	uint8_t researcher[LEDGER_HASH_BYTES];
@@ -335,9 +342,10 @@ struct market_disclosure {
 	uint64_t index;
 };
 /* Disclosures (downloads) of a release, oldest first, paging as above. */
-int market_disclosures(struct market *m, const uint8_t release[MARKET_ID_BYTES],
-		       uint64_t from, struct market_disclosure *out, size_t max,
-		       size_t *n);
+enum mm_err market_disclosures(struct market *m,
+			       const uint8_t release[MARKET_ID_BYTES],
+			       uint64_t from, struct market_disclosure *out,
+			       size_t max, size_t *n);
 
 /* ------------------------------------------------------------------ */
 /* Building transaction bodies (clients, tests).                       */
@@ -347,17 +355,17 @@ int market_disclosures(struct market *m, const uint8_t release[MARKET_ID_BYTES],
  * MM_ERR_INVALID for arguments apply would refuse on their face (a count
  * over its limit, a bad amount or role).  Semantics: docs/PROTOCOL.md.
  */
-int market_body_init(struct ledger_buf *b,
-		     const uint8_t registrar[LEDGER_HASH_BYTES],
-		     const uint8_t *stewards, unsigned nstewards,
-		     unsigned threshold); /* stewards: n x 32 bytes */
-int market_body_register(struct ledger_buf *b, enum market_role role);
-int market_body_admit(struct ledger_buf *b,
-		      const uint8_t participant[LEDGER_HASH_BYTES],
-		      enum market_role role);
+enum mm_err market_body_init(struct ledger_buf *b,
+			     const uint8_t registrar[LEDGER_HASH_BYTES],
+			     const uint8_t *stewards, unsigned nstewards,
+			     unsigned threshold); /* stewards: n x 32 bytes */
+enum mm_err market_body_register(struct ledger_buf *b, enum market_role role);
+enum mm_err market_body_admit(struct ledger_buf *b,
+			      const uint8_t participant[LEDGER_HASH_BYTES],
+			      enum market_role role);
 /* kind: "eligibility", "consent", "payout" or "profile". */
-int market_body_policy(struct ledger_buf *b, const char *kind,
-		       const char *source, size_t n);
+enum mm_err market_body_policy(struct ledger_buf *b, const char *kind,
+			       const char *source, size_t n);
 
 struct market_open_spec {
 	uint8_t id[MARKET_ID_BYTES];
@@ -371,17 +379,18 @@ struct market_open_spec {
 	uint64_t cohort;
 	uint64_t deadline_ms;
 };
-int market_body_open(struct ledger_buf *b, const struct market_open_spec *s);
+enum mm_err market_body_open(struct ledger_buf *b,
+			     const struct market_open_spec *s);
 /* request.fund, request.close, consent.revoke. */
-int market_body_fund(struct ledger_buf *b,
-		     const uint8_t request[MARKET_ID_BYTES],
-		     const char *amount);
-int market_body_request(struct ledger_buf *b,
-			const uint8_t request[MARKET_ID_BYTES]);
-int market_body_consent(struct ledger_buf *b,
-			const uint8_t request[MARKET_ID_BYTES],
-			const char *const *fields, unsigned nfields,
-			const char *purpose, uint64_t expires_ms);
+enum mm_err market_body_fund(struct ledger_buf *b,
+			     const uint8_t request[MARKET_ID_BYTES],
+			     const char *amount);
+enum mm_err market_body_request(struct ledger_buf *b,
+				const uint8_t request[MARKET_ID_BYTES]);
+enum mm_err market_body_consent(struct ledger_buf *b,
+				const uint8_t request[MARKET_ID_BYTES],
+				const char *const *fields, unsigned nfields,
+				const char *purpose, uint64_t expires_ms);
 
 struct market_contribution_spec {
 	uint8_t request[MARKET_ID_BYTES];
@@ -393,8 +402,8 @@ struct market_contribution_spec {
 	bool has_history;
 	uint64_t history_years;
 };
-int market_body_contribution(struct ledger_buf *b,
-			     const struct market_contribution_spec *s);
+enum mm_err market_body_contribution(struct ledger_buf *b,
+				     const struct market_contribution_spec *s);
 
 struct market_release_spec {
 	uint8_t request[MARKET_ID_BYTES];
@@ -405,12 +414,12 @@ struct market_release_spec {
 	uint8_t report[LEDGER_HASH_BYTES];
 	uint64_t k, l, suppressed;
 };
-int market_body_propose(struct ledger_buf *b,
-			const struct market_release_spec *s);
-int market_body_review(struct ledger_buf *b,
-		       const uint8_t release[MARKET_ID_BYTES], bool approve,
-		       const char *note);
-int market_body_disclosure(struct ledger_buf *b,
-			   const uint8_t release[MARKET_ID_BYTES]);
+enum mm_err market_body_propose(struct ledger_buf *b,
+				const struct market_release_spec *s);
+enum mm_err market_body_review(struct ledger_buf *b,
+			       const uint8_t release[MARKET_ID_BYTES],
+			       bool approve, const char *note);
+enum mm_err market_body_disclosure(struct ledger_buf *b,
+				   const uint8_t release[MARKET_ID_BYTES]);
 
 #endif

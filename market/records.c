@@ -2,11 +2,11 @@
  * records.c - market's state records: one field table per record kind
  * and one codec that walks a table.  A record is a canonical msgpack map
  * whose keys are its table's names in bytewise order (docs/PROTOCOL.md
- * "Marketplace", state); rec_enc writes exactly that, and rec_dec reads
- * it strictly: every key in table order (an optional key present or
- * not), each value of its kind and within its field's limits, nothing
- * else.  Anything else is MM_ERR_CORRUPT, with the record kind, the field
- * and the byte offset in diag (never a value).
+ * "Marketplace", state); market_rec_enc writes exactly that, and market_rec_dec
+ * reads it strictly: every key in table order (an optional key present or not),
+ * each value of its kind and within its field's limits, nothing else.  Anything
+ * else is MM_ERR_CORRUPT, with the record kind, the field and the byte offset
+ * in diag (never a value).
  *
  * The bytes are the ones the ledger state has always held (verify
  * compares them byte for byte); tests/test_market_records.c pins them.
@@ -208,29 +208,29 @@ static const char *request_finish(void *rec)
 	struct market_request *r = rec;
 	char t[TOKENS_AMOUNT_STR_MAX];
 
-	if (amount_op(r->held, r->paid, -1, t) ||
-	    amount_op(t, r->refunded, -1, r->escrow))
+	if (market_amount_op(r->held, r->paid, -1, t) ||
+	    market_amount_op(t, r->refunded, -1, r->escrow))
 		return "paid and refunded exceed held";
 	return NULL;
 }
 
-const struct rec_schema rec_config =
+const struct rec_schema market_rec_config =
 	SCHEMA("config", config_fields, struct market_config, NULL);
-const struct rec_schema rec_part =
+const struct rec_schema market_rec_part =
 	SCHEMA("participant", part_fields, struct market_participant, NULL);
-const struct rec_schema rec_request = SCHEMA(
+const struct rec_schema market_rec_request = SCHEMA(
 	"request", request_fields, struct market_request, request_finish);
-const struct rec_schema rec_consent =
+const struct rec_schema market_rec_consent =
 	SCHEMA("consent", consent_fields, struct market_consent, NULL);
-const struct rec_schema rec_contrib = SCHEMA("contribution", contrib_fields,
-					     struct market_contribution, NULL);
-const struct rec_schema rec_release =
+const struct rec_schema market_rec_contrib = SCHEMA(
+	"contribution", contrib_fields, struct market_contribution, NULL);
+const struct rec_schema market_rec_release =
 	SCHEMA("release", release_fields, struct market_release, NULL);
-const struct rec_schema rec_review =
+const struct rec_schema market_rec_review =
 	SCHEMA("review", review_fields, struct market_review, NULL);
-const struct rec_schema rec_payout =
+const struct rec_schema market_rec_payout =
 	SCHEMA("payout", payout_fields, struct market_payout, NULL);
-const struct rec_schema rec_disc =
+const struct rec_schema market_rec_disc =
 	SCHEMA("disclosure", disc_fields, struct market_disclosure, NULL);
 
 /* ------------------------------------------------------------------ */
@@ -336,7 +336,8 @@ static void enc_value(struct ledger_buf *b, const struct rec_field *f,
 	}
 }
 
-int rec_enc(struct ledger_buf *b, const struct rec_schema *s, const void *rec)
+enum mm_err market_rec_enc(struct ledger_buf *b, const struct rec_schema *s,
+			   const void *rec)
 {
 	uint32_t pairs = 0;
 
@@ -379,7 +380,7 @@ static const char *dec_uint(const struct rec_field *f,
 /* A str into char[cap], NUL-terminated. */
 static const char *dec_str(const struct ledger_val *v, char *out, size_t cap)
 {
-	int err = v->kind == LEDGER_V_STR ? val_cstr(v, out, cap)
+	int err = v->kind == LEDGER_V_STR ? market_val_cstr(v, out, cap)
 					  : MM_ERR_INVALID;
 
 	if (err == MM_ERR_LIMIT)
@@ -494,8 +495,8 @@ static int dec_field(const struct rec_schema *s, const struct rec_field *f,
 	return MM_OK;
 }
 
-int rec_dec(const struct rec_schema *s, const uint8_t *v, size_t n, void *rec,
-	    struct mm_diag *diag)
+enum mm_err market_rec_dec(const struct rec_schema *s, const uint8_t *v,
+			   size_t n, void *rec, struct mm_diag *diag)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *m = NULL;

@@ -12,6 +12,14 @@
 #include "../policies/policies.h"
 #include "internal.h"
 
+/* The payouts of an approved release, inside the deciding review's apply:
+ * the payout policy per contribution, tokens_release from the escrow,
+ * the payout records, rel->paid and r->paid / r->included. */
+static int payout_release(struct market *m, struct ledger_apply *a,
+			  const struct ledger_tx *tx,
+			  struct market_release *rel,
+			  struct market_request *req);
+
 /* The contribution submitted as transaction tx, and its state key. */
 static int contrib_by_tx(struct market *m, struct ledger_apply *a,
 			 const uint8_t tx[LEDGER_HASH_BYTES],
@@ -30,7 +38,7 @@ static int contrib_by_tx(struct market *m, struct ledger_apply *a,
 	if (!err && rec_contrib_dec(v, n, c))
 		err = MM_ERR_CORRUPT;
 	if (err == MM_ERR_CORRUPT)
-		return ledger_apply_fail(a, err, "corrupt: a contribution");
+		return ledger_apply_refuse(a, err, "corrupt", "a contribution");
 	return err;
 }
 
@@ -42,7 +50,7 @@ static int put_contrib(struct market *m, struct ledger_apply *a,
 
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_contrib_enc(&b, c);
-	return put_buf(a, m->db_contrib, k, KEYN_BYTES, &b);
+	return market_put_buf(a, m->db_contrib, k, KEYN_BYTES, &b);
 }
 
 static int load_release(struct market *m, struct ledger_apply *a,
@@ -54,12 +62,11 @@ static int load_release(struct market *m, struct ledger_apply *a,
 	int err = ledger_state_get(a, m->db_rel, id, MARKET_ID_BYTES, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, err,
-					 "unknown_release: no release "
-					 "with this id");
+		return ledger_apply_refuse(a, err, "unknown_release",
+					   "no release with this id");
 	if (!err && rec_release_dec(v, n, r))
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: a release record");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "a release record");
 	return err;
 }
 
@@ -70,7 +77,7 @@ static int store_release(struct market *m, struct ledger_apply *a,
 
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_release_enc(&b, r);
-	return put_buf(a, m->db_rel, r->id, MARKET_ID_BYTES, &b);
+	return market_put_buf(a, m->db_rel, r->id, MARKET_ID_BYTES, &b);
 }
 
 /* The release's contribution tx id at position i. */
@@ -83,11 +90,11 @@ static int release_tx(struct market *m, struct ledger_apply *a,
 	size_t n;
 	int err;
 
-	keyn(k, rel, i);
+	market_keyn(k, rel, i);
 	err = ledger_state_get(a, m->db_relc, k, sizeof(k), &v, &n);
 	if (!err && n != LEDGER_HASH_BYTES)
-		err = ledger_apply_fail(a, MM_ERR_CORRUPT,
-					"corrupt: a release's contribution");
+		err = ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					  "a release's contribution");
 	if (!err)
 		memcpy(tx, v, LEDGER_HASH_BYTES);
 	return err;
@@ -109,28 +116,29 @@ static int propose_one(struct market *m, struct ledger_apply *a,
 
 	snprintf(where, sizeof(where), "contributions[%u]", i);
 	if (!err && (x->kind != LEDGER_V_BIN || x->n != LEDGER_HASH_BYTES))
-		err = ledger_apply_fail(a, MM_ERR_SCHEMA,
-					"%s: a 32-byte transaction id", where);
+		err = ledger_apply_fail_reason(
+			a, MM_ERR_SCHEMA, "contributions",
+			"%s: a 32-byte transaction id", where);
 	if (!err)
 		err = contrib_by_tx(m, a, x->v.bytes, c, k);
 	if (err == MM_ERR_NOTFOUND)
-		err = ledger_apply_fail(a, err, "unknown_contribution: %s",
-					where);
+		err = ledger_apply_refuse(a, err, "unknown_contribution", "%s",
+					  where);
 	if (!err && memcmp(c->request, r->id, MARKET_ID_BYTES) != 0)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED, "other_request: %s",
-					where);
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "other_request",
+					  "%s", where);
 	if (!err && c->status != MARKET_C_STAGED)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"not_staged: %s is %s", where,
-					market_cstatus_name(c->status));
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "not_staged",
+					  "%s is %s", where,
+					  market_cstatus_name(c->status));
 	if (!err)
-		err = consent_check(m, a, r, c->payee, where);
+		err = market_consent_check(m, a, r, c->payee, where);
 	if (!err) {
 		c->status = MARKET_C_PROPOSED;
 		memcpy(c->release, rel->id, MARKET_ID_BYTES);
 		err = put_contrib(m, a, k, c);
 	}
-	keyn(kr, rel->id, i);
+	market_keyn(kr, rel->id, i);
 	if (!err)
 		err = ledger_state_put(a, m->db_relc, kr, sizeof(kr),
 				       x->v.bytes, LEDGER_HASH_BYTES);
@@ -146,36 +154,36 @@ static int propose_checks(struct market *m, struct ledger_apply *a,
 	const struct ledger_val *cs = ledger_map_get(tx->body, "contributions");
 	const void *v;
 	size_t n;
-	int err;
+	enum mm_err err;
 
 	if (!ledger_ct_equal(tx->key, m->node_pk, LEDGER_PK_BYTES))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_node: release.propose is signed "
-					 "by the node key");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_node",
+			"release.propose is signed by the node key");
 	if (r->closed)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "request_closed: the request is "
-					 "closed");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					   "the request is closed");
 	err = ledger_state_get(a, m->db_rel, rel->id, MARKET_ID_BYTES, &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "release_exists: a release has "
-					       "this id");
+			   : ledger_apply_refuse(a, MM_ERR_EXISTS,
+						 "release_exists",
+						 "a release has this id");
 	if (cs->kind != LEDGER_V_ARRAY || cs->n == 0 || cs->n > r->cohort)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "contributions: an array of 1 to "
-					 "cohort transaction ids");
+		return ledger_apply_refuse(
+			a, MM_ERR_SCHEMA, "contributions",
+			"an array of 1 to cohort transaction ids");
 	rel->ncontributions = cs->n;
 	if (rel->k < 1 || rel->suppressed > rel->ncontributions)
-		return ledger_apply_fail(
-			a, MM_ERR_INVALID,
-			"bad_report: k must be at least 1 and "
-			"suppressed at most the contributions");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "bad_report",
+			"k must be at least 1 and suppressed at most the "
+			"contributions");
 	return MM_OK;
 }
 
-int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+enum mm_err market_propose_apply(struct ledger_apply *a,
+				 const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *cs = ledger_map_get(tx->body, "contributions");
@@ -197,9 +205,9 @@ int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	rel.l = ledger_map_get(tx->body, "l")->v.u;
 	rel.suppressed = ledger_map_get(tx->body, "suppressed")->v.u;
 	if (!err)
-		err = load_config(m, a, &c);
+		err = market_load_config(m, a, &c);
 	if (!err)
-		err = load_request(m, a, rel.request, &r);
+		err = market_load_request(m, a, rel.request, &r);
 	if (!err)
 		err = propose_checks(m, a, tx, r, &rel);
 	for (uint32_t i = 0; !err && i < cs->n; i++)
@@ -212,7 +220,7 @@ int propose_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	}
 	if (!err) {
 		r->releases++;
-		err = store_request(m, a, r);
+		err = market_store_request(m, a, r);
 	}
 	free(r);
 	return err;
@@ -243,8 +251,8 @@ static int unstage(struct market *m, struct ledger_apply *a,
 	return err;
 }
 
-int lapse_proposals(struct market *m, struct ledger_apply *a,
-		    const struct market_request *r)
+enum mm_err market_lapse_proposals(struct market *m, struct ledger_apply *a,
+				   const struct market_request *r)
 {
 	struct market_contribution *c = malloc(sizeof(*c));
 	struct market_release rel;
@@ -254,11 +262,11 @@ int lapse_proposals(struct market *m, struct ledger_apply *a,
 	int err = c ? MM_OK : MM_ERR_NOMEM;
 
 	for (uint64_t i = 0; !err && i < r->contributions; i++) {
-		keyn(k, r->id, i);
+		market_keyn(k, r->id, i);
 		err = ledger_state_get(a, m->db_contrib, k, KEYN_BYTES, &v, &n);
 		if (!err && rec_contrib_dec(v, n, c))
-			err = ledger_apply_fail(a, MM_ERR_CORRUPT,
-						"corrupt: a contribution");
+			err = ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+						  "a contribution");
 		if (err || c->status != MARKET_C_PROPOSED)
 			continue;
 		/* Unstaging returns all of the release's contributions, so
@@ -286,7 +294,7 @@ static int review_who(struct market *m, struct ledger_apply *a,
 	const void *v;
 	size_t n;
 	bool named = false;
-	int err = load_part(m, a, tx->author, &p);
+	enum mm_err err = market_load_part(m, a, tx->author, &p);
 
 	for (unsigned i = 0; i < c->nstewards; i++)
 		named = named || ledger_ct_equal(c->stewards[i], tx->author,
@@ -294,24 +302,24 @@ static int review_who(struct market *m, struct ledger_apply *a,
 	if (err)
 		return err;
 	if (!named || p.role != MARKET_ROLE_STEWARD)
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_steward: only the stewards named "
-					 "by market.init review");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_steward",
+			"only the stewards named by market.init review");
 	if (!p.active)
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_admitted: the steward is not yet "
-					 "admitted by the registrar");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_admitted",
+			"the steward is not yet admitted by the registrar");
 	if (rel->status != MARKET_R_PROPOSED)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "release_decided: the release is %s",
-					 market_rstatus_name(rel->status));
-	key2(k, rel->id, tx->author);
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "release_decided",
+			"the release is %s", market_rstatus_name(rel->status));
+	market_key2(k, rel->id, tx->author);
 	err = ledger_state_get(a, m->db_review, k, sizeof(k), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "already_reviewed: one review "
-					       "per steward");
+			   : ledger_apply_refuse(a, MM_ERR_EXISTS,
+						 "already_reviewed",
+						 "one review per steward");
 	return MM_OK;
 }
 
@@ -326,16 +334,15 @@ static int review_store(struct market *m, struct ledger_apply *a,
 	memset(&rv, 0, sizeof(rv));
 	rv.approve = ledger_map_get(tx->body, "approve")->v.b;
 	rv.index = ledger_apply_index(a);
-	if (val_cstr(ledger_map_get(tx->body, "note"), rv.note,
-		     sizeof(rv.note)))
-		return ledger_apply_fail(a, MM_ERR_LIMIT,
-					 "note: at most %d "
-					 "bytes",
-					 MARKET_NOTE_BYTES_MAX);
-	key2(k, rel->id, tx->author);
+	if (market_val_cstr(ledger_map_get(tx->body, "note"), rv.note,
+			    sizeof(rv.note)))
+		return ledger_apply_refuse(a, MM_ERR_LIMIT, "note",
+					   "at most %d bytes",
+					   MARKET_NOTE_BYTES_MAX);
+	market_key2(k, rel->id, tx->author);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_review_enc(&b, &rv);
-	return put_buf(a, m->db_review, k, sizeof(k), &b);
+	return market_put_buf(a, m->db_review, k, sizeof(k), &b);
 }
 
 /*
@@ -361,7 +368,7 @@ static int consents_hold(struct market *m, struct ledger_apply *a,
 		if (!err)
 			err = contrib_by_tx(m, a, t, c, k);
 		if (!err)
-			err = consent_check(m, a, r, c->payee, where);
+			err = market_consent_check(m, a, r, c->payee, where);
 	}
 	free(c);
 	return err;
@@ -374,7 +381,7 @@ static int review_decide(struct market *m, struct ledger_apply *a,
 			 struct market_release *rel, struct market_request *r)
 {
 	bool approve = ledger_map_get(tx->body, "approve")->v.b;
-	int err = MM_OK;
+	enum mm_err err = MM_OK;
 
 	if (approve)
 		rel->approvals++;
@@ -392,7 +399,7 @@ static int review_decide(struct market *m, struct ledger_apply *a,
 	}
 	if (!err)
 		err = store_release(m, a, rel);
-	return err ? err : store_request(m, a, r);
+	return err ? err : market_store_request(m, a, r);
 }
 
 /* What review and disclosure start with: the author signs with its own
@@ -405,14 +412,15 @@ static int load_tx_release(struct market *m, struct ledger_apply *a,
 	int err = ledger_author_is_key(a, tx);
 
 	if (!err)
-		err = load_config(m, a, c);
+		err = market_load_config(m, a, c);
 	return err ? err
 		   : load_release(m, a,
 				  ledger_map_get(tx->body, "release")->v.bytes,
 				  rel);
 }
 
-int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
+enum mm_err market_review_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -423,11 +431,10 @@ int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 	if (!err)
 		err = review_who(m, a, tx, &c, &rel);
 	if (!err)
-		err = load_request(m, a, rel.request, &r);
+		err = market_load_request(m, a, rel.request, &r);
 	if (!err && r->closed)
-		err = ledger_apply_fail(
-			a, MM_ERR_REJECTED,
-			"request_closed: the request is closed");
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					  "the request is closed");
 	if (!err && ledger_map_get(tx->body, "approve")->v.b)
 		err = consents_hold(m, a, &rel, r);
 	if (!err)
@@ -441,8 +448,17 @@ int review_apply(struct ledger_apply *a, const struct ledger_tx *tx, void *arg)
 /* ------------------------------------------------------------------ */
 /* disclosure.                                                         */
 
-int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		     void *arg)
+/*
+ * A download is a disclosure of every included patient's row, so it needs
+ * what the approval needed, at the disclosure's block time: the request
+ * open and every included consent holding (not revoked, not expired).
+ * While one included consent does not hold (revoked, and not granted
+ * again, or expired), every disclosure is refused (consent_revoked
+ * naming the contribution) and nothing is served.  A new release can
+ * only come from contributions still staged.
+ */
+enum mm_err market_disclosure_apply(struct ledger_apply *a,
+				    const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_request *r = NULL;
@@ -454,26 +470,32 @@ int disclosure_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int err = load_tx_release(m, a, tx, &c, &rel);
 
 	if (!err)
-		err = load_request(m, a, rel.request, &r);
+		err = market_load_request(m, a, rel.request, &r);
 	if (!err &&
 	    !ledger_ct_equal(tx->author, r->researcher, LEDGER_HASH_BYTES))
-		err = ledger_apply_fail(a, MM_ERR_DENIED,
-					"not_researcher: only the request's "
-					"researcher downloads its releases");
+		err = ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_researcher",
+			"only the request's researcher downloads its releases");
 	if (!err && rel.status != MARKET_R_APPROVED)
-		err = ledger_apply_fail(a, MM_ERR_REJECTED,
-					"not_approved: the release is %s",
-					market_rstatus_name(rel.status));
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "not_approved",
+					  "the release is %s",
+					  market_rstatus_name(rel.status));
+	if (!err && r->closed)
+		err = ledger_apply_refuse(a, MM_ERR_REJECTED, "request_closed",
+					  "the request is closed; its datasets "
+					  "are no longer disclosed");
+	if (!err)
+		err = consents_hold(m, a, &rel, r);
 	free(r);
 	if (err)
 		return err;
 	memcpy(d.researcher, tx->author, LEDGER_HASH_BYTES);
 	d.time_ms = ledger_apply_time_ms(a);
 	d.index = ledger_apply_index(a);
-	keyn(k, rel.id, rel.disclosures++);
+	market_keyn(k, rel.id, rel.disclosures++);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_disc_enc(&b, &d);
-	err = put_buf(a, m->db_disc, k, sizeof(k), &b);
+	err = market_put_buf(a, m->db_disc, k, sizeof(k), &b);
 	return err ? err : store_release(m, a, &rel);
 }
 
@@ -511,7 +533,8 @@ static int payrun_open(struct market *m, struct ledger_apply *a,
 		err = MM_ERR_CORRUPT;
 	ledger_doc_free(doc);
 	if (err)
-		return ledger_apply_fail(a, err, "corrupt: the payout policy");
+		return ledger_apply_refuse(a, err, "corrupt",
+					   "the payout policy");
 	p->ev = policy_eval_new();
 	p->in = policy_input_new();
 	memcpy(p->total, "0", 2);
@@ -575,20 +598,20 @@ static int payrun_amount(struct ledger_apply *a, struct payrun *p,
 	int err = payrun_bind(p, r, c);
 
 	if (!err && policy_run(p->ev, p->pol, p->in, &d))
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "payout_failed: contribution %llu: "
-					 "the payout policy gave no amount",
-					 (unsigned long long)i);
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "payout_failed",
+			"contribution %llu: the payout policy gave no amount",
+			(unsigned long long)i);
 	/* Base units as digits (GMP): at 18 decimals a payout of ten tokens
 	 * is already past int64. */
 	if (!err &&
 	    (policy_value_units_digits(policy_run_payout(p->ev), p->precision,
 				       out, TOKENS_DIGITS_MAX + 1) ||
 	     !tokens_units_ok(out, strlen(out))))
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "payout_range: contribution %llu: "
-					 "the payout is negative or too large",
-					 (unsigned long long)i);
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "payout_range",
+					   "contribution %llu: the payout is "
+					   "negative or too large",
+					   (unsigned long long)i);
 	return err;
 }
 
@@ -604,7 +627,7 @@ static int pay_one(struct market *m, struct ledger_apply *a,
 	int err;
 
 	memset(&mv, 0, sizeof(mv));
-	move_id(mv.id, "payout", tx->id, rel->payouts);
+	market_move_id(mv.id, "payout", tx->id, rel->payouts);
 	market_escrow_id(c->request, mv.request);
 	memcpy(mv.account, c->payee, LEDGER_HASH_BYTES);
 	mv.amount = amount;
@@ -617,22 +640,22 @@ static int pay_one(struct market *m, struct ledger_apply *a,
 	memcpy(po.transfer, mv.id, TOKENS_ID_BYTES);
 	snprintf(po.amount, sizeof(po.amount), "%s", amount);
 	po.index = ledger_apply_index(a);
-	keyn(k, rel->id, rel->payouts++);
+	market_keyn(k, rel->id, rel->payouts++);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_payout_enc(&b, &po);
-	return put_buf(a, m->db_pay, k, sizeof(k), &b);
+	return market_put_buf(a, m->db_pay, k, sizeof(k), &b);
 }
 
-int payout_release(struct market *m, struct ledger_apply *a,
-		   const struct ledger_tx *tx, struct market_release *rel,
-		   struct market_request *r)
+static int payout_release(struct market *m, struct ledger_apply *a,
+			  const struct ledger_tx *tx,
+			  struct market_release *rel, struct market_request *r)
 {
 	struct market_contribution *c = malloc(sizeof(*c));
 	struct market_config cfg;
 	struct payrun p = {0};
 	uint8_t t[LEDGER_HASH_BYTES], k[KEYN_BYTES];
 	char amount[TOKENS_AMOUNT_STR_MAX];
-	int err = c ? load_config(m, a, &cfg) : MM_ERR_NOMEM;
+	int err = c ? market_load_config(m, a, &cfg) : MM_ERR_NOMEM;
 
 	if (!err) {
 		p.precision = cfg.precision;
@@ -647,13 +670,13 @@ int payout_release(struct market *m, struct ledger_apply *a,
 		if (!err && strcmp(amount, "0") != 0)
 			err = pay_one(m, a, tx, rel, c, amount);
 		if (!err)
-			err = amount_op(p.total, amount, 1, p.total);
+			err = market_amount_op(p.total, amount, 1, p.total);
 		c->status = MARKET_C_INCLUDED;
 		if (!err)
 			err = put_contrib(m, a, k, c);
 	}
 	if (!err)
-		err = amount_op(r->paid, p.total, 1, r->paid);
+		err = market_amount_op(r->paid, p.total, 1, r->paid);
 	if (!err) {
 		memcpy(rel->paid, p.total, sizeof(rel->paid));
 		r->included += rel->ncontributions;

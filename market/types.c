@@ -84,8 +84,8 @@ static const struct ledger_field disclosure_fields[] = {
 /* ------------------------------------------------------------------ */
 /* Shared helpers.                                                     */
 
-int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
-	    struct ledger_buf *b)
+enum mm_err market_put_buf(struct ledger_apply *a, unsigned db, const void *key,
+			   size_t key_n, struct ledger_buf *b)
 {
 	int err = b->err;
 
@@ -95,25 +95,26 @@ int put_buf(struct ledger_apply *a, unsigned db, const void *key, size_t key_n,
 	return err;
 }
 
-int load_config(struct market *m, struct ledger_apply *a,
-		struct market_config *c)
+enum mm_err market_load_config(struct market *m, struct ledger_apply *a,
+			       struct market_config *c)
 {
 	const void *v;
 	size_t n;
 	int err = ledger_state_get(a, m->db_meta, "config", 6, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "not_initialised: no market.init "
-					 "transaction yet");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED,
+					   "not_initialised",
+					   "no market.init transaction yet");
 	if (!err && rec_config_dec(v, n, c))
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: the market config");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "the market config");
 	return err;
 }
 
-int load_part(struct market *m, struct ledger_apply *a,
-	      const uint8_t id[LEDGER_HASH_BYTES], struct market_participant *p)
+enum mm_err market_load_part(struct market *m, struct ledger_apply *a,
+			     const uint8_t id[LEDGER_HASH_BYTES],
+			     struct market_participant *p)
 {
 	const void *v;
 	size_t n;
@@ -124,13 +125,14 @@ int load_part(struct market *m, struct ledger_apply *a,
 	if (err == MM_ERR_NOTFOUND)
 		return MM_OK;
 	if (!err && rec_part_dec(v, n, p))
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: a participant record");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "a participant record");
 	return err;
 }
 
-int load_request(struct market *m, struct ledger_apply *a,
-		 const uint8_t id[MARKET_ID_BYTES], struct market_request **r)
+enum mm_err market_load_request(struct market *m, struct ledger_apply *a,
+				const uint8_t id[MARKET_ID_BYTES],
+				struct market_request **r)
 {
 	const void *v;
 	size_t n;
@@ -138,9 +140,9 @@ int load_request(struct market *m, struct ledger_apply *a,
 
 	*r = NULL;
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_NOTFOUND,
-					 "unknown_request: no request with "
-					 "this id");
+		return ledger_apply_refuse(a, MM_ERR_NOTFOUND,
+					   "unknown_request",
+					   "no request with this id");
 	if (err)
 		return err;
 	*r = malloc(sizeof(**r));
@@ -149,29 +151,29 @@ int load_request(struct market *m, struct ledger_apply *a,
 	if (rec_request_dec(v, n, *r)) {
 		free(*r);
 		*r = NULL;
-		return ledger_apply_fail(a, MM_ERR_CORRUPT,
-					 "corrupt: a request record");
+		return ledger_apply_refuse(a, MM_ERR_CORRUPT, "corrupt",
+					   "a request record");
 	}
 	return MM_OK;
 }
 
-int store_request(struct market *m, struct ledger_apply *a,
-		  const struct market_request *r)
+enum mm_err market_store_request(struct market *m, struct ledger_apply *a,
+				 const struct market_request *r)
 {
 	struct ledger_buf b;
 
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_request_enc(&b, r);
-	return put_buf(a, m->db_req, r->id, MARKET_ID_BYTES, &b);
+	return market_put_buf(a, m->db_req, r->id, MARKET_ID_BYTES, &b);
 }
 
 /* ledger_author_is_key, then the market config. */
 static int begin(struct market *m, struct ledger_apply *a,
 		 const struct ledger_tx *tx, struct market_config *c)
 {
-	int err = ledger_author_is_key(a, tx);
+	enum mm_err err = ledger_author_is_key(a, tx);
 
-	return err ? err : load_config(m, a, c);
+	return err ? err : market_load_config(m, a, c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -188,9 +190,9 @@ static int tokens_precision(struct market *m, struct ledger_apply *a,
 	int err = ledger_state_get(a, m->db_tokens_meta, "config", 6, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "tokens_first: tokens.init must come "
-					 "before market.init");
+		return ledger_apply_refuse(
+			a, MM_ERR_REJECTED, "tokens_first",
+			"tokens.init must come before market.init");
 	if (!err && ledger_decode(v, n, &doc, NULL))
 		err = MM_ERR_CORRUPT;
 	p = err ? NULL : ledger_map_get(ledger_doc_root(doc), "precision");
@@ -211,44 +213,43 @@ static int init_stewards(struct ledger_apply *a, const struct ledger_tx *tx,
 
 	if (s->kind != LEDGER_V_ARRAY || s->n == 0 ||
 	    s->n > MARKET_STEWARDS_MAX)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "stewards: an array of 1 to %d "
-					 "32-byte ids",
-					 MARKET_STEWARDS_MAX);
+		return ledger_apply_refuse(a, MM_ERR_SCHEMA, "stewards",
+					   "an array of 1 to %d 32-byte ids",
+					   MARKET_STEWARDS_MAX);
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct ledger_val *x = &s->v.items[i];
 
 		if (x->kind != LEDGER_V_BIN || x->n != LEDGER_HASH_BYTES)
-			return ledger_apply_fail(a, MM_ERR_SCHEMA,
-						 "stewards[%u]: a 32-byte id",
-						 i);
+			return ledger_apply_fail_reason(
+				a, MM_ERR_SCHEMA, "stewards",
+				"stewards[%u]: a 32-byte id", i);
 		for (uint32_t j = 0; j < i; j++)
 			if (memcmp(c->stewards[j], x->v.bytes,
 				   LEDGER_HASH_BYTES) == 0)
-				return ledger_apply_fail(
-					a, MM_ERR_INVALID,
-					"duplicate_steward: stewards[%u]", i);
+				return ledger_apply_refuse(a, MM_ERR_INVALID,
+							   "duplicate_steward",
+							   "stewards[%u]", i);
 		/* One participant, one role: the registrar could never
 		 * review, and the threshold might never be reached. */
 		if (memcmp(c->registrar, x->v.bytes, LEDGER_HASH_BYTES) == 0)
-			return ledger_apply_fail(a, MM_ERR_INVALID,
-						 "registrar_steward: "
-						 "stewards[%u] is the "
-						 "registrar, who cannot review",
-						 i);
+			return ledger_apply_refuse(
+				a, MM_ERR_INVALID, "registrar_steward",
+				"stewards[%u] is the registrar, who cannot "
+				"review",
+				i);
 		memcpy(c->stewards[i], x->v.bytes, LEDGER_HASH_BYTES);
 	}
 	c->nstewards = s->n;
 	if (th < 1 || th > s->n)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "threshold: between 1 and the number "
-					 "of stewards");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "threshold",
+			"between 1 and the number of stewards");
 	c->threshold = (unsigned)th;
 	return MM_OK;
 }
 
-static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err init_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	struct market_config c;
@@ -256,20 +257,20 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	struct ledger_buf b;
 	const void *v;
 	size_t n;
-	int err = ledger_author_is_key(a, tx);
+	enum mm_err err = ledger_author_is_key(a, tx);
 
 	if (err)
 		return err;
 	if (!ledger_ct_equal(tx->key, m->node_pk, LEDGER_PK_BYTES))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_node: market.init must be signed "
-					 "by the node key");
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_node",
+			"market.init must be signed by the node key");
 	err = ledger_state_get(a, m->db_meta, "config", 6, &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "already_initialised: the "
-					       "market is configured once");
+			   : ledger_apply_refuse(
+				     a, MM_ERR_EXISTS, "already_initialised",
+				     "the market is configured once");
 	memset(&c, 0, sizeof(c));
 	memcpy(c.registrar, ledger_map_get(tx->body, "registrar")->v.bytes,
 	       LEDGER_HASH_BYTES);
@@ -280,16 +281,17 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 		return err;
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_config_enc(&b, &c);
-	err = put_buf(a, m->db_meta, "config", 6, &b);
+	err = market_put_buf(a, m->db_meta, "config", 6, &b);
 	p.index = ledger_apply_index(a);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_part_enc(&b, &p);
 	return err ? err
-		   : put_buf(a, m->db_part, c.registrar, LEDGER_HASH_BYTES, &b);
+		   : market_put_buf(a, m->db_part, c.registrar,
+				    LEDGER_HASH_BYTES, &b);
 }
 
-static int register_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			  void *arg)
+static enum mm_err register_apply(struct ledger_apply *a,
+				  const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *rv = ledger_map_get(tx->body, "role");
@@ -301,28 +303,28 @@ static int register_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int err = begin(m, a, tx, &c);
 
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (err)
 		return err;
 	if (role == MARKET_ROLE_NONE || role == MARKET_ROLE_REGISTRAR)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "bad_role: role must be patient, "
-					 "researcher, sponsor or steward");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "bad_role",
+			"role must be patient, researcher, sponsor or steward");
 	if (p.role != MARKET_ROLE_NONE)
-		return ledger_apply_fail(a, MM_ERR_EXISTS,
-					 "already_registered: the author is "
-					 "registered as %s",
-					 market_role_name(p.role));
+		return ledger_apply_refuse(a, MM_ERR_EXISTS,
+					   "already_registered",
+					   "the author is registered as %s",
+					   market_role_name(p.role));
 	p.role = role;
 	p.active = role == MARKET_ROLE_PATIENT;
 	p.index = ledger_apply_index(a);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_part_enc(&b, &p);
-	return put_buf(a, m->db_part, tx->author, LEDGER_HASH_BYTES, &b);
+	return market_put_buf(a, m->db_part, tx->author, LEDGER_HASH_BYTES, &b);
 }
 
-static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		       void *arg)
+static enum mm_err admit_apply(struct ledger_apply *a,
+			       const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *who = ledger_map_get(tx->body, "participant");
@@ -335,29 +337,28 @@ static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	if (err)
 		return err;
 	if (!ledger_ct_equal(tx->author, c.registrar, LEDGER_HASH_BYTES))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "not_registrar: only the registrar "
-					 "admits participants");
-	err = load_part(m, a, who->v.bytes, &p);
+		return ledger_apply_refuse(
+			a, MM_ERR_DENIED, "not_registrar",
+			"only the registrar admits participants");
+	err = market_load_part(m, a, who->v.bytes, &p);
 	if (err)
 		return err;
 	if (p.role == MARKET_ROLE_NONE)
-		return ledger_apply_fail(a, MM_ERR_NOTFOUND,
-					 "unknown_participant: participant "
-					 "never registered");
+		return ledger_apply_refuse(a, MM_ERR_NOTFOUND,
+					   "unknown_participant",
+					   "participant never registered");
 	if (market_role_parse((const char *)rv->v.bytes, rv->n) != p.role)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "role_mismatch: the participant "
-					 "registered as %s",
-					 market_role_name(p.role));
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "role_mismatch",
+					   "the participant registered as %s",
+					   market_role_name(p.role));
 	if (p.active)
-		return ledger_apply_fail(a, MM_ERR_EXISTS,
-					 "already_admitted: the participant "
-					 "is active");
+		return ledger_apply_refuse(a, MM_ERR_EXISTS, "already_admitted",
+					   "the participant is active");
 	p.active = true;
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	rec_part_enc(&b, &p);
-	return put_buf(a, m->db_part, who->v.bytes, LEDGER_HASH_BYTES, &b);
+	return market_put_buf(a, m->db_part, who->v.bytes, LEDGER_HASH_BYTES,
+			      &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -366,8 +367,8 @@ static int admit_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 static const char *const kind_names[] = {"eligibility", "consent", "payout",
 					 "profile"};
 
-static int policy_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg)
+static enum mm_err policy_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	struct market *m = arg;
 	const struct ledger_val *kv = ledger_map_get(tx->body, "kind");
@@ -383,35 +384,32 @@ static int policy_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	int kind = -1, err = begin(m, a, tx, &c);
 
 	if (!err)
-		err = load_part(m, a, tx->author, &p);
+		err = market_load_part(m, a, tx->author, &p);
 	if (err)
 		return err;
 	if (!p.active || (p.role != MARKET_ROLE_RESEARCHER &&
 			  p.role != MARKET_ROLE_REGISTRAR))
-		return ledger_apply_fail(a, MM_ERR_DENIED,
-					 "wrong_role: only an admitted "
-					 "researcher or the registrar "
-					 "publishes policies");
+		return ledger_apply_refuse(a, MM_ERR_DENIED, "wrong_role",
+					   "only an admitted researcher or the "
+					   "registrar publishes policies");
 	for (int i = 0; i < 4; i++)
 		if (ledger_val_streq(kv, kind_names[i]))
 			kind = i;
 	if (kind < 0)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "bad_kind: eligibility, consent, "
-					 "payout or profile");
+		return ledger_apply_refuse(
+			a, MM_ERR_INVALID, "bad_kind",
+			"eligibility, consent, payout or profile");
 	err = policy_load((const char *)src->v.bytes, src->n, &pol, &d);
 	if (err)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "policy_invalid: %s at line %u "
-					 "column %u",
-					 mm_errcode(err), d.line, d.column);
+		return ledger_apply_refuse(a, MM_ERR_REJECTED, "policy_invalid",
+					   "%s at line %u column %u",
+					   mm_errcode(err), d.line, d.column);
 	err = (int)policy_get_kind(pol) == kind ? MM_OK : MM_ERR_REJECTED;
 	policy_id(pol, id);
 	policy_free(pol);
 	if (err)
-		return ledger_apply_fail(a, err,
-					 "kind_mismatch: the source "
-					 "declares another kind");
+		return ledger_apply_refuse(a, err, "kind_mismatch",
+					   "the source declares another kind");
 	err = ledger_state_get(a, m->db_policy, id, sizeof(id), &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err; /* MM_OK: already published, idempotent */
@@ -421,7 +419,7 @@ static int policy_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	ledger_enc_cstr(&b, kind_names[kind]);
 	ledger_enc_cstr(&b, "source");
 	ledger_enc_str(&b, (const char *)src->v.bytes, src->n);
-	return put_buf(a, m->db_policy, id, sizeof(id), &b);
+	return market_put_buf(a, m->db_policy, id, sizeof(id), &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -460,17 +458,17 @@ static int register_types(struct market *m)
 		TYPE(MARKET_TYPE_REGISTER, register_fields, register_apply),
 		TYPE(MARKET_TYPE_ADMIT, admit_fields, admit_apply),
 		TYPE(MARKET_TYPE_POLICY, policy_fields, policy_apply),
-		TYPE(MARKET_TYPE_OPEN, open_fields, open_apply),
-		TYPE(MARKET_TYPE_FUND, fund_fields, fund_apply),
-		TYPE(MARKET_TYPE_CLOSE, request_fields, close_apply),
-		TYPE(MARKET_TYPE_CONSENT, consent_fields, consent_apply),
-		TYPE(MARKET_TYPE_REVOKE, request_fields, revoke_apply),
+		TYPE(MARKET_TYPE_OPEN, open_fields, market_open_apply),
+		TYPE(MARKET_TYPE_FUND, fund_fields, market_fund_apply),
+		TYPE(MARKET_TYPE_CLOSE, request_fields, market_close_apply),
+		TYPE(MARKET_TYPE_CONSENT, consent_fields, market_consent_apply),
+		TYPE(MARKET_TYPE_REVOKE, request_fields, market_revoke_apply),
 		TYPE(MARKET_TYPE_CONTRIBUTE, contribute_fields,
-		     contribute_apply),
-		TYPE(MARKET_TYPE_PROPOSE, propose_fields, propose_apply),
-		TYPE(MARKET_TYPE_REVIEW, review_fields, review_apply),
+		     market_contribute_apply),
+		TYPE(MARKET_TYPE_PROPOSE, propose_fields, market_propose_apply),
+		TYPE(MARKET_TYPE_REVIEW, review_fields, market_review_apply),
 		TYPE(MARKET_TYPE_DISCLOSURE, disclosure_fields,
-		     disclosure_apply),
+		     market_disclosure_apply),
 	};
 	int err = MM_OK;
 
@@ -497,8 +495,9 @@ static void audit_after_block(void *arg, const struct ledger_head *h)
 }
 #endif
 
-int market_open(struct ledger *l, struct tokens *t,
-		const uint8_t node_pk[LEDGER_PK_BYTES], struct market **out)
+enum mm_err market_open(struct ledger *l, struct tokens *t,
+			const uint8_t node_pk[LEDGER_PK_BYTES],
+			struct market **out)
 {
 	struct market *m = calloc(1, sizeof(*m));
 	struct ledger_head h;
@@ -532,7 +531,7 @@ void market_free(struct market *m)
 	free(m);
 }
 
-int market_setup(struct ledger *l, void *arg)
+enum mm_err market_setup(struct ledger *l, void *arg)
 {
 	struct market_setup *s = arg;
 	int err = tokens_setup(l, &s->tokens);

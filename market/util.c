@@ -6,7 +6,7 @@
 #include "../common/mm_gmp.h"
 #include "internal.h"
 
-void put_u64be(uint8_t out[8], uint64_t v)
+void market_put_u64be(uint8_t out[8], uint64_t v)
 {
 	for (int i = 7; i >= 0; i--) {
 		out[i] = (uint8_t)v;
@@ -14,7 +14,7 @@ void put_u64be(uint8_t out[8], uint64_t v)
 	}
 }
 
-uint64_t get_u64be(const uint8_t in[8])
+uint64_t market_get_u64be(const uint8_t in[8])
 {
 	uint64_t v = 0;
 
@@ -23,18 +23,18 @@ uint64_t get_u64be(const uint8_t in[8])
 	return v;
 }
 
-void key2(uint8_t out[KEY2_BYTES], const uint8_t id[MARKET_ID_BYTES],
-	  const uint8_t h[LEDGER_HASH_BYTES])
+void market_key2(uint8_t out[KEY2_BYTES], const uint8_t id[MARKET_ID_BYTES],
+		 const uint8_t h[LEDGER_HASH_BYTES])
 {
 	memcpy(out, id, MARKET_ID_BYTES);
 	memcpy(out + MARKET_ID_BYTES, h, LEDGER_HASH_BYTES);
 }
 
-void keyn(uint8_t out[KEYN_BYTES], const uint8_t id[MARKET_ID_BYTES],
-	  uint64_t n)
+void market_keyn(uint8_t out[KEYN_BYTES], const uint8_t id[MARKET_ID_BYTES],
+		 uint64_t n)
 {
 	memcpy(out, id, MARKET_ID_BYTES);
-	put_u64be(out + MARKET_ID_BYTES, n);
+	market_put_u64be(out + MARKET_ID_BYTES, n);
 }
 
 void market_escrow_id(const uint8_t request[MARKET_ID_BYTES],
@@ -44,8 +44,8 @@ void market_escrow_id(const uint8_t request[MARKET_ID_BYTES],
 	memcpy(out, request, MARKET_ID_BYTES);
 }
 
-int amount_op(const char *a, const char *b, int sign,
-	      char out[TOKENS_AMOUNT_STR_MAX])
+enum mm_err market_amount_op(const char *a, const char *b, int sign,
+			     char out[TOKENS_AMOUNT_STR_MAX])
 {
 	char t[TOKENS_DIGITS_MAX + 2]; /* one digit more, then NUL */
 	mpz_t x, y;
@@ -76,7 +76,7 @@ int amount_op(const char *a, const char *b, int sign,
 	return err;
 }
 
-int val_cstr(const struct ledger_val *v, char *out, size_t cap)
+enum mm_err market_val_cstr(const struct ledger_val *v, char *out, size_t cap)
 {
 	if (!v || (v->kind != LEDGER_V_STR && v->kind != LEDGER_V_BIN))
 		return MM_ERR_INVALID;
@@ -91,8 +91,8 @@ int val_cstr(const struct ledger_val *v, char *out, size_t cap)
 	return MM_OK;
 }
 
-void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
-	     const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i)
+void market_move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
+		    const uint8_t tx[LEDGER_HASH_BYTES], uint64_t i)
 {
 	uint8_t buf[16 + LEDGER_HASH_BYTES + 8] = {0};
 	uint8_t h[LEDGER_HASH_BYTES];
@@ -101,7 +101,7 @@ void move_id(uint8_t out[TOKENS_ID_BYTES], const char *tag,
 	MM_ASSERT(tn <= 16);
 	memcpy(buf, tag, tn);
 	memcpy(buf + 16, tx, LEDGER_HASH_BYTES);
-	put_u64be(buf + 16 + LEDGER_HASH_BYTES, i);
+	market_put_u64be(buf + 16 + LEDGER_HASH_BYTES, i);
 	ledger_sha256(buf, sizeof(buf), h);
 	memcpy(out, h, TOKENS_ID_BYTES);
 }

@@ -8,8 +8,8 @@
 #define EXPR_ARENA_BYTES_MAX ((size_t)32 * 1024 * 1024)
 #define EVAL_WARM_BYTES	     ((size_t)256 * 1024)
 
-int policy_expr_parse(const char *src, size_t n, struct policy_expr **out,
-		      struct mm_diag *diag)
+enum mm_err policy_expr_parse(const char *src, size_t n,
+			      struct policy_expr **out, struct mm_diag *diag)
 {
 	struct policy_expr *e = NULL;
 	struct parser_out po;

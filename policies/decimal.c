@@ -150,8 +150,8 @@ static bool floor_units(mpq_srcptr q, unsigned places, int64_t *units)
 	return ok;
 }
 
-int policy_value_units(const struct policy_value *v, unsigned places,
-		       int64_t *units)
+enum mm_err policy_value_units(const struct policy_value *v, unsigned places,
+			       int64_t *units)
 {
 	mpq_t q;
 	int rc = MM_OK;
@@ -167,8 +167,8 @@ int policy_value_units(const struct policy_value *v, unsigned places,
 	return rc;
 }
 
-int policy_value_units_digits(const struct policy_value *v, unsigned places,
-			      char *out, size_t cap)
+enum mm_err policy_value_units_digits(const struct policy_value *v,
+				      unsigned places, char *out, size_t cap)
 {
 	mpq_t q;
 	mpz_t f;

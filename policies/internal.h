@@ -132,11 +132,13 @@ struct parser_out {
 
 /* Parses src[start..n) into nodes in arena a (diagnostics count lines
  * from src[0]). */
-int policy_parse_expr(struct arena *a, const char *src, size_t start, size_t n,
-		      struct parser_out *out, struct mm_diag *diag);
+enum mm_err policy_parse_expr(struct arena *a, const char *src, size_t start,
+			      size_t n, struct parser_out *out,
+			      struct mm_diag *diag);
 /* Fills diag with line/column and a caret excerpt for offset. */
-int policy_parse_fail(struct mm_diag *diag, int err, const char *src, size_t n,
-		      size_t off, const char *what);
+enum mm_err policy_parse_fail(struct mm_diag *diag, enum mm_err err,
+			      const char *src, size_t n, size_t off,
+			      const char *what);
 
 struct policy_expr {
 	struct arena arena;

@@ -9,8 +9,9 @@
 
 #define EXCERPT_BYTES_MAX 60u
 
-int policy_parse_fail(struct mm_diag *diag, int err, const char *src, size_t n,
-		      size_t off, const char *what)
+enum mm_err policy_parse_fail(struct mm_diag *diag, enum mm_err err,
+			      const char *src, size_t n, size_t off,
+			      const char *what)
 {
 	size_t line_start = 0, line_end, col, from, to;
 	unsigned line = 1;
@@ -363,7 +364,7 @@ static int lex_op(struct lexer *lx, struct token *t)
 	return lex_fail(lx, lx->pos, "unexpected character");
 }
 
-int policy_lex_next(struct lexer *lx, struct token *t)
+enum mm_err policy_lex_next(struct lexer *lx, struct token *t)
 {
 	int rc;
 	char c;

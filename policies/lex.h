@@ -41,6 +41,6 @@ struct lexer {
 };
 
 /* Reads the next token; MM_ERR_DECODE with a caret diagnostic. */
-int policy_lex_next(struct lexer *lx, struct token *t);
+enum mm_err policy_lex_next(struct lexer *lx, struct token *t);
 
 #endif

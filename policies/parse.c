@@ -707,8 +707,9 @@ static int expr(struct parser *p, struct node **out)
 	return rc;
 }
 
-int policy_parse_expr(struct arena *a, const char *src, size_t start, size_t n,
-		      struct parser_out *out, struct mm_diag *diag)
+enum mm_err policy_parse_expr(struct arena *a, const char *src, size_t start,
+			      size_t n, struct parser_out *out,
+			      struct mm_diag *diag)
 {
 	struct parser p;
 	int rc;

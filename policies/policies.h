@@ -146,20 +146,22 @@ struct policy_value *policy_v_list(struct policy_input *in, size_t cap);
 struct policy_value *policy_v_map(struct policy_input *in, size_t cap);
 /* Appends a copy of item.  MM_ERR_INVALID (NULL or not a list),
  * MM_ERR_LIMIT (capacity reached). */
-int policy_list_push(struct policy_value *list,
-		     const struct policy_value *item);
+enum mm_err policy_list_push(struct policy_value *list,
+			     const struct policy_value *item);
 /* Adds key -> val.  MM_ERR_INVALID (NULL, not a map, key not
  * string/int/uint/bool), MM_ERR_EXISTS (key present), MM_ERR_LIMIT. */
-int policy_map_put(struct policy_value *map, const struct policy_value *key,
-		   const struct policy_value *val);
+enum mm_err policy_map_put(struct policy_value *map,
+			   const struct policy_value *key,
+			   const struct policy_value *val);
 /* Convenience: map_put with a string key. */
-int policy_map_put_str(struct policy_input *in, struct policy_value *map,
-		       const char *key, const struct policy_value *val);
+enum mm_err policy_map_put_str(struct policy_input *in,
+			       struct policy_value *map, const char *key,
+			       const struct policy_value *val);
 /* Binds a variable name (an identifier, or a dotted name "a.b") to v.
  * MM_ERR_INVALID (NULL v or bad name), MM_ERR_EXISTS, MM_ERR_LIMIT
  * (POLICY_BINDINGS_MAX). */
-int policy_input_bind(struct policy_input *in, const char *name,
-		      const struct policy_value *v);
+enum mm_err policy_input_bind(struct policy_input *in, const char *name,
+			      const struct policy_value *v);
 
 /* ---- Reading values ---------------------------------------------------- */
 
@@ -194,13 +196,13 @@ enum policy_error policy_value_error(const struct policy_value *v);
 size_t policy_value_format(const struct policy_value *v, char *buf, size_t cap);
 /* floor(v * 10^places) for a decimal, int or uint v, into *units.
  * MM_ERR_INVALID (other kinds, places > 30), MM_ERR_RANGE (not in int64). */
-int policy_value_units(const struct policy_value *v, unsigned places,
-		       int64_t *units);
+enum mm_err policy_value_units(const struct policy_value *v, unsigned places,
+			       int64_t *units);
 /* The same floor as canonical decimal digits into out[0..cap) (no sign,
  * no leading zero), for amounts past int64 (tokens of up to 18 decimals).
  * MM_ERR_INVALID, MM_ERR_RANGE (negative), MM_ERR_LIMIT (cap). */
-int policy_value_units_digits(const struct policy_value *v, unsigned places,
-			      char *out, size_t cap);
+enum mm_err policy_value_units_digits(const struct policy_value *v,
+				      unsigned places, char *out, size_t cap);
 
 /* ---- Expressions --------------------------------------------------------- */
 
@@ -210,8 +212,8 @@ int policy_value_units_digits(const struct policy_value *v, unsigned places,
  * MM_ERR_LIMIT (source bytes, nodes, nesting); MM_ERR_NOMEM.  *out is
  * NULL on failure.
  */
-int policy_expr_parse(const char *src, size_t n, struct policy_expr **out,
-		      struct mm_diag *diag);
+enum mm_err policy_expr_parse(const char *src, size_t n,
+			      struct policy_expr **out, struct mm_diag *diag);
 void policy_expr_free(struct policy_expr *e);
 
 /* A context with its arena preallocated; NULL without memory. */
@@ -235,8 +237,8 @@ const struct policy_value *policy_expr_eval(struct policy_eval *ev,
  * diag), MM_ERR_SCHEMA (unknown kind, duplicate rule, a profile missing a
  * setting, a payout rule that can touch a double), MM_ERR_LIMIT, MM_ERR_NOMEM.
  */
-int policy_load(const char *src, size_t n, struct policy **out,
-		struct mm_diag *diag);
+enum mm_err policy_load(const char *src, size_t n, struct policy **out,
+			struct mm_diag *diag);
 void policy_free(struct policy *p);
 
 enum policy_kind policy_get_kind(const struct policy *p);
@@ -255,8 +257,8 @@ void policy_id(const struct policy *p, uint8_t id[32]);
  * the rule); MM_ERR_REJECTED when a payout/profile rule gave an error or
  * the wrong type.  Results stay in ev until its next run.
  */
-int policy_run(struct policy_eval *ev, const struct policy *p,
-	       const struct policy_input *in, struct mm_diag *diag);
+enum mm_err policy_run(struct policy_eval *ev, const struct policy *p,
+		       const struct policy_input *in, struct mm_diag *diag);
 /* Eligibility/consent: whether every rule was true in the last run. */
 bool policy_run_passed(const struct policy_eval *ev);
 /* Rule i's value in the last run (NULL if i is out of range). */

@@ -370,8 +370,8 @@ static int make_canonical(struct policy *p, struct mm_diag *diag)
 	return MM_OK;
 }
 
-int policy_load(const char *src, size_t n, struct policy **out,
-		struct mm_diag *diag)
+enum mm_err policy_load(const char *src, size_t n, struct policy **out,
+			struct mm_diag *diag)
 {
 	struct policy *p = NULL;
 	int rc;
@@ -532,8 +532,8 @@ static int rule_done(struct policy_eval *ev, const struct policy *p, unsigned i,
 	return MM_OK;
 }
 
-int policy_run(struct policy_eval *ev, const struct policy *p,
-	       const struct policy_input *in, struct mm_diag *diag)
+enum mm_err policy_run(struct policy_eval *ev, const struct policy *p,
+		       const struct policy_input *in, struct mm_diag *diag)
 {
 	int rc = MM_OK;
 

@@ -235,7 +235,8 @@ struct policy_value *policy_v_map(struct policy_input *in, size_t cap)
 	return v_coll(in, POLICY_V_MAP, cap, POLICY_MAP_ENTRIES_MAX);
 }
 
-int policy_list_push(struct policy_value *list, const struct policy_value *item)
+enum mm_err policy_list_push(struct policy_value *list,
+			     const struct policy_value *item)
 {
 	if (list == NULL || item == NULL || list->kind != POLICY_V_LIST ||
 	    !(list->flags & PV_HAS_CAP))
@@ -252,8 +253,9 @@ static bool key_kind_ok(uint8_t k)
 	       k == POLICY_V_UINT || k == POLICY_V_BOOL;
 }
 
-int policy_map_put(struct policy_value *map, const struct policy_value *key,
-		   const struct policy_value *val)
+enum mm_err policy_map_put(struct policy_value *map,
+			   const struct policy_value *key,
+			   const struct policy_value *val)
 {
 	if (map == NULL || key == NULL || val == NULL ||
 	    map->kind != POLICY_V_MAP || !(map->flags & PV_HAS_CAP) ||
@@ -269,8 +271,9 @@ int policy_map_put(struct policy_value *map, const struct policy_value *key,
 	return MM_OK;
 }
 
-int policy_map_put_str(struct policy_input *in, struct policy_value *map,
-		       const char *key, const struct policy_value *val)
+enum mm_err policy_map_put_str(struct policy_input *in,
+			       struct policy_value *map, const char *key,
+			       const struct policy_value *val)
 {
 	struct policy_value *k;
 
@@ -305,8 +308,8 @@ static bool name_ok(const char *s, size_t n)
 	return true;
 }
 
-int policy_input_bind(struct policy_input *in, const char *name,
-		      const struct policy_value *v)
+enum mm_err policy_input_bind(struct policy_input *in, const char *name,
+			      const struct policy_value *v)
 {
 	size_t n;
 	char *copy;

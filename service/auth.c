@@ -3,19 +3,33 @@
  * keyid = the hex public key) or a bearer session token from
  * POST /v1/session; GET /v1/whoami and DELETE /v1/session.
  *
+ * A signature is checked in this order, the cheap checks first so that a
+ * flood costs little: its fields parse and cover what the profile needs
+ * (@method; @target-uri, or @authority with @path and @query;
+ * content-digest with a body); the one Host header names this node
+ * (--public-authority); created is within the window and after the
+ * replay horizon of the node's last run; the signer's share of the
+ * replay cache has room (registered participant or not, authstate.c);
+ * then the digest and the signature are verified, the signature is
+ * recorded once, and the horizon raised on disk when created passes it.
+ *
  * Every refusal is 401 application/problem+json with a stable code:
  *   unauthenticated     no credentials, or an unsupported or doubled kind
  *   bad_signature       malformed Signature-Input/Signature/Content-Digest,
  *                       a missing required component or parameter, or a
  *                       signature that does not verify with keyid's key
+ *   wrong_authority     the Host the request was signed for is not this
+ *                       node's public authority
  *   stale_signature     created outside now +- MMD_SIG_WINDOW_S, or expires
  *                       passed
- *   replayed_signature  this signature was accepted before
+ *   replayed_signature  this signature was accepted before (or created
+ *                       before the node's restart, when it may have been)
  *   bad_token           not a token of this node (malformed, forged, or
  *                       minted before a restart)
  *   expired_token       past its expiry
- *   revoked_token       revoked with DELETE /v1/session
- * A full replay cache or revocation list answers 503 busy.
+ *   revoked_token       its session was ended by DELETE /v1/session
+ * A full share of the replay cache or of the session table answers 503
+ * busy with Retry-After.
  */
 #include "mmd.h"
 
@@ -27,6 +41,10 @@
 #include <event2/keyvalq_struct.h>
 
 #include "edge/edge.h"
+#include "market/market.h"
+
+#define RETRY_AFTER_S  "10" /* a share frees as its entries age out */
+#define HOST_BYTES_MAX 255
 
 static uint64_t wall_s(void)
 {
@@ -90,10 +108,11 @@ static bool profile_ok(const struct edge_sig_params *p, bool body,
 	}
 	if (!has_comp(p, "@method") ||
 	    !(has_comp(p, "@target-uri") ||
-	      (has_comp(p, "@path") && has_comp(p, "@query")))) {
+	      (has_comp(p, "@authority") && has_comp(p, "@path") &&
+	       has_comp(p, "@query")))) {
 		mm_fail(diag, MM_ERR_SCHEMA, 0,
 			"the signature must cover @method and @target-uri (or "
-			"@path and @query)");
+			"@authority, @path and @query)");
 		return false;
 	}
 	if (body && !has_comp(p, "content-digest")) {
@@ -131,11 +150,93 @@ static int digest_ok(struct mmd_req *rq, const struct edge_sig_params *p,
 				     diag);
 }
 
-/* Verifies the signature and fills who; false after answering. */
-static bool by_signature(struct mmd_req *rq, const char *input,
-			 const char *sigval, struct mmd_caller *who)
+/* Whether the request's one Host header names this node; false after
+ * saying why in diag. */
+static bool authority_ok(struct mmd_req *rq, struct mm_diag *diag)
 {
-	struct edge_sig_params *p = malloc(sizeof(*p));
+	char host[MMD_AUTHORITY_MAX];
+	const char *v = NULL;
+
+	if (field(rq->req, "host", &v) != EDGE_SIG_FIELD_OK) {
+		mm_fail(diag, MM_ERR_DENIED, 0,
+			"a signed request needs exactly one Host header");
+		return false;
+	}
+	if (!mmd_authority_canon(v, rq->srv->tls != NULL, host, sizeof(host)) ||
+	    strcmp(host, rq->srv->authority) != 0) {
+		mm_fail(diag, MM_ERR_DENIED, 0,
+			"the request is signed for another node: this node is "
+			"%s (--public-authority); sign for it as @authority "
+			"or in @target-uri",
+			rq->srv->authority);
+		return false;
+	}
+	return true;
+}
+
+/* Whether id is a registered participant of this node's market. */
+static bool registered(struct mmd *srv, const uint8_t id[LEDGER_HASH_BYTES])
+{
+	struct market_participant part;
+
+	return srv->market &&
+	       market_participant_get(srv->market, id, &part) == MM_OK;
+}
+
+/* One signature on its way through the checks. */
+struct sig_check {
+	struct edge_sig_params p;
+	uint8_t sig[LEDGER_SIG_BYTES], pk[LEDGER_PK_BYTES];
+	uint8_t id[LEDGER_HASH_BYTES];
+	struct mmd_origin origin;
+	struct mm_diag diag;
+	const char *code; /* the 401 code of a refusal */
+	const char *busy; /* why, for MM_ERR_BUSY */
+};
+
+/* What needs no verification (module comment): MM_OK, MM_ERR_BUSY with
+ * c->busy, or another error with c->code and c->diag. */
+static int sig_screen(struct mmd_req *rq, const char *input, const char *sigval,
+		      struct sig_check *c)
+{
+	struct mmd_auth *a = rq->srv->auth;
+	bool body = evbuffer_get_length(
+			    evhttp_request_get_input_buffer(rq->req)) > 0;
+	uint64_t now = wall_s();
+
+	c->code = "bad_signature";
+	if (edge_sig_parse_input(input, &c->p, &c->diag) ||
+	    edge_sig_parse_signature(sigval, c->p.label, c->sig, &c->diag) ||
+	    !profile_ok(&c->p, body, c->pk, &c->diag))
+		return MM_ERR_SCHEMA;
+	c->code = "wrong_authority";
+	if (!authority_ok(rq, &c->diag))
+		return MM_ERR_DENIED;
+	c->code = "stale_signature";
+	if (!fresh(&c->p, now))
+		return mm_fail(&c->diag, MM_ERR_STALE, 0,
+			       "created is more than %d s from the node's "
+			       "clock, or expires has passed",
+			       MMD_SIG_WINDOW_S);
+	c->code = "replayed_signature";
+	if ((uint64_t)c->p.created <= mmd_auth_horizon_floor(a))
+		return mm_fail(&c->diag, MM_ERR_EXISTS, 0,
+			       "created before the node restarted, so it may "
+			       "have been accepted already; sign anew");
+	ledger_pk_id(c->pk, c->id);
+	mmd_auth_origin(a, c->id,
+			evhttp_connection_get_addr(
+				evhttp_request_get_connection(rq->req)),
+			registered(rq->srv, c->id), &c->origin);
+	return mmd_replay_admit(a, &c->origin, now, &c->busy);
+}
+
+/* Verifies c's signature and records it: MM_OK, MM_ERR_BUSY with
+ * c->busy, MM_ERR_IO (the horizon cannot be written), or another error
+ * with c->code and c->diag. */
+static int sig_accept(struct mmd_req *rq, struct sig_check *c)
+{
+	struct mmd_auth *a = rq->srv->auth;
 	struct edge_sig_request r = {
 		.method = rq->method,
 		.scheme = rq->srv->tls ? "https" : "http",
@@ -144,57 +245,61 @@ static bool by_signature(struct mmd_req *rq, const char *input,
 		.target = evhttp_request_get_uri(rq->req),
 		.field = field,
 		.ctx = rq->req};
-	uint8_t sig[LEDGER_SIG_BYTES], pk[LEDGER_PK_BYTES];
-	struct mm_diag diag = {0};
-	const char *code = "bad_signature";
-	bool body = evbuffer_get_length(
-			    evhttp_request_get_input_buffer(rq->req)) > 0;
-	bool ok = false;
 	int err;
 
-	if (!p) {
+	c->code = "bad_signature";
+	err = digest_ok(rq, &c->p, &c->diag);
+	if (!err)
+		err = edge_sig_verify(&c->p, &r, c->sig, c->pk, &c->diag);
+	if (err)
+		return err;
+	err = mmd_replay_note(a, c->sig, &c->origin, wall_s(), &c->busy);
+	c->code = "replayed_signature";
+	if (err == MM_ERR_EXISTS)
+		return mm_fail(&c->diag, err, 0,
+			       "this signature was accepted before; sign each "
+			       "request anew");
+	return err ? err : mmd_auth_horizon_note(a, (uint64_t)c->p.created);
+}
+
+/* Answers 503 busy: what is full, and what to do. */
+static void refuse_busy(struct mmd_req *rq, const char *why, const char *hint)
+{
+	mmd_reply_header(rq, "Retry-After", RETRY_AFTER_S);
+	mmd_reply_problemf(rq, 503, MM_ERR_BUSY, "%s; %s", why, hint);
+}
+
+/* Verifies the signature and fills who; false after answering. */
+static bool by_signature(struct mmd_req *rq, const char *input,
+			 const char *sigval, struct mmd_caller *who)
+{
+	struct sig_check *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c) {
 		mmd_reply_problemf(rq, 503, MM_ERR_NOMEM, "out of memory");
 		return false;
 	}
-	if (edge_sig_parse_input(input, p, &diag) ||
-	    edge_sig_parse_signature(sigval, p->label, sig, &diag) ||
-	    !profile_ok(p, body, pk, &diag))
-		goto out;
-	if (!fresh(p, wall_s())) {
-		code = "stale_signature";
-		mm_fail(&diag, MM_ERR_STALE, 0,
-			"created is more than %d s from the node's clock, or "
-			"expires has passed",
-			MMD_SIG_WINDOW_S);
-		goto out;
-	}
-	if (digest_ok(rq, p, &diag) || edge_sig_verify(p, &r, sig, pk, &diag))
-		goto out;
-	err = mmd_replay_note(rq->srv->auth, sig, wall_s());
-	if (err == MM_ERR_BUSY) {
-		mmd_reply_header(rq, "Retry-After", "1");
+	err = sig_screen(rq, input, sigval, c);
+	if (!err)
+		err = sig_accept(rq, c);
+	if (err == MM_ERR_BUSY)
+		refuse_busy(rq, c->busy,
+			    "use a session token for many reads, or try again "
+			    "later");
+	else if (err == MM_ERR_IO)
 		mmd_reply_problemf(rq, 503, err,
-				   "too many signed requests in the window; "
-				   "use a session token");
-		free(p);
-		return false;
+				   "cannot record the replay horizon");
+	else if (err)
+		refuse(rq, c->code, c->diag.msg);
+	if (!err) {
+		memset(who, 0, sizeof(*who));
+		memcpy(who->id, c->id, sizeof(who->id));
+		who->how = MMD_AUTH_SIGNATURE;
+		who->origin = c->origin;
 	}
-	if (err) {
-		code = "replayed_signature";
-		mm_fail(&diag, MM_ERR_EXISTS, 0,
-			"this signature was accepted before; sign each request "
-			"anew");
-		goto out;
-	}
-	memset(who, 0, sizeof(*who));
-	ledger_pk_id(pk, who->id);
-	who->how = MMD_AUTH_SIGNATURE;
-	ok = true;
-out:
-	if (!ok)
-		refuse(rq, code, diag.msg);
-	free(p);
-	return ok;
+	free(c);
+	return !err;
 }
 
 static bool by_token(struct mmd_req *rq, const char *token,
@@ -296,13 +401,18 @@ static void session_post(struct mmd_req *rq)
 {
 	char token[MMD_TOKEN_MAX], id[2 * LEDGER_HASH_BYTES + 1];
 	struct mmd_caller who;
+	const char *why = NULL;
 	uint64_t expires_s = 0;
 	int err;
 
 	if (!mmd_authenticate(rq, 0, &who))
 		return;
-	err = mmd_token_mint(rq->srv->auth, who.id, wall_s(), token,
-			     &expires_s);
+	err = mmd_token_mint(rq->srv->auth, who.id, &who.origin, wall_s(),
+			     token, &expires_s, &why);
+	if (err == MM_ERR_BUSY) {
+		refuse_busy(rq, why, "try again later");
+		return;
+	}
 	if (err) {
 		mmd_reply_problemf(rq, 500, err, "cannot mint a token");
 		return;
@@ -318,8 +428,6 @@ static void session_post(struct mmd_req *rq)
 static void session_delete(struct mmd_req *rq)
 {
 	struct mmd_caller who;
-	bool rotated = false;
-	int err;
 
 	if (!mmd_authenticate(rq, MMD_AUTH_ALLOW_TOKEN, &who))
 		return;
@@ -329,16 +437,7 @@ static void session_delete(struct mmd_req *rq)
 		       "carries");
 		return;
 	}
-	err = mmd_token_revoke(rq->srv->auth, &who, wall_s(), &rotated);
-	if (err) {
-		mmd_reply_problemf(rq, 500, err, "cannot revoke the session");
-		return;
-	}
-	if (rotated)
-		mmd_log("warn", NULL,
-			"%u live revocations: the session key was renewed, "
-			"every session token has ended",
-			rq->srv->opts.revoked_max);
+	mmd_token_revoke(rq->srv->auth, &who);
 	mmd_reply_json(rq, 200,
 		       json_pack("{s:b,s:I}", "revoked", 1, "expires",
 				 (json_int_t)who.expires_s));
@@ -351,4 +450,82 @@ void mmd_session(struct mmd_req *rq, const char *arg)
 		session_post(rq);
 	else
 		session_delete(rq);
+}
+
+/* ------------------------------------------------------------------ */
+/* The node's authority.                                               */
+
+/* Whether s[0..n) is made of the characters in set. */
+static bool made_of(const char *s, size_t n, const char *set)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!s[i] || !strchr(set, s[i]))
+			return false;
+	return true;
+}
+
+bool mmd_authority_canon(const char *in, bool tls, char *out, size_t cap)
+{
+	static const char name[] = "abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~";
+	const char *end = in[0] == '[' ? strchr(in, ']') : NULL;
+	const char *port = NULL;
+	uint64_t p = tls ? 443 : 80;
+	size_t hlen;
+	int n;
+
+	if (in[0] == '[') {
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		hlen = (size_t)(end - in) + 1;
+		port = end[1] ? end + 2 : NULL;
+		if (hlen < 3 ||
+		    !made_of(in + 1, hlen - 2, "0123456789abcdefABCDEF:."))
+			return false;
+	} else {
+		end = strchr(in, ':');
+		hlen = end ? (size_t)(end - in) : strlen(in);
+		port = end ? end + 1 : NULL;
+		if (!made_of(in, hlen, name))
+			return false;
+	}
+	if (hlen == 0 || hlen > HOST_BYTES_MAX + 2)
+		return false;
+	if (port && *port && (!mmd_parse_u64(port, &p) || p == 0 || p > 65535))
+		return false;
+	n = snprintf(out, cap, "%.*s:%u", (int)hlen, in, (unsigned)p);
+	if (n < 0 || (size_t)n >= cap)
+		return false;
+	for (char *c = out; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return true;
+}
+
+int mmd_auth_start(struct mmd *srv)
+{
+	const char *given = srv->opts.public_authority;
+	struct mm_diag diag = {0};
+	int err;
+
+	if (!mmd_authority_canon(given ? given : srv->listen_addr,
+				 srv->tls != NULL, srv->authority,
+				 sizeof(srv->authority))) {
+		mmd_log("error", NULL, "%s is not a HOST:PORT authority",
+			given ? given : srv->listen_addr);
+		return MM_ERR_INVALID;
+	}
+	if (!given && (strncmp(srv->authority, "0.0.0.0:", 8) == 0 ||
+		       strncmp(srv->authority, "[::]:", 5) == 0))
+		mmd_log("warn", NULL,
+			"listening on every address without "
+			"--public-authority: signed requests must be signed "
+			"for %s; give --public-authority HOST:PORT as clients "
+			"reach the node",
+			srv->authority);
+	err = mmd_auth_horizon_open(srv->auth, srv->opts.data_dir, &diag);
+	if (err)
+		mmd_log("error", NULL, "cannot open the replay horizon: %s",
+			diag.msg);
+	return err;
 }

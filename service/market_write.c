@@ -140,15 +140,25 @@ void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 		err = mm_fail(&diag, MM_ERR_CLOSED, 0, "the node is stopping");
 	if (!err) {
 		atomic_fetch_add(&srv->inflight, 1);
-		err = ledger_submit_async(srv->ledger, bytes, n,
-					  mmd_pending_done, &p->base, &diag);
+		/* A dataset goes out only to the submission that logged its
+		 * disclosure: a duplicate, even one racing it, is refused. */
+		err = t->then == MMD_THEN_DISCLOSURE
+			      ? ledger_submit_async_once(srv->ledger, bytes, n,
+							 mmd_pending_done,
+							 &p->base, &diag)
+			      : ledger_submit_async(srv->ledger, bytes, n,
+						    mmd_pending_done, &p->base,
+						    &diag);
 		if (err)
 			atomic_fetch_sub(&srv->inflight, 1);
 	}
 	if (err) {
 		settle(srv, t, err);
 		mmd_pending_free(p ? &p->base : NULL);
-		mmd_reply_refused(rq, err, &diag);
+		if (err == MM_ERR_EXISTS)
+			mmd_reply_problem(rq, 409, err, &diag);
+		else
+			mmd_reply_refused(rq, err, &diag);
 		return;
 	}
 	mmd_pending_queue(rq, &p->base);
@@ -156,6 +166,26 @@ void mmd_mkt_submit(struct mmd_req *rq, const struct mmd_mkt_pending *t,
 
 /* ------------------------------------------------------------------ */
 /* Startup.                                                            */
+
+/* After a background retention sweep that retired rows or failed (on
+ * the intake's thread). */
+static void retired_log(void *ctx, int err,
+			const struct intake_retire_report *rep,
+			const struct mm_diag *diag)
+{
+	(void)ctx;
+	if (err)
+		mmd_log("error", NULL, "%s (retried after the next block)",
+			diag->msg);
+	else
+		mmd_log("info",
+			json_pack("{s:I,s:I}", "rows",
+				  (json_int_t)rep->rows_retired,
+				  "blobs_deleted",
+				  (json_int_t)rep->blobs_deleted),
+			"staged rows retired: included in an approved "
+			"release or their request closed");
+}
 
 int mmd_mkt_setup(struct mmd *srv)
 {
@@ -166,8 +196,15 @@ int mmd_mkt_setup(struct mmd *srv)
 	struct mm_diag diag = {0};
 	int err = intake_open(&cfg, &srv->intake, &diag);
 
-	if (err)
+	if (err) {
 		mmd_log("error", NULL, "cannot open the intake: %s", diag.msg);
+		return err;
+	}
+	err = intake_retire_start(srv->intake, retired_log, srv);
+	if (err)
+		mmd_log("error", NULL,
+			"cannot start the retention of staged rows: %s",
+			mm_strerror(err));
 	return err;
 }
 
@@ -183,8 +220,9 @@ int mmd_mkt_reconcile(struct mmd *srv)
 		return err;
 	}
 	mmd_log("info",
-		json_pack("{s:I,s:I,s:I,s:I,s:I}", "rows",
-			  (json_int_t)r.rows_kept, "rows_removed",
+		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rows",
+			  (json_int_t)r.rows_kept, "rows_retired",
+			  (json_int_t)r.rows_retired, "rows_removed",
 			  (json_int_t)r.rows_removed, "releases",
 			  (json_int_t)r.releases_kept, "releases_removed",
 			  (json_int_t)r.releases_removed, "blobs_deleted",
@@ -214,12 +252,14 @@ static int node_submit(struct mmd *srv, const char *type,
 {
 	struct ledger_buf env;
 	struct mm_diag diag = {0};
+	uint8_t chain[LEDGER_HASH_BYTES];
 	uint64_t index = 0;
 	int err = body->err;
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
+	ledger_chain_id(srv->ledger, chain);
 	if (!err)
-		err = ledger_tx_sign(srv->node, NULL, type, mm_now_ms(),
+		err = ledger_tx_sign(srv->node, chain, NULL, type, mm_now_ms(),
 				     body->p, body->len, &env);
 	if (!err)
 		err = ledger_submit(srv->ledger, env.p, env.len, &index, &diag);

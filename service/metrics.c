@@ -5,8 +5,9 @@
 #include <inttypes.h>
 
 /* The statuses medmarketd answers; anything else counts as "other". */
-static const int statuses[MMD_STATUS_SLOTS - 1] = {
-	200, 400, 404, 405, 413, 415, 422, 499, 500, 503, 507, 416, 501, 401};
+static const int statuses[MMD_STATUS_SLOTS - 1] = {200, 400, 404, 405, 413, 415,
+						   422, 499, 500, 503, 507, 416,
+						   501, 401, 403, 409};
 
 /* Upper bounds of the commit latency buckets, in milliseconds. */
 static const unsigned latency_ms[MMD_LATENCY_BUCKETS] = {
@@ -191,17 +192,21 @@ int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
 		return err;
 	err = render_requests(m, out);
 	if (!err &&
-	    evbuffer_add_printf(out,
-				"# TYPE medmarket_ledger_size gauge\n"
-				"medmarket_ledger_size %" PRIu64 "\n"
-				"# TYPE medmarket_ledger_height gauge\n"
-				"medmarket_ledger_height %" PRIu64 "\n"
-				"# TYPE medmarket_tx_committed_total counter\n"
-				"medmarket_tx_committed_total %" PRIu64 "\n"
-				"# TYPE medmarket_tx_refused_total counter\n"
-				"medmarket_tx_refused_total %" PRIu64 "\n",
-				h.size, h.height, load(&m->committed),
-				load(&m->refused)) < 0)
+	    evbuffer_add_printf(
+		    out,
+		    "# TYPE medmarket_ledger_size gauge\n"
+		    "medmarket_ledger_size %" PRIu64 "\n"
+		    "# TYPE medmarket_ledger_height gauge\n"
+		    "medmarket_ledger_height %" PRIu64 "\n"
+		    "# TYPE medmarket_tx_committed_total counter\n"
+		    "medmarket_tx_committed_total %" PRIu64 "\n"
+		    "# TYPE medmarket_tx_refused_total counter\n"
+		    "medmarket_tx_refused_total %" PRIu64 "\n"
+		    "# TYPE medmarket_http_undeclared_status_total "
+		    "counter\n"
+		    "medmarket_http_undeclared_status_total %" PRIu64 "\n",
+		    h.size, h.height, load(&m->committed), load(&m->refused),
+		    load(&m->undeclared)) < 0)
 		err = MM_ERR_NOMEM;
 	if (!err)
 		err = render_latency(m, out);

@@ -27,11 +27,13 @@
 #include <openssl/ssl.h>
 
 #include "ledger/ledger.h"
+#include "service/refusals.h"
 
 #define MMD_THREADS_MAX	    64
 #define MMD_CONNECTIONS_MAX 65536 /* ceiling of --connections-max */
 #define MMD_PATH_MAX	    4096  /* data dir and key paths */
 #define MMD_ADDR_MAX	    128	  /* "host:port" text */
+#define MMD_AUTHORITY_MAX   280	  /* "host:port", host <= 255 bytes */
 #define MMD_REMOTE_MAX	    64	  /* peer "addr:port" in logs */
 #define MMD_CHAIN_MAX	    256	  /* chain name shown at startup */
 #define MMD_DRAIN_MS_MAX    10000 /* shutdown waits this long for commits */
@@ -90,8 +92,10 @@ struct mmd_opts {
 	const char *tls_cert; /* PEM chain; NULL: plain HTTP */
 	const char *tls_key;  /* PEM private key (with tls_cert) */
 	unsigned session_ttl_s;
-	unsigned revoked_max; /* --revocations-max */
-	bool routes;	      /* --routes: print the route table and exit */
+	unsigned sessions_max;	      /* --sessions-max */
+	const char *public_authority; /* NULL: the listen address */
+	bool routes;   /* --routes: print the route table and exit */
+	bool contract; /* --contract: statuses and refusals, exit */
 	/* --init --registrar --steward... --threshold: tokens.init and
 	 * market.init after genesis (docs/OPERATIONS.md). */
 	bool market_init; /* --registrar given */
@@ -144,7 +148,7 @@ enum mmd_route {
 	MMD_R__COUNT
 };
 
-#define MMD_STATUS_SLOTS    15 /* the statuses we answer, plus "other" */
+#define MMD_STATUS_SLOTS    17 /* the statuses we answer, plus "other" */
 #define MMD_LATENCY_BUCKETS 14
 
 #define MMD_BLOCK_BUCKETS 5
@@ -153,6 +157,8 @@ struct mmd_metrics {
 	atomic_uint_fast64_t requests[MMD_R__COUNT][MMD_STATUS_SLOTS];
 	atomic_uint_fast64_t committed;
 	atomic_uint_fast64_t refused;
+	/* Answers with a status their route does not declare (a bug). */
+	atomic_uint_fast64_t undeclared;
 	atomic_uint_fast64_t latency[MMD_LATENCY_BUCKETS + 1]; /* + +Inf */
 	atomic_uint_fast64_t latency_us_sum;
 	/* Transactions per block: buckets 1, 2-8, 9-64, 65-512, 513+. */
@@ -181,6 +187,7 @@ int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
 struct mmd_worker;
 struct mmd_pending;
 struct mmd_conn;
+struct sockaddr;
 struct mmd_auth;
 struct intake;
 struct intake_blobs;
@@ -196,6 +203,8 @@ struct mmd {
 	int listen_fds[MMD_THREADS_MAX];
 	unsigned nlisten;
 	char listen_addr[MMD_ADDR_MAX]; /* what the sockets are bound to */
+	/* What signatures must cover as @authority (mmd_authority_canon). */
+	char authority[MMD_AUTHORITY_MAX];
 	struct mmd_worker *workers;
 	unsigned nworkers;
 	atomic_uint connections; /* open connections, counted from accept */
@@ -336,6 +345,15 @@ void mmd_route(struct evhttp_request *req, void *arg);
  * (HEAD, served with every GET, is not listed): what docs/openapi.yaml
  * must describe. */
 void mmd_routes_print(FILE *f);
+/* Prints the HTTP contract docs/openapi.yaml and docs/PROTOCOL.md state
+ * (medmarketd --contract): "status METHOD /path S..." with every status
+ * each operation can answer, then "refusal CODE BEFORE APPLY WHO" for
+ * each row of refusals.c's table (0: cannot happen; WHO "client" when a
+ * request can cause it, "node" for the node's own failures). */
+void mmd_contract_print(FILE *f);
+/* Whether route (an enum mmd_route) declares status; reply.c checks
+ * every answer with it. */
+bool mmd_route_declares(int route, int status);
 
 /* tls.c: the shared SSL_CTX from --tls-cert/--tls-key (nothing without
  * them); an mm_err after logging why (unreadable files, a key that does
@@ -350,17 +368,43 @@ struct bufferevent *mmd_tls_bev(struct event_base *base, struct mmd *srv);
 /* Authentication (auth.c, authstate.c; docs/PROTOCOL.md               */
 /* "Authenticating reads").                                            */
 
-#define MMD_SIG_WINDOW_S	  60	/* created within now +- this */
-#define MMD_REPLAY_MAX		  65536 /* signatures remembered (2 windows) */
-#define MMD_REVOKED_MAX		  4096	/* --revocations-max default */
-#define MMD_REVOKED_MAX_MAX	  1000000 /* and its ceiling */
+#define MMD_SIG_WINDOW_S 60 /* created within now +- this */
+/* The replay cache: accepted signatures, each kept two windows. */
+#define MMD_REPLAY_MAX		65536 /* in all */
+#define MMD_REPLAY_UNREG_MAX	16384 /* by keys no participant holds */
+#define MMD_REPLAY_PER_KEY_MAX	1024  /* by one key */
+#define MMD_REPLAY_PER_ADDR_MAX 4096  /* unregistered, from one address */
+/* Live sessions: --sessions-max in all (its default, ceiling and floor);
+ * unregistered keys hold at most a quarter of it together. */
+#define MMD_SESSIONS_MAX	  16384
+#define MMD_SESSIONS_MAX_MAX	  1000000
+#define MMD_SESSIONS_MAX_MIN	  4
+#define MMD_SESSIONS_UNREG_DIV	  4
+#define MMD_SESSIONS_PER_KEY_MAX  16  /* of one key */
+#define MMD_SESSIONS_PER_ADDR_MAX 256 /* unregistered, from one address */
 #define MMD_SESSION_TTL_S_DEFAULT 900
 #define MMD_SESSION_TTL_S_MAX	  86400
 #define MMD_SID_BYTES		  16
 #define MMD_TOKEN_RAW		  (1 + 32 + 8 + MMD_SID_BYTES + 32)
 #define MMD_TOKEN_MAX		  ((MMD_TOKEN_RAW + 2) / 3 * 4 + 1)
+#define MMD_DIGEST_BYTES	  16 /* keyed digests in the tables */
+#define MMD_HORIZON_FILE	  "replay-horizon" /* in the data directory */
+#define MMD_HORIZON_WAIT_S_MAX	  2 /* a start waits at most this for it */
 
 enum mmd_auth_how { MMD_AUTH_SIGNATURE, MMD_AUTH_TOKEN };
+
+/*
+ * Whose capacity a signed request or a login draws on: keyed digests of
+ * the signer's hash ID and of the peer's address (IPv4 /32, IPv6 /64),
+ * and whether the signer is a registered participant.  Unregistered
+ * keys share a small part of each table, capped per address; every key
+ * is capped on its own.
+ */
+struct mmd_origin {
+	uint8_t key[MMD_DIGEST_BYTES];
+	uint8_t addr[MMD_DIGEST_BYTES];
+	bool registered;
+};
 
 /* Who sent a request, and how they proved it. */
 struct mmd_caller {
@@ -368,6 +412,7 @@ struct mmd_caller {
 	enum mmd_auth_how how;
 	uint64_t expires_s;	    /* token only: unix seconds */
 	uint8_t sid[MMD_SID_BYTES]; /* token only: the session id */
+	struct mmd_origin origin;   /* signature only */
 };
 
 #define MMD_AUTH_ALLOW_TOKEN 1u /* else only a request signature will do */
@@ -376,37 +421,80 @@ struct mmd_caller {
  * Authenticates rq: a bearer session token (when allow has
  * MMD_AUTH_ALLOW_TOKEN) or an RFC 9421 signature.  True with *who filled;
  * false after answering (401 problem+json with code unauthenticated,
- * bad_signature, stale_signature, replayed_signature, bad_token,
- * expired_token or revoked_token; 503 when the replay cache is full).
+ * bad_signature, wrong_authority, stale_signature, replayed_signature,
+ * bad_token, expired_token or revoked_token; 503 busy when the replay
+ * cache, the signer's share of it or the signer's quota is full).
  * The route handler must return without replying when false.
  */
 bool mmd_authenticate(struct mmd_req *rq, unsigned allow,
 		      struct mmd_caller *who);
 void mmd_get_whoami(struct mmd_req *rq, const char *arg);
-/* POST (login: signature -> token) and DELETE (revoke) /v1/session. */
+/* POST (login: signature -> token) and DELETE (logout) /v1/session. */
 void mmd_session(struct mmd_req *rq, const char *arg);
+/*
+ * Before serving: the node's public authority (--public-authority, else
+ * the address it listens on) and the replay horizon of its data
+ * directory (mmd_auth_horizon_open).  An mm_err after logging why.
+ */
+int mmd_auth_start(struct mmd *srv);
+/*
+ * "host:port" of in ("host", "host:port", "[v6]:port"; the port defaults
+ * to 443 with tls, else 80), the host lower-cased, into out (cap >=
+ * MMD_AUTHORITY_MAX).  False when in is not such an authority.
+ */
+bool mmd_authority_canon(const char *in, bool tls, char *out, size_t cap);
 
-/* A fresh session key; MM_ERR_NOMEM, MM_ERR_CRYPTO. */
-int mmd_auth_new(unsigned ttl_s, unsigned revoked_max, struct mmd_auth **out);
+/* authstate.c.  A fresh session key; MM_ERR_NOMEM, MM_ERR_CRYPTO. */
+int mmd_auth_new(unsigned ttl_s, unsigned sessions_max, struct mmd_auth **out);
 void mmd_auth_free(struct mmd_auth *a);
-/* Records an accepted signature: MM_OK the first time, MM_ERR_EXISTS
- * after, MM_ERR_BUSY when MMD_REPLAY_MAX live entries fill the cache. */
+/*
+ * Reads (or creates, durably) dir/MMD_HORIZON_FILE: the newest `created`
+ * of a signature any earlier run accepted.  Signatures created at or
+ * before it are refused from now on (mmd_auth_horizon_floor).  When it
+ * lies at most MMD_HORIZON_WAIT_S_MAX seconds ahead, waits until the
+ * clock has passed it, so that clients signing now are not refused.  A
+ * file that cannot be parsed counts as now + MMD_SIG_WINDOW_S (every
+ * signature an earlier run can have accepted).  MM_ERR_IO after saying
+ * why in diag.
+ */
+int mmd_auth_horizon_open(struct mmd_auth *a, const char *dir,
+			  struct mm_diag *diag);
+/* Signatures created at or before this are refused (0: none). */
+uint64_t mmd_auth_horizon_floor(struct mmd_auth *a);
+/* Records durably that a signature created at created_s was accepted,
+ * before the request is answered.  MM_ERR_IO (the caller answers 503). */
+int mmd_auth_horizon_note(struct mmd_auth *a, uint64_t created_s);
+/* The origin of a request by id from peer (NULL: unknown address). */
+void mmd_auth_origin(struct mmd_auth *a, const uint8_t id[LEDGER_HASH_BYTES],
+		     const struct sockaddr *peer, bool registered,
+		     struct mmd_origin *o);
+/* Whether o may add a signature to the replay cache now: MM_OK, or
+ * MM_ERR_BUSY with *why naming the full share.  Cheap: called before the
+ * signature is verified, so a flood past its quota costs no
+ * verification. */
+int mmd_replay_admit(struct mmd_auth *a, const struct mmd_origin *o,
+		     uint64_t now_s, const char **why);
+/* Records an accepted signature of o: MM_OK the first time,
+ * MM_ERR_EXISTS after, MM_ERR_BUSY (with *why) when o's share is full
+ * (nothing recorded then). */
 int mmd_replay_note(struct mmd_auth *a, const uint8_t sig[LEDGER_SIG_BYTES],
-		    uint64_t now_s);
-/* A token for id valid until *expires_s.  MM_ERR_CRYPTO. */
+		    const struct mmd_origin *o, uint64_t now_s,
+		    const char **why);
+/* A new session of id (logged in from o) until *expires_s, and its
+ * token.  MM_ERR_BUSY (with *why) when the session table, o's share of
+ * it or o's key's MMD_SESSIONS_PER_KEY_MAX is full; MM_ERR_CRYPTO. */
 int mmd_token_mint(struct mmd_auth *a, const uint8_t id[LEDGER_HASH_BYTES],
-		   uint64_t now_s, char out[MMD_TOKEN_MAX],
-		   uint64_t *expires_s);
+		   const struct mmd_origin *o, uint64_t now_s,
+		   char out[MMD_TOKEN_MAX], uint64_t *expires_s,
+		   const char **why);
 /* Checks a token: MM_OK with *who filled, MM_ERR_DECODE or
  * MM_ERR_SIGNATURE (not ours), MM_ERR_STALE (expired), MM_ERR_DENIED
- * (revoked). */
+ * (its session was ended by a logout). */
 int mmd_token_check(struct mmd_auth *a, const char *token, uint64_t now_s,
 		    struct mmd_caller *who, struct mm_diag *diag);
-/* Revokes who's session until it expires.  When --revocations-max live
- * revocations fill the list, the session key is renewed instead, which
- * ends every token (*rotated true).  MM_ERR_CRYPTO. */
-int mmd_token_revoke(struct mmd_auth *a, const struct mmd_caller *who,
-		     uint64_t now_s, bool *rotated);
+/* Ends who's session (a token check then answers MM_ERR_DENIED) and
+ * frees its place; nobody else's session changes.  Never fails. */
+void mmd_token_revoke(struct mmd_auth *a, const struct mmd_caller *who);
 
 /* routes.c and submit.c: handlers; arg is the {param} of the path. */
 void mmd_get_healthz(struct mmd_req *rq, const char *arg);
@@ -443,9 +531,9 @@ void mmd_pending_queue(struct mmd_req *rq, struct mmd_pending *p);
 /* Counts and answers a submission refused before queueing (with
  * Retry-After when busy or closed). */
 void mmd_reply_refused(struct mmd_req *rq, int err, const struct mm_diag *diag);
-/* The HTTP status for a submission refused before queueing (400, 422,
- * 503, 500) and for one the committer answered with err (422, 503, 507,
- * 500); submit.c documents each. */
+/* The HTTP status for a submission refused with err before queueing,
+ * and for one the committer refused with err: refusals.c's table (500,
+ * logged, for a code the table says cannot happen there). */
 int mmd_status_refused(int err);
 int mmd_status_done(int err);
 

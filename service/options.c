@@ -35,8 +35,10 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_SESSION_TTL,
-	OPT_REVOKED_MAX,
+	OPT_SESSIONS_MAX,
+	OPT_PUBLIC_AUTHORITY,
 	OPT_ROUTES,
+	OPT_CONTRACT,
 	OPT_REGISTRAR,
 	OPT_STEWARD,
 	OPT_THRESHOLD,
@@ -67,8 +69,10 @@ static const struct option longopts[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"session-ttl-s", required_argument, NULL, OPT_SESSION_TTL},
-	{"revocations-max", required_argument, NULL, OPT_REVOKED_MAX},
+	{"sessions-max", required_argument, NULL, OPT_SESSIONS_MAX},
+	{"public-authority", required_argument, NULL, OPT_PUBLIC_AUTHORITY},
 	{"routes", no_argument, NULL, OPT_ROUTES},
+	{"contract", no_argument, NULL, OPT_CONTRACT},
 	{"registrar", required_argument, NULL, OPT_REGISTRAR},
 	{"steward", required_argument, NULL, OPT_STEWARD},
 	{"threshold", required_argument, NULL, OPT_THRESHOLD},
@@ -114,9 +118,14 @@ static void usage(FILE *f)
 	      "neither)\n"
 	      "  --session-ttl-s N       session token lifetime, 1-86400 "
 	      "(default 900)\n"
-	      "  --revocations-max N     live revoked tokens before every "
-	      "token ends (default 4096)\n"
+	      "  --sessions-max N        live sessions held, 4-1000000 "
+	      "(default 16384)\n"
+	      "  --public-authority HOST:PORT  the node as clients reach it, "
+	      "which\n"
+	      "                          signatures cover (default: --listen)\n"
 	      "  --routes                print the routes served and exit\n"
+	      "  --contract              print each route's statuses and "
+	      "each refusal's, and exit\n"
 	      "With --init, a marketplace (tokens.init and market.init "
 	      "signed by the node key):\n"
 	      "  --registrar HASHID      the registrar (64 hex digits)\n"
@@ -205,7 +214,7 @@ static void defaults(struct mmd_opts *o)
 	o->body_budget_mib = MMD_BODY_BUDGET_MIB;
 	o->connections_max = DEFAULT_CONNECTIONS;
 	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
-	o->revoked_max = MMD_REVOKED_MAX;
+	o->sessions_max = MMD_SESSIONS_MAX;
 	o->precision = 6;
 }
 
@@ -300,10 +309,10 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 			     &v);
 		o->session_ttl_s = (unsigned)v;
 		break;
-	case OPT_REVOKED_MAX:
-		ok = opt_num("revocations-max", arg, 1, MMD_REVOKED_MAX_MAX,
-			     &v);
-		o->revoked_max = (unsigned)v;
+	case OPT_SESSIONS_MAX:
+		ok = opt_num("sessions-max", arg, MMD_SESSIONS_MAX_MIN,
+			     MMD_SESSIONS_MAX_MAX, &v);
+		o->sessions_max = (unsigned)v;
 		break;
 	default:
 		return opt_deadlines(c, arg, o);
@@ -346,6 +355,12 @@ static bool opt_one(int c, const char *arg, struct mmd_opts *o)
 		return true;
 	case OPT_ROUTES:
 		o->routes = true;
+		return true;
+	case OPT_CONTRACT:
+		o->contract = true;
+		return true;
+	case OPT_PUBLIC_AUTHORITY:
+		o->public_authority = arg;
 		return true;
 	default:
 		return opt_market(c, arg, o);
@@ -444,12 +459,28 @@ static bool market_finish(struct mmd_opts *o)
 	return true;
 }
 
+/* --public-authority, when given, is a HOST[:PORT] authority. */
+static bool public_authority_ok(const struct mmd_opts *o)
+{
+	char canon[MMD_AUTHORITY_MAX];
+
+	if (!o->public_authority ||
+	    mmd_authority_canon(o->public_authority, o->tls_cert != NULL, canon,
+				sizeof(canon)))
+		return true;
+	fprintf(stderr,
+		"medmarketd: --public-authority: expected HOST:PORT as "
+		"clients reach the node (IPv6 as [ADDR]:PORT), got '%s'\n",
+		o->public_authority);
+	return false;
+}
+
 /* Checks what getopt cannot: --data present, --key defaulted. */
 static int opts_finish(struct mmd_opts *o)
 {
 	int n;
 
-	if (o->routes)
+	if (o->routes || o->contract)
 		return MMD_OPTS_OK;
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
 		fputs("medmarketd: --tls-cert and --tls-key go together "
@@ -472,7 +503,7 @@ static int opts_finish(struct mmd_opts *o)
 			MMD_CHAIN_MAX);
 		return MMD_OPTS_ERROR;
 	}
-	if (!parse_listen(o) || !market_finish(o))
+	if (!parse_listen(o) || !market_finish(o) || !public_authority_ok(o))
 		return MMD_OPTS_ERROR;
 	if (((size_t)o->body_budget_mib << 20) < o->body_bytes_max) {
 		fputs("medmarketd: --body-budget-mib must hold at least one "

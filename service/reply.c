@@ -49,8 +49,26 @@ static const char *reason(int status)
 	}
 }
 
+/* Every answer's status must be one its route declares (router.c), as
+ * docs/openapi.yaml lists them: one that is not is a bug, logged and
+ * counted (debug builds then exit non-zero at shutdown, so a test that
+ * provokes it fails). */
+static void check_declared(struct mmd_req *rq, int status)
+{
+	if (mmd_route_declares(rq->route, status))
+		return;
+	atomic_fetch_add_explicit(&rq->srv->metrics.undeclared, 1,
+				  memory_order_relaxed);
+	mmd_log("error",
+		json_pack("{s:s,s:s,s:i}", "route", mmd_route_name(rq->route),
+			  "method", rq->method, "status", status),
+		"answered a status the route does not declare (router.c, "
+		"docs/openapi.yaml)");
+}
+
 static void finish(struct mmd_req *rq, int status, struct evbuffer *body)
 {
+	check_declared(rq, status);
 	mmd_metrics_request(&rq->srv->metrics, rq->route, status);
 	mmd_log_request(rq, status);
 	/* libevent 2.1 would send a HEAD answer's body after its headers:
@@ -103,6 +121,7 @@ static struct evbuffer *dump(json_t *j)
 /* The last resort when even a problem document cannot be built. */
 static void reply_bare_500(struct mmd_req *rq)
 {
+	check_declared(rq, 500);
 	mmd_metrics_request(&rq->srv->metrics, rq->route, 500);
 	mmd_log_request(rq, 500);
 	/* evhttp_send_error writes an HTML body, which HEAD must not get. */

@@ -9,6 +9,8 @@
 #define M_GET  (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 #define M_POST EVHTTP_REQ_POST
 
+#define ROUTE_STATUSES_MAX 12
+
 struct route {
 	int id;
 	const char *path; /* exact path, or prefix when param is true */
@@ -69,25 +71,141 @@ static const struct route routes[] = {
 	 EVHTTP_REQ_GET, "GET", mmd_get_dataset},
 };
 
+/*
+ * Every status each route's handler can answer (0 ends a list), for every
+ * method it serves: what docs/openapi.yaml lists for its operations, and
+ * what reply.c checks each answer against.  413 (over --body-max-bytes)
+ * is listed for the routes that take a body.  Beyond these, every matched
+ * route may answer 405, an unmatched path 404, and any request refused
+ * as it is read (conn.c) 400, 413, 501 or 503 (the spec's general
+ * rules).
+ */
+#define S_READ	    200, 500
+#define S_READ_ARG  200, 400, 404, 500 /* a {param} or query to check */
+#define S_AUTH	    401, 503	       /* mmd_authenticate's (and 500) */
+#define S_SUBMITTED 413, 422, 503, 507 /* a body, and refusals.c's table */
+
+static const struct {
+	int route;
+	int statuses[ROUTE_STATUSES_MAX];
+} declared[] = {
+	{MMD_R_HEALTHZ, {S_READ, 503}},
+	{MMD_R_HEAD, {S_READ}},
+	{MMD_R_TX_POST, {200, 400, 415, 500, S_SUBMITTED}},
+	{MMD_R_TX_GET, {S_READ_ARG}},
+	{MMD_R_ENTRY, {S_READ_ARG}},
+	{MMD_R_INCLUSION, {S_READ, 400}},
+	{MMD_R_CONSISTENCY, {S_READ, 400}},
+	{MMD_R_BLOCK, {S_READ_ARG}},
+	{MMD_R_METRICS, {S_READ}},
+	{MMD_R_SESSION, {200, 500, S_AUTH}},
+	{MMD_R_WHOAMI, {200, 500, S_AUTH}},
+	{MMD_R_REQUESTS, {S_READ_ARG}},
+	{MMD_R_REQUEST, {S_READ_ARG}},
+	{MMD_R_PARTICIPANT, {S_READ_ARG}},
+	{MMD_R_ACCOUNT, {S_READ, 400, 403, S_AUTH}},
+	{MMD_R_CONSENT, {S_READ_ARG, S_AUTH}},
+	{MMD_R_CONTRIBUTION, {S_READ_ARG, 403, S_AUTH}},
+	{MMD_R_RELEASE, {S_READ_ARG, 403, S_AUTH}},
+	{MMD_R_PAYOUTS, {S_READ_ARG, 403, S_AUTH}},
+	{MMD_R_CONTRIBUTE, {S_READ_ARG, 415, S_SUBMITTED}},
+	{MMD_R_POLICY, {S_READ_ARG}},
+	{MMD_R_PROPOSE, {S_READ_ARG, 401, 403, S_SUBMITTED}},
+	{MMD_R_DATASET, {S_READ_ARG, 401, 403, 409, 422, 503, 507}},
+};
+
+_Static_assert(MM_ARRAY_LEN(declared) == MMD_R_UNMATCHED,
+	       "every route declares its statuses");
+
+/* The statuses route declares (0-terminated), or NULL. */
+static const int *statuses_of(int route)
+{
+	for (size_t i = 0; i < MM_ARRAY_LEN(declared); i++)
+		if (declared[i].route == route)
+			return declared[i].statuses;
+	return NULL;
+}
+
+bool mmd_route_declares(int route, int status)
+{
+	const int *st = statuses_of(route);
+
+	if (!st) /* before or without a match; or refused as it was read
+		  * (conn.c: 400, 413, 501, 503) */
+		return status == 400 || status == 404 || status == 413 ||
+		       status == 501 || status == 503;
+	if (status == 405)
+		return true;
+	for (size_t i = 0; i < ROUTE_STATUSES_MAX && st[i]; i++)
+		if (st[i] == status)
+			return true;
+	return false;
+}
+
+/* "METHOD /path/{param}" of route r for verb. */
+static void op_print(FILE *f, const struct route *r, const char *verb)
+{
+	fprintf(f, "%s %s%s%s", verb, r->path, r->param ? r->param_name : "",
+		r->suffix ? r->suffix : "");
+}
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} verbs[] = {{EVHTTP_REQ_GET, "GET"},	  {EVHTTP_REQ_POST, "POST"},
+	     {EVHTTP_REQ_PUT, "PUT"},	  {EVHTTP_REQ_DELETE, "DELETE"},
+	     {EVHTTP_REQ_PATCH, "PATCH"}, {EVHTTP_REQ_OPTIONS, "OPTIONS"}};
+
 void mmd_routes_print(FILE *f)
 {
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} verbs[] = {
-		{EVHTTP_REQ_GET, "GET"},     {EVHTTP_REQ_POST, "POST"},
-		{EVHTTP_REQ_PUT, "PUT"},     {EVHTTP_REQ_DELETE, "DELETE"},
-		{EVHTTP_REQ_PATCH, "PATCH"}, {EVHTTP_REQ_OPTIONS, "OPTIONS"}};
-
 	for (size_t i = 0; i < MM_ARRAY_LEN(routes); i++)
 		for (size_t v = 0; v < MM_ARRAY_LEN(verbs); v++)
-			if (routes[i].methods & verbs[v].bit)
-				fprintf(f, "%s %s%s%s\n", verbs[v].name,
-					routes[i].path,
-					routes[i].param ? routes[i].param_name
-							: "",
-					routes[i].suffix ? routes[i].suffix
-							 : "");
+			if (routes[i].methods & verbs[v].bit) {
+				op_print(f, &routes[i], verbs[v].name);
+				fputc('\n', f);
+			}
+}
+
+/* Route r's statuses in increasing order (into out; their count). */
+static size_t statuses_sorted(const struct route *r,
+			      int out[ROUTE_STATUSES_MAX])
+{
+	const int *st = statuses_of(r->id);
+	size_t n = 0;
+
+	MM_ASSERT(st != NULL);
+	while (n < ROUTE_STATUSES_MAX && st[n]) {
+		size_t j = n++;
+
+		for (; j > 0 && out[j - 1] > st[n - 1]; j--)
+			out[j] = out[j - 1];
+		out[j] = st[n - 1];
+	}
+	return n;
+}
+
+void mmd_contract_print(FILE *f)
+{
+	const struct mmd_refusal *t;
+	int st[ROUTE_STATUSES_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < MM_ARRAY_LEN(routes); i++)
+		for (size_t v = 0; v < MM_ARRAY_LEN(verbs); v++) {
+			if (!(routes[i].methods & verbs[v].bit))
+				continue;
+			fputs("status ", f);
+			op_print(f, &routes[i], verbs[v].name);
+			n = statuses_sorted(&routes[i], st);
+			for (size_t s = 0; s < n; s++)
+				fprintf(f, " %d", st[s]);
+			fputc('\n', f);
+		}
+	t = mmd_refusals(&n);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "refusal %s %d %d %s\n", mm_errcode(t[i].err),
+			t[i].before, t[i].apply,
+			t[i].outside ? "client" : "node");
 }
 
 static const char *method_name(enum evhttp_cmd_type t)

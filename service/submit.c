@@ -3,18 +3,11 @@
  * its JSON form, submitted to the ledger and answered with its receipt
  * once the block holding it is durable.
  *
- * Statuses:
- *   200  logged (or logged before: the same signed bytes answer the
- *        original receipt)
- *   400  decode, limit, schema, signature, unknown_type: the request is
- *        malformed or unacceptable as it stands
- *   413  the body is over --body-max-bytes (answered by evhttp)
- *   415  neither application/msgpack nor application/json
- *   422  stale (well formed and signed, but created lies outside the
- *        node's window: sign again), or refused by the type's rules
- *   503  busy (queue full; Retry-After) or closed (shutting down)
- *   507  the ledger's storage map is full (map_full) or its disk
- *        (no_space)
+ * Statuses: 200 logged (or logged before: the same signed bytes answer
+ * the original receipt); 413 over --body-max-bytes (refused by conn.c as
+ * the head is read); a refusal as refusals.c's table says for its code
+ * and phase (before queueing, or from the committer), which
+ * docs/PROTOCOL.md section 6.3 prints.
  *
  * Life of a submission: the worker allocates a struct mmd_pending with an
  * event in its own base and calls ledger_submit_async.  The committer's
@@ -31,47 +24,30 @@
 
 #include "edge/edge.h"
 
+/* A code the table says cannot happen in this phase: a node bug,
+ * answered 500 and logged (never the request's contents). */
+static int status_of(int err, enum mmd_phase phase)
+{
+	int status = mmd_refusal_status(err, phase);
+
+	if (status)
+		return status;
+	mmd_log("error", NULL,
+		"refusal code %s is not expected %s (refusals.c): answered 500",
+		mm_errcode(err),
+		phase == MMD_BEFORE_QUEUE ? "before queueing"
+					  : "from the committer");
+	return 500;
+}
+
 int mmd_status_refused(int err)
 {
-	switch (err) {
-	case MM_ERR_STALE:
-	case MM_ERR_DENIED:
-	case MM_ERR_REJECTED:
-		return 422;
-	case MM_ERR_BUSY:
-	case MM_ERR_CLOSED:
-	case MM_ERR_NOMEM:
-		return 503;
-	case MM_ERR_DECODE:
-	case MM_ERR_LIMIT:
-	case MM_ERR_SCHEMA:
-	case MM_ERR_SIGNATURE:
-	case MM_ERR_UNKNOWN_TYPE:
-	case MM_ERR_INVALID:
-		return 400;
-	default:
-		return 500;
-	}
+	return status_of(err, MMD_BEFORE_QUEUE);
 }
 
 int mmd_status_done(int err)
 {
-	switch (err) {
-	case MM_ERR_MAP_FULL:
-	case MM_ERR_NO_SPACE:
-		return 507;
-	case MM_ERR_CLOSED:
-	case MM_ERR_BUSY:
-		return 503;
-	case MM_ERR_STORE:
-	case MM_ERR_CORRUPT:
-	case MM_ERR_IO:
-	case MM_ERR_NOMEM:
-	case MM_ERR_CRYPTO:
-		return 500;
-	default:
-		return 422;
-	}
+	return status_of(err, MMD_BY_COMMITTER);
 }
 
 void mmd_pending_free(struct mmd_pending *p)
@@ -193,7 +169,8 @@ static bool body_from_json(struct mmd_req *rq, const uint8_t *body, size_t n,
 
 	if (!j) {
 		/* jerr.text may quote the input: say only where. */
-		mmd_reply_problemf(rq, 400, MM_ERR_DECODE,
+		mmd_reply_problemf(rq, mmd_status_refused(MM_ERR_DECODE),
+				   MM_ERR_DECODE,
 				   "JSON syntax error at line %d column %d",
 				   jerr.line, jerr.column);
 		return false;
@@ -279,7 +256,8 @@ void mmd_post_tx(struct mmd_req *rq, const char *arg)
 		return;
 	}
 	if (!ctype_is(rq->req, "application/json")) {
-		mmd_reply_problemf(rq, 415, MM_ERR_INVALID,
+		mmd_reply_problemf(rq, mmd_status_refused(MM_ERR_INVALID),
+				   MM_ERR_INVALID,
 				   "Content-Type: expected application/msgpack "
 				   "or application/json");
 		return;

@@ -151,6 +151,35 @@ static int wait_ready(struct tu_daemon *d)
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
+}
+
+/* d->chain from entry 0's JSON form, whose only "id" member is the
+ * genesis id (the node writes lower-case hex). */
+static void read_chain(struct tu_daemon *d)
+{
+	static const char key[] = "\"id\":\"";
+	char *resp = NULL, *p;
+	int st = tu_http(d, "GET", "/v1/ledger/entries/0", NULL, NULL, 0, NULL,
+			 &resp, NULL);
+
+	p = st == 200 && resp ? strstr(resp, key) : NULL;
+	ck_assert_msg(p != NULL, "GET /v1/ledger/entries/0: %d", st);
+	p += strlen(key);
+	for (int i = 0; i < 32; i++) {
+		int hi = hex_digit(p[2 * i]),
+		    lo = hi < 0 ? -1 : hex_digit(p[2 * i + 1]);
+
+		ck_assert_msg(lo >= 0, "entry 0's id is not hex");
+		d->chain[i] = (uint8_t)(hi << 4 | lo);
+	}
+	free(resp);
+}
+
 static void launch(struct tu_daemon *d, int init, const char *const *extra)
 {
 	for (int attempt = 0; attempt < TU_START_ATTEMPTS; attempt++) {
@@ -158,8 +187,10 @@ static void launch(struct tu_daemon *d, int init, const char *const *extra)
 		snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%d",
 			 d->port);
 		d->pid = spawn(d, init, extra);
-		if (wait_ready(d))
+		if (wait_ready(d)) {
+			read_chain(d);
 			return;
+		}
 		if (d->pid > 0) {
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, NULL, 0);

@@ -4,6 +4,7 @@
 #define DAEMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct tu_daemon {
@@ -12,13 +13,15 @@ struct tu_daemon {
 	int port;
 	char url[64];	    /* "http://127.0.0.1:PORT" */
 	char node_pem[512]; /* path of the node key file in dir */
+	uint8_t chain[32];  /* its chain id, which envelopes must name */
 };
 
 /*
  * Starts $MM_BIN_DIR/service/medmarketd --init --data <fresh tmp dir>
  * --listen 127.0.0.1:<free port> plus the NULL-terminated extra arguments,
- * and waits (bounded, ~10 s) until GET /healthz answers 200.  Fails the
- * test if it cannot.
+ * and waits (bounded, ~10 s) until GET /healthz answers 200, then reads
+ * its chain id (the "id" of GET /v1/ledger/entries/0) into d->chain.
+ * Fails the test if it cannot.
  */
 void tu_daemon_start(struct tu_daemon *d, const char *const *extra_args);
 /* Like start, but on an existing data directory (kept by stop_keep). */

@@ -37,15 +37,15 @@ struct ledger_buf *mfx_nb(struct ledger_buf *b)
 	return b;
 }
 
-void mfx_sign(const struct ledger_key *k, const char *type,
-	      const struct ledger_buf *body, struct ledger_buf *env,
-	      uint64_t created)
+void mfx_sign(const uint8_t chain[32], const struct ledger_key *k,
+	      const char *type, const struct ledger_buf *body,
+	      struct ledger_buf *env, uint64_t created)
 {
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(env, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(
-		ledger_tx_sign(k, NULL, type, created, body->p, body->len, env),
-		MM_OK);
+	ck_assert_int_eq(ledger_tx_sign(k, chain, NULL, type, created, body->p,
+					body->len, env),
+			 MM_OK);
 }
 
 void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
@@ -55,7 +55,7 @@ void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
 	char *resp = NULL;
 	int st;
 
-	mfx_sign(k, type, body, &env, mm_now_ms());
+	mfx_sign(d->chain, k, type, body, &env, mm_now_ms());
 	ledger_buf_release(body);
 	st = tu_http(d, "POST", "/v1/tx", "application/msgpack", env.p, env.len,
 		     NULL, &resp, NULL);
@@ -143,24 +143,26 @@ static json_t *envelope_json(const struct ledger_buf *env, json_t *body,
 			     bool bad_sig)
 {
 	struct ledger_tx *tx = NULL;
-	char hx[65], ak[65], sg[129];
+	char hx[65], ch[65], ak[65], sg[129];
 	json_t *j;
 
 	ck_assert_int_eq(ledger_tx_decode(env->p, env->len, &tx, NULL), MM_OK);
 	ledger_hex(tx->author, 32, hx);
+	ledger_hex(tx->chain, 32, ch);
 	ledger_hex(tx->key, 32, ak);
 	ledger_hex(tx->sig, 64, sg);
 	if (bad_sig)
 		sg[0] = sg[0] == '0' ? '1' : '0';
-	j = json_pack("{s:s,s:s,s:I,s:s,s:o,s:s}", "type",
-		      MARKET_TYPE_CONTRIBUTE, "author", hx, "created",
-		      (json_int_t)tx->created_ms, "key", ak, "body", body,
-		      "sig", sg);
+	j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s}", "type",
+		      MARKET_TYPE_CONTRIBUTE, "author", hx, "chain", ch,
+		      "created", (json_int_t)tx->created_ms, "key", ak, "body",
+		      body, "sig", sg);
 	ledger_tx_free(tx);
 	return j;
 }
 
-char *mfx_contribution(const struct market_request *req,
+char *mfx_contribution(const uint8_t chain[32],
+		       const struct market_request *req,
 		       const uint8_t request[16], const struct ledger_key *pk,
 		       const char *record, const struct market_consent *c,
 		       enum mfx_tamper t, bool *eligible, uint8_t tx_id[32])
@@ -197,7 +199,7 @@ char *mfx_contribution(const struct market_request *req,
 	s.has_history = o.has_history;
 	s.history_years = o.history_years;
 	ck_assert_int_eq(market_body_contribution(mfx_nb(&b), &s), MM_OK);
-	mfx_sign(pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
+	mfx_sign(chain, pk, MARKET_TYPE_CONTRIBUTE, &b, &env, created);
 	ledger_buf_release(&b);
 	if (tx_id)
 		ledger_sha256(env.p, env.len, tx_id);

@@ -25,11 +25,11 @@ extern const char MFX_PROF_SRC[];
 
 /* Initialises b with the envelope ceiling and returns it. */
 struct ledger_buf *mfx_nb(struct ledger_buf *b);
-/* Signs body (kept) as type with k at created into env (initialised
- * here; the caller releases it). */
-void mfx_sign(const struct ledger_key *k, const char *type,
-	      const struct ledger_buf *body, struct ledger_buf *env,
-	      uint64_t created);
+/* Signs body (kept) as type with k at created for chain into env
+ * (initialised here; the caller releases it). */
+void mfx_sign(const uint8_t chain[32], const struct ledger_key *k,
+	      const char *type, const struct ledger_buf *body,
+	      struct ledger_buf *env, uint64_t created);
 /* POST /v1/tx to d of body signed now by k; asserts 200 and releases
  * body. */
 void mfx_post(const struct tu_daemon *d, const struct ledger_key *k,
@@ -63,11 +63,13 @@ enum mfx_tamper {
 
 /*
  * The POST /v1/contributions body (malloc'd JSON) for the FHIR record
- * under request req (id request), signed by pk at created, its claim
- * evaluated with MFX_ELIG_SRC and consent c (NULL: none).  *eligible and
- * tx_id, when not NULL, get the claim and the envelope's id.
+ * under request req (id request), signed by pk at created for chain, its
+ * claim evaluated with MFX_ELIG_SRC and consent c (NULL: none).
+ * *eligible and tx_id, when not NULL, get the claim and the envelope's
+ * id.
  */
-char *mfx_contribution(const struct market_request *req,
+char *mfx_contribution(const uint8_t chain[32],
+		       const struct market_request *req,
 		       const uint8_t request[16], const struct ledger_key *pk,
 		       const char *record, const struct market_consent *c,
 		       enum mfx_tamper t, bool *eligible, uint8_t tx_id[32]);

@@ -455,6 +455,105 @@ START_TEST(search_ldiv_and_report)
 }
 END_TEST
 
+/* ages10 with a lab value per record instead of the diagnosis: role
+ * insensitive (released as it is) or quasi. */
+static struct anon_table *ages10_lab(enum anon_role lab_role)
+{
+	struct anon_column cols[] = {
+		{"id", ANON_T_STRING, ANON_IDENTIFIER},
+		{"age", ANON_T_AGE, ANON_QUASI},
+		{"lab", ANON_T_STRING, lab_role},
+	};
+	static const char *ages[] = {"31", "32", "33", "34", "36",
+				     "37", "41", "42", "43", "44"};
+	struct anon_table *t = NULL;
+	struct mm_diag d = {0};
+	ck_assert_int_eq(anon_table_new(&t, cols, 3, &d), MM_OK);
+	for (size_t i = 0; i < 10; i++) {
+		char id[8], lab[8];
+		snprintf(id, sizeof(id), "p%zu", i);
+		snprintf(lab, sizeof(lab), "%zu.%zu", 5 + i % 3, i);
+		add3(t, id, ages[i], lab);
+	}
+	return t;
+}
+
+/*
+ * Issue 11: k over the QIs says nothing of a column released as it is.
+ * A lab kept exactly makes every 2-anonymous row unique, and the report
+ * says so; made a QI with group_min 2, it is generalized away and no
+ * row is unique.  With l-diversity, group_min holds on (QIs, sensitive).
+ */
+START_TEST(search_all_columns)
+{
+	struct anon_table *t = ages10_lab(ANON_INSENSITIVE);
+	struct anon_hierarchy *h = builtin(ANON_H_AGE);
+	struct anon_hierarchy *sup = builtin(ANON_H_SUPPRESS);
+	struct anon_qi q[2] = {{"age", h}, {"lab", sup}};
+	struct anon_profile p = {.k = 2, .qis = q, .nqis = 1};
+	struct anon_release r;
+	struct anon_buf b = {0};
+	struct mm_diag d = {0};
+	json_t *j, *all;
+
+	ck_assert_int_eq(anon_release_run(t, &p, &r, &d), MM_OK);
+	ck_assert(r.satisfied && r.class_min >= 2);
+	ck_assert_uint_eq(r.risk.rows_unique, 10);
+	ck_assert_uint_eq(r.risk.group_min_all, 1);
+	ck_assert_int_eq(buf_json(&b, &r, &p), MM_OK);
+	j = json_loads(b.data, 0, NULL);
+	all = json_object_get(json_object_get(j, "risk"), "all_columns");
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(all, "rows_unique")), 10);
+	json_decref(j);
+	anon_buf_release(&b);
+	ck_assert_int_eq(anon_report_text(&r, &p, anon_buf_write, &b), MM_OK);
+	ck_assert_ptr_nonnull(strstr(b.data, "10 rows unique"));
+	anon_buf_release(&b);
+	anon_release_release(&r);
+	anon_table_free(t);
+
+	t = ages10_lab(ANON_QUASI);
+	p.nqis = 2;
+	p.group_min = 2;
+	ck_assert_int_eq(anon_release_run(t, &p, &r, &d), MM_OK);
+	ck_assert(r.satisfied);
+	ck_assert_uint_eq(r.levels[1], 1); /* the lab is "*" */
+	ck_assert_uint_eq(r.risk.rows_unique, 0);
+	ck_assert_uint_ge(r.risk.group_min_all, 2);
+	anon_release_release(&r);
+	anon_table_free(t);
+
+	/* (age, dx) groups: at 5-year bands 30-34 has cold, flu, cold,
+	 * flu: two of each; 35-39 one of each, so it goes (suppression
+	 * allows 2 of 10) or ages widen. */
+	t = ages10();
+	p = (struct anon_profile){.k = 2,
+				  .ldiv = ANON_LDIV_DISTINCT,
+				  .l = 2,
+				  .sensitive = "dx",
+				  .group_min = 2,
+				  .suppression_max = 0.2,
+				  .qis = q,
+				  .nqis = 1};
+	ck_assert_int_eq(anon_release_run(t, &p, &r, &d), MM_OK);
+	ck_assert(r.satisfied);
+	ck_assert_uint_eq(r.levels[0], 1);
+	ck_assert_uint_eq(r.suppressed, 2);
+	ck_assert_uint_eq(r.risk.rows_unique, 0);
+	anon_release_release(&r);
+	p.suppression_max = 0;
+	ck_assert_int_eq(anon_release_run(t, &p, &r, &d), MM_OK);
+	ck_assert(r.satisfied);
+	ck_assert_uint_gt(r.levels[0], 1);
+	ck_assert_uint_eq(r.risk.rows_unique, 0);
+	anon_release_release(&r);
+	anon_table_free(t);
+	anon_hierarchy_free(h);
+	anon_hierarchy_free(sup);
+}
+END_TEST
+
 START_TEST(search_refusals)
 {
 	struct anon_table *t = ages10();
@@ -728,6 +827,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, search_small);
 	tcase_add_test(tc, search_ldiv_and_report);
+	tcase_add_test(tc, search_all_columns);
 	tcase_add_test(tc, search_refusals);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cli");

@@ -86,6 +86,50 @@ static void sens_stats(const struct anon_table *t, const size_t *rows,
 	free(v);
 }
 
+/* Rows of t sorted by the columns cols[0..n), then each group's size
+ * checked against min (when not 0); the rows in groups of one. */
+static size_t groups_check(const struct anon_table *t, const size_t *cols,
+			   size_t n, unsigned min)
+{
+	size_t nrows = anon_table_rows(t), unique = 0;
+	size_t *rows = malloc((nrows + 1) * sizeof(*rows));
+	for (size_t i = 0; i < nrows; i++)
+		rows[i] = i;
+	jctx = (struct judge_ctx){t, cols, n};
+	qsort(rows, nrows, sizeof(*rows), row_cmp);
+	for (size_t i = 0; i < nrows;) {
+		size_t e = i + 1;
+		while (e < nrows && row_cmp(&rows[i], &rows[e]) == 0)
+			e++;
+		ck_assert_msg(min == 0 || e - i >= min, "group of %zu < %u",
+			      e - i, min);
+		unique += e - i == 1;
+		i = e;
+	}
+	free(rows);
+	return unique;
+}
+
+/* Asserts that out is k-anonymous and l-diverse per p, that groups over
+ * the QIs and the judged sensitive column have group_min rows, and that
+ * r's count of rows unique over every column is right. */
+static void judge_all(const struct anon_table *out,
+		      const struct anon_profile *p,
+		      const struct anon_release *r)
+{
+	size_t cols[ANON_TABLE_COLS_MAX], n = 0;
+	for (size_t j = 0; j < p->nqis; j++)
+		cols[n++] =
+			(size_t)anon_table_find_column(out, p->qis[j].column);
+	if (p->ldiv != ANON_LDIV_NONE)
+		cols[n++] = (size_t)anon_table_find_column(out, p->sensitive);
+	if (p->group_min >= 2)
+		groups_check(out, cols, n, p->group_min);
+	for (n = 0; n < anon_table_cols(out); n++)
+		cols[n] = n;
+	ck_assert_uint_eq(groups_check(out, cols, n, 0), r->risk.rows_unique);
+}
+
 /* Asserts that out is k-anonymous and l-diverse per p. */
 static void judge(const struct anon_table *out, const struct anon_profile *p)
 {
@@ -210,6 +254,7 @@ static void pcase_make(struct pcase *c, unsigned *seed)
 	c->p.sensitive = "dx";
 	static const double supp[] = {0, 0.05, 0.1};
 	c->p.suppression_max = supp[rand_r(seed) % 3];
+	c->p.group_min = (unsigned)(rand_r(seed) % 4); /* 0..3 */
 	c->p.qis = c->q;
 	c->p.nqis = nq;
 	for (size_t j = 0; j < nq; j++)
@@ -280,6 +325,7 @@ START_TEST(property_random)
 			      r.satisfied, any);
 		if (any) {
 			check_release(&c, &r);
+			judge_all(r.out, &c.p, &r);
 			ck_assert_msg(fabs(r.loss - best) < 1e-12,
 				      "case %d: loss %.12f, optimum %.12f", i,
 				      r.loss, best);

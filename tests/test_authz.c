@@ -69,7 +69,7 @@ static void sign_tx(const struct ledger_key *k, const char *type,
 		    struct ledger_buf *body, struct ledger_buf *env,
 		    uint64_t created)
 {
-	mfx_sign(k, type, body, env, created);
+	mfx_sign(D.chain, k, type, body, env, created);
 	ledger_buf_release(body);
 }
 
@@ -145,16 +145,18 @@ static char *bundle(unsigned i)
 static json_t *env_json(const struct ledger_buf *env, json_t *body_j)
 {
 	struct ledger_tx *tx = NULL;
-	char hx[65], ak[65], sg[129];
+	char hx[65], ch[65], ak[65], sg[129];
 	json_t *j;
 
 	ck_assert_int_eq(ledger_tx_decode(env->p, env->len, &tx, NULL), MM_OK);
 	hexs(tx->author, 32, hx);
+	hexs(tx->chain, 32, ch);
 	hexs(tx->key, 32, ak);
 	hexs(tx->sig, 64, sg);
-	j = json_pack("{s:s,s:s,s:I,s:s,s:o,s:s}", "type", tx->type, "author",
-		      hx, "created", (json_int_t)tx->created_ms, "key", ak,
-		      "body", body_j, "sig", sg);
+	j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s}", "type", tx->type,
+		      "author", hx, "chain", ch, "created",
+		      (json_int_t)tx->created_ms, "key", ak, "body", body_j,
+		      "sig", sg);
 	ledger_tx_free(tx);
 	return j;
 }
@@ -170,7 +172,7 @@ static char *contribution(const struct ledger_key *pk,
 	char *record = bundle(++SEQ), *out;
 
 	mfx_request_terms(&req, 40);
-	out = mfx_contribution(&req, REQ, pk, record, c,
+	out = mfx_contribution(D.chain, &req, REQ, pk, record, c,
 			       flip ? MFX_BAD_SIG : MFX_HONEST, NULL, tx_id);
 	free(record);
 	return out;
@@ -1140,16 +1142,16 @@ static void valid_env(struct ledger_buf *env, const struct ledger_key *k,
 	}
 }
 
-/* The envelope's map header re-encoded non-minimally (map16 for 6). */
+/* The envelope's map header re-encoded non-minimally (map16 for 7). */
 static uint8_t *noncanonical(const struct ledger_buf *env, size_t *n)
 {
 	uint8_t *p = malloc(env->len + 2);
 
 	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_eq(env->p[0], 0x86);
+	ck_assert_uint_eq(env->p[0], 0x87);
 	p[0] = 0xde;
 	p[1] = 0;
-	p[2] = 6;
+	p[2] = 7;
 	memcpy(p + 3, env->p + 1, env->len - 1);
 	*n = env->len + 2;
 	return p;

@@ -152,7 +152,7 @@ static uint64_t post(struct world *w, const struct ledger_key *key,
 
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
 	ck_assert_int_eq(body->err, MM_OK);
-	ck_assert_int_eq(ledger_tx_sign(key, NULL, type,
+	ck_assert_int_eq(ledger_tx_sign(key, w->d.chain, NULL, type,
 					(uint64_t)time(NULL) * 1000u, body->p,
 					body->len, &env),
 			 MM_OK);

@@ -233,8 +233,8 @@ static void submit(struct world *w, const struct ledger_key *key,
 
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(&env, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(key, NULL, type, mm_now_ms(), body->p,
-					body->len, &env),
+	ck_assert_int_eq(ledger_tx_sign(key, w->d.chain, NULL, type,
+					mm_now_ms(), body->p, body->len, &env),
 			 MM_OK);
 	status = tu_http(&w->d, "POST", "/v1/tx", "application/msgpack", env.p,
 			 env.len, NULL, &resp, NULL);

@@ -1,8 +1,10 @@
-/* test_common.c - common/: the clocks and the write-all loop (mm_sys.c). */
+/* test_common.c - common/: the clocks and the write-all loop (mm_sys.c), and
+ * the diagnostic's reason word (mm.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -156,6 +158,70 @@ START_TEST(write_all_errors)
 }
 END_TEST
 
+/* mm_vrefuse through a variadic wrapper, as ledger_apply_refuse uses it. */
+static enum mm_err refuse(struct mm_diag *d, const char *where,
+			  const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static enum mm_err refuse(struct mm_diag *d, const char *where,
+			  const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+	enum mm_err err;
+
+	va_start(ap, fmt);
+	err = mm_vrefuse(d, MM_ERR_REJECTED, where, reason, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* A refusal's reason is set at the source and the message keeps the
+ * "reason: text" form; a plain failure leaves no stale reason behind. */
+START_TEST(diag_reasons)
+{
+	struct mm_diag d = {0};
+
+	ck_assert_int_eq(refuse(&d, NULL, "cohort_full", "has %d", 3),
+			 MM_ERR_REJECTED);
+	ck_assert_str_eq(d.reason, "cohort_full");
+	ck_assert_str_eq(d.msg, "cohort_full: has 3");
+	ck_assert_int_eq(refuse(&d, "transfers[2]", "id_conflict", "x"),
+			 MM_ERR_REJECTED);
+	ck_assert_str_eq(d.reason, "id_conflict");
+	ck_assert_str_eq(d.msg, "transfers[2]: id_conflict: x");
+	ck_assert_int_eq(mm_fail(&d, MM_ERR_DECODE, 7, "at %d", 7),
+			 MM_ERR_DECODE);
+	ck_assert_str_eq(d.reason, "");
+	ck_assert_str_eq(d.msg, "at 7");
+	ck_assert_uint_eq(d.offset, 7);
+	ck_assert_int_eq(mm_fail_reason(&d, MM_ERR_SCHEMA, "fields", 0,
+					"fields[%d]: no", 3),
+			 MM_ERR_SCHEMA);
+	ck_assert_str_eq(d.reason, "fields");
+	ck_assert_str_eq(d.msg, "fields[3]: no");
+	/* No diagnostic: only the code. */
+	ck_assert_int_eq(refuse(NULL, NULL, "cohort_full", "x"),
+			 MM_ERR_REJECTED);
+	ck_assert_int_eq(mm_fail_reason(NULL, MM_ERR_LIMIT, "", 0, "x"),
+			 MM_ERR_LIMIT);
+}
+END_TEST
+
+/* A reason that is not a [a-z_] word is a bug, caught even without a
+ * diagnostic to write it to. */
+START_TEST(bad_reason_aborts)
+{
+	mm_fail_reason(NULL, MM_ERR_INVALID, "Not a word", 0, "x");
+}
+END_TEST
+
+START_TEST(empty_refusal_reason_aborts)
+{
+	struct mm_diag d = {0};
+
+	refuse(&d, NULL, "", "x");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("common");
@@ -165,6 +231,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, clocks);
 	tcase_add_test(tc, write_all_interrupted);
 	tcase_add_test(tc, write_all_errors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("diag");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, diag_reasons);
+	tcase_add_test_raise_signal(tc, bad_reason_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, empty_refusal_reason_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
 }

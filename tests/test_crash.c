@@ -26,6 +26,7 @@ struct ack {
 struct child {
 	struct ledger *l;
 	struct ledger_key *user;
+	uint8_t chain[LEDGER_HASH_BYTES];
 	int fd;
 	int round, thread;
 };
@@ -51,8 +52,8 @@ static void *child_submitter(void *arg)
 		ledger_enc_bin(&body, digest, 32);
 		ledger_enc_cstr(&body, "label");
 		ledger_enc_cstr(&body, label);
-		if (ledger_tx_sign(c->user, NULL, "attest", mm_now_ms(), body.p,
-				   body.len, &tx) ||
+		if (ledger_tx_sign(c->user, c->chain, NULL, "attest",
+				   mm_now_ms(), body.p, body.len, &tx) ||
 		    ledger_submit(c->l, tx.p, tx.len, &a.index, NULL))
 			_exit(3);
 		ledger_sha256(tx.p, tx.len, a.id);
@@ -81,7 +82,12 @@ static void run_child(const char *dir, struct ledger_key *node, int fd,
 	    ledger_key_generate(&user))
 		_exit(2);
 	for (int t = 0; t < 3; t++) {
-		c[t] = (struct child){l, user, fd, round, t};
+		c[t] = (struct child){.l = l,
+				      .user = user,
+				      .fd = fd,
+				      .round = round,
+				      .thread = t};
+		ledger_chain_id(l, c[t].chain);
 		pthread_create(&th[t], NULL, child_submitter, &c[t]);
 	}
 	pause(); /* until SIGKILL */

@@ -99,8 +99,8 @@ static void big_attest(struct ledger_buf *out, unsigned n)
 	ledger_enc_cstr(&body, "label");
 	ck_assert_int_eq(ledger_enc_cstr(&body, label), MM_OK);
 	ledger_buf_init(out, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(USER, NULL, "attest", mm_now_ms(),
-					body.p, body.len, out),
+	ck_assert_int_eq(ledger_tx_sign(USER, D.chain, NULL, "attest",
+					mm_now_ms(), body.p, body.len, out),
 			 MM_OK);
 	ledger_buf_release(&body);
 	free(label);

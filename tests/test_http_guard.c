@@ -134,6 +134,10 @@ static void refused(const char *raw, int status, const char *code)
  * read as another along the way. */
 START_TEST(two_content_types_400)
 {
+	refused("GET /healthz HTTP/1.1\r\nHost: x\r\n"
+		"Content-Type: text/plain\r\nContent-Type: text/html\r\n"
+		"Connection: close\r\n\r\n",
+		400, "invalid");
 	refused("POST /v1/tx HTTP/1.1\r\nHost: x\r\n"
 		"Content-Type: application/json\r\n"
 		"Content-Type: application/msgpack\r\n"
@@ -337,6 +341,7 @@ START_TEST(run_script_makes_data_dir_0700)
 	int status = 0;
 
 	tu_daemon_stop(&D);
+	ck_assert_ptr_nonnull(getenv("MM_SOURCE_DIR")); /* set by ctest */
 	ck_assert_int_gt(asprintf(&data, "%s/var", dir), 0);
 	ck_assert_int_gt(asprintf(&mdb, "%s/data.mdb", data), 0);
 	ck_assert_int_gt(

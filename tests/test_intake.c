@@ -88,6 +88,59 @@ START_TEST(steps_nest_and_generalize)
 }
 END_TEST
 
+/* Lists (diagnoses) item by item: sorted, each once, "*" past a limit;
+ * and as a hierarchy, levels still nest. */
+START_TEST(steps_list)
+{
+	static const struct {
+		const char *v;
+		int64_t step;
+		const char *want;
+	} cases[] = {
+		{"C50.912;I10", 3, "C50*;I10"},
+		{"I10;C50.912;C50.911", 3, "C50*;I10"},
+		{"C50.912;C50.411", 5, "C50.4*;C50.9*"},
+		{"E11.9", 5, "E11.9"},
+		{"", 3, ""},
+		{"C50.912;I10", 0, "*"},
+	};
+	static const char *const lists[] = {"C50.912;I10", "C50.911",
+					    "C50.411;E78.5", "I10;C50.912",
+					    "C50.9"};
+	static const int64_t steps[] = {5, 3, 0};
+	char g[INTAKE_LEVEL_MAX], many[1024], text[2048];
+	struct anon_hierarchy *h = NULL;
+	struct mm_diag d = {0};
+	size_t n = 0;
+
+	for (size_t i = 0; i < MM_ARRAY_LEN(cases); i++) {
+		intake_steps_list_level(cases[i].v, strlen(cases[i].v), false,
+					cases[i].step, g);
+		ck_assert_msg(strcmp(g, cases[i].want) == 0, "%s by %lld: %s",
+			      cases[i].v, (long long)cases[i].step, g);
+	}
+	for (size_t i = 0; i <= INTAKE_LIST_MAX; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%sA%02zu",
+				      i ? ";" : "", i % 100);
+	intake_steps_list_level(many, n, false, 3, g);
+	ck_assert_str_eq(g, "*");
+	for (size_t i = 0, m = 0; i < MM_ARRAY_LEN(lists); i++) {
+		m += (size_t)snprintf(text + m, sizeof(text) - m, "%s",
+				      lists[i]);
+		for (size_t s = 0; s < MM_ARRAY_LEN(steps); s++) {
+			intake_steps_list_level(lists[i], strlen(lists[i]),
+						false, steps[s], g);
+			m += (size_t)snprintf(text + m, sizeof(text) - m, "|%s",
+					      g);
+		}
+		m += (size_t)snprintf(text + m, sizeof(text) - m, "|*\n");
+		n = m;
+	}
+	ck_assert_int_eq(anon_hierarchy_parse_csv(&h, text, n, '|', &d), MM_OK);
+	anon_hierarchy_free(h);
+}
+END_TEST
+
 /* The release row order: every value reaches every position about as
  * often (2000 shuffles of 5: 400 expected per cell, sd ~18; the bounds
  * are over 5 sd away), and every permutation of 3 occurs. */
@@ -130,6 +183,7 @@ static struct {
 	struct market *m;
 	struct intake_blobs *b;
 	struct intake *in;
+	uint8_t chain[LEDGER_HASH_BYTES];
 } F;
 
 static void setup(void)
@@ -149,6 +203,7 @@ static void setup(void)
 			 MM_OK);
 	ck_assert_int_eq(market_open(F.l, F.t, NULL, &F.m), MM_OK);
 	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_chain_id(F.l, F.chain);
 	ck_assert_int_eq(intake_blobs_open(F.dir, true, 1u << 20, &F.b, NULL),
 			 MM_OK);
 	ic = (struct intake_config){F.dir, F.b, F.l, F.m};
@@ -192,8 +247,8 @@ static void log_tx(const char *label, uint8_t id[32])
 	ledger_enc_bin(&body, digest, 32);
 	ledger_enc_cstr(&body, "label");
 	ledger_enc_cstr(&body, label);
-	ck_assert_int_eq(ledger_tx_sign(F.user, NULL, "attest", now_ms(),
-					body.p, body.len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(F.user, F.chain, NULL, "attest",
+					now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ledger_buf_release(&body);
 	ck_assert_int_eq(ledger_submit(F.l, tx.p, tx.len, &index, NULL), MM_OK);
@@ -303,6 +358,7 @@ static Suite *suite(void)
 
 	tcase_set_timeout(steps, 30);
 	tcase_add_test(steps, steps_nest_and_generalize);
+	tcase_add_test(steps, steps_list);
 	tcase_add_test(steps, shuffle_uniform);
 	suite_add_tcase(s, steps);
 	tcase_add_checked_fixture(index, setup, teardown);

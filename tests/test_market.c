@@ -42,6 +42,7 @@ struct fx {
 		*steward[NSTEW];
 	uint8_t master[NPAT][32];
 	uint64_t created;
+	uint8_t chain[LEDGER_HASH_BYTES]; /* l's, which envelopes name */
 	uint8_t req[MARKET_ID_BYTES], rel[MARKET_ID_BYTES];
 	uint8_t elig[32], payout[32], profile[32], consent_pol[32];
 };
@@ -60,6 +61,7 @@ static void start(void)
 			 MM_OK);
 	ck_assert_int_eq(market_open(F.l, F.t, NULL, &F.m), MM_OK);
 	ck_assert_int_eq(ledger_start(F.l), MM_OK);
+	ledger_chain_id(F.l, F.chain);
 }
 
 static void stop(void)
@@ -82,8 +84,8 @@ static int submit(const struct ledger_key *key, const char *type,
 
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(key, NULL, type, F.created++, body->p,
-					body->len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(key, F.chain, NULL, type, F.created++,
+					body->p, body->len, &tx),
 			 MM_OK);
 	ledger_buf_release(body);
 	memset(d, 0, sizeof(*d));
@@ -130,10 +132,12 @@ static void snapshot(uint8_t out[32])
 	ledger_buf_release(&b);
 }
 
-/* Submits and expects a refusal err whose message starts with reason,
- * with nothing changed. */
-static void refuse(const struct ledger_key *key, const char *type,
-		   struct ledger_buf *body, int err, const char *reason)
+/* Submits and expects a refusal err with that reason word ("" for a
+ * refusal that has none) whose message names where (NULL: any), with
+ * nothing changed. */
+static void refuse_at(const struct ledger_key *key, const char *type,
+		      struct ledger_buf *body, int err, const char *reason,
+		      const char *where)
 {
 	uint8_t before[32], after[32];
 	struct mm_diag d;
@@ -143,10 +147,19 @@ static void refuse(const struct ledger_key *key, const char *type,
 	got = submit(key, type, body, &d, NULL);
 	ck_assert_msg(got == err, "%s (%s): got %s: %s", type, reason,
 		      mm_errcode(got), d.msg);
-	ck_assert_msg(strncmp(d.msg, reason, strlen(reason)) == 0,
-		      "%s: expected %s, got: %s", type, reason, d.msg);
+	ck_assert_msg(strcmp(d.reason, reason) == 0,
+		      "%s: expected %s, got %s: %s", type, reason, d.reason,
+		      d.msg);
+	ck_assert_msg(!where || strstr(d.msg, where), "%s: %s not in: %s", type,
+		      where, d.msg);
 	snapshot(after);
 	ck_assert_msg(memcmp(before, after, 32) == 0, "%s changed state", type);
+}
+
+static void refuse(const struct ledger_key *key, const char *type,
+		   struct ledger_buf *body, int err, const char *reason)
+{
+	refuse_at(key, type, body, err, reason, NULL);
 }
 
 static struct ledger_buf *nb(void)
@@ -405,8 +418,9 @@ static int contribute(struct ledger_key *k, const uint8_t req[16],
 	s.history_years = history;
 	ck_assert_int_eq(market_body_contribution(b, &s), MM_OK);
 	ledger_buf_init(&tx, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(k, NULL, MARKET_TYPE_CONTRIBUTE,
-					F.created++, b->p, b->len, &tx),
+	ck_assert_int_eq(ledger_tx_sign(k, F.chain, NULL,
+					MARKET_TYPE_CONTRIBUTE, F.created++,
+					b->p, b->len, &tx),
 			 MM_OK);
 	ledger_buf_release(b);
 	ledger_sha256(tx.p, tx.len, txid);
@@ -459,17 +473,17 @@ static void flow_to_contributions(struct ledger_key *pk[NPAT],
 			 MM_OK);
 	ck_assert_int_eq(contribute(pk[4], F.req, 2010, 90, 6, tx[4], &d),
 			 MM_ERR_REJECTED);
-	ck_assert_msg(strncmp(d.msg, "not_eligible", 12) == 0, "%s", d.msg);
+	ck_assert_msg(strcmp(d.reason, "not_eligible") == 0, "%s", d.msg);
 	ck_assert_int_eq(contribute(pk[5], F.req, 1975, 90, 6, tx[5], &d),
 			 MM_ERR_REJECTED);
-	ck_assert_msg(strncmp(d.msg, "consent_scope", 13) == 0, "%s", d.msg);
+	ck_assert_msg(strcmp(d.reason, "consent_scope") == 0, "%s", d.msg);
 	ck_assert_int_eq(contribute(pk[1], F.req, 1980, 90, 6, tx[4], &d),
 			 MM_ERR_EXISTS);
 	ck_assert_int_eq(contribute(pk[2], F.req, 1960, 95, 12, tx[2], &d),
 			 MM_OK);
 	ck_assert_int_eq(contribute(pk[3], F.req, 1961, 95, 12, tx[3], &d),
 			 MM_ERR_REJECTED);
-	ck_assert_msg(strncmp(d.msg, "cohort_full", 11) == 0, "%s", d.msg);
+	ck_assert_msg(strcmp(d.reason, "cohort_full") == 0, "%s", d.msg);
 }
 
 static void propose(const uint8_t rel[16], const uint8_t req[16],
@@ -626,7 +640,9 @@ START_TEST(test_reject_and_deadline)
 	/* A consent revoked after the proposal stops its approval. */
 	market_body_request(b = nb(), F.req);
 	ok(pk[2], MARKET_TYPE_REVOKE, b);
-	review(0, true, MM_ERR_REJECTED, "consent_revoked: contributions[1]");
+	market_body_review(b = nb(), F.rel, true, "ok");
+	refuse_at(F.steward[0], MARKET_TYPE_REVIEW, b, MM_ERR_REJECTED,
+		  "consent_revoked", "contributions[1]");
 	review(0, false, MM_OK, NULL);
 	review(1, false, MM_OK, NULL);
 	ck_assert_int_eq(market_release_get(F.m, F.rel, &rel), MM_OK);
@@ -743,7 +759,8 @@ START_TEST(test_refusals)
 	market_body_fund(b = nb(), F.req, TOK("5"));
 	refuse(F.researcher, MARKET_TYPE_FUND, b, MM_ERR_DENIED, "wrong_role");
 	market_body_fund(b = nb(), F.req, TOK("5000"));
-	refuse(F.sponsor, MARKET_TYPE_FUND, b, MM_ERR_REJECTED, "hold");
+	refuse(F.sponsor, MARKET_TYPE_FUND, b, MM_ERR_REJECTED,
+	       "insufficient_funds");
 	memset(other, 0x55, sizeof(other));
 	market_body_fund(b = nb(), other, TOK("5"));
 	refuse(F.sponsor, MARKET_TYPE_FUND, b, MM_ERR_NOTFOUND,
@@ -759,7 +776,7 @@ START_TEST(test_refusals)
 	refuse(pk, MARKET_TYPE_REVOKE, b, MM_ERR_NOTFOUND, "no_consent");
 	ck_assert_int_eq(contribute(pk, F.req, 1970, 50, 3, who, &d),
 			 MM_ERR_REJECTED);
-	ck_assert_msg(strncmp(d.msg, "no_consent", 10) == 0, "%s", d.msg);
+	ck_assert_msg(strcmp(d.reason, "no_consent") == 0, "%s", d.msg);
 	grant(pk, F.req, 3);
 	ck_assert_int_eq(contribute(pk, F.req, 1970, 101, 3, who, &d),
 			 MM_ERR_INVALID);
@@ -917,8 +934,8 @@ static const struct ledger_field tamper_fields[] = {
 	{"v", LEDGER_F_BIN, false, 0, false},
 };
 
-static int tamper_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			void *arg)
+static enum mm_err tamper_apply(struct ledger_apply *a,
+				const struct ledger_tx *tx, void *arg)
 {
 	const struct ledger_val *k = ledger_map_get(tx->body, "k");
 	const struct ledger_val *v = ledger_map_get(tx->body, "v");
@@ -1058,7 +1075,7 @@ static void t_payout_transfer(struct tamper *t, const struct aw *w)
 	ck_assert_uint_eq(n, 3);
 	po[1].transfer[0] ^= 1;
 	t->db = "market.pay";
-	keyn(t->key, F.rel, 1);
+	market_keyn(t->key, F.rel, 1);
 	t->key_n = KEYN_BYTES;
 	ck_assert_int_eq(rec_payout_enc(&t->val, &po[1]), MM_OK);
 }
@@ -1067,7 +1084,7 @@ static void t_payout_transfer(struct tamper *t, const struct aw *w)
 static void t_membership_other(struct tamper *t, const struct aw *w)
 {
 	t->db = "market.relc";
-	keyn(t->key, F.rel, 0);
+	market_keyn(t->key, F.rel, 0);
 	t->key_n = KEYN_BYTES;
 	ledger_buf_add(&t->val, w->tx_b, 32);
 }
@@ -1081,7 +1098,7 @@ static void t_membership_claim(struct tamper *t, const struct aw *w)
 	c.status = MARKET_C_INCLUDED;
 	memcpy(c.release, F.rel, 16);
 	t->db = "market.contrib";
-	keyn(t->key, w->req_b, 0);
+	market_keyn(t->key, w->req_b, 0);
 	t->key_n = KEYN_BYTES;
 	ck_assert_int_eq(rec_contrib_enc(&t->val, &c), MM_OK);
 }
@@ -1089,7 +1106,7 @@ static void t_membership_claim(struct tamper *t, const struct aw *w)
 static void t_consent(struct tamper *t, struct market_consent *c)
 {
 	t->db = "market.consent";
-	key2(t->key, c->request, c->author);
+	market_key2(t->key, c->request, c->author);
 	t->key_n = KEY2_BYTES;
 	ck_assert_int_eq(rec_consent_enc(&t->val, c), MM_OK);
 }
@@ -1116,7 +1133,7 @@ static void t_consent_missing(struct tamper *t, const struct aw *w)
 
 	ck_assert_int_eq(market_contribution_get(F.m, w->tx[1], &c), MM_OK);
 	t->db = "market.consent";
-	key2(t->key, F.req, c.payee);
+	market_key2(t->key, F.req, c.payee);
 	t->key_n = KEY2_BYTES;
 }
 
@@ -1128,7 +1145,7 @@ static void t_index_ctx(struct tamper *t, const struct aw *w)
 	t->db = "market.ctx";
 	memcpy(t->key, w->tx[0], 32);
 	t->key_n = 32;
-	keyn(v, F.req, 1);
+	market_keyn(v, F.req, 1);
 	ledger_buf_add(&t->val, v, sizeof(v));
 }
 
@@ -1155,7 +1172,7 @@ static void t_disclosure(struct tamper *t, const struct aw *w)
 	ck_assert_uint_eq(n, 1);
 	id_of(F.sponsor, dl[0].researcher);
 	t->db = "market.disc";
-	keyn(t->key, F.rel, 0);
+	market_keyn(t->key, F.rel, 0);
 	t->key_n = KEYN_BYTES;
 	ck_assert_int_eq(rec_disc_enc(&t->val, &dl[0]), MM_OK);
 }
@@ -1164,7 +1181,7 @@ static void t_record(struct tamper *t, const struct aw *w)
 {
 	(void)w;
 	t->db = "market.contrib";
-	keyn(t->key, F.req, 1);
+	market_keyn(t->key, F.req, 1);
 	t->key_n = KEYN_BYTES;
 	ledger_buf_add(&t->val, "\x81\xa1x\x01", 4); /* {x: 1} */
 }

@@ -306,7 +306,7 @@ struct kind {
 
 #define KIND(label, fn, name, type, hex, opt)                                  \
 	{                                                                      \
-		label, fn, sizeof(type), &rec_##name, hex, opt                 \
+		label, fn, sizeof(type), &market_rec_##name, hex, opt          \
 	}
 
 static const struct kind kinds[] = {
@@ -343,7 +343,7 @@ static void *sample(const struct kind *k)
 static void encode(const struct kind *k, const void *r, struct ledger_buf *b)
 {
 	ledger_buf_init(b, REC_BYTES_MAX);
-	ck_assert_int_eq(rec_enc(b, k->schema, r), MM_OK);
+	ck_assert_int_eq(market_rec_enc(b, k->schema, r), MM_OK);
 }
 
 /* The encoding is the former encoder's, byte for byte. */
@@ -374,7 +374,8 @@ START_TEST(round_trip)
 	ck_assert_ptr_nonnull(back);
 	encode(k, r, &b);
 	memset(back, 0xA5, k->size);
-	ck_assert_int_eq(rec_dec(k->schema, b.p, b.len, back, NULL), MM_OK);
+	ck_assert_int_eq(market_rec_dec(k->schema, b.p, b.len, back, NULL),
+			 MM_OK);
 	ck_assert_msg(memcmp(r, back, k->size) == 0, "%s", k->name);
 	ledger_buf_release(&b);
 	free(back);
@@ -392,7 +393,7 @@ START_TEST(truncated)
 	ck_assert_ptr_nonnull(back);
 	encode(k, r, &b);
 	for (size_t n = 0; n < b.len; n++)
-		ck_assert_msg(rec_dec(k->schema, b.p, n, back, NULL) ==
+		ck_assert_msg(market_rec_dec(k->schema, b.p, n, back, NULL) ==
 				      MM_ERR_CORRUPT,
 			      "%s: prefix of %zu bytes accepted", k->name, n);
 	ledger_buf_release(&b);
@@ -491,7 +492,7 @@ static int decode_as(const struct kind *k, const struct ledger_buf *bytes,
 
 	ck_assert_ptr_nonnull(r);
 	memset(d, 0, sizeof(*d));
-	err = rec_dec(k->schema, bytes->p, bytes->len, r, d);
+	err = market_rec_dec(k->schema, bytes->p, bytes->len, r, d);
 	free(r);
 	return err;
 }
@@ -514,9 +515,9 @@ START_TEST(missing_field)
 		mutate(&good, &mu, &bad);
 		if (k->optional && strcmp(key, k->optional) == 0) {
 			ck_assert_int_eq(decode_as(k, &bad, &d), MM_OK);
-			ck_assert_int_eq(
-				rec_dec(k->schema, bad.p, bad.len, back, NULL),
-				MM_OK);
+			ck_assert_int_eq(market_rec_dec(k->schema, bad.p,
+							bad.len, back, NULL),
+					 MM_OK);
 			encode(k, back, &again);
 			ck_assert_mem_eq(again.p, bad.p, bad.len);
 			ledger_buf_release(&again);
@@ -597,8 +598,9 @@ START_TEST(extra_field)
 		ledger_doc_free(doc);
 		ck_assert_int_eq(decode_as(k, &bad, &d), MM_ERR_CORRUPT);
 		ck_assert_msg(strncmp(d.msg,
-				      k->schema == &rec_part ? "participant"
-							     : k->name,
+				      k->schema == &market_rec_part
+					      ? "participant"
+					      : k->name,
 				      4) == 0,
 			      "%s: %s", k->name, d.msg);
 		ledger_buf_release(&bad);
@@ -828,7 +830,8 @@ START_TEST(at_the_limits)
 	r->held[TOKENS_DIGITS_MAX] = 0;
 	r->cohort = r->contributions = r->included = MARKET_COHORT_MAX;
 	snprintf(r->escrow, sizeof(r->escrow), "%s", "");
-	ck_assert_int_eq(amount_op(r->held, "100000000", -1, r->escrow), MM_OK);
+	ck_assert_int_eq(market_amount_op(r->held, "100000000", -1, r->escrow),
+			 MM_OK);
 	ledger_buf_init(&b, REC_BYTES_MAX);
 	ck_assert_int_eq(rec_request_enc(&b, r), MM_OK);
 	ck_assert_int_eq(rec_request_dec(b.p, b.len, back), MM_OK);

@@ -7,9 +7,11 @@
 #include <check.h>
 #include <dirent.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -52,7 +54,7 @@ static struct ledger_key *key_new(void)
 static void sign(const struct ledger_key *k, const char *type,
 		 struct ledger_buf *body, struct ledger_buf *env)
 {
-	mfx_sign(k, type, body, env, mm_now_ms());
+	mfx_sign(D.chain, k, type, body, env, mm_now_ms());
 }
 
 /* POST /v1/tx of body signed by k (asserts 200). */
@@ -107,8 +109,8 @@ static char *bundle(int i, const char *birth)
 			"\"code\":{\"coding\":[{\"system\":\"http://"
 			"loinc.org\","
 			"\"code\":\"4548-4\"}]},\"valueQuantity\":{\"value\":"
-			"7.2},\"effectiveDateTime\":\"2020-05-05\"}}]}",
-			i, i, birth, i, i, i, i, i, i),
+			"7.%d},\"effectiveDateTime\":\"2020-05-05\"}}]}",
+			i, i, birth, i, i, i, i, i, i, i),
 		0);
 	return s;
 }
@@ -122,7 +124,7 @@ static char *contribution(const struct ledger_key *pk, const char *record,
 	struct market_request req;
 
 	mfx_request_terms(&req, 10);
-	return mfx_contribution(&req, REQ, pk, record, c,
+	return mfx_contribution(D.chain, &req, REQ, pk, record, c,
 				tamper == 1   ? MFX_BAD_SALT
 				: tamper == 2 ? MFX_BAD_RESULT
 					      : MFX_HONEST,
@@ -351,6 +353,28 @@ static char *read_log(void)
 	return text;
 }
 
+/* Whether every data line of csv appears at least twice: no released
+ * row is unique over all its columns. */
+static bool rows_all_shared(const char *csv)
+{
+	const char *line = strchr(csv, '\n');
+	bool ok = line != NULL;
+
+	while (ok && line && line[1]) {
+		const char *end = strchr(line + 1, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		size_t seen = 0;
+
+		for (const char *p = strchr(csv, '\n'); p;
+		     p = strchr(p + 1, '\n'))
+			seen += strncmp(p, line, n) == 0 &&
+				(p[n] == '\n' || p[n] == 0);
+		ok = seen >= 2;
+		line = end;
+	}
+	return ok;
+}
+
 START_TEST(test_flow)
 {
 	uint8_t rel[16];
@@ -390,6 +414,9 @@ START_TEST(test_flow)
 	ck_assert_msg(has(resp, "E11.9") && !has(resp, BIRTH_SECRET) &&
 			      !has(resp, NAME_SECRET),
 		      "%s", resp);
+	/* Each patient's HbA1c differs (7.0, 7.1, 7.2): released as they
+	 * are, they would make every row unique (issue 11, row 5). */
+	ck_assert_msg(rows_all_shared(resp), "%s", resp);
 	free(resp);
 	ck_assert_int_eq(download(RES, rel, &env, &resp), 409);
 	free(resp);
@@ -400,6 +427,261 @@ START_TEST(test_flow)
 	ck_assert_msg(!has(log, BIRTH_SECRET) && !has(log, NAME_SECRET),
 		      "the raw record reached the log");
 	free(log);
+	unworld();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* What a release promises after its approval (docs/PROTOCOL.md,       */
+/* "disclosure"; intake.h, intake_retire).                             */
+
+#define BURST 16 /* concurrent downloads with one disclosure */
+
+/* Files in D.dir/sub, or -1 when it is absent. */
+static long files_in(const char *sub)
+{
+	char path[512];
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", D.dir, sub);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	closedir(d);
+	return (long)count_files(sub);
+}
+
+/* Waits (bounded) until D.dir/sub holds want files (-1: is gone). */
+static void wait_files(const char *sub, long want)
+{
+	long got = files_in(sub);
+
+	for (int i = 0; i < 100 && got != want; i++) {
+		struct timespec ts = {0, 50 * 1000000};
+
+		nanosleep(&ts, NULL);
+		got = files_in(sub);
+	}
+	ck_assert_msg(got == want, "%s: %ld files, want %ld", sub, got, want);
+}
+
+/* A fresh disclosure of rel signed by the researcher (created n ms
+ * back, so that two are never the same bytes). */
+static void disclosure(const uint8_t rel[16], uint64_t back_ms,
+		       struct ledger_buf *env)
+{
+	struct ledger_buf b;
+
+	market_body_disclosure(mfx_nb(&b), rel);
+	mfx_sign(D.chain, RES, MARKET_TYPE_DISCLOSURE, &b, env,
+		 mm_now_ms() - back_ms);
+	ledger_buf_release(&b);
+}
+
+/* The release's disclosures as GET /v1/releases/{id} counts them. */
+static long disclosures(const uint8_t rel[16])
+{
+	char auth[512], path[80], rh[33], *resp = NULL;
+	json_t *j;
+	long n;
+
+	ledger_hex(rel, 16, rh);
+	snprintf(path, sizeof(path), "/v1/releases/%s", rh);
+	login(RES, auth, sizeof(auth));
+	ck_assert_int_eq(
+		tu_http(&D, "GET", path, NULL, NULL, 0, auth, &resp, NULL),
+		200);
+	j = json_loads(resp, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	n = (long)json_integer_value(json_object_get(j, "disclosures"));
+	json_decref(j);
+	free(resp);
+	return n;
+}
+
+struct burst_arg {
+	const char *path, *hdr;
+	int status;
+	bool data; /* the answer carried the dataset */
+};
+
+static void *burst_one(void *arg)
+{
+	struct burst_arg *b = arg;
+	char *resp = NULL;
+
+	b->status =
+		tu_http(&D, "GET", b->path, NULL, NULL, 0, b->hdr, &resp, NULL);
+	b->data = has(resp, "birth_year,");
+	free(resp);
+	return NULL;
+}
+
+/* BURST downloads of rel with the one disclosure env at once: how many
+ * got the dataset; every other one was refused 409 or 422. */
+static int download_burst(const uint8_t rel[16], const struct ledger_buf *env)
+{
+	static char hdr[4096], b64[2048];
+	char auth[512], path[80], rh[33];
+	struct burst_arg a[BURST];
+	pthread_t th[BURST];
+	int served = 0;
+
+	ledger_hex(rel, 16, rh);
+	snprintf(path, sizeof(path), "/v1/releases/%s/dataset", rh);
+	login(RES, auth, sizeof(auth));
+	ck_assert(edge_b64_encode(env->p, env->len, false, b64, sizeof(b64)) >
+		  0);
+	snprintf(hdr, sizeof(hdr), "%sDisclosure: %s\r\n", auth, b64);
+	for (int i = 0; i < BURST; i++) {
+		a[i] = (struct burst_arg){.path = path, .hdr = hdr};
+		ck_assert_int_eq(pthread_create(&th[i], NULL, burst_one, &a[i]),
+				 0);
+	}
+	for (int i = 0; i < BURST; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(a[i].status == 200 || a[i].status == 409 ||
+				      a[i].status == 422,
+			      "download %d: %d", i, a[i].status);
+		ck_assert(a[i].data == (a[i].status == 200));
+		served += a[i].status == 200;
+	}
+	return served;
+}
+
+/* The first entry name under D.dir/sub (a tx id's hex) into out. */
+static void first_entry(const char *sub, char out[65])
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", D.dir, sub);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	out[0] = 0;
+	while ((de = readdir(d)) != NULL)
+		if (strlen(de->d_name) == 64)
+			memcpy(out, de->d_name, 65);
+	closedir(d);
+	ck_assert(out[0]);
+}
+
+/* A fourth eligible patient, staged after the release was proposed. */
+static void contribute_late(void)
+{
+	struct ledger_key *pk = patient(4);
+	struct market_consent c;
+	char *rec = bundle(4, "1968-03-03"), *resp = NULL;
+	bool el = false;
+
+	mfx_grant(&D, pk, REQ, &c);
+	ck_assert_int_eq(contribute(pk, rec, &c, 0, &el, &resp), 200);
+	free(resp);
+	free(rec);
+	ledger_key_free(pk);
+}
+
+static void revoke_consent(int i)
+{
+	struct ledger_key *pk = patient(i);
+	struct ledger_buf b;
+
+	market_body_request(mfx_nb(&b), REQ);
+	post(pk, MARKET_TYPE_REVOKE, &b);
+	ledger_key_free(pk);
+}
+
+/*
+ * After approval: the staged rows of the included contributions are
+ * deleted (a later one stays until the close); one disclosure serves one
+ * dataset however many downloads race with it; a revocation stops
+ * downloads (a new grant lifts it); the close stops them for good and
+ * deletes every staged row; a row a crash left behind goes at the next
+ * start.
+ */
+START_TEST(test_release_after_approval)
+{
+	static const char staged[] = "staged/42424242424242424242424242424242";
+	char tx0[65], entry[1024], *resp = NULL, *log = NULL;
+	uint8_t rel[16];
+	struct ledger_buf b, env;
+	FILE *f;
+
+	world();
+	contribute_all();
+	first_entry(staged, tx0);
+	propose(rel);
+	contribute_late();
+	market_body_review(mfx_nb(&b), rel, true, "fine");
+	post(STEW, MARKET_TYPE_REVIEW, &b);
+	/* Row 13: the three included rows go; the late one stays. */
+	wait_files(staged, 1);
+	wait_files("blobs", 3); /* the late row, the dataset, the report */
+
+	/* Row 11: one disclosure, one dataset, one record. */
+	disclosure(rel, 0, &env);
+	ck_assert_int_eq(download_burst(rel, &env), 1);
+	ck_assert_int_eq(disclosures(rel), 1);
+	ck_assert_int_eq(download(RES, rel, &env, &resp), 409);
+	free(resp);
+	ledger_buf_release(&env);
+
+	/* Row 10: a revocation stops downloads, a new grant lifts it. */
+	revoke_consent(1);
+	disclosure(rel, 1, &env);
+	ck_assert_int_eq(download(RES, rel, &env, &resp), 422);
+	ck_assert_msg(has(resp, "consent_revoked"), "%s", resp);
+	free(resp);
+	ledger_buf_release(&env);
+	ck_assert_int_eq(disclosures(rel), 1);
+	{
+		struct ledger_key *pk = patient(1);
+		struct market_consent c;
+
+		mfx_grant(&D, pk, REQ, &c);
+		ledger_key_free(pk);
+	}
+	disclosure(rel, 2, &env);
+	ck_assert_int_eq(download(RES, rel, &env, &resp), 200);
+	free(resp);
+	ledger_buf_release(&env);
+	ck_assert_int_eq(disclosures(rel), 2);
+
+	/* ... and the close for good; no staged row is left. */
+	market_body_request(mfx_nb(&b), REQ);
+	post(RES, MARKET_TYPE_CLOSE, &b);
+	disclosure(rel, 3, &env);
+	ck_assert_int_eq(download(RES, rel, &env, &resp), 422);
+	ck_assert_msg(has(resp, "request_closed"), "%s", resp);
+	free(resp);
+	ledger_buf_release(&env);
+	ck_assert_int_eq(disclosures(rel), 2);
+	wait_files(staged, -1);
+	wait_files("blobs", 2);
+
+	/* A crash between a row's blob and its entry: the entry is back,
+	 * its blob gone; the start-up reconcile retires it again. */
+	tu_daemon_stop_keep(&D);
+	snprintf(entry, sizeof(entry), "%s/%s", D.dir, staged);
+	ck_assert_int_eq(mkdir(entry, 0700), 0);
+	snprintf(entry, sizeof(entry), "%s/%s/%s", D.dir, staged, tx0);
+	f = fopen(entry, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(HEX64A, f);
+	fclose(f);
+	tu_daemon_restart(&D, NULL);
+	ck_assert_int_eq(files_in(staged), -1);
+	tu_daemon_stop_keep(&D);
+	log = read_log();
+	ck_assert_msg(has(log, "\"rows_retired\":1"), "%s", log);
+	ck_assert_msg(!has(log, "blobs that are gone"), "%s", log);
+	free(log);
+	/* Everything above replays and verifies offline. */
+	snprintf(entry, sizeof(entry),
+		 "'%s/cli/medmarket' verify --data '%s' >/dev/null",
+		 getenv("MM_BIN_DIR"), D.dir);
+	ck_assert_int_eq(system(entry), 0);
 	unworld();
 }
 END_TEST
@@ -551,6 +833,7 @@ static Suite *suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_flow);
+	tcase_add_test(tc, test_release_after_approval);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tu, 30);
 	tcase_add_test(tu, test_intake_csv);

@@ -160,8 +160,8 @@ static void store_free(struct store *s)
 }
 
 /* Subtrees arrive in order, each exactly once (the frontier's contract). */
-static int store_write(void *arg, unsigned level, uint64_t index,
-		       const uint8_t h[HB])
+static enum mm_err store_write(void *arg, unsigned level, uint64_t index,
+			       const uint8_t h[HB])
 {
 	struct store *s = arg;
 
@@ -177,8 +177,8 @@ static int store_write(void *arg, unsigned level, uint64_t index,
 	return MM_OK;
 }
 
-static int store_read(void *arg, unsigned level, uint64_t index,
-		      uint8_t out[HB])
+static enum mm_err store_read(void *arg, unsigned level, uint64_t index,
+			      uint8_t out[HB])
 {
 	struct store *s = arg;
 
@@ -1186,8 +1186,8 @@ struct counter {
 };
 
 /* Any deterministic bytes do; every read must lie inside the tree. */
-static int count_read(void *arg, unsigned level, uint64_t index,
-		      uint8_t out[HB])
+static enum mm_err count_read(void *arg, unsigned level, uint64_t index,
+			      uint8_t out[HB])
 {
 	struct counter *c = arg;
 

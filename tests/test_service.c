@@ -71,9 +71,9 @@ static void sign_tx(struct ledger_buf *out, const struct ledger_key *key,
 
 	attest_body(&body, label, extra);
 	ledger_buf_init(out, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(
-		ledger_tx_sign(key, NULL, type, created, body.p, body.len, out),
-		MM_OK);
+	ck_assert_int_eq(ledger_tx_sign(key, D.chain, NULL, type, created,
+					body.p, body.len, out),
+			 MM_OK);
 	ledger_buf_release(&body);
 }
 
@@ -503,13 +503,15 @@ static void non_canonical(struct ledger_buf *out)
 
 	attest_body(&body, "unsorted", 0);
 	ledger_buf_init(out, LEDGER_TX_BYTES_MAX);
-	ledger_enc_map(out, 6);
+	ledger_enc_map(out, 7);
 	ledger_enc_cstr(out, "type");
 	ledger_enc_cstr(out, "attest");
 	ledger_enc_cstr(out, "author");
 	ledger_enc_bin(out, zero, LEDGER_HASH_BYTES);
 	ledger_enc_cstr(out, "body");
 	ledger_buf_add(out, body.p, body.len);
+	ledger_enc_cstr(out, "chain");
+	ledger_enc_bin(out, D.chain, LEDGER_HASH_BYTES);
 	ledger_enc_cstr(out, "created");
 	ledger_enc_uint(out, mm_now_ms());
 	ledger_enc_cstr(out, "key");
@@ -1344,7 +1346,8 @@ static const struct ledger_type kit = {"test.kit", kit_fields,
 
 #define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define KIT_ENV                                                                \
-	"{\"type\":\"test.kit\",\"author\":\"" HEX64 "\",\"created\":5,"       \
+	"{\"type\":\"test.kit\",\"author\":\"" HEX64 "\",\"chain\":\"" HEX64   \
+	"\",\"created\":5,"                                                    \
 	"\"key\":\"" HEX64 "\",\"sig\":\"" HEX64 HEX64 "\",\"body\":{"         \
 	"\"amount\":\"120\",\"blob\":\"0a0B\",\"flag\":true,\"hash\":\"" HEX64 \
 	"\",\"meta\":{\"z\":[1,-2,\"s\",true,null,{\"b\":{},\"a\":[]}],"       \
@@ -1410,6 +1413,8 @@ static const struct refusal refusals[] = {
 	 "bytes"},
 	{"author", "\"0011\"", MM_ERR_SCHEMA,
 	 "$.author: expected 64 hex digits"},
+	{"chain", NULL, MM_ERR_SCHEMA, "$.chain: required member missing"},
+	{"chain", "\"0011\"", MM_ERR_SCHEMA, "$.chain: expected 64 hex digits"},
 	{"key", "\"" HEX64 "0\"", MM_ERR_SCHEMA,
 	 "$.key: expected 64 hex digits"},
 	{"sig", "\"" HEX64 "g" HEX64 "\"", MM_ERR_SCHEMA,

@@ -302,15 +302,15 @@ static void add_header(struct req *r, const char *name, const char *value)
 
 /*
  * Signs input (a Signature-Input value) with key over the request
- * method+sign_path (digest: the Content-Digest value to cover, or NULL),
- * flips a signature bit when corrupt, and adds both headers to r.
+ * method+sign_path at authority (digest: the Content-Digest value to
+ * cover, or NULL), flips a signature bit when corrupt, and adds both
+ * headers to r.
  */
-static void sign_raw(struct req *r, const struct ledger_key *key,
-		     const char *input, const char *sign_path,
-		     const char *digest, bool corrupt)
+static void sign_at(struct req *r, const struct ledger_key *key,
+		    const char *input, const char *sign_path,
+		    const char *digest, bool corrupt, const char *authority)
 {
-	char authority[32], base[EDGE_SIG_BASE_MAX], b64[128],
-		sigv[EDGE_SIG_NAME_MAX + 140];
+	char base[EDGE_SIG_BASE_MAX], b64[128], sigv[EDGE_SIG_NAME_MAX + 140];
 	struct edge_sig_request hr = {r->method, "http",       authority,
 				      sign_path, digest_field, (void *)digest};
 	struct edge_sig_params p;
@@ -318,7 +318,6 @@ static void sign_raw(struct req *r, const struct ledger_key *key,
 	struct mm_diag diag = {0};
 	size_t n = 0;
 
-	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
 	ck_assert_int_eq(edge_sig_parse_input(input, &p, &diag), MM_OK);
 	ck_assert_msg(edge_sig_base(&p, &hr, base, sizeof(base), &n, &diag) ==
 			      MM_OK,
@@ -330,6 +329,17 @@ static void sign_raw(struct req *r, const struct ledger_key *key,
 	snprintf(sigv, sizeof(sigv), "%s=:%s:", p.label, b64);
 	add_header(r, "Signature-Input", input);
 	add_header(r, "Signature", sigv);
+}
+
+/* sign_at for D's authority, as tu_http sends it in Host. */
+static void sign_raw(struct req *r, const struct ledger_key *key,
+		     const char *input, const char *sign_path,
+		     const char *digest, bool corrupt)
+{
+	char authority[32];
+
+	snprintf(authority, sizeof(authority), "127.0.0.1:%d", D.port);
+	sign_at(r, key, input, sign_path, digest, corrupt, authority);
 }
 
 /* A Signature-Input value: comps (already quoted), created, key's id. */
@@ -492,30 +502,304 @@ static int logout(const char *token)
 	return send_req(&r, NULL);
 }
 
-/* A full revocation list never refuses a logout: the node renews its
- * session key, which ends every token (the one revoked, those revoked
- * before and those still live); a new login works. */
-START_TEST(revocations_full_end_every_token)
+/* Live sessions of one key (MMD_SESSIONS_PER_KEY_MAX, documented in
+ * PROTOCOL.md "Session tokens"). */
+#define SESSIONS_PER_KEY 16
+
+/* The code of a problem document, in code (at most cap bytes). */
+static void problem_code(const char *resp, char *code, size_t cap)
 {
-	const char *args[] = {"--revocations-max", "2", NULL};
-	char t[4][256];
+	json_t *j = json_loads(resp ? resp : "", 0, NULL);
+	const char *c = j ? json_string_value(json_object_get(j, "code")) : "";
+
+	snprintf(code, cap, "%s", c ? c : "");
+	json_decref(j);
+}
+
+/* POST /v1/session signed by key: the status; token gets the bearer
+ * header value when 200, code the problem's code otherwise. */
+static int try_login(const struct ledger_key *key, char *token, size_t cap,
+		     char *code, size_t code_cap)
+{
+	struct req r = {"POST", "/v1/session", NULL, ""};
+	char *resp = NULL;
+	json_t *j = NULL;
+	int status;
+
+	sign_std(&r, key);
+	status = send_req(&r, &resp);
+	token[0] = code[0] = '\0';
+	if (status == 200) {
+		j = json_loads(resp, 0, NULL);
+		ck_assert_ptr_nonnull(j);
+		snprintf(token, cap, "Bearer %s",
+			 json_string_value(json_object_get(j, "token")));
+		json_decref(j);
+	} else {
+		problem_code(resp, code, code_cap);
+	}
+	free(resp);
+	return status;
+}
+
+/* Issue 11 row 9: one key holds at most SESSIONS_PER_KEY live sessions;
+ * one more login is refused (503 busy) and ends nobody's session, the
+ * other key logs in as before, and a logout frees a place. */
+START_TEST(live_sessions_per_key)
+{
+	char t[SESSIONS_PER_KEY][256], extra[256], other[256], code[64];
+
+	for (int i = 0; i < SESSIONS_PER_KEY; i++)
+		ck_assert_int_eq(
+			try_login(USER, t[i], sizeof(t[i]), code, sizeof(code)),
+			200);
+	ck_assert_int_eq(
+		try_login(USER, extra, sizeof(extra), code, sizeof(code)), 503);
+	ck_assert_str_eq(code, "busy");
+	for (int i = 0; i < SESSIONS_PER_KEY; i++)
+		ck_assert_int_eq(whoami(t[i]), 200);
+	ck_assert_int_eq(
+		try_login(OTHER, other, sizeof(other), code, sizeof(code)),
+		200);
+	ck_assert_int_eq(logout(t[0]), 200);
+	ck_assert_int_eq(whoami(t[0]), 401);
+	ck_assert_int_eq(
+		try_login(USER, extra, sizeof(extra), code, sizeof(code)), 200);
+	ck_assert_int_eq(whoami(extra), 200);
+	ck_assert_int_eq(whoami(other), 200);
+}
+END_TEST
+
+/* Issue 11 row 9: logins and logouts of one key, many more than the
+ * node holds sessions (--sessions-max 16), end only the sessions logged
+ * out: another key's session lives on (a full revocation list used to
+ * renew the session key and end every session). */
+START_TEST(logouts_end_only_their_session)
+{
+	const char *args[] = {"--sessions-max", "16", NULL};
+	char victim[256], t[256], code[64];
 
 	tu_daemon_start(&D, args);
 	ck_assert_int_eq(ledger_key_generate(&USER), MM_OK);
-	for (int i = 0; i < 4; i++)
-		login(t[i], sizeof(t[i]));
-	ck_assert_int_eq(logout(t[0]), 200);
-	ck_assert_int_eq(logout(t[1]), 200);
-	ck_assert_int_eq(whoami(t[0]), 401);
-	ck_assert_int_eq(whoami(t[3]), 200);
-	ck_assert_int_eq(logout(t[2]), 200); /* the list is full: renewal */
-	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(whoami(t[i]), 401);
-	login(t[0], sizeof(t[0]));
-	ck_assert_int_eq(whoami(t[0]), 200);
+	ck_assert_int_eq(ledger_key_generate(&OTHER), MM_OK);
+	ck_assert_int_eq(
+		try_login(OTHER, victim, sizeof(victim), code, sizeof(code)),
+		200);
+	for (int i = 0; i < 40; i++) {
+		ck_assert_int_eq(
+			try_login(USER, t, sizeof(t), code, sizeof(code)), 200);
+		ck_assert_int_eq(logout(t), 200);
+		ck_assert_int_eq(whoami(t), 401);
+	}
+	ck_assert_int_eq(whoami(victim), 200);
 	ledger_key_free(USER);
-	USER = NULL;
+	ledger_key_free(OTHER);
+	USER = OTHER = NULL;
 	tu_daemon_stop(&D);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Issue 11 row 7: a signature is bound to one node and used once, also */
+/* across a restart.                                                   */
+
+static int tcp_connect(int port);
+
+/* One HTTP/1.1 request r to 127.0.0.1:port with Host: host; the status
+ * (-1 on a transport error) and the body in *resp. */
+static int http_host(int port, const char *host, const struct req *r,
+		     char **resp)
+{
+	char *text = NULL, buf[TLS_RESP_MAX + 1], *body;
+	size_t blen = r->body ? strlen(r->body) : 0;
+	int fd = tcp_connect(port), status = -1;
+	ssize_t got;
+	size_t n = 0;
+
+	*resp = NULL;
+	if (fd < 0)
+		return -1;
+	ck_assert_int_gt(asprintf(&text,
+				  "%s %s HTTP/1.1\r\nHost: %s\r\n"
+				  "Connection: close\r\nContent-Length: %zu\r\n"
+				  "%s\r\n%s",
+				  r->method, r->path, host, blen, r->headers,
+				  r->body ? r->body : ""),
+			 0);
+	if (send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text))
+		while (n < TLS_RESP_MAX &&
+		       (got = recv(fd, buf + n, TLS_RESP_MAX - n, 0)) > 0)
+			n += (size_t)got;
+	close(fd);
+	free(text);
+	buf[n] = '\0';
+	body = strstr(buf, "\r\n\r\n");
+	if (!body || sscanf(buf, "HTTP/1.1 %3d", &status) != 1)
+		return -1;
+	*resp = strdup(body + 4);
+	return status;
+}
+
+/* A login signed by USER for authority. */
+static void login_for(struct req *r, const char *authority)
+{
+	char input[EDGE_SIG_HEADER_MAX];
+
+	memset(r, 0, sizeof(*r));
+	r->method = "POST";
+	r->path = "/v1/session";
+	input_for(input, sizeof(input), STD_COMPS, now_s(), USER, NULL);
+	sign_at(r, USER, input, r->path, NULL, false, authority);
+}
+
+/* Checks status and the problem's code (want_code NULL: any), and frees
+ * *resp. */
+static void expect(int status, char **resp, int want, const char *want_code)
+{
+	char code[64];
+
+	problem_code(*resp, code, sizeof(code));
+	ck_assert_msg(status == want, "expected %d, got %d: %s", want, status,
+		      *resp ? *resp : "");
+	if (want_code)
+		ck_assert_msg(strcmp(code, want_code) == 0,
+			      "expected code %s: %s", want_code, *resp);
+	free(*resp);
+	*resp = NULL;
+}
+
+/* A login signed for node A, sent to node B with A's Host, is refused
+ * (wrong_authority); A still takes it once. */
+START_TEST(login_bound_to_its_node)
+{
+	struct tu_daemon b = {0};
+	char a_auth[32];
+	struct req r;
+	char *resp = NULL;
+
+	tu_daemon_start(&b, NULL);
+	snprintf(a_auth, sizeof(a_auth), "127.0.0.1:%d", D.port);
+	login_for(&r, a_auth);
+	expect(http_host(b.port, a_auth, &r, &resp), &resp, 401,
+	       "wrong_authority");
+	expect(http_host(D.port, a_auth, &r, &resp), &resp, 200, NULL);
+	expect(http_host(D.port, a_auth, &r, &resp), &resp, 401,
+	       "replayed_signature");
+	tu_daemon_stop(&b);
+}
+END_TEST
+
+/* --public-authority names the node as clients reach it (a proxy's name,
+ * case-insensitive); a signature for the listen address is then refused. */
+START_TEST(public_authority_option)
+{
+	const char *args[] = {"--public-authority", "node.example:8443", NULL};
+	struct tu_daemon n = {0};
+	char listen[32];
+	struct req r;
+	char *resp = NULL;
+
+	tu_daemon_start(&n, args);
+	login_for(&r, "node.example:8443");
+	expect(http_host(n.port, "NODE.Example:8443", &r, &resp), &resp, 200,
+	       NULL);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", n.port);
+	login_for(&r, listen);
+	expect(http_host(n.port, listen, &r, &resp), &resp, 401,
+	       "wrong_authority");
+	tu_daemon_stop(&n);
+}
+END_TEST
+
+/* Restarts d's daemon on its data directory and its port (so that its
+ * authority stays the same), waiting until it serves. */
+static void restart_same_port(struct tu_daemon *d)
+{
+	char *bin = tu_bin("service/medmarketd"), listen[32], *log = NULL;
+	int status = -1;
+	pid_t pid;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->port);
+	ck_assert_int_gt(asprintf(&log, "%s.log", d->dir), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
+		execl(bin, bin, "--data", d->dir, "--listen", listen,
+		      (char *)NULL);
+		_exit(127);
+	}
+	d->pid = pid;
+	for (int waited = 0; waited < TLS_READY_MS; waited += 20) {
+		status = tu_http(d, "GET", "/healthz", NULL, NULL, 0, NULL,
+				 NULL, NULL);
+		if (status == 200)
+			break;
+		usleep(20 * 1000);
+	}
+	free(log);
+	free(bin);
+	ck_assert_msg(status == 200, "medmarketd did not restart");
+}
+
+/* A login accepted before a restart is refused after it (the replay
+ * cache's horizon is kept in the data directory), and a new login is
+ * taken at once. */
+START_TEST(restart_refuses_replays)
+{
+	struct req r = {"POST", "/v1/session", NULL, ""};
+	char token[256], code[64], *resp = NULL;
+
+	sign_std(&r, USER);
+	ck_assert_int_eq(send_req(&r, NULL), 200);
+	tu_daemon_stop_keep(&D);
+	restart_same_port(&D);
+	ck_assert_int_eq(
+		tu_http(&D, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, NULL),
+		200);
+	expect(send_req(&r, &resp), &resp, 401, "replayed_signature");
+	ck_assert_int_eq(
+		try_login(USER, token, sizeof(token), code, sizeof(code)), 200);
+	ck_assert_int_eq(whoami(token), 200);
+}
+END_TEST
+
+/* Writes text over D's replay-horizon file (D stopped). */
+static void horizon_put(const char *text)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/replay-horizon", D.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A horizon file that cannot be read counts as now + 60 s, and one more
+ * than 2 s ahead of the clock is kept (the node starts at once): either
+ * way signatures created until then are refused, never let through. */
+START_TEST(horizon_garbled_or_ahead)
+{
+	char token[256], code[64], ahead[32];
+
+	tu_daemon_stop_keep(&D);
+	horizon_put("not a horizon\n");
+	restart_same_port(&D);
+	ck_assert_int_eq(
+		try_login(USER, token, sizeof(token), code, sizeof(code)), 401);
+	ck_assert_str_eq(code, "replayed_signature");
+	tu_daemon_stop_keep(&D);
+	snprintf(ahead, sizeof(ahead), "%020lld\n", (long long)now_s() + 30);
+	horizon_put(ahead);
+	restart_same_port(&D);
+	ck_assert_int_eq(
+		try_login(USER, token, sizeof(token), code, sizeof(code)), 401);
+	ck_assert_str_eq(code, "replayed_signature");
 }
 END_TEST
 
@@ -551,6 +835,16 @@ static void p_no_method(struct req *r)
 	char input[EDGE_SIG_HEADER_MAX];
 
 	input_for(input, sizeof(input), "\"@authority\" \"@path\" \"@query\"",
+		  now_s(), USER, NULL);
+	sign_raw(r, USER, input, r->path, NULL, false);
+}
+
+/* Bound to no node: neither @authority nor @target-uri is covered. */
+static void p_no_authority(struct req *r)
+{
+	char input[EDGE_SIG_HEADER_MAX];
+
+	input_for(input, sizeof(input), "\"@method\" \"@path\" \"@query\"",
 		  now_s(), USER, NULL);
 	sign_raw(r, USER, input, r->path, NULL, false);
 }
@@ -667,6 +961,8 @@ static const struct auth_row {
 	 "unauthenticated", NULL},
 	{"@method not covered", "GET", "/v1/whoami", NULL, p_no_method, 401,
 	 "bad_signature", NULL},
+	{"@authority not covered", "GET", "/v1/whoami", NULL, p_no_authority,
+	 401, "bad_signature", NULL},
 	{"signed for another path", "GET", "/v1/whoami", NULL, p_other_path,
 	 401, "bad_signature", NULL},
 	{"body without content-digest", "POST", "/v1/session", "{\"a\":1}",
@@ -1166,6 +1462,7 @@ static Suite *suite(void)
 	TCase *table = tcase_create("auth_table");
 	TCase *tls = tcase_create("tls");
 	TCase *revoke = tcase_create("revocation");
+	TCase *bound = tcase_create("bound");
 	TCase *api = tcase_create("openapi");
 
 	tcase_set_timeout(lib, 10);
@@ -1180,8 +1477,17 @@ static Suite *suite(void)
 	tcase_add_loop_test(table, auth_table, 0, MM_ARRAY_LEN(rows));
 	suite_add_tcase(s, table);
 	tcase_set_timeout(revoke, 30);
-	tcase_add_test(revoke, revocations_full_end_every_token);
+	tcase_add_test(revoke, logouts_end_only_their_session);
 	suite_add_tcase(s, revoke);
+	/* Each with a fresh daemon (a restart, sessions of one key). */
+	tcase_set_timeout(bound, 30);
+	tcase_add_checked_fixture(bound, auth_setup, auth_teardown);
+	tcase_add_test(bound, login_bound_to_its_node);
+	tcase_add_test(bound, public_authority_option);
+	tcase_add_test(bound, restart_refuses_replays);
+	tcase_add_test(bound, horizon_garbled_or_ahead);
+	tcase_add_test(bound, live_sessions_per_key);
+	suite_add_tcase(s, bound);
 	tcase_set_timeout(tls, 60);
 	tcase_add_test(tls, tls_serves);
 	tcase_add_test(tls, tls_cli);

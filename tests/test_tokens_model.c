@@ -504,12 +504,12 @@ static void run_round(unsigned round)
 }
 
 /* The verifier needs the test-only escrow type as well. */
-static int replay_setup(struct ledger *l, void *arg)
+static enum mm_err replay_setup(struct ledger *l, void *arg)
 {
 	struct tokens_setup *ts = arg;
 	struct ledger_type esc = {FX_ESCROW, fx_escrow_fields, 1,
 				  fx_escrow_apply, NULL};
-	int err = tokens_setup(l, ts);
+	enum mm_err err = tokens_setup(l, ts);
 
 	esc.arg = ts->tokens;
 	return err ? err : ledger_register_type(l, &esc);

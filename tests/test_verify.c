@@ -22,7 +22,7 @@ static void attest(struct ledger *l, int k)
 {
 	struct ledger_buf body, tx;
 	char label[32];
-	uint8_t digest[32];
+	uint8_t digest[32], chain[LEDGER_HASH_BYTES];
 	uint64_t i;
 
 	snprintf(label, sizeof(label), "document %d", k);
@@ -34,8 +34,9 @@ static void attest(struct ledger *l, int k)
 	ledger_enc_bin(&body, digest, 32);
 	ledger_enc_cstr(&body, "label");
 	ledger_enc_cstr(&body, label);
-	ck_assert_int_eq(ledger_tx_sign(user, NULL, "attest", mm_now_ms(),
-					body.p, body.len, &tx),
+	ledger_chain_id(l, chain);
+	ck_assert_int_eq(ledger_tx_sign(user, chain, NULL, "attest",
+					mm_now_ms(), body.p, body.len, &tx),
 			 MM_OK);
 	ck_assert_int_eq(ledger_submit(l, tx.p, tx.len, &i, NULL), MM_OK);
 	ledger_buf_release(&body);
@@ -97,7 +98,7 @@ END_TEST
 
 /* A setup that opens a state database the node never had: absent and
  * empty compare equal, so verify passes; a setup that fails stops it. */
-static int setup_extra(struct ledger *l, void *arg)
+static enum mm_err setup_extra(struct ledger *l, void *arg)
 {
 	unsigned db;
 
@@ -105,7 +106,7 @@ static int setup_extra(struct ledger *l, void *arg)
 	return ledger_state_open(l, "extra", &db);
 }
 
-static int setup_fails(struct ledger *l, void *arg)
+static enum mm_err setup_fails(struct ledger *l, void *arg)
 {
 	(void)l;
 	*(int *)arg += 1;
@@ -124,6 +125,43 @@ START_TEST(setup_callback_runs)
 			 MM_ERR_INVALID);
 	ck_assert_int_eq(calls, 2);
 	ck_assert_str_eq(rep.bad_kind, "open");
+}
+END_TEST
+
+/* Entry 0 overwritten with entry 1 (a valid attest, not a genesis): the
+ * open refuses with the reason bad_genesis, and verify names entry 0
+ * rather than the open. */
+START_TEST(a_bad_genesis_is_entry_0)
+{
+	struct ledger_verify_report rep;
+	struct ledger_config cfg;
+	struct ledger *l = NULL;
+	struct mm_diag d = {0};
+	uint8_t k0[8] = {0}, k1[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	MDB_val key0 = {8, k0}, key1 = {8, k1}, v;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 64);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "entries", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_get(txn, dbi, &key1, &v), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &key0, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	ledger_config_default(&cfg);
+	cfg.dir = dir;
+	cfg.read_only = true;
+	ck_assert_int_eq(ledger_open(&cfg, NULL, &l, &d), MM_ERR_CORRUPT);
+	ck_assert_str_eq(d.reason, "bad_genesis");
+	ck_assert_int_eq(ledger_verify_dir(dir, NULL, NULL, 1, &rep),
+			 MM_ERR_CORRUPT);
+	ck_assert_str_eq(rep.bad_kind, "entry");
+	ck_assert_uint_eq(rep.bad_index, 0);
 }
 END_TEST
 
@@ -284,6 +322,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, accepts_a_real_ledger);
 	tcase_add_test(tc, missing_directory);
 	tcase_add_test(tc, setup_callback_runs);
+	tcase_add_test(tc, a_bad_genesis_is_entry_0);
 	tcase_add_test(tc, every_flipped_byte_is_caught);
 	suite_add_tcase(s, tc);
 	return s;

@@ -24,6 +24,7 @@ struct tfx {
 	struct ledger *l;
 	struct tokens *t;
 	uint64_t created; /* next created_ms, so equal bodies differ */
+	uint8_t chain[LEDGER_HASH_BYTES]; /* l's, which envelopes name */
 };
 
 static uint64_t fx_clock(void *arg)
@@ -68,8 +69,8 @@ static int fx_escrow_one(struct tokens *t, struct ledger_apply *a,
 }
 
 /* Test-only: applies its ops in order; the first refusal refuses all. */
-static int fx_escrow_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			   void *arg)
+static enum mm_err fx_escrow_apply(struct ledger_apply *a,
+				   const struct ledger_tx *tx, void *arg)
 {
 	const struct ledger_val *ops = ledger_map_get(tx->body, "ops");
 	int err = MM_OK;
@@ -90,6 +91,7 @@ static void fx_start(struct tfx *f)
 	esc.arg = f->t;
 	ck_assert_int_eq(ledger_register_type(f->l, &esc), MM_OK);
 	ck_assert_int_eq(ledger_start(f->l), MM_OK);
+	ledger_chain_id(f->l, f->chain);
 }
 
 static void fx_stop(struct tfx *f)
@@ -144,8 +146,8 @@ static void fx_sign(struct tfx *f, const struct ledger_key *key,
 {
 	ck_assert_int_eq(body->err, MM_OK);
 	ledger_buf_init(out, LEDGER_TX_BYTES_MAX);
-	ck_assert_int_eq(ledger_tx_sign(key, NULL, type, f->created++, body->p,
-					body->len, out),
+	ck_assert_int_eq(ledger_tx_sign(key, f->chain, NULL, type, f->created++,
+					body->p, body->len, out),
 			 MM_OK);
 	ledger_buf_release(body);
 }

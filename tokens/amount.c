@@ -74,9 +74,9 @@ static int scan(const char *s, size_t n, unsigned precision, size_t *dot,
 	return MM_OK;
 }
 
-int tokens_amount_parse(const char *s, size_t n, unsigned precision,
-			const char *max_units, char *out, size_t cap,
-			struct mm_diag *diag)
+enum mm_err tokens_amount_parse(const char *s, size_t n, unsigned precision,
+				const char *max_units, char *out, size_t cap,
+				struct mm_diag *diag)
 {
 	char tmp[TOKENS_DIGITS_MAX + 1];
 	size_t dot, is = 0, len = 0, frac, skip = 0;
@@ -119,8 +119,8 @@ int tokens_amount_parse(const char *s, size_t n, unsigned precision,
 	return MM_OK;
 }
 
-int tokens_amount_format(const char *units, unsigned precision, char *out,
-			 size_t cap)
+enum mm_err tokens_amount_format(const char *units, unsigned precision,
+				 char *out, size_t cap)
 {
 	size_t n = units ? strlen(units) : 0, len = 0, ip;
 

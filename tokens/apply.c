@@ -64,14 +64,16 @@ static int check_id(struct tokens *t, struct ledger_apply *a,
 	for (int i = 0; i < 8; i++)
 		idx = idx << 8 | v[i];
 	if (memcmp(v + 8, fp, LEDGER_HASH_BYTES) == 0)
-		return ledger_apply_fail(a, MM_ERR_EXISTS,
-					 "%s: already_applied: this id was "
-					 "applied at entry %llu",
-					 m->where, (unsigned long long)idx);
-	return ledger_apply_fail(a, MM_ERR_REJECTED,
-				 "%s: id_conflict: this id was applied at "
-				 "entry %llu with other fields",
-				 m->where, (unsigned long long)idx);
+		return ledger_apply_refuse_at(a, MM_ERR_EXISTS, m->where,
+					      "already_applied",
+					      "this id was applied at entry "
+					      "%llu",
+					      (unsigned long long)idx);
+	return ledger_apply_refuse_at(a, MM_ERR_REJECTED, m->where,
+				      "id_conflict",
+				      "this id was applied at entry %llu "
+				      "with other fields",
+				      (unsigned long long)idx);
 }
 
 /* Escrow funder rules: the first hold fixes the funder; a refund goes
@@ -81,16 +83,16 @@ static int check_escrow(struct ledger_apply *a, const struct mv *m,
 {
 	if (m->kind == TOKENS_HOLD && to->exists &&
 	    memcmp(to->funder, m->from, LEDGER_HASH_BYTES) != 0)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "%s: other_funder: this request's "
-					 "escrow is funded by another account",
-					 m->where);
+		return ledger_apply_refuse_at(a, MM_ERR_REJECTED, m->where,
+					      "other_funder",
+					      "this request's escrow is funded "
+					      "by another account");
 	if (m->kind == TOKENS_REFUND &&
 	    memcmp(from->funder, m->to, LEDGER_HASH_BYTES) != 0)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "%s: not_funder: a refund goes to the "
-					 "escrow's funder",
-					 m->where);
+		return ledger_apply_refuse_at(a, MM_ERR_REJECTED, m->where,
+					      "not_funder",
+					      "a refund goes to the escrow's "
+					      "funder");
 	return MM_OK;
 }
 
@@ -105,13 +107,17 @@ static int check_move(struct tokens *t, struct ledger_apply *a,
 		tokens_acct_key(from->key, m->from_kind, m->from);
 		err = tokens_acct_load(t, a, from);
 		if (!err && mpz_cmp(from->bal, amt) < 0)
-			err = ledger_apply_fail(
-				a, MM_ERR_REJECTED, "%s: %s", m->where,
-				m->from_kind == TOKENS_ACCT_ESCROW
-					? "over_payout: the escrow holds "
-					  "less than the amount"
-					: "insufficient_funds: the account "
-					  "holds less than the amount");
+			err = m->from_kind == TOKENS_ACCT_ESCROW
+				      ? ledger_apply_refuse_at(
+						a, MM_ERR_REJECTED, m->where,
+						"over_payout",
+						"the escrow holds less than "
+						"the amount")
+				      : ledger_apply_refuse_at(
+						a, MM_ERR_REJECTED, m->where,
+						"insufficient_funds",
+						"the account holds less than "
+						"the amount");
 	}
 	MM_ASSERT(!m->from || !m->to || m->from_kind != m->to_kind ||
 		  memcmp(m->from, m->to, LEDGER_HASH_BYTES) != 0);
@@ -141,11 +147,9 @@ static int update_totals(struct tokens *t, struct ledger_apply *a,
 		mpz_sub(supply, s.minted, s.burned);
 		mpz_add(supply, supply, amt);
 		if (mpz_cmp(supply, max) > 0)
-			err = ledger_apply_fail(a, MM_ERR_REJECTED,
-						"%s: supply_exceeded: minted "
-						"- burned would pass "
-						"supply_max",
-						m->where);
+			err = ledger_apply_refuse_at(
+				a, MM_ERR_REJECTED, m->where, "supply_exceeded",
+				"minted - burned would pass supply_max");
 		mpz_add(s.minted, s.minted, amt);
 		mpz_add(s.balances, s.balances, amt);
 	} else if (m->kind == TOKENS_BURN) {
@@ -237,8 +241,8 @@ static int write_move(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-int tokens_move(struct tokens *t, struct ledger_apply *a, const struct mv *m,
-		const struct tokens_config *cfg)
+enum mm_err tokens_move(struct tokens *t, struct ledger_apply *a,
+			const struct mv *m, const struct tokens_config *cfg)
 {
 	struct acct from, to;
 	uint8_t fp[LEDGER_HASH_BYTES];

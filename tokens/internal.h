@@ -69,23 +69,25 @@ void tokens_acct_key(uint8_t out[ACCT_KEY_BYTES], enum tokens_acct kind,
 void tokens_move_key(uint8_t out[MOVE_KEY_BYTES], uint64_t index,
 		     const uint8_t acct[ACCT_KEY_BYTES], uint64_t seq);
 /* Parses an account value (v, n) into *ac (key already set). */
-int tokens_acct_parse(struct acct *ac, const uint8_t *v, size_t n);
-int tokens_acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac);
-int tokens_acct_store(struct tokens *t, struct ledger_apply *a,
-		      struct acct *ac);
+enum mm_err tokens_acct_parse(struct acct *ac, const uint8_t *v, size_t n);
+enum mm_err tokens_acct_load(struct tokens *t, struct ledger_apply *a,
+			     struct acct *ac);
+enum mm_err tokens_acct_store(struct tokens *t, struct ledger_apply *a,
+			      struct acct *ac);
 void tokens_totals_init(struct totals *s);
 void tokens_totals_clear(struct totals *s);
-int tokens_totals_parse(struct totals *s, const uint8_t *v, size_t n);
-int tokens_totals_load(struct tokens *t, struct ledger_apply *a,
-		       struct totals *s);
-int tokens_totals_store(struct tokens *t, struct ledger_apply *a,
-			const struct totals *s);
+enum mm_err tokens_totals_parse(struct totals *s, const uint8_t *v, size_t n);
+enum mm_err tokens_totals_load(struct tokens *t, struct ledger_apply *a,
+			       struct totals *s);
+enum mm_err tokens_totals_store(struct tokens *t, struct ledger_apply *a,
+				const struct totals *s);
 /* The law: minted - burned == balances + escrows. */
 bool tokens_totals_hold(const struct totals *s);
-int tokens_config_parse(const uint8_t *v, size_t n, struct tokens_config *c);
+enum mm_err tokens_config_parse(const uint8_t *v, size_t n,
+				struct tokens_config *c);
 /* MM_ERR_REJECTED (with the apply's message) before tokens.init. */
-int tokens_config_load(struct tokens *t, struct ledger_apply *a,
-		       struct tokens_config *c);
+enum mm_err tokens_config_load(struct tokens *t, struct ledger_apply *a,
+			       struct tokens_config *c);
 /* Writes an mpz as canonical digits into out (TOKENS_AMOUNT_STR_MAX). */
 void tokens_units_from_mpz(const mpz_t v, char out[TOKENS_AMOUNT_STR_MAX]);
 
@@ -98,7 +100,7 @@ struct mv {
 	const uint8_t *from, *to; /* hash IDs / request ids, or NULL */
 	const char *amount;	  /* canonical digits, > 0 */
 };
-int tokens_move(struct tokens *t, struct ledger_apply *a, const struct mv *m,
-		const struct tokens_config *cfg);
+enum mm_err tokens_move(struct tokens *t, struct ledger_apply *a,
+			const struct mv *m, const struct tokens_config *cfg);
 
 #endif

@@ -39,8 +39,9 @@ static int acct_read(struct tokens *t, struct acct *ac)
 	return err == MM_ERR_NOTFOUND ? MM_OK : err;
 }
 
-int tokens_balance(struct tokens *t, const uint8_t id[LEDGER_HASH_BYTES],
-		   char out[TOKENS_AMOUNT_STR_MAX])
+enum mm_err tokens_balance(struct tokens *t,
+			   const uint8_t id[LEDGER_HASH_BYTES],
+			   char out[TOKENS_AMOUNT_STR_MAX])
 {
 	struct acct ac;
 	int err;
@@ -54,9 +55,10 @@ int tokens_balance(struct tokens *t, const uint8_t id[LEDGER_HASH_BYTES],
 	return err;
 }
 
-int tokens_escrow(struct tokens *t, const uint8_t request[LEDGER_HASH_BYTES],
-		  char out[TOKENS_AMOUNT_STR_MAX],
-		  uint8_t funder[LEDGER_HASH_BYTES])
+enum mm_err tokens_escrow(struct tokens *t,
+			  const uint8_t request[LEDGER_HASH_BYTES],
+			  char out[TOKENS_AMOUNT_STR_MAX],
+			  uint8_t funder[LEDGER_HASH_BYTES])
 {
 	struct acct ac;
 	int err;
@@ -74,8 +76,9 @@ int tokens_escrow(struct tokens *t, const uint8_t request[LEDGER_HASH_BYTES],
 	return err;
 }
 
-int tokens_transfer_find(struct tokens *t, const uint8_t id[TOKENS_ID_BYTES],
-			 uint64_t *index)
+enum mm_err tokens_transfer_find(struct tokens *t,
+				 const uint8_t id[TOKENS_ID_BYTES],
+				 uint64_t *index)
 {
 	uint8_t *v = NULL;
 	size_t n = 0;
@@ -170,9 +173,9 @@ static int move_locate(struct tokens *t, const struct acct *ac, uint64_t seq,
 	return err;
 }
 
-int tokens_history(struct tokens *t, enum tokens_acct kind,
-		   const uint8_t key[LEDGER_HASH_BYTES], uint64_t from,
-		   struct tokens_movement *out, size_t max, size_t *n)
+enum mm_err tokens_history(struct tokens *t, enum tokens_acct kind,
+			   const uint8_t key[LEDGER_HASH_BYTES], uint64_t from,
+			   struct tokens_movement *out, size_t max, size_t *n)
 {
 	struct acct ac;
 	uint64_t last, i = 0;
@@ -236,7 +239,7 @@ static int accounts_count(struct tokens *t, uint64_t *count)
 	return err == MM_ERR_NOTFOUND ? MM_OK : err;
 }
 
-int tokens_info(struct tokens *t, struct tokens_info *out)
+enum mm_err tokens_info(struct tokens *t, struct tokens_info *out)
 {
 	struct totals s;
 	uint8_t *v = NULL;
@@ -316,7 +319,7 @@ static int audit_compare(const struct totals *s, mpz_t sums[2],
 	return MM_OK;
 }
 
-int tokens_audit(struct tokens *t, struct mm_diag *diag)
+enum mm_err tokens_audit(struct tokens *t, struct mm_diag *diag)
 {
 	struct totals s;
 	mpz_t sums[2];
@@ -371,8 +374,8 @@ static int open_ro(const char *dir, struct ledger **l, struct tokens **t,
 	return err;
 }
 
-int tokens_setup_load(const char *dir, struct tokens_setup *s,
-		      struct mm_diag *diag)
+enum mm_err tokens_setup_load(const char *dir, struct tokens_setup *s,
+			      struct mm_diag *diag)
 {
 	struct ledger *l = NULL;
 	struct tokens *t = NULL;
@@ -389,7 +392,7 @@ int tokens_setup_load(const char *dir, struct tokens_setup *s,
 	return err;
 }
 
-int tokens_audit_dir(const char *dir, struct mm_diag *diag)
+enum mm_err tokens_audit_dir(const char *dir, struct mm_diag *diag)
 {
 	struct ledger *l = NULL;
 	struct tokens *t = NULL;
@@ -405,7 +408,8 @@ int tokens_audit_dir(const char *dir, struct mm_diag *diag)
 /* ------------------------------------------------------------------ */
 /* Bodies.                                                             */
 
-int tokens_body_init(struct ledger_buf *b, const struct tokens_config *c)
+enum mm_err tokens_body_init(struct ledger_buf *b,
+			     const struct tokens_config *c)
 {
 	size_t n = strnlen(c->supply_max, sizeof(c->supply_max));
 
@@ -421,8 +425,8 @@ int tokens_body_init(struct ledger_buf *b, const struct tokens_config *c)
 	return ledger_enc_bin(b, c->treasury, LEDGER_HASH_BYTES);
 }
 
-int tokens_body_batch(struct ledger_buf *b, const char *type,
-		      const struct tokens_xfer *x, size_t n)
+enum mm_err tokens_body_batch(struct ledger_buf *b, const char *type,
+			      const struct tokens_xfer *x, size_t n)
 {
 	bool burn = strcmp(type, TOKENS_TYPE_BURN) == 0;
 

@@ -54,7 +54,7 @@ void tokens_move_key(uint8_t out[MOVE_KEY_BYTES], uint64_t index,
 	put_be64(seq, out + 8 + ACCT_KEY_BYTES);
 }
 
-int tokens_acct_parse(struct acct *ac, const uint8_t *v, size_t n)
+enum mm_err tokens_acct_parse(struct acct *ac, const uint8_t *v, size_t n)
 {
 	size_t fixed = 16 + (ac->key[0] == TOKENS_ACCT_ESCROW ? 32 : 0);
 
@@ -69,12 +69,13 @@ int tokens_acct_parse(struct acct *ac, const uint8_t *v, size_t n)
 }
 
 /* ac->key set and ac->bal initialised by the caller. */
-int tokens_acct_load(struct tokens *t, struct ledger_apply *a, struct acct *ac)
+enum mm_err tokens_acct_load(struct tokens *t, struct ledger_apply *a,
+			     struct acct *ac)
 {
 	const void *v;
 	size_t n;
-	int err = ledger_state_get(a, t->db_acct, ac->key, ACCT_KEY_BYTES, &v,
-				   &n);
+	enum mm_err err = ledger_state_get(a, t->db_acct, ac->key,
+					   ACCT_KEY_BYTES, &v, &n);
 
 	ac->exists = false;
 	ac->moves = 0;
@@ -113,7 +114,8 @@ static int acct_create(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-int tokens_acct_store(struct tokens *t, struct ledger_apply *a, struct acct *ac)
+enum mm_err tokens_acct_store(struct tokens *t, struct ledger_apply *a,
+			      struct acct *ac)
 {
 	uint8_t v[16 + LEDGER_HASH_BYTES + TOKENS_AMOUNT_STR_MAX];
 	size_t n = 16;
@@ -157,7 +159,7 @@ static mpz_ptr totals_field(struct totals *s, int i)
 	return f[i];
 }
 
-int tokens_totals_parse(struct totals *s, const uint8_t *v, size_t n)
+enum mm_err tokens_totals_parse(struct totals *s, const uint8_t *v, size_t n)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *root, *f;
@@ -176,8 +178,8 @@ int tokens_totals_parse(struct totals *s, const uint8_t *v, size_t n)
 	return err ? MM_ERR_CORRUPT : MM_OK;
 }
 
-int tokens_totals_load(struct tokens *t, struct ledger_apply *a,
-		       struct totals *s)
+enum mm_err tokens_totals_load(struct tokens *t, struct ledger_apply *a,
+			       struct totals *s)
 {
 	const void *v;
 	size_t n;
@@ -192,8 +194,8 @@ int tokens_totals_load(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-int tokens_totals_store(struct tokens *t, struct ledger_apply *a,
-			const struct totals *s)
+enum mm_err tokens_totals_store(struct tokens *t, struct ledger_apply *a,
+				const struct totals *s)
 {
 	struct ledger_buf b;
 	char d[TOKENS_AMOUNT_STR_MAX];
@@ -228,7 +230,8 @@ bool tokens_totals_hold(const struct totals *s)
 	return ok;
 }
 
-int tokens_config_parse(const uint8_t *v, size_t n, struct tokens_config *c)
+enum mm_err tokens_config_parse(const uint8_t *v, size_t n,
+				struct tokens_config *c)
 {
 	struct ledger_doc *doc = NULL;
 	const struct ledger_val *root = NULL, *p = NULL, *s = NULL, *tr = NULL;
@@ -256,17 +259,17 @@ int tokens_config_parse(const uint8_t *v, size_t n, struct tokens_config *c)
 	return MM_OK;
 }
 
-int tokens_config_load(struct tokens *t, struct ledger_apply *a,
-		       struct tokens_config *c)
+enum mm_err tokens_config_load(struct tokens *t, struct ledger_apply *a,
+			       struct tokens_config *c)
 {
 	const void *v;
 	size_t n;
 	int err = ledger_state_get(a, t->db_meta, "config", 6, &v, &n);
 
 	if (err == MM_ERR_NOTFOUND)
-		return ledger_apply_fail(a, MM_ERR_REJECTED,
-					 "not_initialised: no tokens.init "
-					 "transaction yet");
+		return ledger_apply_refuse(a, MM_ERR_REJECTED,
+					   "not_initialised",
+					   "no tokens.init transaction yet");
 	if (!err && tokens_config_parse(v, n, c))
 		return ledger_apply_fail(a, MM_ERR_CORRUPT,
 					 "the tokens config is corrupt");

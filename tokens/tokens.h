@@ -56,9 +56,9 @@
  * (MM_ERR_LIMIT); precision > TOKENS_PRECISION_MAX or cap too small
  * (MM_ERR_INVALID).
  */
-int tokens_amount_parse(const char *s, size_t n, unsigned precision,
-			const char *max_units, char *out, size_t cap,
-			struct mm_diag *diag);
+enum mm_err tokens_amount_parse(const char *s, size_t n, unsigned precision,
+				const char *max_units, char *out, size_t cap,
+				struct mm_diag *diag);
 
 /*
  * Prints base units (canonical decimal digits, as on the ledger) as
@@ -67,8 +67,8 @@ int tokens_amount_parse(const char *s, size_t n, unsigned precision,
  * MM_ERR_DECODE when units is not canonical digits (or is longer than
  * TOKENS_DIGITS_MAX), MM_ERR_INVALID for precision or cap.
  */
-int tokens_amount_format(const char *units, unsigned precision, char *out,
-			 size_t cap);
+enum mm_err tokens_amount_format(const char *units, unsigned precision,
+				 char *out, size_t cap);
 
 /* True when s[0..n) is a canonical base-unit amount: 1 to
  * TOKENS_DIGITS_MAX digits, no leading zero unless it is "0". */
@@ -89,8 +89,9 @@ struct tokens;
  * databases), MM_ERR_NOTFOUND (read-only ledger without tokens state),
  * MM_ERR_INVALID (l already started).
  */
-int tokens_open(struct ledger *l, const uint8_t node_pk[LEDGER_PK_BYTES],
-		struct tokens **out);
+enum mm_err tokens_open(struct ledger *l,
+			const uint8_t node_pk[LEDGER_PK_BYTES],
+			struct tokens **out);
 void tokens_free(struct tokens *t);
 
 /* What tokens_setup needs and returns. */
@@ -105,15 +106,15 @@ struct tokens_setup {
  * l (ledger_verify_dir's replay ledger) with arg->node_pk, unless
  * arg->absent.  Errors as tokens_open.
  */
-int tokens_setup(struct ledger *l, void *arg);
+enum mm_err tokens_setup(struct ledger *l, void *arg);
 
 /*
  * Fills s for verifying the data directory dir (opened read-only for the
  * moment it takes): its node key and whether it holds tokens state.
  * MM_ERR_NOTFOUND (no ledger), the errors of ledger_open.
  */
-int tokens_setup_load(const char *dir, struct tokens_setup *s,
-		      struct mm_diag *diag);
+enum mm_err tokens_setup_load(const char *dir, struct tokens_setup *s,
+			      struct mm_diag *diag);
 
 /*
  * The full conservation check: re-sums every account and escrow and
@@ -121,11 +122,11 @@ int tokens_setup_load(const char *dir, struct tokens_setup *s,
  * minted - burned = balances + escrows.  MM_ERR_CORRUPT with what
  * differs in diag; MM_OK before tokens.init (nothing to check).
  */
-int tokens_audit(struct tokens *t, struct mm_diag *diag);
+enum mm_err tokens_audit(struct tokens *t, struct mm_diag *diag);
 
 /* tokens_audit on the stored state of the directory dir (read-only);
  * MM_OK when dir holds no tokens state. */
-int tokens_audit_dir(const char *dir, struct mm_diag *diag);
+enum mm_err tokens_audit_dir(const char *dir, struct mm_diag *diag);
 
 /* ------------------------------------------------------------------ */
 /* Building transaction bodies (clients, tests, benchmarks).           */
@@ -146,9 +147,10 @@ struct tokens_xfer {
 
 /* Appends the canonical body map.  MM_ERR_INVALID (bad amount, n == 0
  * or over TOKENS_BATCH_MAX), MM_ERR_LIMIT (buffer). */
-int tokens_body_init(struct ledger_buf *b, const struct tokens_config *c);
-int tokens_body_batch(struct ledger_buf *b, const char *type,
-		      const struct tokens_xfer *x, size_t n);
+enum mm_err tokens_body_init(struct ledger_buf *b,
+			     const struct tokens_config *c);
+enum mm_err tokens_body_batch(struct ledger_buf *b, const char *type,
+			      const struct tokens_xfer *x, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Escrow, inside another type's apply (the marketplace's).            */
@@ -177,12 +179,12 @@ struct tokens_move {
  * insufficient funds, over-payout, other funder, id conflict, supply),
  * MM_ERR_EXISTS (retry), storage errors.  ledger_apply_fail says why.
  */
-int tokens_hold(struct tokens *t, struct ledger_apply *a,
-		const struct tokens_move *m);
-int tokens_release(struct tokens *t, struct ledger_apply *a,
-		   const struct tokens_move *m);
-int tokens_refund(struct tokens *t, struct ledger_apply *a,
-		  const struct tokens_move *m);
+enum mm_err tokens_hold(struct tokens *t, struct ledger_apply *a,
+			const struct tokens_move *m);
+enum mm_err tokens_release(struct tokens *t, struct ledger_apply *a,
+			   const struct tokens_move *m);
+enum mm_err tokens_refund(struct tokens *t, struct ledger_apply *a,
+			  const struct tokens_move *m);
 
 /* ------------------------------------------------------------------ */
 /* Reading (outside apply; read transactions).                         */
@@ -197,17 +199,20 @@ struct tokens_info {
 	uint64_t accounts;		      /* accounts and escrows */
 };
 
-int tokens_info(struct tokens *t, struct tokens_info *out);
+enum mm_err tokens_info(struct tokens *t, struct tokens_info *out);
 /* A participant's balance in base units ("0" when it has no account). */
-int tokens_balance(struct tokens *t, const uint8_t id[LEDGER_HASH_BYTES],
-		   char out[TOKENS_AMOUNT_STR_MAX]);
+enum mm_err tokens_balance(struct tokens *t,
+			   const uint8_t id[LEDGER_HASH_BYTES],
+			   char out[TOKENS_AMOUNT_STR_MAX]);
 /* A request's escrow and funder.  MM_ERR_NOTFOUND when never held. */
-int tokens_escrow(struct tokens *t, const uint8_t request[LEDGER_HASH_BYTES],
-		  char out[TOKENS_AMOUNT_STR_MAX],
-		  uint8_t funder[LEDGER_HASH_BYTES]);
+enum mm_err tokens_escrow(struct tokens *t,
+			  const uint8_t request[LEDGER_HASH_BYTES],
+			  char out[TOKENS_AMOUNT_STR_MAX],
+			  uint8_t funder[LEDGER_HASH_BYTES]);
 /* The log index of the entry that applied transfer id.  MM_ERR_NOTFOUND. */
-int tokens_transfer_find(struct tokens *t, const uint8_t id[TOKENS_ID_BYTES],
-			 uint64_t *index);
+enum mm_err tokens_transfer_find(struct tokens *t,
+				 const uint8_t id[TOKENS_ID_BYTES],
+				 uint64_t *index);
 
 enum tokens_kind {
 	TOKENS_MINT = 1,
@@ -238,8 +243,8 @@ struct tokens_movement {
  * from: up to max (<= TOKENS_HISTORY_PAGE_MAX) into out, *n filled.  The
  * next page starts at out[*n - 1].seq + 1.  MM_ERR_INVALID for max.
  */
-int tokens_history(struct tokens *t, enum tokens_acct kind,
-		   const uint8_t key[LEDGER_HASH_BYTES], uint64_t from,
-		   struct tokens_movement *out, size_t max, size_t *n);
+enum mm_err tokens_history(struct tokens *t, enum tokens_acct kind,
+			   const uint8_t key[LEDGER_HASH_BYTES], uint64_t from,
+			   struct tokens_movement *out, size_t max, size_t *n);
 
 #endif

@@ -59,15 +59,15 @@ static int write_config(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err init_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	struct tokens *t = arg;
 	const struct ledger_val *p = ledger_map_get(tx->body, "precision");
 	const struct ledger_val *s = ledger_map_get(tx->body, "supply_max");
 	const void *v;
 	size_t n;
-	int err = ledger_author_is_key(a, tx);
+	enum mm_err err = ledger_author_is_key(a, tx);
 
 	if (err)
 		return err;
@@ -78,16 +78,16 @@ static int init_apply(struct ledger_apply *a, const struct ledger_tx *tx,
 	err = ledger_state_get(a, t->db_meta, "config", 6, &v, &n);
 	if (err != MM_ERR_NOTFOUND)
 		return err ? err
-			   : ledger_apply_fail(a, MM_ERR_EXISTS,
-					       "already_initialised: tokens "
-					       "are configured once");
+			   : ledger_apply_refuse(a, MM_ERR_EXISTS,
+						 "already_initialised",
+						 "tokens are configured once");
 	if (p->v.u > TOKENS_PRECISION_MAX)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "precision: at most %d decimals",
-					 TOKENS_PRECISION_MAX);
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "precision",
+					   "at most %d decimals",
+					   TOKENS_PRECISION_MAX);
 	if (s->n == 1 && s->v.bytes[0] == '0')
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "supply_max: must be positive");
+		return ledger_apply_refuse(a, MM_ERR_INVALID, "supply_max",
+					   "must be positive");
 	return write_config(t, a, tx);
 }
 
@@ -109,14 +109,13 @@ static int item_move(struct ledger_apply *a, const struct ledger_tx *tx,
 	memcpy(buf, amount->v.bytes, amount->n);
 	buf[amount->n] = 0;
 	if (strcmp(buf, "0") == 0)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "%s: amount must be positive",
-					 m->where);
+		return ledger_apply_fail_reason(a, MM_ERR_INVALID, "amount",
+						"%s: amount must be positive",
+						m->where);
 	if (kind == TOKENS_TRANSFER &&
 	    memcmp(to->v.bytes, tx->author, LEDGER_HASH_BYTES) == 0)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "%s: to_self: to is the author",
-					 m->where);
+		return ledger_apply_refuse_at(a, MM_ERR_INVALID, m->where,
+					      "to_self", "to is the author");
 	m->kind = kind;
 	m->id = ledger_map_get(item, "id")->v.bytes;
 	m->amount = buf;
@@ -144,12 +143,13 @@ static int batch_apply(struct tokens *t, struct ledger_apply *a,
 					 "only the treasury may %s",
 					 kind == TOKENS_MINT ? "mint" : "burn");
 	if (list->kind != LEDGER_V_ARRAY || list->n == 0)
-		return ledger_apply_fail(a, MM_ERR_SCHEMA,
-					 "transfers must be a non-empty array");
+		return ledger_apply_fail_reason(a, MM_ERR_SCHEMA, "transfers",
+						"transfers must be a non-empty "
+						"array");
 	if (list->n > TOKENS_BATCH_MAX)
-		return ledger_apply_fail(a, MM_ERR_LIMIT,
-					 "transfers: at most %d in one batch",
-					 TOKENS_BATCH_MAX);
+		return ledger_apply_refuse(a, MM_ERR_LIMIT, "transfers",
+					   "at most %d in one batch",
+					   TOKENS_BATCH_MAX);
 	for (uint32_t i = 0; i < list->n && !err; i++) {
 		struct mv m = {.where = where};
 
@@ -161,20 +161,20 @@ static int batch_apply(struct tokens *t, struct ledger_apply *a,
 	return err;
 }
 
-static int mint_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err mint_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	return batch_apply(arg, a, tx, TOKENS_MINT);
 }
 
-static int transfer_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-			  void *arg)
+static enum mm_err transfer_apply(struct ledger_apply *a,
+				  const struct ledger_tx *tx, void *arg)
 {
 	return batch_apply(arg, a, tx, TOKENS_TRANSFER);
 }
 
-static int burn_apply(struct ledger_apply *a, const struct ledger_tx *tx,
-		      void *arg)
+static enum mm_err burn_apply(struct ledger_apply *a,
+			      const struct ledger_tx *tx, void *arg)
 {
 	return batch_apply(arg, a, tx, TOKENS_BURN);
 }
@@ -194,10 +194,11 @@ static int escrow_op(struct tokens *t, struct ledger_apply *a,
 	if (err)
 		return err;
 	if (!tokens_units_ok(em->amount, n) || strcmp(em->amount, "0") == 0)
-		return ledger_apply_fail(a, MM_ERR_INVALID,
-					 "%s: amount must be positive base "
-					 "units of at most %d digits",
-					 where, TOKENS_DIGITS_MAX);
+		return ledger_apply_fail_reason(a, MM_ERR_INVALID, "amount",
+						"%s: amount must be positive "
+						"base units of at most %d "
+						"digits",
+						where, TOKENS_DIGITS_MAX);
 	m.amount = em->amount;
 	m.from_kind = kind == TOKENS_HOLD ? TOKENS_ACCT_ID : TOKENS_ACCT_ESCROW;
 	m.to_kind = kind == TOKENS_HOLD ? TOKENS_ACCT_ESCROW : TOKENS_ACCT_ID;
@@ -206,20 +207,20 @@ static int escrow_op(struct tokens *t, struct ledger_apply *a,
 	return tokens_move(t, a, &m, &cfg);
 }
 
-int tokens_hold(struct tokens *t, struct ledger_apply *a,
-		const struct tokens_move *m)
+enum mm_err tokens_hold(struct tokens *t, struct ledger_apply *a,
+			const struct tokens_move *m)
 {
 	return escrow_op(t, a, m, TOKENS_HOLD, "hold");
 }
 
-int tokens_release(struct tokens *t, struct ledger_apply *a,
-		   const struct tokens_move *m)
+enum mm_err tokens_release(struct tokens *t, struct ledger_apply *a,
+			   const struct tokens_move *m)
 {
 	return escrow_op(t, a, m, TOKENS_RELEASE, "release");
 }
 
-int tokens_refund(struct tokens *t, struct ledger_apply *a,
-		  const struct tokens_move *m)
+enum mm_err tokens_refund(struct tokens *t, struct ledger_apply *a,
+			  const struct tokens_move *m)
 {
 	return escrow_op(t, a, m, TOKENS_REFUND, "refund");
 }
@@ -279,8 +280,9 @@ static void audit_after_block(void *arg, const struct ledger_head *h)
 }
 #endif
 
-int tokens_open(struct ledger *l, const uint8_t node_pk[LEDGER_PK_BYTES],
-		struct tokens **out)
+enum mm_err tokens_open(struct ledger *l,
+			const uint8_t node_pk[LEDGER_PK_BYTES],
+			struct tokens **out)
 {
 	struct ledger_type types[] = {
 		{TOKENS_TYPE_INIT, init_fields, 3, init_apply, NULL},
@@ -322,7 +324,7 @@ void tokens_free(struct tokens *t)
 	free(t);
 }
 
-int tokens_setup(struct ledger *l, void *arg)
+enum mm_err tokens_setup(struct ledger *l, void *arg)
 {
 	struct tokens_setup *s = arg;
 

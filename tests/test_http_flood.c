@@ -8,7 +8,8 @@
  *
  * The flood's size can be raised by hand for the figure (docs: the
  * threat notes): MM_FLOOD_CLIENTS, MM_FLOOD_INTERVAL_MS, MM_FLOOD_S and
- * MM_FLOOD_NOFILE (0: leave the daemon's descriptor limit alone).
+ * MM_FLOOD_NOFILE (0: leave the daemon's descriptor limit alone); the
+ * bodies' with MM_HOLDERS.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -594,9 +595,10 @@ static void asan_daemon_options(void)
  */
 START_TEST(bodies_held_to_budget)
 {
-	struct holder *h = calloc(HOLDERS, sizeof(*h));
+	unsigned holders = env_num("MM_HOLDERS", HOLDERS);
+	struct holder *h = calloc(holders, sizeof(*h));
 	char *body = malloc(BODY_SENT);
-	unsigned busy = 0, active = HOLDERS;
+	unsigned busy = 0, active = holders;
 	long base, peak = 0, after;
 	uint64_t end;
 
@@ -606,12 +608,12 @@ START_TEST(bodies_held_to_budget)
 	tu_daemon_start(&D, NULL);
 	usleep(300000);
 	base = proc_status("VmRSS:");
-	for (int i = 0; i < HOLDERS; i++)
+	for (int i = 0; i < (int)holders; i++)
 		h[i].fd = dial(true);
 	end = now_ms() + HOLD_S_MAX * 1000;
 	while (active > 0 && now_ms() < end) { /* all of it sent */
 		active = 0;
-		for (int i = 0; i < HOLDERS; i++) {
+		for (int i = 0; i < (int)holders; i++) {
 			hold_read(&h[i], &busy);
 			active += hold_send(&h[i], body);
 		}
@@ -619,20 +621,21 @@ START_TEST(bodies_held_to_budget)
 		usleep(10000);
 	}
 	for (end = now_ms() + 2000; now_ms() < end; usleep(50000)) {
-		for (int i = 0; i < HOLDERS; i++) /* answers, and holding */
+		for (int i = 0; i < (int)holders;
+		     i++) /* answers, and holding */
 			hold_read(&h[i], &busy);
 		peak = rss_max(peak);
 	}
-	for (int i = 0; i < HOLDERS; i++)
+	for (int i = 0; i < (int)holders; i++)
 		if (h[i].fd >= 0)
 			close(h[i].fd);
 	usleep(1500000); /* closes seen, memory trimmed */
 	after = proc_status("VmRSS:");
 	fprintf(stderr,
-		"bodies_held_to_budget: %d holders of %d bytes: RSS %ld kB "
+		"bodies_held_to_budget: %u holders of %d bytes: RSS %ld kB "
 		"before, %ld kB at peak, %ld kB after they closed; %u "
 		"answered 503 busy\n",
-		HOLDERS, BODY_SENT, base, peak, after, busy);
+		holders, BODY_SENT, base, peak, after, busy);
 	ck_assert_msg(peak - base < RSS_GROWTH_KB, "RSS grew %ld kB",
 		      peak - base);
 	ck_assert_uint_gt(busy, 0);

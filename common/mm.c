@@ -35,6 +35,7 @@ static const struct {
 	[MM_ERR_DENIED] = {"denied", "not permitted"},
 	[MM_ERR_REJECTED] = {"rejected", "refused by the transaction's rules"},
 	[MM_ERR_WRONG_CHAIN] = {"wrong_chain", "signed for another chain"},
+	[MM_ERR_NO_SPACE] = {"no_space", "no space left on the node's disk"},
 };
 
 const char *mm_strerror(int err)

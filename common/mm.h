@@ -40,6 +40,7 @@ enum mm_err {
 	MM_ERR_REJECTED,     /* a transaction's own rules refused it */
 	MM_ERR_WRONG_CHAIN,  /* signed for another chain (a cross-chain replay)
 			      */
+	MM_ERR_NO_SPACE,     /* the disk (or quota) is full: ENOSPC, EDQUOT */
 	MM_ERR__COUNT
 };
 
@@ -121,12 +122,18 @@ uint64_t mm_monotonic_ms(void);
 
 /*
  * Writes all n bytes at p to fd, retrying short writes and writes
- * interrupted by a signal (EINTR).  MM_OK, or MM_ERR_IO with errno set by
- * the failed write(2) (EIO when it wrote nothing without an error); some
- * prefix of p may then have been written.  fd's offset and flags are the
- * caller's; nothing is synced.
+ * interrupted by a signal (EINTR).  MM_OK, or (as mm_errno_io says)
+ * MM_ERR_NO_SPACE or MM_ERR_IO with errno set by the failed write(2) (EIO
+ * when it wrote nothing without an error); some prefix of p may then have
+ * been written.  fd's offset and flags are the caller's; nothing is
+ * synced.
  */
 enum mm_err mm_write_all(int fd, const void *p, size_t n);
+
+/* The code for a failed file operation's errno e: MM_ERR_NO_SPACE when
+ * the disk or the quota is full (ENOSPC, EDQUOT: the node answers 507),
+ * else MM_ERR_IO. */
+enum mm_err mm_errno_io(int e);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back
  * (H. Hinnant's days_from_civil / civil_from_days): for calendars that

@@ -24,6 +24,11 @@ uint64_t mm_monotonic_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+enum mm_err mm_errno_io(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? MM_ERR_NO_SPACE : MM_ERR_IO;
+}
+
 enum mm_err mm_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;
@@ -37,7 +42,7 @@ enum mm_err mm_write_all(int fd, const void *p, size_t n)
 		if (w == 0)
 			errno = EIO;
 		if (w <= 0)
-			return MM_ERR_IO;
+			return mm_errno_io(errno);
 		c += w;
 		n -= (size_t)w;
 	}

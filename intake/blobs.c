@@ -245,12 +245,12 @@ static int write_atomic(const char *sub, const char *file, const uint8_t *f,
 		return MM_ERR_LIMIT;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return MM_ERR_IO;
+		return mm_errno_io(errno); /* a full disk: no_space */
 	err = mm_write_all(fd, f, n);
 	if (!err && fsync(fd) != 0)
-		err = MM_ERR_IO;
+		err = mm_errno_io(errno);
 	if (close(fd) != 0 && !err)
-		err = MM_ERR_IO;
+		err = mm_errno_io(errno);
 	if (!err && rename(tmp, file) != 0)
 		err = MM_ERR_IO;
 	if (err) {

@@ -121,11 +121,12 @@ static int entry_write(const char *path, const char *text, size_t n)
 	snprintf(tmp, sizeof(tmp), "%s" TMP_SUFFIX, path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return MM_ERR_IO;
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
-		err = MM_ERR_IO;
-	if (close(fd) != 0)
-		err = MM_ERR_IO;
+		return mm_errno_io(errno); /* a full disk: no_space */
+	err = mm_write_all(fd, text, n);
+	if (!err && fsync(fd) != 0)
+		err = mm_errno_io(errno);
+	if (close(fd) != 0 && !err)
+		err = mm_errno_io(errno);
 	if (!err && rename(tmp, path) != 0)
 		err = MM_ERR_IO;
 	if (err) {

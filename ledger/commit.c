@@ -204,7 +204,7 @@ static void commit_batch(struct ledger *l, struct ledger_item *batch)
 	if (!err && next > l->head.size)
 		err = ledger_seal_block(l, txn, &l->head, &f, now, &h);
 	if (!err && next > l->head.size)
-		err = ledger_mdb_err(mdb_txn_commit(txn));
+		err = ledger_commit_err(l, mdb_txn_commit(txn));
 	else
 		mdb_txn_abort(txn);
 	if (err) {

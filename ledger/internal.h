@@ -99,6 +99,10 @@ struct ledger_apply {
 
 /* Translates an LMDB return code. */
 enum mm_err ledger_mdb_err(int rc);
+/* ledger_mdb_err for a failed commit of l: also MM_ERR_NO_SPACE for an
+ * I/O error while l's file system has (almost) no room left, since LMDB
+ * reports a write the full disk cut short as EIO. */
+enum mm_err ledger_commit_err(const struct ledger *l, int rc);
 void ledger_be64(uint64_t v, uint8_t out[8]);
 uint64_t ledger_get_be64(const uint8_t in[8]);
 uint64_t ledger_now_ms(const struct ledger *l);

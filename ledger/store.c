@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "internal.h"
@@ -38,8 +39,23 @@ enum mm_err ledger_mdb_err(int rc)
 	case ENOENT:
 		return MM_ERR_NOTFOUND;
 	default:
-		return rc > 0 ? MM_ERR_IO : MM_ERR_STORE;
+		return rc > 0 ? mm_errno_io(rc) : MM_ERR_STORE;
 	}
+}
+
+/* Below this much room for unprivileged writes a file system counts as
+ * full: a few LMDB pages. */
+#define DISK_ROOM_BYTES_MIN (64u << 10)
+
+enum mm_err ledger_commit_err(const struct ledger *l, int rc)
+{
+	enum mm_err err = ledger_mdb_err(rc);
+	struct statvfs vfs;
+
+	if (err == MM_ERR_IO && statvfs(l->cfg.dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < DISK_ROOM_BYTES_MIN)
+		return MM_ERR_NO_SPACE;
+	return err;
 }
 
 void ledger_be64(uint64_t v, uint8_t out[8])

@@ -86,6 +86,7 @@ static void cleanup(struct mmd *srv)
 	ledger_close(srv->ledger);
 	srv->ledger = NULL;
 	mmd_workers_free(srv);
+	mmd_conns_free(srv);
 	for (unsigned i = 0; i < srv->nlisten; i++) /* not handed over */
 		if (srv->listen_fds[i] >= 0)
 			close(srv->listen_fds[i]);
@@ -118,6 +119,9 @@ static int start(struct mmd *srv)
 		mmd_log("error", NULL, "cannot enable libevent threads");
 		return MM_ERR_NOMEM;
 	}
+	/* libevent's own warnings (a failed accept, ...) as JSON lines,
+	 * under the same rate limit as ours. */
+	event_set_log_callback(mmd_log_libevent);
 	err = mmd_tls_setup(srv);
 	if (!err) {
 		err = mmd_auth_new(srv->opts.session_ttl_s,
@@ -128,6 +132,8 @@ static int start(struct mmd *srv)
 	}
 	if (!err)
 		err = mmd_setup_ledger(srv);
+	if (!err)
+		err = mmd_setup_fds(srv);
 	if (!err)
 		err = mmd_setup_listen(srv);
 	if (!err)

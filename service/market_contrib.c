@@ -203,7 +203,9 @@ static void refused(struct mmd_req *rq, enum intake_step step, int err,
 		status = err == MM_ERR_NOTFOUND ? 404 : 500;
 		break;
 	case INTAKE_STEP_STORE:
-		status = err == MM_ERR_BUSY ? 503 : 500;
+		status = err == MM_ERR_BUSY	  ? 503
+			 : err == MM_ERR_NO_SPACE ? 507
+						  : 500;
 		break;
 	case INTAKE_STEP_EVALUATE:
 	case INTAKE_STEP_PAYOUT:

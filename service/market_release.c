@@ -55,6 +55,8 @@ static int status_of(int err)
 	switch (err) {
 	case MM_ERR_NOMEM:
 		return 503;
+	case MM_ERR_NO_SPACE: /* the dataset or report could not be stored */
+		return 507;
 	case MM_ERR_NOTFOUND:
 		return 404;
 	case MM_ERR_REJECTED:

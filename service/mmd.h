@@ -43,6 +43,27 @@
  * record checks of POST /v1/contributions (service/budget.c). */
 #define MMD_CONTRIB_CPU_MS_DEFAULT 2000
 #define MMD_CONTRIB_CPU_MS_MAX	   60000
+/* Connections (conn.c): deadlines are checked every MMD_LOG_FLUSH_MS. */
+#define MMD_HEADER_TIMEOUT_S	10 /* --header-timeout-s default */
+#define MMD_BODY_TIMEOUT_S	30 /* --body-timeout-s default */
+#define MMD_BODY_BUDGET_MIB	64 /* --body-budget-mib default */
+#define MMD_BODY_BUDGET_MIB_MAX 65536
+#define MMD_REFUSED_MS		1000 /* an over-limit connection's head */
+#define MMD_REFUSED_MAX		32   /* such connections per worker */
+#define MMD_ACCEPT_PAUSE_MS	50   /* first pause after EMFILE... */
+#define MMD_ACCEPT_PAUSE_MS_MAX 1000 /* doubling up to this */
+/* Accepts in one loop iteration, before the accepted connections' reads
+ * get their turn (so that a burst cannot close, to make room, the very
+ * connections it just accepted before they could send a byte). */
+#define MMD_ACCEPT_BATCH 32
+/* Descriptors kept for everything but connections (LMDB, blobs, the
+ * event bases, listening sockets, logs), plus MMD_FDS_PER_THREAD each. */
+#define MMD_FDS_RESERVED   64
+#define MMD_FDS_PER_THREAD 8
+#define MMD_FDS_MAX	   (MMD_CONNECTIONS_MAX + 4096) /* RLIMIT_NOFILE */
+/* Freed request memory (bodies, closed connections) after which a
+ * worker gives the heap's free pages back to the system. */
+#define MMD_TRIM_BYTES (32u << 20)
 /* A worker's request log buffer: PIPE_BUF, so that each write of it
  * stays whole on a pipe shared with the other workers. */
 #define MMD_LOG_BUF_BYTES 4096
@@ -67,7 +88,10 @@ struct mmd_opts {
 	unsigned queue_max; /* 0: ledger default */
 	size_t body_bytes_max;
 	size_t headers_bytes_max;
-	unsigned timeout_s;
+	unsigned timeout_s;	   /* per read or write; and idle keep-alive */
+	unsigned header_timeout_s; /* a whole request head, from its start */
+	unsigned body_timeout_s;   /* a whole body, from the end of its head */
+	unsigned body_budget_mib; /* request bodies held at once, all workers */
 	unsigned connections_max;
 	const char *tls_cert; /* PEM chain; NULL: plain HTTP */
 	const char *tls_key;  /* PEM private key (with tls_cert) */
@@ -167,6 +191,7 @@ int mmd_metrics_render(struct mmd_metrics *m, struct ledger *l,
 
 struct mmd_worker;
 struct mmd_pending;
+struct mmd_conn;
 struct sockaddr;
 struct mmd_auth;
 struct intake;
@@ -188,8 +213,17 @@ struct mmd {
 	char authority[MMD_AUTHORITY_MAX];
 	struct mmd_worker *workers;
 	unsigned nworkers;
-	atomic_uint connections; /* open connections counted by workers */
-	atomic_uint inflight;	 /* submissions the committer still holds */
+	atomic_uint connections; /* open connections, counted from accept */
+	/* Bytes of request bodies admitted and not yet answered (conn.c),
+	 * at most opts.body_budget_mib MiB. */
+	atomic_size_t body_bytes;
+	atomic_size_t trim_bytes; /* freed since the last malloc_trim */
+	/* The connection behind each descriptor (conn.c): nfds slots, the
+	 * RLIMIT_NOFILE setup.c settled on; a slot is written only by the
+	 * worker serving that descriptor. */
+	_Atomic(struct mmd_conn *) *conn_by_fd;
+	size_t nfds;
+	atomic_uint inflight; /* submissions the committer still holds */
 	atomic_bool stopping;
 	struct mmd_metrics metrics;
 	SSL_CTX *tls;		    /* NULL: plain HTTP */
@@ -212,10 +246,18 @@ struct mmd_req {
 	char remote[MMD_REMOTE_MAX];
 };
 
-/* A connection a worker counts (at its first request). */
-struct mmd_conn {
-	struct evhttp_connection *evcon;
-	struct mmd_pending *pending; /* the submission it waits for */
+/* A worker's connections waiting for their client, oldest first, one
+ * queue per deadline (conn.c). */
+enum mmd_wait {
+	MMD_WAIT_HEAD,	  /* a request head: --header-timeout-s */
+	MMD_WAIT_IDLE,	  /* keep-alive, no byte yet: --timeout-s */
+	MMD_WAIT_BODY,	  /* a body: --body-timeout-s */
+	MMD_WAIT_REFUSED, /* over --connections-max: MMD_REFUSED_MS */
+	MMD_WAIT__COUNT
+};
+
+struct mmd_conn_queue {
+	struct mmd_conn *first, *last;
 };
 
 struct mmd_worker {
@@ -226,13 +268,23 @@ struct mmd_worker {
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	struct event *stop_ev;
-	struct mmd_conn *conns;
-	size_t nconns;
-	size_t conns_cap;
+	struct event *resume_ev;   /* accepting again after a pause */
+	struct event *adopt_ev;	   /* conn.c: after accepts, in the same loop */
+	struct mmd_conn *adopting; /* accepted, evhttp's not yet known */
+	unsigned accept_pause_ms;  /* the last pause; 0 after an accept */
+	unsigned accepts;	   /* in this loop iteration (conn.c) */
+	struct mmd_conn_queue waiting[MMD_WAIT__COUNT];
+	/* This worker's connections (written by it alone; read by the
+	 * others choosing whom to ask for room), and how many of its
+	 * longest-waiting ones the others asked it to close (evict_ev). */
+	atomic_uint nconns;
+	atomic_uint evict_asked;
+	struct event *evict_ev;
+	unsigned refused_open;	     /* of them, refused at accept */
 	struct mmd_pending *pending; /* list of submissions in flight */
 	/* Request log lines not yet written (log.c): flushed when the next
 	 * line would not fit, by flush_ev every MMD_LOG_FLUSH_MS, and as
-	 * the worker stops. */
+	 * the worker stops.  flush_ev also checks conn.c's deadlines. */
 	struct event *flush_ev;
 	char logbuf[MMD_LOG_BUF_BYTES];
 	size_t logn;
@@ -253,6 +305,11 @@ struct mmd_pending {
 /* setup.c: node key, --init, ledger open and start, listening socket. */
 int mmd_setup_ledger(struct mmd *srv);
 int mmd_setup_listen(struct mmd *srv);
+/* Raises RLIMIT_NOFILE (to its hard limit, at most MMD_FDS_MAX), lowers
+ * --connections-max to what it leaves after the reserve (saying so), and
+ * allocates srv->conn_by_fd.  MM_ERR_LIMIT when too few descriptors are
+ * left, MM_ERR_NOMEM. */
+int mmd_setup_fds(struct mmd *srv);
 /* The chain name from the genesis entry ("?" when unreadable). */
 void mmd_chain_name(struct ledger *l, char *out, size_t cap);
 
@@ -262,12 +319,32 @@ int mmd_workers_start(struct mmd *srv);
 void mmd_workers_stop(struct mmd *srv);
 /* Frees what the workers hold (after the ledger is closed). */
 void mmd_workers_free(struct mmd *srv);
-/* Counts rq's connection on its first request; false when over
- * --connections-max (the caller answers 503). */
-bool mmd_conn_admit(struct mmd_worker *w, struct evhttp_request *req);
+/* Frees the descriptor table, once the workers are freed. */
+void mmd_conns_free(struct mmd *srv);
+
+/* conn.c: every connection from accept to close (see its header). */
+/* What a worker needs for its connections (after its base); and frees
+ * it, making sure evhttp_free's closes reach every connection (before
+ * evhttp_free).  MM_ERR_NOMEM. */
+int mmd_conn_worker_init(struct mmd_worker *w);
+void mmd_conn_worker_free(struct mmd_worker *w);
+/* evhttp's bufferevent callback (arg: the worker): counts the accepted
+ * connection, makes room for it or marks it refused, and returns its
+ * guarded bufferevent (NULL when out of memory: evhttp then makes a
+ * plain one, which mmd_conn_admit refuses). */
+struct bufferevent *mmd_conn_new(struct event_base *base, void *arg);
+/* A request evhttp has read: true when it is to be routed; false after
+ * answering the refusal its connection carries (400, 413, 501, 503). */
+bool mmd_conn_admit(struct mmd_req *rq);
 /* Records (or clears, with NULL) the submission a connection awaits. */
 void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
 			  struct mmd_pending *p);
+/* Closes w's connections past their deadline; gives freed memory back. */
+void mmd_conn_tick(struct mmd_worker *w);
+/* EMFILE and the like from w's listener: closes w's longest-waiting
+ * connection to make room, or pauses accepting (50 ms doubling to 1 s)
+ * when it has none. */
+void mmd_conn_accept_failed(struct mmd_worker *w, int err);
 
 /* router.c: the evhttp generic callback. */
 void mmd_route(struct evhttp_request *req, void *arg);
@@ -290,8 +367,9 @@ bool mmd_route_declares(int route, int status);
  * not match the certificate). */
 int mmd_tls_setup(struct mmd *srv);
 void mmd_tls_free(struct mmd *srv);
-/* Makes w's evhttp speak TLS when the server has a context. */
-void mmd_tls_attach(struct mmd_worker *w);
+/* A TLS bufferevent (server side, no descriptor yet) for one accepted
+ * connection; NULL when out of memory. */
+struct bufferevent *mmd_tls_bev(struct event_base *base, struct mmd *srv);
 
 /* ------------------------------------------------------------------ */
 /* Authentication (auth.c, authstate.c; docs/PROTOCOL.md               */
@@ -435,7 +513,8 @@ void mmd_get_consistency(struct mmd_req *rq, const char *arg);
 void mmd_get_block(struct mmd_req *rq, const char *arg);
 void mmd_get_metrics(struct mmd_req *rq, const char *arg);
 void mmd_post_tx(struct mmd_req *rq, const char *arg);
-/* Decimal digits only, at most 20, no overflow. */
+/* Decimal digits only, at most 20, no more than INT64_MAX (answers
+ * carry numbers as JSON integers). */
 bool mmd_parse_u64(const char *s, uint64_t *out);
 /* Answers a failed read: 404 not found, 400 range, else 500. */
 void mmd_reply_read_error(struct mmd_req *rq, int err, const char *what);
@@ -493,8 +572,16 @@ uint64_t mmd_now_us(void);
 void mmd_log_request(const struct mmd_req *rq, int status);
 /* Writes what w's buffer holds. */
 void mmd_log_flush(struct mmd_worker *w);
-/* {"ts","level","msg"} plus the members of extra (stolen; may be NULL). */
+/* {"ts","level","msg"} plus the members of extra (stolen; may be NULL).
+ * "warn" and "error" lines (and request lines of 5xx answers) share a
+ * budget of LOG_LIMITED_PER_S a second; past it they are counted, and
+ * one line says how many were suppressed once the second is over. */
 void mmd_log(const char *level, json_t *extra, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Says how many lines the last full second suppressed (from the
+ * workers' flush timer, so that it is said without a next line). */
+void mmd_log_tick(void);
+/* libevent's log callback: its warnings and errors, rate limited. */
+void mmd_log_libevent(int severity, const char *msg);
 
 #endif

@@ -28,6 +28,9 @@ enum {
 	OPT_BODY_MAX,
 	OPT_HEADERS_MAX,
 	OPT_TIMEOUT,
+	OPT_HEADER_TIMEOUT,
+	OPT_BODY_TIMEOUT,
+	OPT_BODY_BUDGET,
 	OPT_CONNECTIONS,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -60,6 +63,9 @@ static const struct option longopts[] = {
 	{"body-max-bytes", required_argument, NULL, OPT_BODY_MAX},
 	{"headers-max-bytes", required_argument, NULL, OPT_HEADERS_MAX},
 	{"timeout-s", required_argument, NULL, OPT_TIMEOUT},
+	{"header-timeout-s", required_argument, NULL, OPT_HEADER_TIMEOUT},
+	{"body-timeout-s", required_argument, NULL, OPT_BODY_TIMEOUT},
+	{"body-budget-mib", required_argument, NULL, OPT_BODY_BUDGET},
 	{"connections-max", required_argument, NULL, OPT_CONNECTIONS},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -99,10 +105,15 @@ static void usage(FILE *f)
 	      "  --body-max-bytes N      request body limit (default 262144)\n"
 	      "  --headers-max-bytes N   request header limit "
 	      "(default 16384)\n"
-	      "  --timeout-s N           connection read/write timeout "
+	      "  --timeout-s N           a read, a write, a keep-alive wait "
 	      "(default 30)\n"
-	      "  --connections-max N     open connections before 503 "
-	      "(default 1024)\n"
+	      "  --header-timeout-s N    a whole request head "
+	      "(default 10)\n"
+	      "  --body-timeout-s N      a whole request body "
+	      "(default 30)\n"
+	      "  --body-budget-mib N     request bodies held at once "
+	      "(default 64)\n"
+	      "  --connections-max N     open connections (default 1024)\n"
 	      "  --tls-cert PEM          serve HTTPS with this certificate "
 	      "chain\n"
 	      "  --tls-key PEM           and this private key (both or "
@@ -204,6 +215,9 @@ static void defaults(struct mmd_opts *o)
 	o->body_bytes_max = DEFAULT_BODY_BYTES;
 	o->headers_bytes_max = DEFAULT_HEADERS_BYTES;
 	o->timeout_s = DEFAULT_TIMEOUT_S;
+	o->header_timeout_s = MMD_HEADER_TIMEOUT_S;
+	o->body_timeout_s = MMD_BODY_TIMEOUT_S;
+	o->body_budget_mib = MMD_BODY_BUDGET_MIB;
 	o->connections_max = DEFAULT_CONNECTIONS;
 	o->session_ttl_s = MMD_SESSION_TTL_S_DEFAULT;
 	o->sessions_max = MMD_SESSIONS_MAX;
@@ -246,6 +260,33 @@ static bool opt_numeric(int c, const char *arg, struct mmd_opts *o)
 	return false;
 }
 
+/* The connection deadlines and the body budget; false after saying
+ * what is wrong. */
+static bool opt_deadlines(int c, const char *arg, struct mmd_opts *o)
+{
+	uint64_t v = 0;
+	bool ok = false;
+
+	switch (c) {
+	case OPT_HEADER_TIMEOUT:
+		ok = opt_num("header-timeout-s", arg, 1, 3600, &v);
+		o->header_timeout_s = (unsigned)v;
+		break;
+	case OPT_BODY_TIMEOUT:
+		ok = opt_num("body-timeout-s", arg, 1, 3600, &v);
+		o->body_timeout_s = (unsigned)v;
+		break;
+	case OPT_BODY_BUDGET:
+		ok = opt_num("body-budget-mib", arg, 1, MMD_BODY_BUDGET_MIB_MAX,
+			     &v);
+		o->body_budget_mib = (unsigned)v;
+		break;
+	default:
+		return opt_numeric(c, arg, o);
+	}
+	return ok;
+}
+
 /* The HTTP limits; false after saying what is wrong. */
 static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 {
@@ -286,7 +327,7 @@ static bool opt_limits(int c, const char *arg, struct mmd_opts *o)
 		o->contrib_cpu_ms = (unsigned)v;
 		break;
 	default:
-		return opt_numeric(c, arg, o);
+		return opt_deadlines(c, arg, o);
 	}
 	return ok;
 }
@@ -476,6 +517,12 @@ static int opts_finish(struct mmd_opts *o)
 	}
 	if (!parse_listen(o) || !market_finish(o) || !public_authority_ok(o))
 		return MMD_OPTS_ERROR;
+	if (((size_t)o->body_budget_mib << 20) < o->body_bytes_max) {
+		fputs("medmarketd: --body-budget-mib must hold at least one "
+		      "body of --body-max-bytes\n",
+		      stderr);
+		return MMD_OPTS_ERROR;
+	}
 	if (o->key_path[0])
 		return MMD_OPTS_OK;
 	n = snprintf(o->key_path, sizeof(o->key_path), "%s/node.pem",

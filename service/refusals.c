@@ -9,7 +9,7 @@
  * formed, signed transaction refused for what it asks or where it is
  * sent (stale and wrong_chain before queueing; denied, rejected, exists,
  * invalid, not_found by a type's apply) is 422; a full queue or a
- * stopping node is 503 (try again); a full storage map is 507; the
+ * stopping node is 503 (try again); a full storage map or disk is 507; the
  * node's own failures are 500 (503 when memory runs out before anything
  * was queued, since retrying may succeed).  invalid before queueing is
  * the Content-Type (415).
@@ -28,7 +28,7 @@ static const struct mmd_refusal table[] = {
 	{MM_ERR_MAP_FULL, 0, 507, true},    {MM_ERR_STORE, 0, 500, false},
 	{MM_ERR_BUSY, 503, 0, true},	    {MM_ERR_CLOSED, 503, 0, true},
 	{MM_ERR_DENIED, 422, 422, true},    {MM_ERR_REJECTED, 0, 422, true},
-	{MM_ERR_WRONG_CHAIN, 422, 0, true},
+	{MM_ERR_WRONG_CHAIN, 422, 0, true}, {MM_ERR_NO_SPACE, 0, 507, false},
 };
 
 _Static_assert(sizeof(table) / sizeof(table[0]) == MM_ERR__COUNT - 1,

@@ -38,6 +38,8 @@ static const char *reason(int status)
 		return "Unsupported Media Type";
 	case 422:
 		return "Unprocessable Content";
+	case 501:
+		return "Not Implemented";
 	case 503:
 		return "Service Unavailable";
 	case 507:

@@ -74,10 +74,11 @@ static const struct route routes[] = {
 /*
  * Every status each route's handler can answer (0 ends a list), for every
  * method it serves: what docs/openapi.yaml lists for its operations, and
- * what reply.c checks each answer against.  413 is evhttp's (over
- * --body-max-bytes), listed for the routes that take a body.  Beyond
- * these, every matched route may answer 405, an unmatched path 404, and
- * a connection over --connections-max 503 (the spec's general rules).
+ * what reply.c checks each answer against.  413 (over --body-max-bytes)
+ * is listed for the routes that take a body.  Beyond these, every matched
+ * route may answer 405, an unmatched path 404, and any request refused
+ * as it is read (conn.c) 400, 413, 501 or 503 (the spec's general
+ * rules).
  */
 #define S_READ	    200, 500
 #define S_READ_ARG  200, 400, 404, 500 /* a {param} or query to check */
@@ -129,8 +130,10 @@ bool mmd_route_declares(int route, int status)
 {
 	const int *st = statuses_of(route);
 
-	if (!st) /* before or without a match */
-		return status == 404 || status == 503;
+	if (!st) /* before or without a match; or refused as it was read
+		  * (conn.c: 400, 413, 501, 503) */
+		return status == 400 || status == 404 || status == 413 ||
+		       status == 501 || status == 503;
 	if (status == 405)
 		return true;
 	for (size_t i = 0; i < ROUTE_STATUSES_MAX && st[i]; i++)
@@ -287,12 +290,13 @@ void mmd_route(struct evhttp_request *req, void *arg)
 	unsigned cmd = evhttp_request_get_command(req);
 
 	req_init(&rq, w, req);
-	if (!mmd_conn_admit(w, req)) {
-		mmd_reply_header(&rq, "Connection", "close");
-		mmd_reply_header(&rq, "Retry-After", "1");
-		mmd_reply_problemf(&rq, 503, MM_ERR_BUSY,
-				   "more than %u open connections",
-				   w->srv->opts.connections_max);
+	if (!mmd_conn_admit(&rq))
+		return; /* refused as its connection was read (conn.c) */
+	if (strcmp(rq.method, "OTHER") == 0) { /* TRACE, CONNECT, unknown */
+		mmd_reply_problem_code(&rq, 501, "not_implemented",
+				       "not implemented",
+				       "this node implements GET, HEAD, POST, "
+				       "PUT, DELETE, OPTIONS and PATCH only");
 		return;
 	}
 	for (size_t i = 0; path && i < MM_ARRAY_LEN(routes); i++) {

@@ -3,10 +3,12 @@
  * proofs and metrics, served on the worker thread with LMDB read
  * transactions (so reads run in parallel with the committer).
  *
- * Numbers in paths and queries are decimal digits only.  Malformed ones
- * answer 400 "invalid"; well-formed ones outside the tree answer 400
- * "range" (416 is tied to the Range header, which these are not), and an
- * entry, block or transaction that does not exist answers 404.
+ * Numbers in paths and queries are decimal digits only, at most 2^63 - 1
+ * (what a JSON answer carries back as the same number; a larger one was
+ * echoed as negative).  Malformed ones answer 400 "invalid"; well-formed ones
+ * outside the tree answer 400 "range" (416 is tied to the Range header, which
+ * these are not), and an entry, block or transaction that does not exist
+ * answers 404.
  */
 #include "mmd.h"
 
@@ -28,7 +30,7 @@ bool mmd_parse_u64(const char *s, uint64_t *out)
 		return false;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (errno != 0 || *end != '\0' || v > INT64_MAX)
 		return false;
 	*out = v;
 	return true;

@@ -1,7 +1,8 @@
 /* setup.c - startup: --init (data dir, node key, genesis), the node key,
  * opening and starting the ledger, the blob store and the intake (whose
  * staged rows are reconciled with the ledger before any request is
- * served), and the listening socket. */
+ * served), the listening socket, and the descriptor limit that bounds
+ * --connections-max. */
 #include "mmd.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -85,9 +87,11 @@ static int init_ledger(const struct mmd_opts *o,
 				o->data_dir);
 		return err;
 	}
-	if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST) {
-		mmd_log("error", NULL, "cannot create %s: %s", o->data_dir,
-			strerror(errno));
+	/* Only its owner may read it, even when it was there already. */
+	if ((mkdir(o->data_dir, 0700) != 0 && errno != EEXIST) ||
+	    chmod(o->data_dir, 0700) != 0) {
+		mmd_log("error", NULL, "cannot create %s (mode 0700): %s",
+			o->data_dir, strerror(errno));
 		return MM_ERR_IO;
 	}
 	err = node_key_create(o->key_path, &key);
@@ -340,5 +344,54 @@ int mmd_setup_listen(struct mmd *srv)
 	}
 	bound_name(srv->listen_fds[0], srv->listen_addr,
 		   sizeof(srv->listen_addr));
+	return MM_OK;
+}
+
+/* The descriptor limit: the hard limit, at most MMD_FDS_MAX.  0 when
+ * it cannot be read. */
+static size_t fds_raise(void)
+{
+	struct rlimit rl;
+	rlim_t want = MMD_FDS_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	if (rl.rlim_cur != want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+		    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return 0;
+	}
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > MMD_FDS_MAX
+		       ? MMD_FDS_MAX
+		       : (size_t)rl.rlim_cur;
+}
+
+int mmd_setup_fds(struct mmd *srv)
+{
+	struct mmd_opts *o = &srv->opts;
+	size_t n = fds_raise();
+	size_t reserved = MMD_FDS_RESERVED + MMD_FDS_PER_THREAD * o->threads;
+
+	if (n < reserved + 16) {
+		mmd_log("error", NULL,
+			"RLIMIT_NOFILE allows %zu descriptors; medmarketd "
+			"needs at least %zu",
+			n, reserved + 16);
+		return MM_ERR_LIMIT;
+	}
+	if (o->connections_max > n - reserved) {
+		mmd_log("warn", NULL,
+			"--connections-max %u lowered to %zu: RLIMIT_NOFILE "
+			"allows %zu descriptors, %zu of them reserved",
+			o->connections_max, n - reserved, n, reserved);
+		o->connections_max = (unsigned)(n - reserved);
+	}
+	srv->conn_by_fd = calloc(n, sizeof(*srv->conn_by_fd));
+	if (!srv->conn_by_fd)
+		return MM_ERR_NOMEM;
+	srv->nfds = n;
 	return MM_OK;
 }

@@ -4,10 +4,10 @@
  * once the block holding it is durable.
  *
  * Statuses: 200 logged (or logged before: the same signed bytes answer
- * the original receipt); 413 over --body-max-bytes (answered by evhttp);
- * a refusal as refusals.c's table says for its code and phase (before
- * queueing, or from the committer), which docs/PROTOCOL.md section 6.3
- * prints.
+ * the original receipt); 413 over --body-max-bytes (refused by conn.c as
+ * the head is read); a refusal as refusals.c's table says for its code
+ * and phase (before queueing, or from the committer), which
+ * docs/PROTOCOL.md section 6.3 prints.
  *
  * Life of a submission: the worker allocates a struct mmd_pending with an
  * event in its own base and calls ledger_submit_async.  The committer's

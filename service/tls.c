@@ -1,8 +1,8 @@
 /*
  * tls.c - HTTPS for medmarketd: one SSL_CTX (TLS 1.2 and later, forward
  * secret AEAD suites only for 1.2, no renegotiation, no compression, no
- * session tickets) shared by every worker, and an evhttp bufferevent
- * callback that wraps each accepted socket in bufferevent_openssl.
+ * session tickets) shared by every worker, and the bufferevent_openssl
+ * each accepted socket is read through (under conn.c's guard).
  * A certificate whose key does not match is refused at start.
  */
 #include "mmd.h"
@@ -99,10 +99,8 @@ void mmd_tls_free(struct mmd *srv)
 	srv->tls = NULL;
 }
 
-/* evhttp's per-connection bufferevent: TLS over the accepted socket. */
-static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+struct bufferevent *mmd_tls_bev(struct event_base *base, struct mmd *srv)
 {
-	struct mmd *srv = arg;
 	SSL *ssl = SSL_new(srv->tls);
 	struct bufferevent *bev = NULL;
 
@@ -119,10 +117,4 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 	 * already tells a complete response from a truncated one. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
-}
-
-void mmd_tls_attach(struct mmd_worker *w)
-{
-	if (w->srv->tls)
-		evhttp_set_bevcb(w->http, tls_bev, w->srv);
 }

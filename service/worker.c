@@ -1,89 +1,30 @@
 /*
  * worker.c - HTTP worker threads: one event_base and evhttp each, each
  * accepting on its own listening socket of the shared port (setup.c),
- * which its evhttp owns and closes, plus the connection count behind
- * --connections-max.
- *
- * A connection is counted at its first request (evhttp 2.1 has no hook
- * at accept); one that never sends a request is closed by --timeout-s.
+ * which its evhttp owns and closes.  Each connection is conn.c's from
+ * accept (evhttp's bufferevent callback) to close; the worker's flush
+ * timer also runs conn.c's deadlines, and accept errors (EMFILE) go to
+ * conn.c, which makes room or pauses accepting (resume_ev).
  */
 #include "mmd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define CONNS_INITIAL 16
+#include <event2/listener.h>
 
-static ssize_t conn_find(struct mmd_worker *w, struct evhttp_connection *c)
-{
-	for (size_t i = 0; i < w->nconns; i++)
-		if (w->conns[i].evcon == c)
-			return (ssize_t)i;
-	return -1;
-}
+/* Every method evhttp parses, and those it does not know (its private
+ * EVHTTP_REQ_UNKNOWN_ bit is in the 16): the router answers each, 501
+ * for the ones it does not implement, as problem+json. */
+#define METHODS_ALL 0xffff
 
-/* evhttp calls this as it frees a counted connection (on this worker's
- * thread, or in mmd_workers_free after the thread ended). */
-static void conn_closed(struct evhttp_connection *evcon, void *arg)
-{
-	struct mmd_worker *w = arg;
-	ssize_t i = conn_find(w, evcon);
-
-	if (i < 0)
-		return;
-	if (w->conns[i].pending)
-		w->conns[i].pending->rq.req = NULL; /* freed with evcon */
-	w->conns[i] = w->conns[--w->nconns];
-	atomic_fetch_sub(&w->srv->connections, 1);
-}
-
-static bool conns_grow(struct mmd_worker *w)
-{
-	size_t cap = w->conns_cap ? 2 * w->conns_cap : CONNS_INITIAL;
-	struct mmd_conn *c = NULL;
-
-	if (cap > w->srv->opts.connections_max)
-		cap = w->srv->opts.connections_max;
-	if (cap <= w->nconns)
-		return false;
-	c = realloc(w->conns, cap * sizeof(*c));
-	if (!c)
-		return false;
-	w->conns = c;
-	w->conns_cap = cap;
-	return true;
-}
-
-bool mmd_conn_admit(struct mmd_worker *w, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	unsigned max = w->srv->opts.connections_max;
-	unsigned open;
-
-	if (!evcon || conn_find(w, evcon) >= 0)
-		return true;
-	open = atomic_fetch_add(&w->srv->connections, 1);
-	if (open >= max || (w->nconns == w->conns_cap && !conns_grow(w))) {
-		atomic_fetch_sub(&w->srv->connections, 1);
-		return false;
-	}
-	w->conns[w->nconns].evcon = evcon;
-	w->conns[w->nconns].pending = NULL;
-	w->nconns++;
-	evhttp_connection_set_closecb(evcon, conn_closed, w);
-	return true;
-}
-
-void mmd_conn_set_pending(struct mmd_worker *w, struct evhttp_request *req,
-			  struct mmd_pending *p)
-{
-	ssize_t i = conn_find(w, evhttp_request_get_connection(req));
-
-	MM_ASSERT(i >= 0);
-	w->conns[i].pending = p;
-}
+/* The worker this thread runs: what the listener's error callback
+ * needs, since evhttp made the listener with its own callback argument
+ * (the evhttp). */
+static _Thread_local struct mmd_worker *this_worker;
 
 static void *worker_main(void *arg)
 {
@@ -93,6 +34,7 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "mmd-http-%u",
 		 (unsigned)(w - w->srv->workers));
 	pthread_setname_np(pthread_self(), name); /* top -H, perf */
+	this_worker = w;
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	mmd_log_flush(w);
 	return NULL;
@@ -100,10 +42,37 @@ static void *worker_main(void *arg)
 
 static void worker_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct mmd_worker *w = arg;
+
 	(void)fd;
 	(void)what;
-	if (((struct mmd_worker *)arg)->logn > 0)
-		mmd_log_flush(arg);
+	if (w->logn > 0)
+		mmd_log_flush(w);
+	mmd_conn_tick(w);
+	mmd_log_tick();
+}
+
+/* The listener gave up on accept(2) (EMFILE, ENFILE, ENOMEM...). */
+static void accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	int err = errno;
+
+	(void)lev;
+	(void)arg; /* the evhttp */
+	MM_ASSERT(this_worker != NULL);
+	mmd_conn_accept_failed(this_worker, err);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mmd_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->accepts = 0;
+	if (w->bound)
+		evconnlistener_enable(
+			evhttp_bound_socket_get_listener(w->bound));
 }
 
 /* On the worker's thread: stop accepting, flush replies, then leave. */
@@ -114,6 +83,7 @@ static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	event_del(w->resume_ev);
 	if (w->bound)
 		evhttp_del_accept_socket(w->http, w->bound);
 	w->bound = NULL;
@@ -135,19 +105,19 @@ static int worker_http(struct mmd_worker *w)
 	evhttp_set_max_body_size(w->http, o->body_bytes_max);
 	evhttp_set_max_headers_size(w->http, o->headers_bytes_max);
 	evhttp_set_timeout(w->http, (int)o->timeout_s);
-	evhttp_set_allowed_methods(
-		w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-				 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-				 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	/* Read an oversized body to its end before answering 413, so the
-	 * client sees the answer rather than a reset. */
+	evhttp_set_allowed_methods(w->http, METHODS_ALL);
+	/* Read an oversized chunked body to its end before answering 413,
+	 * so the client sees the answer rather than a reset (conn.c refuses
+	 * a declared length over the limit before evhttp sees it). */
 	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(w->http, mmd_route, w);
-	mmd_tls_attach(w);
+	evhttp_set_bevcb(w->http, mmd_conn_new, w);
 	w->bound = evhttp_accept_socket_with_handle(w->http, *slot);
 	if (!w->bound)
 		return MM_ERR_IO; /* the socket stays the server's to close */
 	*slot = -1;
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(w->bound),
+				    accept_error_cb);
 	return MM_OK;
 }
 
@@ -184,7 +154,9 @@ static int worker_init(struct mmd *srv, struct mmd_worker *w)
 		return MM_ERR_NOMEM;
 	w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w);
 	w->flush_ev = event_new(w->base, -1, EV_PERSIST, worker_flush_cb, w);
-	if (!w->stop_ev || !w->flush_ev || event_add(w->flush_ev, &flush))
+	w->resume_ev = evtimer_new(w->base, resume_cb, w);
+	if (!w->stop_ev || !w->flush_ev || !w->resume_ev ||
+	    mmd_conn_worker_init(w) || event_add(w->flush_ev, &flush))
 		return MM_ERR_NOMEM;
 	return worker_http(w);
 }
@@ -195,12 +167,17 @@ int mmd_workers_start(struct mmd *srv)
 	if (!srv->workers)
 		return MM_ERR_NOMEM;
 	srv->nworkers = srv->opts.threads;
+	/* All of them first: a running worker may ask another for room
+	 * (conn.c). */
 	for (unsigned i = 0; i < srv->nworkers; i++) {
-		struct mmd_worker *w = &srv->workers[i];
-		int err = worker_init(srv, w);
+		int err = worker_init(srv, &srv->workers[i]);
 
 		if (err)
 			return err;
+	}
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		struct mmd_worker *w = &srv->workers[i];
+
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 			return MM_ERR_NOMEM;
 		w->started = true;
@@ -226,7 +203,9 @@ void mmd_workers_free(struct mmd *srv)
 		struct mmd_worker *w = &srv->workers[i];
 
 		MM_ASSERT(!w->started);
-		/* Frees connections and requests; conn_closed forgets them. */
+		/* Frees connections and requests; conn_closed forgets them
+		 * now, and conn.c's conn_free as the base is freed. */
+		mmd_conn_worker_free(w);
 		if (w->http)
 			evhttp_free(w->http);
 		while (w->pending) {
@@ -239,9 +218,10 @@ void mmd_workers_free(struct mmd *srv)
 			event_free(w->stop_ev);
 		if (w->flush_ev)
 			event_free(w->flush_ev);
+		if (w->resume_ev)
+			event_free(w->resume_ev);
 		if (w->base)
 			event_base_free(w->base);
-		free(w->conns);
 	}
 	free(srv->workers);
 	srv->workers = NULL;

@@ -1078,7 +1078,8 @@ END_TEST
 START_TEST(headers_over_limit_refused)
 {
 	const char *const args[] = {"--headers-max-bytes", "1024", NULL};
-	char hdr[2048];
+	char hdr[2048], *resp = NULL;
+	json_t *j;
 	int status;
 
 	tu_daemon_stop(&D);
@@ -1086,9 +1087,14 @@ START_TEST(headers_over_limit_refused)
 	memset(hdr, 'a', sizeof(hdr));
 	memcpy(hdr, "X-Big: ", 7);
 	memcpy(hdr + sizeof(hdr) - 3, "\r\n", 3);
-	status = tu_http(&D, "GET", "/healthz", NULL, NULL, 0, hdr, NULL, NULL);
-	/* evhttp answers this itself (text/html, not a problem). */
+	status =
+		tu_http(&D, "GET", "/healthz", NULL, NULL, 0, hdr, &resp, NULL);
+	/* Refused as the head is read (conn.c), with a problem document. */
 	ck_assert_int_eq(status, 400);
+	j = parse(resp);
+	check_problem(j, 400, "limit");
+	json_decref(j);
+	free(resp);
 	ck_assert_int_eq(tu_http(&D, "GET", "/healthz", NULL, NULL, 0,
 				 "X-Small: a\r\n", NULL, NULL),
 			 200);
@@ -1121,12 +1127,14 @@ static int keepalive_get(int fd)
 	return status;
 }
 
-START_TEST(connections_over_limit_get_503)
+/* Connections count from accept: at --connections-max a new one closes
+ * the connection that has waited longest for its client (here an idle
+ * keep-alive one), and is served. */
+START_TEST(connections_over_limit_make_room)
 {
 	const char *const args[] = {"--connections-max", "2", "--threads", "1",
 				    NULL};
-	char *resp = NULL;
-	json_t *j;
+	char c;
 	int a, b;
 
 	tu_daemon_stop(&D);
@@ -1134,20 +1142,60 @@ START_TEST(connections_over_limit_get_503)
 	/* start's readiness probes have closed: count from zero again. */
 	usleep(100000);
 	a = connect_daemon();
-	b = connect_daemon();
 	ck_assert_int_eq(keepalive_get(a), 200);
+	usleep(20000); /* so that a has waited longer than b */
+	b = connect_daemon();
 	ck_assert_int_eq(keepalive_get(b), 200);
-	ck_assert_int_eq(tu_http(&D, "GET", "/healthz", NULL, NULL, 0, NULL,
-				 &resp, NULL),
+	ck_assert_int_eq(
+		tu_http(&D, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, NULL),
+		200);
+	ck_assert_int_le(recv(a, &c, 1, 0), 0); /* closed to make room */
+	close(a);
+	ck_assert_int_eq(keepalive_get(b), 200);
+	close(b);
+}
+END_TEST
+
+/* When every connection is being answered (none waits for its client),
+ * one more is refused: 503 busy, Retry-After, and closed. */
+START_TEST(connections_over_limit_get_503)
+{
+	const char *const args[] = {
+		"--connections-max", "2",    "--threads", "1",
+		"--block-wait-ms",   "1500", NULL};
+	struct bg_post first[2];
+	pthread_t t[2];
+	char *resp = NULL, *head = NULL;
+	json_t *j;
+
+	tu_daemon_stop(&D);
+	tu_daemon_start(&D, args);
+	usleep(100000);
+	for (int i = 0; i < 2; i++) {
+		make_attest(&first[i].tx, i ? "held 1" : "held 0");
+		ck_assert_int_eq(
+			pthread_create(&t[i], NULL, bg_post_main, &first[i]),
+			0);
+	}
+	usleep(400000); /* both wait for their block: being answered */
+	ck_assert_int_eq(tu_http_full(&D, "GET", "/healthz", NULL, NULL, 0,
+				      NULL, &resp, NULL, &head),
 			 503);
+	ck_assert_ptr_nonnull(strstr(head, "Retry-After: 1\r\n"));
+	ck_assert_ptr_nonnull(strstr(head, "Connection: close\r\n"));
 	j = parse(resp);
 	check_problem(j, 503, "busy");
 	json_decref(j);
 	free(resp);
-	close(a); /* the daemon notices, and lets a new connection in */
+	free(head);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(strstr(first[i].resp, "HTTP/1.1 200") != NULL,
+			      "%.200s", first[i].resp);
+		free(first[i].resp);
+		ledger_buf_release(&first[i].tx);
+	}
 	ck_assert(poll_status("/healthz", 200, 5000));
-	ck_assert_int_eq(keepalive_get(b), 200);
-	close(b);
 }
 END_TEST
 
@@ -1669,6 +1717,7 @@ static Suite *service_suite(void)
 	tcase_add_test(tc, body_over_limit_is_413);
 	tcase_add_test(tc, headers_over_limit_refused);
 	tcase_add_test(tc, queue_full_is_503);
+	tcase_add_test(tc, connections_over_limit_make_room);
 	tcase_add_test(tc, connections_over_limit_get_503);
 	tcase_add_test(tc, idle_connection_times_out);
 	suite_add_tcase(s, tc);

@@ -123,14 +123,18 @@ struct census {
 };
 
 /* Whether the entry's transaction is in the ledger. */
-static bool logged(struct intake *in, const struct intake_entry *e)
+/* MM_OK when e's transaction is logged, MM_ERR_NOTFOUND when it is not;
+ * any other error (a failed read, a record that does not decode) says
+ * nothing either way, and the reconcile stops rather than delete a row or
+ * a dataset the ledger may hold. */
+static enum mm_err logged(struct intake *in, const struct intake_entry *e)
 {
 	struct market_release rel;
 	uint64_t index;
 
 	if (e->kind == INTAKE_ENTRY_ROW)
-		return ledger_find(in->ledger, e->tx, &index) == MM_OK;
-	return market_release_get(in->market, e->id, &rel) == MM_OK;
+		return ledger_find(in->ledger, e->tx, &index);
+	return market_release_get(in->market, e->id, &rel);
 }
 
 static int orphan_add(struct census *c, const struct intake_entry *e)
@@ -158,12 +162,14 @@ static int census_entry(void *arg, const struct intake_entry *e)
 {
 	struct census *c = arg;
 	bool row = e->kind == INTAKE_ENTRY_ROW;
-	int err = MM_OK;
+	int err = logged(c->in, e);
 
-	if (!logged(c->in, e)) {
+	if (err == MM_ERR_NOTFOUND) {
 		*(row ? &c->rep->rows_removed : &c->rep->releases_removed) += 1;
 		return orphan_add(c, e);
 	}
+	if (err)
+		return err;
 	*(row ? &c->rep->rows_kept : &c->rep->releases_kept) += 1;
 	for (unsigned i = 0; !err && i < e->nblobs; i++) {
 		if (!intake_blobs_has(c->in->blobs, e->blobs[i]))
